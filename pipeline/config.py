@@ -99,6 +99,9 @@ class ExtractSection(_Section):
     crawl_id: str | None = Field(default=None, description="Overrides the crawl id read from warcinfo records.")
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
     main_content: bool = Field(default=True, description="Drop boilerplate (menus, footers) when extracting.")
+    main_content_fallback: bool = Field(
+        default=True, description="When main-content extraction is empty, keep all visible text instead."
+    )
     max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
     min_text_chars: int = Field(default=20, ge=1, description="Shorter extractions are skipped as empty.")
     max_bad_char_ratio: float = Field(default=0.005, ge=0, le=1, description="Decoding-failure threshold.")

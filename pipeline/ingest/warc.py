@@ -15,7 +15,9 @@ Skip reasons, a fixed vocabulary the extract stage counts per shard:
 * ``decode_failed`` — no charset candidate decodes the page with at most ``max_bad_char_ratio`` replacement
   characters (see `pipeline.ingest.charset`);
 * ``empty_extraction`` — fewer than ``min_text_chars`` characters of text after extraction (or the extractor
-  failed on the page);
+  failed on the page). With ``main_content_fallback`` (default) a page whose main-content extraction comes out
+  empty is extracted once more with all visible text before it is given up: on 100 real CC pages Resiliparse's
+  boilerplate heuristics emptied 3 pages that hold real text (one a full news article);
 * ``malformed_record`` — FastWARC cannot parse the record (bad WARC header, a Content-Length that disagrees with
   the record, garbage between records) or the HTTP headers are unusable;
 * ``truncated`` — the record or its gzip member is cut short, or the stream ends mid-record.
@@ -82,6 +84,9 @@ class ExtractOptions:
     max_payload_bytes: int = 5 * 2**20
     min_text_chars: int = 1  # after strip
     max_bad_char_ratio: float = 0.005
+    #: When main-content extraction leaves less than `min_text_chars`, take all visible text instead (Resiliparse's
+    #: boilerplate heuristics empty some real article pages; the quality filter judges the fuller text later).
+    main_content_fallback: bool = True
 
 
 @dataclass
@@ -99,6 +104,7 @@ class Document:
     charset_source: str
     payload_bytes: int
     text: str
+    full_text_fallback: bool = False  # main-content extraction was empty; this is all visible text
 
 
 @dataclass
@@ -229,11 +235,18 @@ class _ShardReader:
                 f"best candidate {dec.charset} left {dec.bad_chars} replacement characters in {len(dec.text)}",
                 url,
             )
+        fallback = False
         try:
             text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=self.opt.main_content).strip()
+            if len(text) < self.opt.min_text_chars and self.opt.main_content and self.opt.main_content_fallback:
+                text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=False).strip()
+                fallback = True
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
             return Skipped(pos, "empty_extraction", f"extractor failed: {type(e).__name__}: {e}", url)
-        return self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
+        doc = self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
+        if fallback and isinstance(doc, Document):
+            doc.full_text_fallback = True
+        return doc
 
     def _conversion(self, rec: WarcRecord) -> Item:
         pos = rec.stream_pos

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.ingest.html import html_to_text
 from pipeline.ingest.warc import SKIP_REASONS, Document, ExtractOptions, Skipped, extract_stream
 from pipeline.ingest.warc_writer import WarcWriter, format_record, gzip_member
 
@@ -400,3 +401,18 @@ def test_whirlwind_same_page_from_warc_and_wet(shared_data: Path) -> None:
     ours = {ln.strip() for ln in warc.text.splitlines() if len(ln.strip()) > 60}
     theirs = {ln.strip() for ln in wet.text.splitlines()}
     assert ours and len(ours & theirs) / len(ours) > 0.5  # the same article paragraphs, extracted twice
+
+
+def test_empty_main_content_falls_back_to_all_visible_text(tmp_path: Path) -> None:
+    """A page whose only text sits in a list that the boilerplate heuristics drop is not lost."""
+    body = ("<html><body><div><ul>" + "".join(f"<li><a href='/{i}'>{KO[:20]} {i}</a></li>" for i in range(12))
+            + "</ul></div></body></html>").encode()
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/list", body, http_headers=UTF8))
+    opts = ExtractOptions(min_text_chars=20)
+    main_only = html_to_text(body.decode(), main_content=True).strip()
+    if len(main_only) >= 20:
+        pytest.skip("Resiliparse keeps this list as main content; nothing to fall back from")
+    (doc,) = read(path, opts)
+    assert isinstance(doc, Document) and doc.full_text_fallback and "대한민국" in doc.text
+    (skipped,) = read(path, ExtractOptions(min_text_chars=20, main_content_fallback=False))
+    assert isinstance(skipped, Skipped) and skipped.reason == "empty_extraction"

@@ -1,0 +1,111 @@
+"""`polyglot extract`: WARC/WET shards → one Parquet file of documents per shard.
+
+Reading, charset decoding and HTML → text live in `pipeline.ingest` (Ray-free); this stage plans shards, turns the
+reader's documents into an Arrow table and counts every record it could not use, by reason.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import pyarrow as pa
+
+from pipeline.ingest.warc import Document, ExtractOptions, Skipped, extract_stream
+from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
+from pipeline.storage import expand_inputs, join, open_input, write_parquet
+
+#: Columns of an extract output shard, in order.
+SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("text", pa.string()),
+        ("url", pa.string()),
+        ("warc_record_id", pa.string()),
+        ("fetch_date", pa.string()),
+        ("crawl_id", pa.string()),
+        ("source_shard", pa.string()),
+        ("record_offset", pa.int64()),
+        ("source_format", pa.string()),
+        ("content_type", pa.string()),
+        ("charset", pa.string()),
+        ("charset_source", pa.string()),
+        ("payload_bytes", pa.int64()),
+    ]
+)
+
+
+def doc_id(shard_id: str, offset: int) -> str:
+    """A document's id: its source shard and the byte offset of its record — stable across reruns."""
+    return f"{shard_id}/{offset}"
+
+
+class ExtractStage(Stage):
+    name = "extract"
+    version = "1"
+
+    def config_parts(self) -> tuple[str, ...]:
+        return ("extract",)
+
+    def input_files(self) -> list[str]:
+        """The WARC/WET files to read: the configured inputs, else what `download` fetched."""
+        ex = self.cfg.extract
+        if ex.inputs is not None:
+            return expand_inputs(ex.inputs)
+        from pipeline.stages.download import DownloadStage
+
+        return [t.outputs["main"] for t in DownloadStage(self.cfg).plan()]
+
+    def plan(self) -> list[ShardTask]:
+        files = self.input_files()
+        ids = shard_ids(files)
+        return [
+            ShardTask(shard_id=ids[f], inputs=(f,), outputs={"main": join(self.stage_dir(), f"{ids[f]}.parquet")})
+            for f in files
+        ]
+
+    def setup(self) -> None:
+        ex = self.cfg.extract
+        self.options = ExtractOptions(
+            extractor=ex.extractor,
+            main_content=ex.main_content,
+            main_content_fallback=ex.main_content_fallback,
+            max_payload_bytes=int(ex.max_payload_mb * 2**20),
+            min_text_chars=ex.min_text_chars,
+            max_bad_char_ratio=ex.max_bad_char_ratio,
+        )
+
+    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
+        stats = ShardStats()
+        cols: dict[str, list] = {name: [] for name in SCHEMA.names}
+        source = posixpath.basename(task.inputs[0])
+        n = 0
+        with open_input(task.inputs[0]) as stream:
+            for item in extract_stream(stream, self.options, crawl_id=self.cfg.extract.crawl_id):
+                n += 1
+                if n % 500 == 0:
+                    progress(500)
+                if isinstance(item, Skipped):
+                    stats.seen("und", "", 0)
+                    stats.removed_doc("und", item.reason)
+                    continue
+                assert isinstance(item, Document)
+                stats.seen("und", item.text, item.payload_bytes)
+                stats.kept("und", item.text)
+                if item.full_text_fallback:
+                    stats.count("full_text_fallback")
+                cols["doc_id"].append(doc_id(task.shard_id, item.offset))
+                cols["text"].append(item.text)
+                cols["url"].append(item.url)
+                cols["warc_record_id"].append(item.record_id)
+                cols["fetch_date"].append(item.date)
+                cols["crawl_id"].append(item.crawl_id)
+                cols["source_shard"].append(source)
+                cols["record_offset"].append(item.offset)
+                cols["source_format"].append(item.source_format)
+                cols["content_type"].append(item.content_type)
+                cols["charset"].append(item.charset)
+                cols["charset_source"].append(item.charset_source)
+                cols["payload_bytes"].append(item.payload_bytes)
+        progress(n % 500)
+        write_parquet(pa.table(cols, schema=SCHEMA), task.outputs["main"])
+        return stats
