@@ -308,6 +308,7 @@ class _Download:
             _, _, total = _parse_content_range(resp.headers.get("Content-Range"))
             if total is not None and total == offset:
                 self.total = total  # the part already holds every byte (a run killed just before the rename)
+                self.resumed = True
                 return
             size = f"{total:,}" if total is not None else "unknown"
             raise _Retry(f"{what} for a {offset:,}-byte part (server size {size}); starting over", immediate=True,

@@ -155,7 +155,7 @@ class Fault:
 @dataclass(frozen=True)
 class RequestRecord:
     """What the server received and answered: path (no leading slash), Range/If-Range headers, status, body bytes
-    actually sent and the fault applied (None for a clean answer)."""
+    actually sent, the fault applied (None for a clean answer) and the request's arrival number."""
 
     method: str
     path: str
@@ -164,6 +164,7 @@ class RequestRecord:
     status: int
     sent: int
     fault: str | None
+    seq: int = 0  # arrival order (the log is kept in this order, not in order of completion)
 
 
 def _norm(path: str) -> str:
@@ -250,6 +251,10 @@ class CCServer:
         self._faults: dict[str, list[Fault]] = {}
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when no request is being answered
+        self._busy = 0
+        self._arrivals = 0
+        self._seq = threading.local()  # the arrival number of the request a handler thread is answering
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -353,8 +358,11 @@ class CCServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._log)
+        """The log, after waiting (up to `settle_s`) for requests still being answered: a client can have read
+        a whole response before the handler thread logged it."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=self.settle_s)
+            return sorted(self._log, key=lambda r: r.seq)
 
     def requests_for(self, path: str) -> list[RequestRecord]:
         key = _norm(path)
@@ -385,7 +393,8 @@ class CCServer:
         return main, ign is not None
 
     def _record(self, h: BaseHTTPRequestHandler, rel: str, status: int, sent: int, fault: str | None) -> None:
-        rec = RequestRecord(h.command, rel, h.headers.get("Range"), h.headers.get("If-Range"), status, sent, fault)
+        rec = RequestRecord(h.command, rel, h.headers.get("Range"), h.headers.get("If-Range"), status, sent, fault,
+                            self._seq.value)
         with self._lock:
             self._log.append(rec)
 
@@ -395,7 +404,21 @@ class CCServer:
             return None
         return p
 
+    settle_s: float = 5.0
+
     def _serve(self, h: BaseHTTPRequestHandler, *, head: bool) -> None:
+        with self._lock:
+            self._busy += 1
+            self._arrivals += 1
+            self._seq.value = self._arrivals
+        try:
+            self._answer(h, head=head)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _answer(self, h: BaseHTTPRequestHandler, *, head: bool) -> None:
         rel = _norm(h.path)
         fault, ignore_range = self._take_faults(rel, h.command)
         if fault is not None and fault.kind == "status":
