@@ -37,23 +37,15 @@ def _load(path: Path) -> PipelineConfig:
         raise typer.Exit(2) from None
 
 
-def _stage_classes() -> dict[str, type]:
-    from pipeline.stages.download import DownloadStage
-    from pipeline.stages.extract import ExtractStage
-    from pipeline.stages.langid import LangidStage
-
-    return {"download": DownloadStage, "extract": ExtractStage, "langid": LangidStage}
-
-
 def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: bool) -> None:
-    from pipeline.runtime import run_stage, shutdown_ray
+    from pipeline.runtime import shutdown_ray
+    from pipeline.stages import runner
 
-    classes = _stage_classes()
     try:
         for name in stages:
             try:
-                result = run_stage(classes[name], cfg, address=address, force=force)
-            except (FileNotFoundError, ValueError) as e:
+                result = runner(name)(cfg, address, force)
+            except (FileNotFoundError, ValueError, RuntimeError) as e:
                 console.print(f"[red]{name}: {e}[/red]", highlight=False)
                 raise typer.Exit(1) from None
             if not result.ok:
@@ -92,6 +84,17 @@ def langid(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = 
     script, family) and <work_dir>/langid/rejected/<shard>.parquet (the rest, with reject_reason).
     """
     _run(_load(config), ["langid"], ray_address, force)
+
+
+@app.command()
+def dedup(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
+    """Exact and near-duplicate (MinHash LSH) removal across the whole corpus.
+
+    Reads the previous stage's documents; writes <work_dir>/dedup/<shard>.parquet (kept documents with
+    dup_cluster_size and dup_cluster_id) and <work_dir>/dedup/removed/<shard>.parquet (dedup_reason, duplicate_of).
+    Intermediates: dedup/signatures/, dedup/bands/, dedup/clusters/.
+    """
+    _run(_load(config), ["dedup"], ray_address, force)
 
 
 @app.command()

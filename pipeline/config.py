@@ -15,9 +15,9 @@ import xxhash
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-StageName = Literal["download", "extract", "langid"]
+StageName = Literal["download", "extract", "langid", "dedup"]
 #: The order `polyglot run` uses; a config's `run.stages` is a subset of it.
-STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid")
+STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "dedup")
 
 
 class ConfigError(ValueError):
@@ -128,6 +128,45 @@ class LangidSection(_Section):
         return out
 
 
+class ShinglesSection(_Section):
+    """How documents are cut into shingles for MinHash (see `pipeline.dedup.shingles`)."""
+
+    word_n: int = Field(default=5, ge=1, description="Word n-gram size for space-delimited scripts.")
+    char_n: int = Field(default=5, ge=1, description="Character n-gram size for zh/ja/th and other no-space scripts.")
+    korean: Literal["char", "word"] = Field(default="char", description="Korean: character n-grams or eojeol n-grams.")
+
+
+class DedupSection(_Section):
+    """Exact and fuzzy (MinHash LSH) deduplication across the whole corpus."""
+
+    exact: bool = Field(default=True, description="Remove documents whose normalized text is identical.")
+    fuzzy: bool = Field(default=True, description="Remove near-duplicates found by MinHash LSH.")
+    scope: Literal["language", "global"] = Field(
+        default="language", description="Compare documents within their language only, or across all languages."
+    )
+    threshold: float = Field(default=0.8, gt=0, lt=1, description="Estimated Jaccard at which two docs are duplicates.")
+    num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (signature length).")
+    bands: int | None = Field(default=None, ge=1, description="LSH bands; default derived from threshold and num_perm.")
+    rows: int | None = Field(default=None, ge=1, description="LSH rows per band; default derived.")
+    verify: bool = Field(default=True, description="Drop LSH candidate pairs whose signature Jaccard < threshold.")
+    shingles: ShinglesSection = Field(default_factory=ShinglesSection)
+    hashfunc: Literal["xxh32", "sha1"] = Field(default="xxh32", description="Shingle hash (sha1 = datasketch default).")
+    seed: int = Field(default=1, description="MinHash permutation seed (datasketch's `seed`).")
+    keep: Literal["first", "longest"] = Field(
+        default="first", description="Which document of a cluster is kept: the first in corpus order, or the longest."
+    )
+    num_partitions: int = Field(default=16, ge=1, le=4096, description="LSH bucket partitions (parallel edge tasks).")
+    write_removed: bool = Field(default=True, description="Write removed documents to dedup/removed/ with reasons.")
+
+    @model_validator(mode="after")
+    def _something(self) -> DedupSection:
+        if not (self.exact or self.fuzzy):
+            raise ValueError("dedup needs exact or fuzzy (or both) enabled")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        return self
+
+
 def _canonical(code: str) -> str:
     from pipeline.lang.codes import normalize_label
 
@@ -149,6 +188,7 @@ class PipelineConfig(_Section):
     download: DownloadSection | None = None
     extract: ExtractSection = Field(default_factory=ExtractSection)
     langid: LangidSection = Field(default_factory=LangidSection)
+    dedup: DedupSection = Field(default_factory=DedupSection)
 
     @field_validator("languages")
     @classmethod

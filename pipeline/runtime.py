@@ -25,7 +25,7 @@ from pipeline.config import PipelineConfig, RaySection
 from pipeline.stages.base import Stage, ShardTask
 from pipeline.storage import exists, join, read_json, write_json
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # summary lines stay one line in logs
 
 STATE_DIR = "_state"
 
@@ -86,7 +86,12 @@ def _expected_record(stage: Stage, task: ShardTask, config_hash: str) -> dict[st
 
 def is_complete(stage: Stage, task: ShardTask, expected: dict[str, Any]) -> bool:
     """A shard is done when its record matches the current inputs and config and its outputs exist."""
-    path = record_path(stage.cfg, stage.name, task.shard_id)
+    return record_matches(record_path(stage.cfg, stage.name, task.shard_id), expected)
+
+
+def record_matches(path: str, expected: dict[str, Any]) -> bool:
+    """The record at `path` exists, agrees with `expected` on version, inputs, config and outputs, and every
+    output it names exists."""
     if not exists(path):
         return False
     try:
@@ -96,7 +101,12 @@ def is_complete(stage: Stage, task: ShardTask, expected: dict[str, Any]) -> bool
     keys = ("version", "input_fingerprint", "config_hash", "outputs")
     if any(rec.get(k) != expected[k] for k in keys):
         return False
-    return all(exists(p) for p in task.outputs.values())
+    return all(exists(p) for p in expected["outputs"].values())
+
+
+def global_record_path(cfg: PipelineConfig, stage: str, step: str) -> str:
+    """Where the record of a corpus-wide step of a stage lives (beside, not among, its shard records)."""
+    return join(cfg.run.work_dir, STATE_DIR, stage, "_global", f"{step}.json")
 
 
 def run_shard(stage: Stage, task: ShardTask, expected: dict[str, Any], progress: Any = None) -> dict[str, Any]:
@@ -180,9 +190,20 @@ class StageResult:
         )
 
 
-def run_stage(stage_cls: type[Stage], cfg: PipelineConfig, *, address: str | None = None, force: bool = False) -> StageResult:
-    """Run one stage over all its shards: skip the completed ones, process the rest in parallel on Ray."""
-    t0 = time.perf_counter()
+def run_stage(
+    stage_cls: type[Stage],
+    cfg: PipelineConfig,
+    *,
+    address: str | None = None,
+    force: bool = False,
+    started: float | None = None,
+) -> StageResult:
+    """Run one stage over all its shards: skip the completed ones, process the rest in parallel on Ray.
+
+    `started` (a `time.perf_counter()` value) makes the summary's seconds count from an earlier point, for a stage
+    whose per-shard step comes after corpus-wide work.
+    """
+    t0 = time.perf_counter() if started is None else started
     stage = stage_cls(cfg)
     tasks = stage.plan()
     config_hash = cfg.section_hash(*stage.config_parts())
@@ -207,6 +228,39 @@ def run_stage(stage_cls: type[Stage], cfg: PipelineConfig, *, address: str | Non
         console.print(f"[red]{stage.name}: shard {f['shard_id']} failed: {f['error']}[/red]")
     console.print(result.summary(), highlight=False)
     return result
+
+
+def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -> list[Any]:
+    """Run `fn(item)` for every item as plain Ray tasks, at most as many at once as the cluster has CPUs for;
+    the results come back in item order. For the corpus-wide steps of a stage (e.g. one task per LSH partition).
+
+    A task that fails fails the step: its error is raised with the item it was working on.
+    """
+    import ray
+
+    remote = ray.remote(num_cpus=num_cpus, max_retries=2)(fn)
+    window = max(1, math.floor(ray.cluster_resources().get("CPU", 1.0) / num_cpus))
+    results: list[Any] = [None] * len(items)
+    todo = list(enumerate(items))
+    inflight: dict[Any, int] = {}
+    t0 = time.perf_counter()
+    done = 0
+    while todo or inflight:
+        while todo and len(inflight) < window:
+            i, item = todo.pop(0)
+            inflight[remote.remote(item)] = i
+        ready, _ = ray.wait(list(inflight), num_returns=1)
+        for ref in ready:
+            i = inflight.pop(ref)
+            try:
+                results[i] = ray.get(ref)
+            except Exception as e:  # noqa: BLE001 - re-raised with context
+                for r in inflight:
+                    ray.cancel(r)
+                raise RuntimeError(f"{label}: task {i} failed: {type(e).__name__}: {e}") from e
+            done += 1
+    console.print(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s", highlight=False)
+    return results
 
 
 def _pool_size(stage: Stage, cfg: PipelineConfig, n_tasks: int) -> int:

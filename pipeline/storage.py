@@ -123,6 +123,31 @@ def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(f, columns=columns)
 
 
+def write_arrow(table: pa.Table, url: str) -> int:
+    """Write a table as an (uncompressed) Arrow IPC file, atomically; returns the number of bytes written.
+
+    For intermediates that are read back column by column or memory-mapped (signatures, band keys), where
+    Parquet's encoding would only cost time.
+    """
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    data = sink.getvalue().to_pybytes()
+    atomic_write_bytes(url, data)
+    return len(data)
+
+
+def read_arrow(url: str, columns: list[str] | None = None) -> pa.Table:
+    """Read an Arrow IPC file (memory-mapped when local), optionally only some columns."""
+    fs, path = fs_and_path(url)
+    if isinstance(fs, LocalFileSystem):
+        table = pa.ipc.open_file(pa.memory_map(path, "r")).read_all()
+    else:
+        with fs.open(path, "rb") as f:
+            table = pa.ipc.open_file(pa.BufferReader(f.read())).read_all()
+    return table.select(columns) if columns is not None else table
+
+
 def write_json(url: str, obj: Any) -> None:
     """Atomically write JSON with sorted keys (deterministic bytes for deterministic content)."""
     atomic_write_bytes(url, (json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))

@@ -39,6 +39,7 @@ __all__ = [
     "band_hashes",
     "band_keys",
     "empty_rows",
+    "salt_buckets",
     "partition_of",
     "partition_band_keys",
     "bucket_edges",
@@ -291,6 +292,18 @@ def band_keys(
         bucket=h.T.reshape(-1),
         doc=np.tile(ids, bands),
     )
+
+
+def salt_buckets(keys: BandKeys, salt: np.ndarray) -> BandKeys:
+    """Mix a per-document 64-bit salt into every bucket hash (`salt` is indexed by `keys.doc`), in place.
+
+    Documents with different salts never share a bucket (e.g. the language, for dedup within each language), while
+    documents with equal salts keep sharing exactly the buckets they shared before.
+    """
+    if len(keys):
+        keys.bucket ^= np.asarray(salt, dtype=np.uint64)[keys.doc]
+        _fmix64_inplace(keys.bucket)
+    return keys
 
 
 # ---------------------------------------------------------------------------------------------------------------
