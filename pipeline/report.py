@@ -78,15 +78,41 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(funnel)
 
     for name, st in stages.items():
+        flat, grouped = split_counters(st["counters"])
         if not st["by_lang"]:
-            extra = ", ".join(f"{k} {v:,}" for k, v in st["counters"].items())
+            extra = ", ".join(f"{k} {v:,}" for k, v in flat.items())
             console.print(f"[bold]{name}[/bold]: {extra or 'no per-language counts'}")
             continue
         t = Table(title=f"{name}: per language", title_justify="left")
         for col in ("lang", "docs in", "docs out", "chars in", "chars out", "bytes in", "bytes out", "removed"):
-            t.add_column(col, justify="left" if col in ("lang", "removed") else "right")
+            t.add_column(col, justify="left" if col in ("lang", "removed") else "right", no_wrap=col == "lang")
         rows = sorted(st["by_lang"].items(), key=lambda kv: -kv[1]["docs_in"])
         for lang, c in rows:
             rem = ", ".join(f"{r} {v[lang]:,}" for r, v in st["removed"].items() if v.get(lang))
             t.add_row(lang, *(_fmt(c[k]) for k in LANG_FIELDS), rem or "-")
         console.print(t)
+        if flat:
+            console.print(f"[bold]{name}[/bold]: " + ", ".join(f"{k} {v:,}" for k, v in flat.items()))
+        for group, table in grouped.items():
+            kinds = sorted({k for per in table.values() for k in per})
+            g = Table(title=f"{name}: {group.replace('_', ' ')} per language", title_justify="left")
+            g.add_column("lang", no_wrap=True)
+            for k in kinds:
+                g.add_column(k, justify="right")
+            for lang, per in sorted(table.items()):
+                g.add_row(lang, *(_fmt(per.get(k, 0)) for k in kinds))
+            console.print(g)
+
+
+def split_counters(counters: dict[str, int]) -> tuple[dict[str, int], dict[str, dict[str, dict[str, int]]]]:
+    """Plain counters, and ``<group>/<kind>/<lang>`` counters as ``{group: {lang: {kind: n}}}`` (e.g. PII masked
+    per type and language, lines removed per rule and language)."""
+    flat: dict[str, int] = {}
+    grouped: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for key, n in counters.items():
+        parts = key.split("/")
+        if len(parts) == 3:
+            grouped[parts[0]][parts[2]][parts[1]] = n
+        else:
+            flat[key] = n
+    return flat, {g: dict(v) for g, v in grouped.items()}

@@ -56,3 +56,11 @@ def test_shard_stats_counts_bytes_of_payload() -> None:
     st.kept("kor_Hang", "한국어")
     d = st.to_dict()["by_lang"]["kor_Hang"]
     assert (d["bytes_in"], d["bytes_out"], d["chars_out"]) == (100, 9, 3)
+
+
+def test_grouped_counters_are_split_per_language() -> None:
+    from pipeline.report import split_counters
+
+    flat, grouped = split_counters({"files": 3, "pii/email/kor_Hang": 2, "pii/phone/kor_Hang": 1, "pii/email/eng_Latn": 4})
+    assert flat == {"files": 3}
+    assert grouped == {"pii": {"kor_Hang": {"email": 2, "phone": 1}, "eng_Latn": {"email": 4}}}

@@ -1,0 +1,85 @@
+"""What the pipeline did to each planted page of the demo crawl (demo/planted.json), as a table.
+
+Runs nothing: reads a finished work dir of `configs/demo.yaml` (default out/demo) and follows every planted
+response record through the stages by URL: kept to the end, or removed by which stage and reason. Prints, per plant
+kind (article, exact_dup, near_dup, junk by kind), the outcomes; `--json` for one JSON object.
+
+    polyglot run --config configs/demo.yaml && python scripts/eval_demo.py [WORK_DIR] [--show KIND]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (stage, folder of removed documents, column with the reason)
+REMOVALS = (
+    ("langid", "langid/rejected", "reject_reason"),
+    ("filter", "filter/removed", "filter_reason"),
+    ("dedup", "dedup/removed", "dedup_reason"),
+)
+
+
+def outcomes(work: Path) -> tuple[dict[str, str], set[str]]:
+    """url -> 'stage:reason' for every removed document, and the urls extracted at all."""
+    fate: dict[str, str] = {}
+    for stage, folder, column in REMOVALS:
+        for f in sorted((work / folder).glob("*.parquet")):
+            t = pq.read_table(f, columns=["url", column]).to_pylist()
+            for row in t:
+                fate.setdefault(row["url"], f"{stage}:{row[column]}")
+    extracted = set()
+    for f in sorted((work / "extract").glob("*.parquet")):
+        extracted.update(pq.read_table(f, columns=["url"]).column("url").to_pylist())
+    return fate, extracted
+
+
+def evaluate(work: Path) -> dict[str, Counter[str]]:
+    planted = json.loads((ROOT / "demo" / "planted.json").read_text(encoding="utf-8"))
+    fate, extracted = outcomes(work)
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for rec in planted["records"]:
+        kind = rec["plant"] + (f":{rec['junk_kind']}" if rec["plant"] == "junk" else "")
+        url = rec["url"]
+        if url not in extracted:
+            table[kind]["not extracted"] += 1
+        else:
+            table[kind][fate.get(url, "kept")] += 1
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("work_dir", nargs="?", default=str(ROOT / "out" / "demo"))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--show", help="print the URLs and fates of one plant kind (e.g. article, near_dup)")
+    args = ap.parse_args()
+    work = Path(args.work_dir)
+    if not (work / "extract").is_dir():
+        sys.exit(f"{work} has no extract output: run  polyglot run --config configs/demo.yaml  first")
+    table = evaluate(work)
+    if args.json:
+        print(json.dumps({k: dict(v) for k, v in sorted(table.items())}, ensure_ascii=False))
+        return
+    for kind, outs in sorted(table.items()):
+        total = sum(outs.values())
+        kept = outs.get("kept", 0)
+        detail = ", ".join(f"{o} {n}" for o, n in outs.most_common() if o != "kept")
+        print(f"{kind:28} {total:4}  kept {kept:4}  {detail}")
+    if args.show:
+        planted = json.loads((ROOT / "demo" / "planted.json").read_text(encoding="utf-8"))
+        fate, extracted = outcomes(work)
+        for rec in planted["records"]:
+            if rec["plant"] == args.show or rec.get("junk_kind") == args.show:
+                print(rec["language"], fate.get(rec["url"], "kept" if rec["url"] in extracted else "not extracted"), rec["url"])
+
+
+if __name__ == "__main__":
+    main()
