@@ -1,0 +1,206 @@
+"""Benchmark: quality-filter documents per second on one core, per language group, beside str.split and datatrove.
+
+Documents: ~3 KB (UTF-8) documents built from the project's hand-written paragraphs (scripts/demo_text, 13 language
+variants): document i of a language starts at paragraph i and takes paragraphs (with their titles as lines, blank
+lines between paragraphs) until it reaches --size bytes, so every document differs. Groups: Latin (en de fr es vi),
+Cyrillic (ru uk), Hangul (ko), Han (zh-Hans zh-Hant), Kana (ja), Thai (th), Arabic (ar).
+
+Rows per group (docs/s on one core, best of --repeat runs over the same documents):
+  str.split            bare whitespace split: the floor any tokenizer is compared with
+  tokenize             pipeline.text.segment: words (space-delimited) or character units (Han, Kana, Thai)
+  full rules check     QualityFilter.check: Gopher repetition + Gopher quality + C4 + FineWeb, first failure
+  full rules apply     QualityFilter.apply: the same plus the text after C4's line removal
+  datatrove gopher     datatrove's GopherQualityFilter alone (its word tokenizer for the group's language when
+                       installed, else its English one), if `import datatrove` works — not a project dependency
+  jieba                jieba.lcut on the Han documents, if jieba is installed: what a real Chinese segmenter costs
+
+Also: the same filter over the real Common Crawl pages in ../shared/data/cc (cc-main-2018-43-pages100.jsonl.gz, 100
+pages, OpenLID labels) when present, with the reasons it gave. The box may be shared: compare rows of one run.
+
+Not a test: run it by hand,  python scripts/bench/filter.py [--docs 200] [--repeat 3] [--size 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+from pipeline.filter.quality import DocView, QualityFilter  # noqa: E402
+from pipeline.lang.codes import normalize_label  # noqa: E402
+from pipeline.text.segment import profile_for  # noqa: E402
+
+GROUPS: dict[str, list[str]] = {
+    "Latin": ["en", "de", "fr", "es", "vi"],
+    "Cyrillic": ["ru", "uk"],
+    "Hangul": ["ko"],
+    "Han": ["zh-Hans", "zh-Hant"],
+    "Kana": ["ja"],
+    "Thai": ["th"],
+    "Arabic": ["ar"],
+}
+# datatrove's word-tokenizer language per demo language (its tokenizer_assignment.csv codes).
+DATATROVE_LANG = {"zh-Hans": "zh", "zh-Hant": "zh"}
+
+
+def paragraphs(lang: str) -> list[str]:
+    """Title + paragraph blocks of scripts/demo_text/<lang>.txt."""
+    out: list[str] = []
+    for line in (ROOT / "scripts" / "demo_text" / f"{lang}.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith(("#", "[")):
+            continue
+        out.append(line[2:] if line.startswith("= ") else line)
+    return out
+
+
+def make_docs(lang: str, n: int, size: int) -> list[str]:
+    paras = paragraphs(lang)
+    docs = []
+    for i in range(n):
+        parts: list[str] = []
+        j = i
+        while sum(len(p.encode("utf-8")) + 2 for p in parts) < size:
+            parts.append(paras[j % len(paras)])
+            j += 1
+        docs.append("\n\n".join(parts))
+    return docs
+
+
+def rate(fn: Callable[[str], object], docs: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for d in docs:
+            fn(d)
+        best = min(best, time.perf_counter() - t)
+    return len(docs) / best
+
+
+def tokenize_fn(script: str | None) -> Callable[[str], object]:
+    prof = profile_for(script)
+    if prof.unit == "char":
+        return lambda d: DocView(d, prof).unit_text
+    return lambda d: DocView(d, prof).words
+
+
+def datatrove_gopher(lang: str) -> tuple[Callable[[str], object], str] | None:
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters import GopherQualityFilter
+    except Exception:  # noqa: BLE001 - any import problem means "not available"
+        return None
+    for code in (DATATROVE_LANG.get(lang, lang.split("-")[0]), "en"):
+        try:
+            f = GopherQualityFilter(language=code)
+            f.filter(Document(text="A short warm-up text. It has two sentences.", id="0"))
+        except Exception:  # noqa: BLE001 - a tokenizer whose extra is missing: try English
+            continue
+        return (lambda d, f=f: f.filter(Document(text=d, id="0"))), code
+    return None
+
+
+def real_pages(qf: QualityFilter) -> None:
+    path = SHARED / "cc" / "cc-main-2018-43-pages100.jsonl.gz"
+    if not path.is_file():
+        print(f"\nreal CC pages: {path} not found, skipped")
+        return
+    pages: list[tuple[str, str]] = []
+    with gzip.open(path, "rb") as fh:
+        for raw in fh:
+            rec = json.loads(raw.decode("utf-8", "replace"))
+            if rec.get("t"):
+                pages.append((rec["t"], rec.get("lang") or "und"))
+    t = time.perf_counter()
+    results = [qf.apply(text, lang) for text, lang in pages]
+    dt = time.perf_counter() - t
+    size = sum(len(p[0].encode("utf-8")) for p in pages) / len(pages)
+    reasons = Counter(r.reason or "kept" for r in results)
+    print(f"\nreal CC pages (CC-MAIN-2018-43, {len(pages)} pages, mean {size / 1000:.1f} KB): "
+          f"{len(pages) / dt:,.0f} docs/s apply")
+    for reason, n in reasons.most_common():
+        print(f"  {n:4d}  {reason}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=200, help="documents per language")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--size", type=int, default=3000, help="target document size in UTF-8 bytes")
+    args = ap.parse_args()
+
+    qf = QualityFilter()
+    print(f"quality filter bench: {args.docs} docs per language of ~{args.size} bytes, best of {args.repeat}, one core")
+    header = f"{'group':9s} {'KB/doc':>6s} {'str.split':>10s} {'tokenize':>10s} {'check':>10s} {'apply':>10s} " \
+             f"{'datatrove':>10s} {'check/split':>11s} {'check/dt':>9s}  kept"
+    print(header)
+    all_docs: list[tuple[str, str]] = []
+    totals: dict[str, float] = Counter()
+    dt_notes: list[str] = []
+    for group, langs in GROUPS.items():
+        split_t = tok_t = check_t = apply_t = dt_t = 0.0
+        n_docs = kept = 0
+        dt_ok = True
+        kb = 0.0
+        for lang in langs:
+            docs = make_docs(lang, args.docs, args.size)
+            code = normalize_label(lang)
+            script = code.partition("_")[2]
+            all_docs += [(d, code) for d in docs]
+            kb += sum(len(d.encode("utf-8")) for d in docs) / 1000
+            n_docs += len(docs)
+            split_t += len(docs) / rate(str.split, docs, args.repeat)
+            tok_t += len(docs) / rate(tokenize_fn(script), docs, args.repeat)
+            check_t += len(docs) / rate(lambda d, c=code: qf.check(d, c), docs, args.repeat)
+            apply_t += len(docs) / rate(lambda d, c=code: qf.apply(d, c), docs, args.repeat)
+            kept += sum(qf.check(d, code) is None for d in docs)
+            dtf = datatrove_gopher(lang)
+            if dtf is None:
+                dt_ok = False
+            else:
+                dt_t += len(docs) / rate(dtf[0], docs, 1)
+                dt_notes.append(f"{lang}:{dtf[1]}")
+        cells = [n_docs / split_t, n_docs / tok_t, n_docs / check_t, n_docs / apply_t]
+        dt_rate = n_docs / dt_t if dt_ok else None
+        for k, t in zip(("split", "tok", "check", "apply", "dt"), (split_t, tok_t, check_t, apply_t, dt_t)):
+            totals[k] += t
+        totals["n"] += n_docs
+        dt_cell = f"{dt_rate:10,.0f}" if dt_rate else f"{'n/a':>10s}"
+        ratio_dt = f"{cells[2] / dt_rate:8.1f}x" if dt_rate else f"{'':>9s}"
+        print(f"{group:9s} {kb / n_docs:6.1f} {cells[0]:10,.0f} {cells[1]:10,.0f} {cells[2]:10,.0f} {cells[3]:10,.0f} "
+              f"{dt_cell} {cells[2] / cells[0]:10.2f}x {ratio_dt}  {kept}/{n_docs}")
+    n = totals["n"]
+    dt_all = f"{n / totals['dt']:10,.0f}" if totals["dt"] and len(dt_notes) == sum(map(len, GROUPS.values())) else \
+        f"{'n/a':>10s}"
+    print(f"{'all':9s} {'':6s} {n / totals['split']:10,.0f} {n / totals['tok']:10,.0f} {n / totals['check']:10,.0f} "
+          f"{n / totals['apply']:10,.0f} {dt_all}")
+    if dt_notes:
+        print(f"datatrove GopherQualityFilter word tokenizer per language: {', '.join(dt_notes)}")
+    else:
+        print("datatrove: not installed (pip install datatrove spacy) — column skipped")
+
+    try:
+        import jieba  # type: ignore[import-not-found]
+
+        jieba.initialize()
+        han = [d for d, c in all_docs if c in ("zho_Hans", "zho_Hant")]
+        print(f"\njieba.lcut on the Han docs: {rate(jieba.lcut, han, 1):,.0f} docs/s "
+              f"(character units: {rate(tokenize_fn('Hans'), han, args.repeat):,.0f} docs/s)")
+    except ImportError:
+        print("\njieba: not installed, segmenter comparison skipped")
+
+    real_pages(qf)
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
