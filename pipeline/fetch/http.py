@@ -99,40 +99,52 @@ class FetchResult:
 # ---------------------------------------------------------------------------------------------------- gzip check
 
 
+# zlib hands back the bytes after a member's end as a fresh copy (`unused_data`), so feeding it a whole 1 MiB read
+# copies ~0.5 MiB per member; Common Crawl writes one member per record (a few KB). Feeding 64 KiB slices bounds
+# that copy: measured 1.2x faster on a WARC-like mix (7.5 KB members), 1.7x on 2.7 KB members, ~1.0x on 1 MB
+# members (best of 3, shared 2-core machine under load).
+_GZIP_FEED_BYTES = 64 * 1024
+
+
 def verify_gzip_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> int:
     """Decompress every gzip member of `path` (output discarded, constant memory); return the member count.
 
     zlib checks each member's CRC-32 and length, so a flipped byte anywhere is caught. Trailing NUL padding is
     accepted (as gzip(1) does); any other trailing bytes must form further valid members. Raises `GzipCheckError`.
+    Reads `chunk_bytes` at a time and decompresses them in 64 KiB slices: ~100-115 MB/s of compressed input on
+    multi-member WARC-like files here (gzip -t: 55-72 MB/s), i.e. ~10 s of one core per 1 GB shard.
     """
     out_max = 1 << 20
     members = 0
-    offset = 0  # compressed bytes read so far, for the error message
+    offset = 0  # compressed bytes fed so far, for the error message
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     started = False  # has the current decompressor been fed any byte of a member?
     with open(path, "rb") as f:
         while block := f.read(chunk_bytes):
-            offset += len(block)
-            data = block
-            while True:
-                if not started:
-                    data = data.lstrip(b"\x00")
-                    if not data:
-                        break
-                    started = True
-                try:
-                    out = d.decompress(data, out_max)
-                except zlib.error as e:
-                    raise GzipCheckError(f"corrupt gzip in member {members + 1} (near byte {offset:,}): {e}") from None
-                if d.eof:
-                    members += 1
-                    data = d.unused_data
-                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    started = False
-                    continue
-                data = d.unconsumed_tail
-                if not data and len(out) < out_max:
-                    break  # needs more input; a full output buffer may still hold pending bytes, so loop on then
+            for start in range(0, len(block), _GZIP_FEED_BYTES):
+                data = block[start:start + _GZIP_FEED_BYTES]
+                offset += len(data)
+                while True:
+                    if not started:
+                        data = data.lstrip(b"\x00")
+                        if not data:
+                            break
+                        started = True
+                    try:
+                        out = d.decompress(data, out_max)
+                    except zlib.error as e:
+                        raise GzipCheckError(
+                            f"corrupt gzip in member {members + 1} (near byte {offset:,}): {e}"
+                        ) from None
+                    if d.eof:
+                        members += 1
+                        data = d.unused_data
+                        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        started = False
+                        continue
+                    data = d.unconsumed_tail
+                    if not data and len(out) < out_max:
+                        break  # needs more input; a full output buffer may still hold pending bytes: loop on then
     if started:
         raise GzipCheckError(f"gzip ends inside member {members + 1} after {offset:,} bytes (truncated)")
     if members == 0:
