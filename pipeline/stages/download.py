@@ -13,6 +13,9 @@ Decisions:
 - Local targets (a path or `file://`) are fetched in place: the `.part` beside the final name survives a killed
   run and is resumed by the next. Remote targets (`s3://...`) are fetched to local scratch (resumable there), then
   uploaded under a unique temporary name, size-checked, and renamed; the final name exists only when complete.
+- Shard ids are the file stem plus the kind (`CC-MAIN-...-00001.warc`, `....wet`): a segment's WARC and WET
+  share a stem, and fetching both kinds into one work dir must not make their completion records overwrite
+  each other.
 - Progress is reported in bytes transferred (a restart after a corrupt file counts again).
 """
 
@@ -126,7 +129,7 @@ class DownloadStage(Stage):
         ids = shard_ids(paths)
         return [
             ShardTask(
-                shard_id=ids[rel],
+                shard_id=f"{ids[rel]}.{d.kind}",  # a segment's WARC and WET share a stem; their records must not
                 inputs=(),
                 outputs={"main": join(self.stage_dir(), *rel.split("/"))},
                 params={"url": f"{d.base_url.rstrip('/')}/{rel}"},

@@ -237,6 +237,15 @@ def test_progress_is_reported_in_bytes(tree: CCTree, server: CCServer, tmp_path:
     assert sum(seen) == size == stats.counters["bytes"] and len(seen) >= 1
 
 
+def test_warc_and_wet_of_a_segment_get_distinct_shard_ids(tree: CCTree, server: CCServer, tmp_path: Path) -> None:
+    plans = {kind: DownloadStage(_cfg(tmp_path / "work", server.url, {"mode": "first", "n": 4}, kind=kind)).plan()
+             for kind in ("warc", "wet")}
+    warc_ids = [t.shard_id for t in plans["warc"]]
+    wet_ids = [t.shard_id for t in plans["wet"]]
+    assert [i.removesuffix(".warc") for i in warc_ids] == [i.removesuffix(".wet") for i in wet_ids]  # same stems
+    assert not set(warc_ids) & set(wet_ids) and len(set(warc_ids)) == 4
+
+
 def test_remote_target_through_the_stage(tree: CCTree, server: CCServer, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The remote branch of `process` plus the completion record, on `memory://`, via the runtime's run_shard."""
