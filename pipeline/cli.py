@@ -86,6 +86,16 @@ def langid(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = 
     _run(_load(config), ["langid"], ray_address, force)
 
 
+@app.command(name="filter")
+def filter_(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
+    """Language-aware quality rules (Gopher, C4, FineWeb; words and sentences defined per script), then PII masking.
+
+    Reads the previous stage's documents; writes <work_dir>/filter/<shard>.parquet (kept, C4 line removals applied,
+    PII replaced by typed placeholders) and <work_dir>/filter/removed/<shard>.parquet (with filter_reason).
+    """
+    _run(_load(config), ["filter"], ray_address, force)
+
+
 @app.command()
 def dedup(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
     """Exact and near-duplicate (MinHash LSH) removal across the whole corpus.

@@ -15,9 +15,12 @@ import xxhash
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-StageName = Literal["download", "extract", "langid", "dedup"]
+from pipeline.filter.pii import PIISettings
+from pipeline.filter.settings import QualitySettings
+
+StageName = Literal["download", "extract", "langid", "filter", "dedup"]
 #: The order `polyglot run` uses; a config's `run.stages` is a subset of it.
-STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "dedup")
+STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "filter", "dedup")
 
 
 class ConfigError(ValueError):
@@ -33,7 +36,7 @@ class RunSection(_Section):
 
     work_dir: str = Field(description="Root of every stage's output: a local path or any fsspec URL (s3://...).")
     stages: list[StageName] = Field(
-        default_factory=lambda: ["extract", "langid"],
+        default_factory=lambda: ["extract", "langid", "filter", "dedup"],
         description="Stages `polyglot run` executes, always in pipeline order.",
     )
 
@@ -128,6 +131,15 @@ class LangidSection(_Section):
         return out
 
 
+class FilterSection(_Section):
+    """Quality rules (per script and language) and PII masking."""
+
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    mask_pii: bool = Field(default=True, description="Mask PII in the documents the quality rules keep.")
+    pii: PIISettings = Field(default_factory=PIISettings)
+    write_removed: bool = Field(default=True, description="Write removed documents to filter/removed/ with reasons.")
+
+
 class ShinglesSection(_Section):
     """How documents are cut into shingles for MinHash (see `pipeline.dedup.shingles`)."""
 
@@ -188,6 +200,7 @@ class PipelineConfig(_Section):
     download: DownloadSection | None = None
     extract: ExtractSection = Field(default_factory=ExtractSection)
     langid: LangidSection = Field(default_factory=LangidSection)
+    filter: FilterSection = Field(default_factory=FilterSection)
     dedup: DedupSection = Field(default_factory=DedupSection)
 
     @field_validator("languages")

@@ -177,6 +177,16 @@ class StageResult:
     docs_out: int = 0
     seconds: float = 0.0
     results: list[dict[str, Any]] = field(default_factory=list)
+    #: Counters summed over the shards' records (e.g. files and bytes for downloads).
+    counters: dict[str, int] = field(default_factory=dict)
+    unit: str = "docs"
+
+    def add(self, stats: dict[str, Any]) -> None:
+        """Count one completed shard's record stats."""
+        self.docs_in += stats["docs_in"]
+        self.docs_out += stats["docs_out"]
+        for k, v in stats.get("counters", {}).items():
+            self.counters[k] = self.counters.get(k, 0) + v
 
     @property
     def ok(self) -> bool:
@@ -184,9 +194,13 @@ class StageResult:
 
     def summary(self) -> str:
         ran = self.shards - self.skipped
+        if self.unit == "docs":
+            work = f"docs {self.docs_in:,} in -> {self.docs_out:,} out"
+        else:  # e.g. downloads: files and bytes, not documents
+            work = f"{self.counters.get('files', 0):,} files, {self.counters.get(self.unit, 0):,} {self.unit}"
         return (
             f"{self.stage}: {self.shards} shards ({ran} run, {self.skipped} skipped, {len(self.failed)} failed)"
-            f" | docs {self.docs_in:,} in -> {self.docs_out:,} out | {self.seconds:.1f} s"
+            f" | {work} | {self.seconds:.1f} s"
         )
 
 
@@ -207,16 +221,14 @@ def run_stage(
     stage = stage_cls(cfg)
     tasks = stage.plan()
     config_hash = cfg.section_hash(*stage.config_parts())
-    result = StageResult(stage=stage.name, shards=len(tasks))
+    result = StageResult(stage=stage.name, shards=len(tasks), unit=stage.progress_unit)
 
     pending: list[tuple[ShardTask, dict[str, Any]]] = []
     for task in tasks:
         expected = _expected_record(stage, task, config_hash)
         if not force and is_complete(stage, task, expected):
             result.skipped += 1
-            rec = read_json(record_path(cfg, stage.name, task.shard_id))
-            result.docs_in += rec["stats"]["docs_in"]
-            result.docs_out += rec["stats"]["docs_out"]
+            result.add(read_json(record_path(cfg, stage.name, task.shard_id))["stats"])
         else:
             pending.append((task, expected))
 
@@ -289,7 +301,7 @@ def _run_on_ray(stage: Stage, cfg: PipelineConfig, pending: list[tuple[ShardTask
         TextColumn(f"[bold]{stage.name}[/bold]"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("shards · {task.fields[docs]:,} docs"),
+        TextColumn("shards · {task.fields[docs]:,} " + stage.progress_unit),
         TimeElapsedColumn(),
         console=console,
         disable=not live,
@@ -312,14 +324,14 @@ def _run_on_ray(stage: Stage, cfg: PipelineConfig, pending: list[tuple[ShardTask
                     res = {"shard_id": task.shard_id, "ok": False, "error": f"{type(e).__name__}: {e}"}
                 result.results.append(res)
                 if res["ok"]:
-                    result.docs_in += res["stats"]["docs_in"]
-                    result.docs_out += res["stats"]["docs_out"]
-                    docs_done_finished += res["stats"]["docs_in"]
+                    result.add(res["stats"])
+                    unit = stage.progress_unit
+                    docs_done_finished += res["stats"]["docs_in"] if unit == "docs" else res["stats"]["counters"].get(unit, 0)
                 else:
                     result.failed.append(res)
                 progress.advance(bar)
                 if not live:
-                    _log_shard(stage.name, res, len(result.results), len(pending))
+                    _log_shard(stage.name, res, len(result.results), len(pending), stage.progress_unit)
             if live and inflight:
                 busy = [a for a, _ in inflight.values()]
                 try:
@@ -331,10 +343,11 @@ def _run_on_ray(stage: Stage, cfg: PipelineConfig, pending: list[tuple[ShardTask
         ray.kill(a)
 
 
-def _log_shard(stage: str, res: dict[str, Any], i: int, n: int) -> None:
+def _log_shard(stage: str, res: dict[str, Any], i: int, n: int, unit: str = "docs") -> None:
     if res["ok"]:
         s = res["stats"]
-        line = f"{stage} [{i}/{n}] {res['shard_id']}: {s['docs_in']} -> {s['docs_out']} docs ({res['seconds']:.1f} s)"
+        done = f"{s['docs_in']} -> {s['docs_out']} docs" if unit == "docs" else f"{s['counters'].get(unit, 0):,} {unit}"
+        line = f"{stage} [{i}/{n}] {res['shard_id']}: {done} ({res['seconds']:.1f} s)"
     else:
         line = f"{stage} [{i}/{n}] {res['shard_id']}: FAILED {res['error']}"
     print(line, file=sys.stderr, flush=True)

@@ -55,6 +55,23 @@ def evaluate(work: Path) -> dict[str, Counter[str]]:
     return table
 
 
+def duplicate_groups(work: Path) -> dict[str, int]:
+    """How dedup did on the planted groups (an article and its copies): pairs present after filtering, pairs merged,
+    and false merges (a document removed as a duplicate of one from another group)."""
+    planted = json.loads((ROOT / "demo" / "planted.json").read_text(encoding="utf-8"))
+    group = {r["url"]: r.get("of", r["url"]) for r in planted["records"] if r["plant"] in ("article", "exact_dup", "near_dup")}
+    url_of: dict[str, str] = {}
+    removed: list[dict] = []
+    for f in sorted((work / "dedup").glob("*.parquet")) + sorted((work / "dedup" / "removed").glob("*.parquet")):
+        url_of.update((r["doc_id"], r["url"]) for r in pq.read_table(f, columns=["doc_id", "url"]).to_pylist())
+    for f in sorted((work / "dedup" / "removed").glob("*.parquet")):
+        removed += pq.read_table(f, columns=["url", "duplicate_of"]).to_pylist()
+    present = set(url_of.values())
+    pairs = sum(1 for u, g in group.items() if u != g and u in present and g in present)
+    false = sum(group.get(r["url"]) != group.get(url_of[r["duplicate_of"]]) for r in removed)
+    return {"pairs_present": pairs, "removed": len(removed), "false_merges": false}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("work_dir", nargs="?", default=str(ROOT / "out" / "demo"))
@@ -65,14 +82,18 @@ def main() -> None:
     if not (work / "extract").is_dir():
         sys.exit(f"{work} has no extract output: run  polyglot run --config configs/demo.yaml  first")
     table = evaluate(work)
+    groups = duplicate_groups(work) if (work / "dedup").is_dir() else None
     if args.json:
-        print(json.dumps({k: dict(v) for k, v in sorted(table.items())}, ensure_ascii=False))
+        print(json.dumps({"plants": {k: dict(v) for k, v in sorted(table.items())}, "dedup": groups}, ensure_ascii=False))
         return
     for kind, outs in sorted(table.items()):
         total = sum(outs.values())
         kept = outs.get("kept", 0)
         detail = ", ".join(f"{o} {n}" for o, n in outs.most_common() if o != "kept")
         print(f"{kind:28} {total:4}  kept {kept:4}  {detail}")
+    if groups:
+        print(f"dedup: {groups['removed']} removed for {groups['pairs_present']} planted copy pairs left after filtering, "
+              f"{groups['false_merges']} false merges")
     if args.show:
         planted = json.loads((ROOT / "demo" / "planted.json").read_text(encoding="utf-8"))
         fate, extracted = outcomes(work)

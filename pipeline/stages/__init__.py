@@ -6,7 +6,7 @@ difference from the CLI.
 
 What a document stage reads: the output of the nearest earlier document stage listed in `run.stages` (so `filter`
 may be left out and `dedup` then reads `langid`), or `langid` when none is listed (a stage run on its own after
-the earlier ones ran in another invocation).
+the earlier ones ran in another invocation). `tokenizer` and `balance` read the last document stage in the same way.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def runner(name: str) -> Runner:
 
 
 def upstream_stage(cfg: PipelineConfig, name: str) -> str:
-    """The document stage whose output `name` reads."""
-    earlier = DOCUMENT_STAGES[: DOCUMENT_STAGES.index(name)]
+    """The document stage whose output `name` reads (for tokenizer and balance: the last document stage)."""
+    earlier = DOCUMENT_STAGES[: DOCUMENT_STAGES.index(name)] if name in DOCUMENT_STAGES else DOCUMENT_STAGES
     listed = [s for s in earlier if s in cfg.run.stages]
     if listed:
         return listed[-1]
@@ -65,3 +65,4 @@ def upstream_tasks(cfg: PipelineConfig, name: str) -> list[ShardTask]:
     """The shard tasks of the stage `name` reads (their `outputs["main"]` are its inputs), in shard-id order."""
     tasks = stage_class(upstream_stage(cfg, name))(cfg).plan()
     return sorted(tasks, key=lambda t: t.shard_id)
+

@@ -115,6 +115,8 @@ class Stage(ABC):
     cpus_per_worker: ClassVar[float] = 1.0
     #: Bump when a change of code changes the outputs, so completed shards are redone.
     version: ClassVar[str] = "1"
+    #: What `process` reports to `progress`: "docs", or the name of a counter it also records (e.g. "bytes").
+    progress_unit: ClassVar[str] = "docs"
 
     def __init__(self, cfg: PipelineConfig) -> None:
         self.cfg = cfg

@@ -83,6 +83,7 @@ def fetch_to_remote(
 class DownloadStage(Stage):
     name = "download"
     version = "1"
+    progress_unit = "bytes"
     cpus_per_worker = 0.25  # I/O bound: several downloads share a CPU
 
     def _section(self) -> DownloadSection:
