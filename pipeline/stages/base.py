@@ -140,6 +140,16 @@ class Stage(ABC):
 
         return "+".join(fingerprint(p) for p in task.inputs)
 
+    def document_outputs(self, shard_id: str, *, removed: bool) -> dict[str, str]:
+        """A document stage's outputs for a shard: `<stage>/<shard>.parquet`, and `<stage>/removed/<shard>.parquet`
+        when the stage writes the documents it removes."""
+        from pipeline.storage import join
+
+        outputs = {"main": join(self.stage_dir(), f"{shard_id}.parquet")}
+        if removed:
+            outputs["removed"] = join(self.stage_dir(), "removed", f"{shard_id}.parquet")
+        return outputs
+
     def max_workers(self) -> int | None:
         """Cap on parallel workers from the stage's own config (None: as many as the CPUs allow)."""
         return None

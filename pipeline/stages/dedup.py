@@ -281,13 +281,15 @@ class DedupStage(Stage):
         return ("dedup",)
 
     def plan(self) -> list[ShardTask]:
-        tasks = []
-        for t in upstream_tasks(self.cfg, "dedup"):
-            outputs = {"main": join(self.stage_dir(), f"{t.shard_id}.parquet")}
-            if self.cfg.dedup.write_removed:
-                outputs["removed"] = join(self.stage_dir(), "removed", f"{t.shard_id}.parquet")
-            tasks.append(ShardTask(t.shard_id, (t.outputs["main"], decisions_path(self.cfg, t.shard_id)), outputs))
-        return tasks
+        removed = self.cfg.dedup.write_removed
+        return [
+            ShardTask(
+                t.shard_id,
+                (t.outputs["main"], decisions_path(self.cfg, t.shard_id)),
+                self.document_outputs(t.shard_id, removed=removed),
+            )
+            for t in upstream_tasks(self.cfg, "dedup")
+        ]
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         stats = ShardStats()

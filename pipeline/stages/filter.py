@@ -20,7 +20,7 @@ from pipeline.filter.pii import PIIMasker
 from pipeline.filter.quality import QualityFilter
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import join, read_parquet, write_parquet
+from pipeline.storage import read_parquet, write_parquet
 
 
 class FilterStage(Stage):
@@ -31,13 +31,11 @@ class FilterStage(Stage):
         return ("filter",)
 
     def plan(self) -> list[ShardTask]:
-        tasks = []
-        for t in upstream_tasks(self.cfg, "filter"):
-            outputs = {"main": join(self.stage_dir(), f"{t.shard_id}.parquet")}
-            if self.cfg.filter.write_removed:
-                outputs["removed"] = join(self.stage_dir(), "removed", f"{t.shard_id}.parquet")
-            tasks.append(ShardTask(t.shard_id, (t.outputs["main"],), outputs))
-        return tasks
+        removed = self.cfg.filter.write_removed
+        return [
+            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=removed))
+            for t in upstream_tasks(self.cfg, "filter")
+        ]
 
     def setup(self) -> None:
         f = self.cfg.filter

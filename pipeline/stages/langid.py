@@ -52,14 +52,8 @@ class LangidStage(Stage):
         from pipeline.stages.extract import ExtractStage
 
         return [
-            ShardTask(
-                shard_id=t.shard_id,
-                inputs=(t.outputs["main"],),
-                outputs={
-                    "main": join(self.stage_dir(), f"{t.shard_id}.parquet"),
-                    "rejected": join(self.stage_dir(), "rejected", f"{t.shard_id}.parquet"),
-                },
-            )
+            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=False)
+                      | {"rejected": join(self.stage_dir(), "rejected", f"{t.shard_id}.parquet")})
             for t in ExtractStage(self.cfg).plan()
         ]
 
