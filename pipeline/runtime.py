@@ -15,8 +15,11 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import xxhash
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -107,6 +110,50 @@ def record_matches(path: str, expected: dict[str, Any]) -> bool:
 def global_record_path(cfg: PipelineConfig, stage: str, step: str) -> str:
     """Where the record of a corpus-wide step of a stage lives (beside, not among, its shard records)."""
     return join(cfg.run.work_dir, STATE_DIR, stage, "_global", f"{step}.json")
+
+
+def shard_records_fingerprint(cfg: PipelineConfig, stage_cls: type[Stage], tasks: list[ShardTask]) -> str:
+    """One fingerprint of the completion records of `tasks` (their inputs and config): a corpus-wide step that
+    reads those shards' outputs is redone exactly when one of them was redone."""
+    parts = []
+    for t in sorted(tasks, key=lambda t: t.shard_id):
+        rec = read_json(record_path(cfg, stage_cls.name, t.shard_id))
+        parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}")
+    return xxhash.xxh3_64_hexdigest("|".join(parts).encode())
+
+
+def run_global_step(
+    cfg: PipelineConfig,
+    stage: str,
+    step: str,
+    fn: Callable[[], dict[str, Any]],
+    *,
+    version: str,
+    input_fingerprint: str,
+    config_hash: str,
+    outputs: dict[str, str],
+    force: bool = False,
+    address: str | None = None,
+) -> dict[str, Any]:
+    """Run a corpus-wide step `fn` (on the driver, with Ray up for any tasks it starts) unless its record still
+    matches: same version, inputs, config, and every output present. Returns the step's summary (`fn`'s result,
+    kept in the record, so a skipped step still reports what it did), with `"skipped": True` when skipped."""
+    expected = {
+        "stage": stage,
+        "step": step,
+        "version": version,
+        "input_fingerprint": input_fingerprint,
+        "config_hash": config_hash,
+        "outputs": outputs,
+    }
+    path = global_record_path(cfg, stage, step)
+    if not force and record_matches(path, expected):
+        console.print(f"{stage} {step}: unchanged, skipped", highlight=False)
+        return dict(read_json(path).get("stats", {}), skipped=True)
+    ensure_ray(cfg.ray, address)
+    summary = fn()
+    write_json(path, dict(expected, stats=summary))
+    return summary
 
 
 def run_shard(stage: Stage, task: ShardTask, expected: dict[str, Any], progress: Any = None) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from pipeline.dedup.shingles import ShingleConfig
 from pipeline.dedup.verify import verify_edges
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import join, read_arrow, read_json, read_parquet, write_arrow, write_json, write_parquet
+from pipeline.storage import join, read_arrow, read_parquet, write_arrow, write_parquet
 
 REASON_EXACT = "exact-duplicate"
 REASON_NEAR = "near-duplicate"
@@ -328,32 +328,26 @@ class DedupStage(Stage):
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  # noqa: ANN201 - StageResult
     """signatures (per shard) -> clusters (corpus-wide, skipped when nothing changed) -> apply (per shard)."""
-    from pipeline.runtime import StageResult, console, ensure_ray, global_record_path, record_path, record_matches, run_stage
+    from pipeline.runtime import StageResult, console, run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
     sig = run_stage(DedupSignatures, cfg, address=address, force=force)
     if not sig.ok:
         return StageResult(stage="dedup", shards=sig.shards, failed=sig.failed, seconds=time.perf_counter() - t0)
     sig_tasks = sorted(DedupSignatures(cfg).plan(), key=lambda t: t.shard_id)
-    config_hash = cfg.section_hash(*DedupSignatures(cfg).config_parts())
-    # the clusters depend on exactly the signature records that went in (their inputs and config)
-    parts = []
-    for t in sig_tasks:
-        rec = read_json(record_path(cfg, DedupSignatures.name, t.shard_id))
-        parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}")
-    expected = {
-        "stage": "dedup",
-        "step": "clusters",
-        "version": SIG_VERSION,
-        "input_fingerprint": xxhash.xxh3_64_hexdigest("|".join(parts).encode()),
-        "config_hash": config_hash,
-        "outputs": {t.shard_id: decisions_path(cfg, t.shard_id) for t in sig_tasks},
-    }
-    path = global_record_path(cfg, "dedup", "clusters")
-    if force or not record_matches(path, expected):
-        ensure_ray(cfg.ray, address)
-        summary = find_clusters(cfg, sig_tasks)
-        write_json(path, dict(expected, stats=summary))
+    summary = run_global_step(
+        cfg,
+        "dedup",
+        "clusters",
+        lambda: find_clusters(cfg, sig_tasks),
+        version=SIG_VERSION,
+        input_fingerprint=shard_records_fingerprint(cfg, DedupSignatures, sig_tasks),
+        config_hash=cfg.section_hash(*DedupSignatures(cfg).config_parts()),
+        outputs={t.shard_id: decisions_path(cfg, t.shard_id) for t in sig_tasks},
+        force=force,
+        address=address,
+    )
+    if not summary.get("skipped"):
         console.print(
             f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
             f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
@@ -361,6 +355,4 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  
             f"| {summary['seconds']:.1f} s",
             highlight=False,
         )
-    else:
-        console.print("dedup clusters: unchanged, skipped", highlight=False)
     return run_stage(DedupStage, cfg, address=address, force=force, started=t0)
