@@ -160,7 +160,11 @@ class DedupSection(_Section):
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (signature length).")
     bands: int | None = Field(default=None, ge=1, description="LSH bands; default derived from threshold and num_perm.")
     rows: int | None = Field(default=None, ge=1, description="LSH rows per band; default derived.")
-    verify: bool = Field(default=True, description="Drop LSH candidate pairs whose signature Jaccard < threshold.")
+    verify: Literal["exact", "signature", "off"] = Field(
+        default="exact",
+        description="Keep an LSH candidate pair only if its Jaccard reaches the threshold: the true Jaccard of the "
+        "shingle-hash sets (exact), the signature estimate (signature), or keep every candidate (off).",
+    )
     shingles: ShinglesSection = Field(default_factory=ShinglesSection)
     hashfunc: Literal["xxh32", "sha1"] = Field(default="xxh32", description="Shingle hash (sha1 = datasketch default).")
     seed: int = Field(default=1, description="MinHash permutation seed (datasketch's `seed`).")

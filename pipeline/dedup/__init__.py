@@ -10,7 +10,8 @@ Modules, in pipeline order:
   bit-identical to `datasketch.MinHash`.
 * `lsh`        -- `lsh_params` (datasketch's optimal b, r) / `verified_lsh_params`, `band_keys`,
   `partition_band_keys`, `bucket_edges` (sorted buckets linked as chains).
-* `verify`     -- `verify_edges`: drop candidate edges whose signature-estimated Jaccard is below the threshold.
+* `verify`     -- `verify_edges_exact` (default: the true Jaccard of the shingle-hash sets) or `verify_edges` (the
+  signature estimate): drop candidate edges below the threshold.
 * `components` -- `cluster_documents`: connected components; cluster id, size and kept document per document.
 
 How a distributed stage uses it (the recommended setup, measured in scripts/bench/dedup_quality.py):
@@ -34,8 +35,8 @@ import numpy as np
 from .components import Clusters, cluster_documents
 from .lsh import band_keys, bucket_edges, lsh_params, verified_lsh_params
 from .minhash import MinHasher
-from .shingles import DEFAULT_CONFIG, ShingleConfig
-from .verify import verify_edges
+from .shingles import DEFAULT_CONFIG, ShingleConfig, shingle_many
+from .verify import ShingleSets, verify_edges, verify_edges_exact
 
 __all__ = ["FuzzyDedupParams", "fuzzy_dedup"]
 
@@ -45,8 +46,10 @@ class FuzzyDedupParams:
     """Parameters of near-duplicate detection. Defaults: the recommended, measured setup.
 
     `hashfunc="xxh32"` (3x faster than sha1 here; the signatures equal datasketch's with
-    `hashfunc=xxhash.xxh32_intdigest`). With `verify=True` the LSH bands come from `verified_lsh_params`
-    (18 x 7 for 0.8 / 128), else from datasketch's optimum for the threshold (9 x 13); explicit `bands`/`rows` win.
+    `hashfunc=xxhash.xxh32_intdigest`). `verify`: "exact" (default: candidates are kept on the true Jaccard of
+    their shingle-hash sets), "signature" (on the signature estimate) or "off" (True / False mean "signature" /
+    "off"). With verification the LSH bands come from `verified_lsh_params` (18 x 7 for 0.8 / 128), else from
+    datasketch's optimum for the threshold (9 x 13); explicit `bands`/`rows` win.
     """
 
     threshold: float = 0.8
@@ -58,12 +61,18 @@ class FuzzyDedupParams:
     bands: int | None = None
     rows: int | None = None
     edge_mode: str = "chain"
-    verify: bool = True
+    verify: str | bool = "exact"
+
+    def __post_init__(self) -> None:
+        mode = {True: "signature", False: "off"}[self.verify] if isinstance(self.verify, bool) else self.verify
+        if mode not in ("exact", "signature", "off"):
+            raise ValueError(f"verify must be 'exact', 'signature' or 'off', got {self.verify!r}")
+        object.__setattr__(self, "verify", mode)
 
     def lsh(self) -> tuple[int, int]:
         if self.bands is not None or self.rows is not None:
             return lsh_params(self.threshold, self.num_perm, bands=self.bands, rows=self.rows)
-        if self.verify:
+        if self.verify != "off":
             return verified_lsh_params(self.threshold, self.num_perm)
         return lsh_params(self.threshold, self.num_perm)
 
@@ -75,9 +84,13 @@ def fuzzy_dedup(
     texts: list[str], langs=None, params: FuzzyDedupParams = FuzzyDedupParams(), quality: np.ndarray | None = None
 ) -> Clusters:
     """Near-duplicate clusters of `texts` (language code per text, or one for all), in one process."""
-    sigs = params.hasher().signatures_from_texts(texts, langs, params.shingles)
+    hasher = params.hasher()
+    sh = shingle_many(texts, langs, params.shingles)
+    sigs = hasher.signatures(sh)
     bands, rows = params.lsh()
     src, dst = bucket_edges(band_keys(sigs, bands, rows), params.edge_mode)
-    if params.verify:
+    if params.verify == "exact":
+        src, dst = verify_edges_exact(ShingleSets.from_hashes([hasher.hash_values(x) for x in sh]), src, dst, params.threshold)
+    elif params.verify == "signature":
         src, dst = verify_edges(sigs, src, dst, params.threshold)
     return cluster_documents(len(texts), src, dst, quality=quality)

@@ -49,7 +49,8 @@ from pipeline.dedup.lsh import (
 from pipeline.dedup.minhash import MinHasher
 from pipeline.dedup.normalize import exact_hash, exact_hashes
 from pipeline.dedup.shingles import ShingleConfig
-from pipeline.dedup.verify import verify_edges
+from pipeline.dedup.shingles import shingles as shingles_of
+from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
 from pipeline.storage import join, read_arrow, read_parquet, write_arrow, write_parquet
@@ -59,7 +60,7 @@ REASON_NEAR = "near-duplicate"
 #: The exact hash of a text without a single word character: such documents are never grouped as duplicates.
 EMPTY_HASH = exact_hash("")
 
-SIG_VERSION = "1"
+SIG_VERSION = "2"
 
 
 def lsh_shape(cfg: PipelineConfig) -> tuple[int, int]:
@@ -68,7 +69,7 @@ def lsh_shape(cfg: PipelineConfig) -> tuple[int, int]:
     d = cfg.dedup
     if d.bands is not None or d.rows is not None:
         return lsh_params(d.threshold, d.num_perm, bands=d.bands, rows=d.rows)
-    if d.verify:
+    if d.verify != "off":
         return verified_lsh_params(d.threshold, d.num_perm)
     return lsh_params(d.threshold, d.num_perm)
 
@@ -128,11 +129,25 @@ class DedupSignatures(Stage):
         }
         if d.fuzzy:
             sigs = np.empty((n, d.num_perm), dtype=np.uint32)
+            value_parts: list[np.ndarray] = []
+            lengths = np.zeros(n, dtype=np.int64)
             step = 500
             for s in range(0, n, step):
-                sigs[s : s + step] = self.hasher.signatures_from_texts(texts[s : s + step], langs[s : s + step], self.shingles)
-                progress(min(step, n - s))
+                sh = [shingles_of(t, lang, self.shingles) for t, lang in zip(texts[s : s + step], langs[s : s + step])]
+                counts = np.fromiter(map(len, sh), dtype=np.int64, count=len(sh))
+                flat = self.hasher.hash_values([x for doc in sh for x in doc])
+                offsets = np.concatenate(([0], np.cumsum(counts)))
+                sigs[s : s + len(sh)] = self.hasher.signatures_from_hashes(flat, offsets)
+                if d.verify == "exact":  # the same hashes, as sorted sets, for verifying candidates exactly
+                    sets = ShingleSets.from_hashes([flat[offsets[i] : offsets[i + 1]] for i in range(len(sh))])
+                    value_parts.append(sets.values)
+                    lengths[s : s + len(sh)] = np.diff(sets.offsets)
+                progress(len(sh))
             cols["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), pa.uint32()), d.num_perm)
+            if d.verify == "exact":
+                offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+                values = np.concatenate(value_parts) if value_parts else np.empty(0, np.uint32)
+                cols["shingle_hashes"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.uint32)))
             keys = band_keys(sigs, self.bands, self.rows)  # doc = row within this shard
             if d.scope == "language":
                 salt_buckets(keys, _lang_salt(langs))
@@ -174,17 +189,34 @@ def _exact_edges(exact: np.ndarray, scope: np.ndarray, usable: np.ndarray) -> tu
     return order[:-1][same], order[1:][same]
 
 
+def _shard_of(bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.searchsorted(bases, rows, side="right") - 1
+
+
 def _gather_signatures(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Signatures of the given global document indices (sorted, unique), read shard by shard."""
-    shard_of = np.searchsorted(bases, rows, side="right") - 1
+    shard_of = _shard_of(bases, rows)
     out: list[np.ndarray] = []
     for s in np.unique(shard_of):
-        table = read_arrow(sig_files[s], ["signature"])
-        col = table.column("signature").combine_chunks()
-        width = col.type.list_size
-        flat = col.values.to_numpy(zero_copy_only=False).reshape(-1, width)
+        col = read_arrow(sig_files[s], ["signature"]).column("signature").combine_chunks()
+        flat = col.values.to_numpy(zero_copy_only=False).reshape(-1, col.type.list_size)
         out.append(flat[rows[shard_of == s] - bases[s]])
     return np.concatenate(out) if out else np.empty((0, 0), np.uint32)
+
+
+def _gather_shingle_sets(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> ShingleSets:
+    """Shingle-hash sets of the given global document indices (sorted, unique), read shard by shard."""
+    shard_of = _shard_of(bases, rows)
+    per_doc: list[np.ndarray] = []
+    for s in np.unique(shard_of):
+        col = read_arrow(sig_files[s], ["shingle_hashes"]).column("shingle_hashes").combine_chunks()
+        offsets = col.offsets.to_numpy()
+        values = col.values.to_numpy(zero_copy_only=False)
+        for r in (rows[shard_of == s] - bases[s]).tolist():
+            per_doc.append(values[offsets[r] : offsets[r + 1]])
+    lengths = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    return ShingleSets(np.concatenate(per_doc) if per_doc else np.empty(0, np.uint32), offsets)
 
 
 def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, Any]:
@@ -219,10 +251,14 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
         dst = np.concatenate([e[1] for e in edges])
         src, dst = dedupe_edges(src, dst)
         summary["candidate_edges"] = int(len(src))
-        if d.verify and len(src):
+        if d.verify != "off" and len(src):
             nodes = np.unique(np.concatenate([src, dst]))
-            sigs = _gather_signatures([t.outputs["signatures"] for t in sig_tasks], bases, nodes)
-            keep = verify_edges(sigs, np.searchsorted(nodes, src), np.searchsorted(nodes, dst), d.threshold, return_mask=True)
+            files = [t.outputs["signatures"] for t in sig_tasks]
+            a, b = np.searchsorted(nodes, src), np.searchsorted(nodes, dst)
+            if d.verify == "exact":
+                keep = verify_edges_exact(_gather_shingle_sets(files, bases, nodes), a, b, d.threshold, return_mask=True)
+            else:
+                keep = verify_edges(_gather_signatures(files, bases, nodes), a, b, d.threshold, return_mask=True)
             src, dst = src[keep], dst[keep]
         summary["verified_edges"] = int(len(src))
         src_parts.append(src)

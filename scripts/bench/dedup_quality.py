@@ -23,7 +23,8 @@ pair is predicted a duplicate when both documents end up in the same cluster:
 
 Configurations compared (signatures computed once): datasketch's optimal (b, r) for the threshold, with and
 without verification; `verified_lsh_params` (LSH tuned for a lower candidate threshold, so that it loses almost
-no pair at the threshold) + verification at the threshold, chain or star edges (the recommended setup: chain).
+no pair at the threshold) + verification at the threshold on the signature estimate or on the exact Jaccard of the
+shingle-hash sets (the recommended setup and the stage's default: chain edges + exact verification).
 
 `--korean-study` compares word 5-grams over eojeol with character 5-grams for Korean (see `korean_study`).
 
@@ -57,7 +58,7 @@ from pipeline.dedup.lsh import (  # noqa: E402
 )
 from pipeline.dedup.minhash import MinHasher  # noqa: E402
 from pipeline.dedup.shingles import DEFAULT_CONFIG, ShingleConfig, shingle_kind, shingles  # noqa: E402
-from pipeline.dedup.verify import verify_edges  # noqa: E402
+from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact  # noqa: E402
 
 SCRIPTS = {
     # script label: (UDHR ISO 15924 codes, Tatoeba languages, language code given to the pipeline)
@@ -238,13 +239,17 @@ class PipelineConfig:
     rows: int
     mode: str = "chain"
     verify: float | None = None
+    exact: bool = False  # verify on the true Jaccard of the shingle-hash sets, not the signature estimate
 
 
-def run_pipeline(sigs: np.ndarray, cfg: PipelineConfig) -> np.ndarray:
+def run_pipeline(sigs: np.ndarray, cfg: PipelineConfig, sets: ShingleSets | None = None) -> np.ndarray:
     keys = band_keys(sigs, cfg.bands, cfg.rows)
     src, dst = bucket_edges(keys, cfg.mode)
     if cfg.verify is not None:
-        src, dst = verify_edges(sigs, src, dst, cfg.verify)
+        if cfg.exact:
+            src, dst = verify_edges_exact(sets, src, dst, cfg.verify)
+        else:
+            src, dst = verify_edges(sigs, src, dst, cfg.verify)
     return cluster_documents(len(sigs), src, dst).cluster_id
 
 
@@ -373,6 +378,7 @@ def korean_study(args, rng: random.Random) -> None:
         sh = [shingles(t, langs, cfg) for *_, t in items]
         sets = [set(s) for s in sh]
         sigs = hasher.signatures(sh)
+        hsets = ShingleSets.from_hashes([hasher.hash_values(x) for x in sh])
         b, r = verified_lsh_params(args.threshold, args.num_perm)
         cid = run_pipeline(sigs, PipelineConfig("k", b, r, "chain", args.threshold))
         base_index = {g: i for i, (g, e, sp, _) in enumerate(items) if e == 0.0 and not sp}
@@ -442,7 +448,8 @@ def main() -> None:
     configs = [
         PipelineConfig(f"LSH({b0}x{r0}) chain, no verify", b0, r0, "chain", None),
         PipelineConfig(f"LSH({b0}x{r0}) chain + verify", b0, r0, "chain", t),
-        PipelineConfig(f"LSH({b1}x{r1}) chain + verify *", b1, r1, "chain", t),
+        PipelineConfig(f"LSH({b1}x{r1}) chain + verify", b1, r1, "chain", t),
+        PipelineConfig(f"LSH({b1}x{r1}) chain + exact verify *", b1, r1, "chain", t, exact=True),
         PipelineConfig(f"LSH({b1}x{r1}) star + verify", b1, r1, "star", t),
         PipelineConfig(f"LSH({b1}x{r1}) chain, no verify", b1, r1, "chain", None),
     ]
@@ -456,10 +463,11 @@ def main() -> None:
         sh = [shingles(d.text, d.lang) for d in docs]
         sets = [set(s) for s in sh]
         sigs = hasher.signatures(sh)
+        hsets = ShingleSets.from_hashes([hasher.hash_values(x) for x in sh])
         truth = pair_truth(docs, sets)
         n_docs += len(docs)
         for c in configs:
-            res = evaluate(docs, truth, run_pipeline(sigs, c), t)
+            res = evaluate(docs, truth, run_pipeline(sigs, c, hsets), t)
             for script, ms in res.items():
                 for m, v in ms.items():
                     tot = totals[c.name][script][m]
@@ -480,7 +488,7 @@ def main() -> None:
     for m, title in (("labeled", "labeled pairs"), ("labeled_gray", "labeled pairs, gray zone |J-t|<0.05 excluded"),
                      ("all", "all pairs (copy-copy included)")):
         print(f"\n-- {title}: precision / recall per script --")
-        print(f"{'config':34s} " + " ".join(f"{s:>13s}" for s in scripts) + f" {'all scripts':>13s}")
+        print(f"{'config':40s} " + " ".join(f"{s:>13s}" for s in scripts) + f" {'all scripts':>13s}")
         for c in configs:
             cells = []
             agg = [0, 0, 0]
@@ -491,7 +499,7 @@ def main() -> None:
                 cells.append(f"{p:.3f}/{r:.3f}")
             p, r = pr(agg)
             cells.append(f"{p:.3f}/{r:.3f}")
-            print(f"{c.name:34s} " + " ".join(f"{x:>13s}" for x in cells))
+            print(f"{c.name:40s} " + " ".join(f"{x:>13s}" for x in cells))
     pos = {s: sum(totals[configs[0].name][s]["labeled"][k] for k in (0, 2)) for s in scripts}
     print(f"\npositive labeled pairs per script (J >= {t}): {pos}; {n_docs} documents in all")
 

@@ -6,6 +6,9 @@ import random
 
 import numpy as np
 
+import pytest
+
+from pipeline.dedup import FuzzyDedupParams, fuzzy_dedup
 from pipeline.dedup.components import cluster_documents
 from pipeline.dedup.lsh import band_keys, bucket_edges, partition_band_keys, verified_lsh_params
 from pipeline.dedup.minhash import MinHasher
@@ -112,3 +115,32 @@ def test_fuzzy_dedup_convenience():
                      quality=np.array([0.0, 1.0, 0.0]))
     assert c2.kept_id.tolist() == [1, 1, 2]
     assert FuzzyDedupParams().lsh() == (18, 7) and FuzzyDedupParams(verify=False).lsh() == (9, 13)
+
+
+def test_exact_verification_decides_on_the_true_jaccard() -> None:
+    """A pair the 128-perm estimate could put on either side of the threshold is decided by its true Jaccard."""
+    import random
+
+    from pipeline.dedup.shingles import shingles
+    from pipeline.dedup.verify import ShingleSets, exact_jaccard
+
+    rng = random.Random(0)
+    words = [f"w{rng.randrange(10_000)}" for _ in range(400)]
+    base = " ".join(words)
+    texts = [base]
+    for k in (10, 40):  # ~0.95 and ~0.8 true Jaccard on word 5-grams
+        w = list(words)
+        for i in rng.sample(range(len(w)), k // 5):
+            w[i] = f"x{i}"
+        texts.append(" ".join(w))
+    hasher = FuzzyDedupParams().hasher()
+    sets = ShingleSets.from_hashes([hasher.hash_values(shingles(t, "eng_Latn")) for t in texts])
+    truth = [len(set(shingles(texts[0], "eng_Latn")) & set(shingles(t, "eng_Latn")))
+             / len(set(shingles(texts[0], "eng_Latn")) | set(shingles(t, "eng_Latn"))) for t in texts[1:]]
+    got = exact_jaccard(sets, [0, 0], [1, 2])
+    assert np.allclose(got, truth, atol=1e-6)
+    for t in (0.5, truth[1] - 0.01, truth[1] + 0.01, 0.99):
+        c = fuzzy_dedup(texts, "eng_Latn", FuzzyDedupParams(threshold=t))
+        assert list(c.keep) == [True] + [j < t for j in truth]
+    with pytest.raises(ValueError, match="verify"):
+        FuzzyDedupParams(verify="maybe")
