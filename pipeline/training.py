@@ -27,7 +27,8 @@ Decisions:
   tokens emitted per language, the document being packed and the offset in it, and a fingerprint of the settings
   and shard list (a state is refused by an iterator built differently). No token buffer is stored: resuming
   re-reads the current document from the memory-mapped shard.
-- **Reading.** Shards are opened with ``pa.memory_map`` + ``pa.ipc.open_file`` (zero copy; only touched pages are
+- **Reading.** Shards are opened with ``pa.memory_map`` + ``pa.ipc.open_file``, or ``open_stream`` for the IPC
+  stream format that `polyglot shards` writes because `datasets.Dataset.from_file` reads only that (zero copy; only touched pages are
   read), at most `max_open_shards` at a time. ``input_ids`` may be ``list<uint16>`` or ``list<int32>`` (or large
   lists); samples come out as `dtype` (int32 by default). Local paths only (memory maps).
 
@@ -88,7 +89,11 @@ class _Shard:
     def __init__(self, path: str) -> None:
         self.path = path
         self._source = pa.memory_map(path, "r")
-        table = ipc.open_file(self._source).read_all()
+        try:
+            table = ipc.open_file(self._source).read_all()
+        except pa.ArrowInvalid:  # an Arrow IPC stream: what `polyglot shards` (and datasets) write
+            self._source.seek(0)
+            table = ipc.open_stream(self._source).read_all()
         for col in ("lang", "input_ids"):
             if col not in table.column_names:
                 raise ValueError(f"{path}: column '{col}' missing (have {table.column_names})")

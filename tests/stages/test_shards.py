@@ -155,11 +155,6 @@ def test_datasets_reads_the_shards_both_ways(built, tmp_path: Path, monkeypatch:
         assert sum(one["num_tokens"]) == e["tokens"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.training._Shard opens shards with ipc.open_file only; the shards are Arrow IPC streams "
-    "(what datasets.Dataset.from_file requires). Needs the stream fallback in pipeline/training.py.",
-)
 def test_packed_sequence_iterator_reads_the_manifest(built) -> None:
     from pipeline.training import PackedSequenceIterator
 
