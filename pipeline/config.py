@@ -105,6 +105,9 @@ class ExtractSection(_Section):
     main_content_fallback: bool = Field(
         default=True, description="When main-content extraction is empty, keep all visible text instead."
     )
+    normalize: Literal["NFC", "none"] = Field(
+        default="NFC", description="Unicode normalization of document text (NFC composes decomposed Hangul/Vietnamese)."
+    )
     max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
     min_text_chars: int = Field(default=20, ge=1, description="Shorter extractions are skipped as empty.")
     max_bad_char_ratio: float = Field(default=0.005, ge=0, le=1, description="Decoding-failure threshold.")

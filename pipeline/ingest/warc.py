@@ -40,6 +40,8 @@ charset decoder on top of FastWARC and Resiliparse.
 
 from __future__ import annotations
 
+import unicodedata
+
 import io
 import shutil
 import tempfile
@@ -87,6 +89,10 @@ class ExtractOptions:
     #: When main-content extraction leaves less than `min_text_chars`, take all visible text instead (Resiliparse's
     #: boilerplate heuristics empty some real article pages; the quality filter judges the fuller text later).
     main_content_fallback: bool = True
+    #: Unicode normalization of the document text: "NFC" (default) composes decomposed text — Korean written as
+    #: conjoining jamo (macOS file names, some CMSs), Vietnamese with combining tone marks — into the precomposed
+    #: form every later stage (language ID, dedup, the tokenizer) expects; "none" keeps the text as extracted.
+    normalize: str = "NFC"
 
 
 @dataclass
@@ -304,6 +310,8 @@ class _ShardReader:
         pos = rec.stream_pos
         if len(text) < self.opt.min_text_chars:
             return Skipped(pos, "empty_extraction", f"{len(text)} chars of text < {self.opt.min_text_chars}", url)
+        if self.opt.normalize == "NFC" and not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
         return Document(
             offset=pos,
             record_id=rec.record_id or "",

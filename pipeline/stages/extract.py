@@ -41,7 +41,7 @@ def doc_id(shard_id: str, offset: int) -> str:
 
 class ExtractStage(Stage):
     name = "extract"
-    version = "1"
+    version = "2"  # 2: NFC-normalized text
 
     def config_parts(self) -> tuple[str, ...]:
         return ("extract",)
@@ -69,6 +69,7 @@ class ExtractStage(Stage):
             extractor=ex.extractor,
             main_content=ex.main_content,
             main_content_fallback=ex.main_content_fallback,
+            normalize=ex.normalize,
             max_payload_bytes=int(ex.max_payload_mb * 2**20),
             min_text_chars=ex.min_text_chars,
             max_bad_char_ratio=ex.max_bad_char_ratio,

@@ -416,3 +416,16 @@ def test_empty_main_content_falls_back_to_all_visible_text(tmp_path: Path) -> No
     assert isinstance(doc, Document) and doc.full_text_fallback and "대한민국" in doc.text
     (skipped,) = read(path, ExtractOptions(min_text_chars=20, main_content_fallback=False))
     assert isinstance(skipped, Skipped) and skipped.reason == "empty_extraction"
+
+
+def test_text_is_nfc_normalized(tmp_path: Path) -> None:
+    """Korean written as conjoining jamo (NFD) comes out as precomposed syllables, unless normalization is off."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", KO)
+    assert nfd != KO
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/nfd", html(nfd).encode(), http_headers=UTF8))
+    (doc,) = read(path)
+    assert KO in doc.text and unicodedata.is_normalized("NFC", doc.text)
+    (raw,) = read(path, ExtractOptions(normalize="none"))
+    assert nfd in raw.text
