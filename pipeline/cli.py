@@ -29,6 +29,11 @@ AddressOpt = Annotated[
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo every shard, even completed ones.")]
 
 
+def _report_console() -> Console:
+    """Report tables at a readable width also when stdout is a file or a pipe (rich would use 80 columns)."""
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
 def _load(path: Path) -> PipelineConfig:
     try:
         return with_absolute_paths(load_config(path))
@@ -108,6 +113,36 @@ def dedup(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = F
 
 
 @app.command()
+def tokenizer(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
+    """Train the shared SentencePiece tokenizer on a family-balanced sample, export it for Hugging Face.
+
+    Reads the deduplicated documents; writes <work_dir>/tokenizer/ (tokenizer.model, tokenizer.json and its
+    configs, the id-parity check against SentencePiece, and the parity report beside an unbalanced baseline).
+    """
+    _run(_load(config), ["tokenizer"], ray_address, force)
+
+
+@app.command()
+def balance(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
+    """Balance tokens per language family (temperature or UniMax, repeat caps), on exact token counts.
+
+    Reads the deduplicated documents and <work_dir>/tokenizer/tokenizer.model; writes <work_dir>/balance/<shard>.parquet
+    (the chosen documents with their repeat count) and the plan table.
+    """
+    _run(_load(config), ["balance"], ray_address, force)
+
+
+@app.command()
+def shards(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
+    """Write training shards: Arrow IPC files of token ids, globally shuffled, with a manifest and a dataset card.
+
+    Reads <work_dir>/balance/ and the tokenizer; writes <work_dir>/shards/ (shard-NNNNN.arrow, manifest.json,
+    README.md), loadable with datasets.Dataset.from_file and pipeline.training.
+    """
+    _run(_load(config), ["shards"], ray_address, force)
+
+
+@app.command()
 def run(
     config: ConfigOpt,
     ray_address: AddressOpt = None,
@@ -127,7 +162,7 @@ def run(
     _run(cfg, chosen, ray_address, force)
     from pipeline.report import collect, render
 
-    render(collect(cfg.run.work_dir), Console())
+    render(collect(cfg.run.work_dir), _report_console())
 
 
 @app.command()
@@ -135,10 +170,15 @@ def stats(
     outdir: Annotated[str | None, typer.Argument(help="A pipeline work_dir (local path or URL).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Take work_dir from this config.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of tables.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write one self-contained HTML report (plots, samples) to FILE.")
+    ] = None,
 ) -> None:
-    """Per stage and per language: docs, characters and bytes in and out, and removals by reason.
+    """Per stage, language and family: docs, characters, tokens, shares before and after balancing, and what every
+    stage removed and why.
 
-    Reads only the completion records in <work_dir>/_state/.
+    Reads the completion records in <work_dir>/_state/ and the stages' reports (balance plan, tokenizer report);
+    --html also reads a few sample documents per language.
     """
     from pipeline.report import collect, render
 
@@ -151,7 +191,12 @@ def stats(
     if as_json:
         sys.stdout.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     else:
-        render(report, Console())
+        render(report, _report_console())
+    if html is not None:
+        from pipeline.report_html import write_html
+
+        write_html(outdir, report, html)
+        console.print(f"stats: wrote {html}", highlight=False)
 
 
 if __name__ == "__main__":

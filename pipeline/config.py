@@ -15,12 +15,14 @@ import xxhash
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipeline.balance.settings import BalanceSettings
 from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualitySettings
+from pipeline.tokenizer.settings import TokenizerSettings
 
-StageName = Literal["download", "extract", "langid", "filter", "dedup"]
+StageName = Literal["download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards"]
 #: The order `polyglot run` uses; a config's `run.stages` is a subset of it.
-STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "filter", "dedup")
+STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards")
 
 
 class ConfigError(ValueError):
@@ -36,7 +38,7 @@ class RunSection(_Section):
 
     work_dir: str = Field(description="Root of every stage's output: a local path or any fsspec URL (s3://...).")
     stages: list[StageName] = Field(
-        default_factory=lambda: ["extract", "langid", "filter", "dedup"],
+        default_factory=lambda: ["extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards"],
         description="Stages `polyglot run` executes, always in pipeline order.",
     )
 
@@ -186,6 +188,30 @@ class DedupSection(_Section):
         return self
 
 
+class TokenizerSection(TokenizerSettings):
+    """The shared SentencePiece tokenizer: how it is trained (`TokenizerSettings`), checked and compared."""
+
+    parity_text: str | None = Field(
+        default=None,
+        description="Parallel text for the parity report: a directory of <lang>.txt files with aligned lines "
+        "(any language code form in the file name); default: the project's bundled parallel sentences.",
+    )
+    compare_unbalanced: bool = Field(
+        default=True, description="Also train a tokenizer on an unbalanced (proportional) sample, for the report."
+    )
+    verify_docs: int = Field(
+        default=2000, ge=0, description="Documents per language on which the HF export must give SentencePiece's ids."
+    )
+
+
+class ShardsSection(_Section):
+    """Training shards: Arrow IPC files of token ids, with a manifest and a dataset card."""
+
+    shard_tokens: int = Field(default=500_000_000, ge=1_000, description="Target size of one shard, in tokens.")
+    seed: int = Field(default=0, description="Seed of the deterministic global shuffle.")
+    write_text: bool = Field(default=True, description="Keep the `text` column beside `input_ids`.")
+
+
 def _canonical(code: str) -> str:
     from pipeline.lang.codes import normalize_label
 
@@ -209,6 +235,9 @@ class PipelineConfig(_Section):
     langid: LangidSection = Field(default_factory=LangidSection)
     filter: FilterSection = Field(default_factory=FilterSection)
     dedup: DedupSection = Field(default_factory=DedupSection)
+    tokenizer: TokenizerSection = Field(default_factory=TokenizerSection)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
+    shards: ShardsSection = Field(default_factory=ShardsSection)
 
     @field_validator("languages")
     @classmethod
@@ -236,6 +265,11 @@ class PipelineConfig(_Section):
                 seen[code] = fam
                 out[fam].append(code)
         return out
+
+    @model_validator(mode="after")
+    def _balance_families_exist(self) -> PipelineConfig:
+        self.balance.check_family_names(self.family_table())
+        return self
 
     @model_validator(mode="after")
     def _stages_need_sections(self) -> PipelineConfig:
@@ -338,4 +372,7 @@ def with_absolute_paths(cfg: PipelineConfig) -> PipelineConfig:
     lid = cfg.langid
     if lid.model_path is not None:
         lid = lid.model_copy(update={"model_path": _abs(lid.model_path)})
-    return cfg.model_copy(update={"run": run, "extract": ex, "langid": lid})
+    tok = cfg.tokenizer
+    if tok.parity_text is not None:
+        tok = tok.model_copy(update={"parity_text": _abs(tok.parity_text)})
+    return cfg.model_copy(update={"run": run, "extract": ex, "langid": lid, "tokenizer": tok})

@@ -32,8 +32,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
 def test_demo_removes_planted_junk_and_duplicates(demo_run) -> None:
     work, proc = demo_run
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for stage in ("extract", "langid", "filter", "dedup"):
+    for stage in ("extract", "langid", "filter", "dedup", "tokenizer/sample", "balance"):
         assert any(line.startswith(f"{stage}: 4 shards (4 run, 0 skipped, 0 failed)") for line in proc.stderr.splitlines())
+    manifest = json.loads((work / "shards" / "manifest.json").read_text())
+    assert manifest["shards"] and all((work / "shards" / s["name"]).is_file() for s in manifest["shards"])
+    assert (work / "shards" / "README.md").is_file() and (work / "tokenizer" / "tokenizer.json").is_file()
     out = subprocess.run(
         [sys.executable, "scripts/eval_demo.py", str(work), "--json"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
@@ -63,9 +66,11 @@ def test_demo_rerun_skips_everything_and_stats_name_the_rules(demo_run) -> None:
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "dedup clusters: unchanged, skipped" in proc.stderr
-    for stage in ("extract", "langid", "filter", "dedup"):
+    assert "dedup clusters: unchanged, skipped" in proc.stderr and "balance plan: unchanged, skipped" in proc.stderr
+    assert "tokenizer (unchanged, skipped)" in proc.stderr
+    for stage in ("extract", "langid", "filter", "dedup", "tokenizer/sample", "balance/counts", "balance"):
         assert f"{stage}: 4 shards (0 run, 4 skipped, 0 failed)" in proc.stderr
+    assert "(0 run, " in next(line for line in proc.stderr.splitlines() if line.startswith("shards: "))
     stats = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "stats", str(work), "--json"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )

@@ -30,6 +30,9 @@ _CLASSES = {
     "langid": ("pipeline.stages.langid", "LangidStage"),
     "filter": ("pipeline.stages.filter", "FilterStage"),
     "dedup": ("pipeline.stages.dedup", "DedupStage"),
+    "tokenizer": ("pipeline.stages.tokenizer", "TokenizerStage"),
+    "balance": ("pipeline.stages.balance", "BalanceStage"),
+    "shards": ("pipeline.stages.shards", "ShardsStage"),
 }
 
 Runner = Callable[[PipelineConfig, "str | None", bool], "StageResult"]
@@ -66,3 +69,15 @@ def upstream_tasks(cfg: PipelineConfig, name: str) -> list[ShardTask]:
     tasks = stage_class(upstream_stage(cfg, name))(cfg).plan()
     return sorted(tasks, key=lambda t: t.shard_id)
 
+def tokenizer_dir(cfg: PipelineConfig) -> str:
+    """Where `polyglot tokenizer` puts the shared tokenizer (tokenizer.model and the Hugging Face files)."""
+    from pipeline.storage import join
+
+    return join(cfg.run.work_dir, "tokenizer")
+
+
+def tokenizer_model_path(cfg: PipelineConfig) -> str:
+    """The trained SentencePiece model that `balance` counts tokens with and `shards` encodes with."""
+    from pipeline.storage import join
+
+    return join(tokenizer_dir(cfg), "tokenizer.model")

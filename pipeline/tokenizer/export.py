@@ -242,6 +242,11 @@ def compare_ids(
     expected = processor.encode(list(texts))
     got = [e.ids for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
     mismatches = []
+    size = processor.get_piece_size()
+
+    def piece(i: int) -> str:  # an id from a foreign tokenizer.json may lie outside this model's vocabulary
+        return processor.id_to_piece(i) if 0 <= i < size else f"<id {i} out of vocabulary>"
+
     for index, (a, b) in enumerate(zip(expected, got, strict=True)):
         if a != b:
             at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
@@ -250,8 +255,8 @@ def compare_ids(
                 IdMismatch(
                     index,
                     at,
-                    [processor.id_to_piece(i) for i in a[window]],
-                    [processor.id_to_piece(i) for i in b[window]],
+                    [piece(i) for i in a[window]],
+                    [piece(i) for i in b[window]],
                 )
             )
     report = IdParityReport(len(texts), sum(map(len, texts)), sum(map(len, expected)), mismatches)
