@@ -75,7 +75,8 @@ def shutdown_ray() -> None:
 # ---------------------------------------------------------------------------------------------- completion records
 
 
-def _expected_record(stage: Stage, task: ShardTask, config_hash: str) -> dict[str, Any]:
+def expected_record(stage: Stage, task: ShardTask, config_hash: str) -> dict[str, Any]:
+    """What a shard's completion record must say for the shard to count as done with today's inputs and config."""
     return {
         "stage": stage.name,
         "version": stage.version,
@@ -87,8 +88,10 @@ def _expected_record(stage: Stage, task: ShardTask, config_hash: str) -> dict[st
     }
 
 
-def is_complete(stage: Stage, task: ShardTask, expected: dict[str, Any]) -> bool:
+def is_complete(stage: Stage, task: ShardTask, expected: dict[str, Any] | None = None) -> bool:
     """A shard is done when its record matches the current inputs and config and its outputs exist."""
+    if expected is None:
+        expected = expected_record(stage, task, stage.cfg.section_hash(*stage.config_parts()))
     return record_matches(record_path(stage.cfg, stage.name, task.shard_id), expected)
 
 
@@ -112,13 +115,15 @@ def global_record_path(cfg: PipelineConfig, stage: str, step: str) -> str:
     return join(cfg.run.work_dir, STATE_DIR, stage, "_global", f"{step}.json")
 
 
-def shard_records_fingerprint(cfg: PipelineConfig, stage_cls: type[Stage], tasks: list[ShardTask]) -> str:
-    """One fingerprint of the completion records of `tasks` (their inputs and config): a corpus-wide step that
-    reads those shards' outputs is redone exactly when one of them was redone."""
+def shard_records_fingerprint(
+    cfg: PipelineConfig, stage_cls: type[Stage], tasks: list[ShardTask], extra: Callable[[dict[str, Any]], str] | None = None
+) -> str:
+    """One fingerprint of the completion records of `tasks` (their inputs and config, plus `extra(record)` if
+    given): a corpus-wide step that reads those shards' outputs is redone exactly when one of them was redone."""
     parts = []
     for t in sorted(tasks, key=lambda t: t.shard_id):
         rec = read_json(record_path(cfg, stage_cls.name, t.shard_id))
-        parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}")
+        parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}:{extra(rec) if extra else ''}")
     return xxhash.xxh3_64_hexdigest("|".join(parts).encode())
 
 
@@ -272,7 +277,7 @@ def run_stage(
 
     pending: list[tuple[ShardTask, dict[str, Any]]] = []
     for task in tasks:
-        expected = _expected_record(stage, task, config_hash)
+        expected = expected_record(stage, task, config_hash)
         if not force and is_complete(stage, task, expected):
             result.skipped += 1
             result.add(read_json(record_path(cfg, stage.name, task.shard_id))["stats"])

@@ -67,7 +67,7 @@ def test_demo_rerun_skips_everything_and_stats_name_the_rules(demo_run) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dedup clusters: unchanged, skipped" in proc.stderr and "balance plan: unchanged, skipped" in proc.stderr
-    assert "tokenizer (unchanged, skipped)" in proc.stderr
+    assert "tokenizer train: unchanged, skipped" in proc.stderr
     for stage in ("extract", "langid", "filter", "dedup", "tokenizer/sample", "balance/counts", "balance"):
         assert f"{stage}: 4 shards (0 run, 4 skipped, 0 failed)" in proc.stderr
     assert "(0 run, " in next(line for line in proc.stderr.splitlines() if line.startswith("shards: "))

@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import sentencepiece as spm
-import xxhash
 
 from pipeline.balance.plan import FamilyPlan, LanguagePlan, Plan, make_plan
 from pipeline.balance.select import (
@@ -403,7 +402,7 @@ def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[s
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> BalanceResult:
     """counts (per shard) -> plan (driver, skipped when nothing changed) -> select (per shard) -> plan table."""
-    from pipeline.runtime import console, global_record_path, record_matches, record_path, run_stage
+    from pipeline.runtime import console, run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
     require_tokenizer(cfg, "balance")
@@ -413,22 +412,19 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
             stage="balance", shards=counted.shards, failed=counted.failed, seconds=time.perf_counter() - t0
         )
     count_tasks = sorted(BalanceCounts(cfg).plan(), key=lambda t: t.shard_id)
-    parts = []
-    for t in count_tasks:  # the plan depends on exactly the counts that went in
-        rec = read_json(record_path(cfg, BalanceCounts.name, t.shard_id))
-        parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}")
-    expected = {
-        "stage": "balance",
-        "step": "plan",
-        "version": PLAN_VERSION,
-        "input_fingerprint": xxhash.xxh3_64_hexdigest("|".join(parts).encode()),
-        "config_hash": cfg.section_hash("balance", "families"),
-        "outputs": {"plan": plan_json_path(cfg), "table": plan_table_path(cfg), "selection": selection_path(cfg)},
-    }
-    path = global_record_path(cfg, "balance", "plan")
-    if force or not record_matches(path, expected):
-        summary = make_balance_plan(cfg, count_tasks)
-        write_json(path, dict(expected, stats=summary))
+    summary = run_global_step(
+        cfg,
+        "balance",
+        "plan",
+        lambda: make_balance_plan(cfg, count_tasks),
+        version=PLAN_VERSION,
+        input_fingerprint=shard_records_fingerprint(cfg, BalanceCounts, count_tasks),  # exactly the counts that went in
+        config_hash=cfg.section_hash("balance", "families"),
+        outputs={"plan": plan_json_path(cfg), "table": plan_table_path(cfg), "selection": selection_path(cfg)},
+        force=force,
+        address=address,
+    )
+    if not summary.get("skipped"):
         console.print(
             f"balance plan: {summary['languages']} languages in {summary['families']} families | "
             f"{summary['available_tokens']:,} tokens available -> {summary['achieved_tokens']:,} chosen "
@@ -437,8 +433,6 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
         )
         for w in read_json(plan_json_path(cfg))["plan"]["warnings"]:
             console.print(f"balance: warning: {w}", style="yellow", highlight=False, markup=False)
-    else:
-        console.print("balance plan: unchanged, skipped", highlight=False)
 
     plan_data = read_json(plan_json_path(cfg))
     plan = load_plan(plan_data["plan"])

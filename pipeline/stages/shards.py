@@ -579,29 +579,12 @@ class ShardsResult(StageResult):
     tokens_by_lang: dict[str, int] = field(default_factory=dict)
 
 
-def _expected(stage: Stage, task: ShardTask, config_hash: str) -> dict[str, Any]:
-    return {
-        "stage": stage.name,
-        "version": stage.version,
-        "shard_id": task.shard_id,
-        "inputs": list(task.inputs),
-        "input_fingerprint": stage.input_fingerprint(task),
-        "config_hash": config_hash,
-        "outputs": dict(task.outputs),
-    }
-
-
 def _check_balance_complete(cfg: PipelineConfig, plan: dict[str, Any]) -> None:
     """Every balance shard is complete and current, and the tokenizer is the one balance counted with."""
-    from pipeline.runtime import record_matches, record_path
+    from pipeline.runtime import is_complete
 
     stage = BalanceStage(cfg)
-    config_hash = cfg.section_hash(*stage.config_parts())
-    stale = [
-        t.shard_id
-        for t in stage.plan()
-        if not record_matches(record_path(cfg, stage.name, t.shard_id), _expected(stage, t, config_hash))
-    ]
+    stale = [t.shard_id for t in stage.plan() if not is_complete(stage, t)]
     if stale:
         raise RuntimeError(
             f"balance is missing or out of date for {len(stale)} shard(s) ({', '.join(stale[:5])}"
@@ -622,7 +605,7 @@ def _remove(url: str, recursive: bool = False) -> None:
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> ShardsResult:
     """scatter (per balance shard; skipped when every output shard is current) -> gather (per output shard) ->
     manifest and dataset card -> clean-up."""
-    from pipeline.runtime import console, global_record_path, record_matches, record_path, run_stage
+    from pipeline.runtime import console, is_complete, record_path, run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
     require_tokenizer(cfg, "shards")
@@ -631,11 +614,7 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
 
     gather = ShardsStage(cfg)
     tasks = gather.plan()
-    config_hash = cfg.section_hash(*gather.config_parts())
-    current = not force and all(
-        record_matches(record_path(cfg, gather.name, t.shard_id), _expected(gather, t, config_hash)) for t in tasks
-    )
-    if not current:
+    if force or not all(is_complete(gather, t) for t in tasks):
         scattered = run_stage(ShardsScatter, cfg, address=address, force=force)
         if not scattered.ok:
             seconds = time.perf_counter() - t0
@@ -645,26 +624,25 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     if not gathered.ok:
         return result
 
-    parts = []
-    for t in tasks:
-        rec = read_json(record_path(cfg, gather.name, t.shard_id))
-        parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['stats']['meta']['sha256']}")
-    expected = {
-        "stage": "shards",
-        "step": "manifest",
-        "version": MANIFEST_VERSION,
-        "input_fingerprint": xxhash.xxh3_64_hexdigest("|".join(parts).encode()),
-        "config_hash": config_hash,
-        "outputs": {"manifest": manifest_path(cfg), "card": card_path(cfg)},
-    }
-    path = global_record_path(cfg, "shards", "manifest")
-    if force or not record_matches(path, expected):
-        manifest = build_manifest(cfg, tasks, plan)
-        write_json(manifest_path(cfg), manifest)
-        atomic_write_bytes(card_path(cfg), dataset_card(manifest, plan).encode("utf-8"))
-        write_json(path, dict(expected, stats={k: manifest[k] for k in ("num_shards", "rows", "tokens")}))
-    else:
-        manifest = read_json(manifest_path(cfg))
+    def write_manifest() -> dict[str, Any]:
+        built = build_manifest(cfg, tasks, plan)
+        write_json(manifest_path(cfg), built)
+        atomic_write_bytes(card_path(cfg), dataset_card(built, plan).encode("utf-8"))
+        return {k: built[k] for k in ("num_shards", "rows", "tokens")}
+
+    run_global_step(
+        cfg,
+        "shards",
+        "manifest",
+        write_manifest,
+        version=MANIFEST_VERSION,
+        input_fingerprint=shard_records_fingerprint(cfg, ShardsStage, tasks, lambda rec: rec["stats"]["meta"]["sha256"]),
+        config_hash=cfg.section_hash(*gather.config_parts()),
+        outputs={"manifest": manifest_path(cfg), "card": card_path(cfg)},
+        force=force,
+        address=address,
+    )
+    manifest = read_json(manifest_path(cfg))
 
     # clean-up: scatter files and their records; shards and records of an earlier run with more shards
     _remove(scatter_dir(cfg), recursive=True)

@@ -663,16 +663,7 @@ def _summary_line(report: dict[str, Any], seconds: float, skipped: bool) -> str:
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> StageResult:
     """sample (per shard) -> train (one Ray task, skipped when nothing changed) -> report; returns a StageResult."""
-    from pipeline.runtime import (
-        StageResult,
-        console,
-        ensure_ray,
-        global_record_path,
-        record_matches,
-        record_path,
-        run_stage,
-        run_tasks,
-    )
+    from pipeline.runtime import StageResult, console, record_path, run_global_step, run_stage
 
     t0 = time.perf_counter()
     sample = run_stage(TokenizerSample, cfg, address=address, force=force)
@@ -700,23 +691,39 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     outputs = {name: join(out_dir, name) for name in (*HF_FILES, "report.json", "report.md")}
     if cfg.tokenizer.compare_unbalanced:
         outputs["unbalanced"] = join(out_dir, "unbalanced", "tokenizer.model")
-    expected = {
-        "stage": "tokenizer",
-        "step": "train",
-        "version": TRAIN_VERSION,
-        "input_fingerprint": xxhash.xxh3_64_hexdigest("|".join([*parts, parallel_hash]).encode()),
-        "config_hash": cfg.section_hash("tokenizer"),
-        "outputs": outputs,
-    }
-    path = global_record_path(cfg, "tokenizer", "train")
-    if not force and record_matches(path, expected):
-        report = read_json(outputs["report.json"])
-        result.seconds = time.perf_counter() - t0
-        console.print(_summary_line(report, result.seconds, skipped=True), highlight=False)
-        return result
+    summary = run_global_step(
+        cfg,
+        "tokenizer",
+        "train",
+        lambda: _train_and_report(cfg, tasks, records, estimate, parallel, source, outputs),
+        version=TRAIN_VERSION,
+        input_fingerprint=xxhash.xxh3_64_hexdigest("|".join([*parts, parallel_hash]).encode()),
+        config_hash=cfg.section_hash("tokenizer"),
+        outputs=outputs,
+        force=force,
+        address=address,
+    )
+    result.seconds = time.perf_counter() - t0
+    report = read_json(outputs["report.json"])
+    console.print(_summary_line(report, result.seconds, skipped=bool(summary.get("skipped"))), highlight=False)
+    return result
 
+
+def _train_and_report(
+    cfg: PipelineConfig,
+    tasks: list[ShardTask],
+    records: list[dict[str, Any]],
+    estimate: Any,
+    parallel: dict[str, list[str]],
+    source: str,
+    outputs: dict[str, str],
+) -> dict[str, Any]:
+    """The corpus-wide step: train both tokenizers in one Ray task, then write report.json / report.md; returns the
+    summary kept in the step's record."""
+    from pipeline.runtime import run_tasks
+
+    out_dir = tokenizer_dir(cfg)
     settings = training_settings(cfg)
-    ensure_ray(cfg.ray, address)
     job = TrainJob(
         settings_json=settings.model_dump_json(),
         sample_files=tuple(t.outputs["sample"] for t in tasks),
@@ -760,7 +767,7 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     }
     write_json(outputs["report.json"], report)
     atomic_write_bytes(outputs["report.md"], render_markdown(report).encode("utf-8"))
-    stats = {
+    return {
         "by_lang": composition,
         "parity": {name: table["ratio"] for name, table in trained["parity"].items()},
         "id_parity_identical": trained["id_parity"]["identical"],
@@ -768,7 +775,3 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
         "model_sha256": trained["model_sha256"],
         "published": trained["published"],
     }
-    write_json(path, dict(expected, stats=stats))
-    result.seconds = time.perf_counter() - t0
-    console.print(_summary_line(report, result.seconds, skipped=False), highlight=False)
-    return result
