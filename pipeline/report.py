@@ -1,107 +1,111 @@
-"""`polyglot stats`: add up the completion records of every stage into per-stage, per-language tables.
+"""`polyglot stats`: what the pipeline did, per stage, language and family, from what the stages already wrote.
 
-The records are the single source of truth: each holds one shard's documents, characters and bytes in and out
-per language and its removals by reason, so the report needs no pass over the data itself.
+Sources, all small (no pass over the data: 7 ms for the demo's 39 records and three reports on a shared machine
+under load; on a crawl, one small JSON read per completion record):
+
+- the completion records ``_state/<stage>/<shard>.json`` (documents, characters and bytes in and out per language,
+  removals by reason and language, ``<group>/<kind>/<lang>`` counters: PII masked, C4 lines removed, exact token
+  counts), sub-stage records in ``_state/<stage>/<sub>/`` and the corpus-wide steps in ``_state/<stage>/_global/``;
+- ``balance/plan.json`` (family assignment, targets, warnings), ``shards/manifest.json`` (files, rows, tokens) and
+  ``tokenizer/report.json`` (characters per token and tokens per sentence on parallel text, balanced and unbalanced
+  tokenizer). Any of them may be absent (stage not run yet); the report shows what exists.
+
+Two kinds of size sit side by side on purpose: characters and bytes are *estimates* of how much text a language has
+(they mean different things across scripts: a Hangul syllable is one character and three bytes), tokens are *exact*
+counts under the shared tokenizer (balance counts every input document; shards count what they wrote). Shares
+"before balancing" are of the tokens available (of the characters at the last document stage when balance has not
+run: ``share_basis`` says which), "after" of the tokens chosen. A language's family comes from the balance plan when
+there is one (the run's own family table; the work dir keeps no config), else the shards manifest or the tokenizer
+report, else the default table (`pipeline.lang.families.family_of`).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.config import STAGE_ORDER
-from pipeline.storage import fs_and_path, join, list_files, read_json
+from pipeline.lang.families import family_of
+from pipeline.storage import exists, fs_and_path, join, list_files, read_json
 
 LANG_FIELDS = ("docs_in", "docs_out", "chars_in", "chars_out", "bytes_in", "bytes_out")
+STATE_DIR = "_state"
+GLOBAL_DIR = "_global"
+#: Stages whose records carry no per-language documents (extract counts every document as `und`: no language yet).
+NO_LANGUAGE_STAGES = ("download", "extract")
+#: Stages after which documents are no longer the deduplicated corpus (their counts are not "before balancing").
+BALANCED_STAGES = ("balance", "shards")
+#: Family key for languages without one (JSON keys must be strings).
+UNASSIGNED = "unassigned"
+#: Counter groups shown in the language tables rather than as their own tables.
+TOKEN_GROUPS = {("balance", "tokens"), ("balance", "copies"), ("shards", "tokens")}
+
+
+# ------------------------------------------------------------------------------------------------------- records
+
+
+def _subdirs(url: str) -> list[str]:
+    fs, path = fs_and_path(url)
+    if not fs.exists(path):
+        return []
+    return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False) if fs.isdir(p))
 
 
 def _stage_dirs(work_dir: str) -> list[str]:
-    fs, path = fs_and_path(join(work_dir, "_state"))
-    if not fs.exists(path):
-        return []
-    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False) if fs.isdir(p)]
     order = {s: i for i, s in enumerate(STAGE_ORDER)}
-    return sorted(names, key=lambda s: (order.get(s, len(order)), s))
+    return sorted(_subdirs(join(work_dir, STATE_DIR)), key=lambda s: (order.get(s, len(order)), s))
 
 
-def collect(work_dir: str) -> dict[str, Any]:
-    """Sum every completion record below `work_dir/_state` into one report dict (what `--json` prints)."""
-    stages: dict[str, Any] = {}
-    for stage in _stage_dirs(work_dir):
-        by_lang: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LANG_FIELDS, 0))
-        removed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        counters: dict[str, int] = defaultdict(int)
-        shards = 0
-        for path in list_files(join(work_dir, "_state", stage), ".json"):
-            rec = read_json(path)
-            st = rec.get("stats", {})
-            shards += 1
-            for lang, counts in st.get("by_lang", {}).items():
-                for k in LANG_FIELDS:
-                    by_lang[lang][k] += counts.get(k, 0)
-            for reason, per_lang in st.get("removed", {}).items():
-                for lang, n in per_lang.items():
-                    removed[reason][lang] += n
-            for k, n in st.get("counters", {}).items():
-                counters[k] += n
-        stages[stage] = {
-            "shards": shards,
-            "docs_in": sum(v["docs_in"] for v in by_lang.values()),
-            "docs_out": sum(v["docs_out"] for v in by_lang.values()),
-            "by_lang": dict(sorted(by_lang.items())),
-            "removed": {r: dict(sorted(v.items())) for r, v in sorted(removed.items())},
-            "counters": dict(sorted(counters.items())),
-        }
-    return {"work_dir": work_dir, "stages": stages}
+def _sum_records(paths: list[str]) -> dict[str, Any]:
+    """Shard records summed: documents, characters and bytes per language, removals per reason and language,
+    counters."""
+    by_lang: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LANG_FIELDS, 0))
+    removed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counters: dict[str, int] = defaultdict(int)
+    for path in paths:
+        st = read_json(path).get("stats", {})
+        for lang, counts in st.get("by_lang", {}).items():
+            for k in LANG_FIELDS:
+                by_lang[lang][k] += int(counts.get(k, 0))
+        for reason, per_lang in st.get("removed", {}).items():
+            for lang, n in per_lang.items():
+                removed[reason][lang] += n
+        for k, n in st.get("counters", {}).items():
+            counters[k] += n
+    return {
+        "shards": len(paths),
+        "docs_in": sum(v["docs_in"] for v in by_lang.values()),
+        "docs_out": sum(v["docs_out"] for v in by_lang.values()),
+        "by_lang": dict(sorted(by_lang.items())),
+        "removed": {r: dict(sorted(v.items())) for r, v in sorted(removed.items())},
+        "counters": dict(sorted(counters.items())),
+    }
 
 
-def _fmt(n: int) -> str:
-    return f"{n:,}"
+def _read_optional(url: str) -> dict[str, Any] | None:
+    """A small JSON report, or None when it does not exist or cannot be read (a stage killed mid-write)."""
+    if not exists(url):
+        return None
+    try:
+        data = read_json(url)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
-def render(report: dict[str, Any], console: Console) -> None:
-    """Rich tables: a funnel over the stages, then per stage one row per language."""
-    stages = report["stages"]
-    if not stages:
-        console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)")
-        return
-    funnel = Table(title=f"Pipeline funnel — {report['work_dir']}", title_justify="left")
-    for col in ("stage", "shards", "docs in", "docs out", "kept %", "removed by reason"):
-        funnel.add_column(col, justify="right" if col not in ("stage", "removed by reason") else "left")
-    for name, st in stages.items():
-        reasons = ", ".join(f"{r} {sum(v.values()):,}" for r, v in st["removed"].items()) or "-"
-        kept = f"{100 * st['docs_out'] / st['docs_in']:.1f}" if st["docs_in"] else "-"
-        funnel.add_row(name, _fmt(st["shards"]), _fmt(st["docs_in"]), _fmt(st["docs_out"]), kept, reasons)
-    console.print(funnel)
+def _finite(x: Any) -> Any:
+    """NaN and infinities (e.g. a parity ratio over no language) as None, so the report is strict JSON."""
+    return None if isinstance(x, float) and not math.isfinite(x) else x
 
-    for name, st in stages.items():
-        flat, grouped = split_counters(st["counters"])
-        if not st["by_lang"]:
-            extra = ", ".join(f"{k} {v:,}" for k, v in flat.items())
-            console.print(f"[bold]{name}[/bold]: {extra or 'no per-language counts'}")
-            continue
-        t = Table(title=f"{name}: per language", title_justify="left")
-        for col in ("lang", "docs in", "docs out", "chars in", "chars out", "bytes in", "bytes out", "removed"):
-            t.add_column(col, justify="left" if col in ("lang", "removed") else "right", no_wrap=col == "lang")
-        rows = sorted(st["by_lang"].items(), key=lambda kv: -kv[1]["docs_in"])
-        for lang, c in rows:
-            rem = ", ".join(f"{r} {v[lang]:,}" for r, v in st["removed"].items() if v.get(lang))
-            t.add_row(lang, *(_fmt(c[k]) for k in LANG_FIELDS), rem or "-")
-        console.print(t)
-        if flat:
-            console.print(f"[bold]{name}[/bold]: " + ", ".join(f"{k} {v:,}" for k, v in flat.items()))
-        for group, table in grouped.items():
-            kinds = sorted({k for per in table.values() for k in per})
-            g = Table(title=f"{name}: {group.replace('_', ' ')} per language", title_justify="left")
-            g.add_column("lang", no_wrap=True)
-            for k in kinds:
-                g.add_column(k, justify="right")
-            for lang, per in sorted(table.items()):
-                g.add_row(lang, *(_fmt(per.get(k, 0)) for k in kinds))
-            console.print(g)
+
+def _pct(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 4) if whole else None
 
 
 def split_counters(counters: dict[str, int]) -> tuple[dict[str, int], dict[str, dict[str, dict[str, int]]]]:
@@ -116,3 +120,603 @@ def split_counters(counters: dict[str, int]) -> tuple[dict[str, int], dict[str, 
         else:
             flat[key] = n
     return flat, {g: dict(v) for g, v in grouped.items()}
+
+
+def _per_lang(counters: dict[str, int], group: str, kind: str) -> dict[str, int]:
+    """``<group>/<kind>/<lang>`` counters as {lang: n}."""
+    _, grouped = split_counters(counters)
+    return {lang: kinds[kind] for lang, kinds in grouped.get(group, {}).items() if kind in kinds}
+
+
+# ------------------------------------------------------------------------------------------------------ sections
+
+
+def _tokenizer_section(report: dict[str, Any] | None, step: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Parity per language (characters per token, tokens per sentence; balanced and unbalanced tokenizer) and the
+    training sample, from tokenizer/report.json, else the ratios from the train step's record."""
+    if report is None:
+        if not step:
+            return None
+        return {
+            "source": "_state/tokenizer/_global/train.json",
+            "ratio": {name: _finite(r) for name, r in step.get("parity", {}).items()},
+            "id_parity": {"identical": step.get("id_parity_identical"), "documents": step.get("verified_docs")},
+            "by_lang": {
+                lang: {"family": c.get("family"), "sample_chars": {"balanced": c.get("sample_chars"),
+                                                                   "unbalanced": c.get("unbalanced_chars")}}
+                for lang, c in sorted(step.get("by_lang", {}).items())
+            },  # fmt: skip
+        }
+    parity = report.get("parity", {})
+    comp = report.get("composition", {})
+    names = [n for n in ("balanced", "unbalanced") if n in parity]
+    by_lang: dict[str, Any] = {}
+    for lang in sorted(set(comp) | {lang for n in names for lang in parity[n].get("by_lang", {})}):
+        rows = {n: parity[n].get("by_lang", {}).get(lang) for n in names}
+        c = comp.get(lang, {})
+        by_lang[lang] = {
+            "family": c.get("family"),
+            "chars_per_token": {n: (r["chars_per_token"] if r else None) for n, r in rows.items()},
+            "tokens_per_sentence": {n: (r["tokens_per_sentence"] if r else None) for n, r in rows.items()},
+            "sample_chars": {"balanced": c.get("sample_chars"), "unbalanced": c.get("unbalanced_chars")},
+        }
+    settings = report.get("settings", {})
+    idp = report.get("id_parity", {})
+    return {
+        "source": "tokenizer/report.json",
+        "model_type": settings.get("model_type"),
+        "vocab_size": settings.get("vocab_size"),
+        "sample_chars": settings.get("sample_chars"),
+        "sampling_alpha": settings.get("sampling_alpha"),
+        "upstream": report.get("upstream"),
+        "parity_source": report.get("parity_source"),
+        "parity_sentences": report.get("parity_sentences"),
+        "ratio": {n: _finite(parity[n].get("ratio")) for n in names},
+        "most_expensive": {n: parity[n].get("most_expensive") for n in names},
+        "cheapest": {n: parity[n].get("cheapest") for n in names},
+        "target": report.get("target"),
+        "id_parity": {k: idp.get(k) for k in ("identical", "documents", "parallel_sentences", "tokens")},
+        "lines": report.get("lines"),
+        "by_lang": by_lang,
+    }
+
+
+def _balance_section(plan: dict[str, Any] | None, step: dict[str, Any] | None,
+                     chosen_records: dict[str, int] | None) -> dict[str, Any] | None:  # fmt: skip
+    """The plan's totals, families, exclusions, warnings and notes (plus a warning when the shard records disagree
+    with the plan's achieved tokens)."""
+    if plan is None:
+        if chosen_records is None and not step:
+            return None
+        return {
+            "source": "_state/balance" if chosen_records is not None else "_state/balance/_global/plan.json",
+            "achieved_total": sum(chosen_records.values()) if chosen_records else (step or {}).get("achieved_tokens"),
+            "available_total": (step or {}).get("available_tokens"),
+            "target_total": (step or {}).get("target_tokens"),
+            "requested_total": (step or {}).get("requested_total"),
+            "families": {},
+            "excluded": {},
+            "warnings": [],
+            "notes": ["balance/plan.json is missing: no family plan to show"],
+        }
+    p = plan.get("plan", {})
+    achieved = {lang: int(n) for lang, n in plan.get("achieved", {}).items()}
+    families = {}
+    for fam, fp in p.get("families", {}).items():
+        families[fam] = {
+            **{k: fp.get(k) for k in ("share", "available", "target", "strategy", "alpha", "max_repeats")},
+            "requested": None if fp.get("requested") is None else round(fp["requested"]),
+            "languages": list(fp.get("languages", [])),
+            "achieved": sum(achieved.get(lang, 0) for lang in fp.get("languages", [])),
+        }
+    warnings = list(p.get("warnings", []))
+    if chosen_records is not None and {k: v for k, v in chosen_records.items() if v} != {
+        k: v for k, v in achieved.items() if v
+    }:
+        warnings.append(
+            "the balance shard records' chosen tokens differ from plan.json's achieved tokens (inputs changed after "
+            "planning?); rerun `polyglot balance --force`"
+        )
+    return {
+        "source": "balance/plan.json",
+        "requested_total": p.get("requested_total"),
+        "target_total": p.get("target_total"),
+        "achieved_total": plan.get("achieved_total"),
+        "available_total": sum(int(lp.get("available", 0)) for lp in p.get("languages", {}).values()),
+        "seed": plan.get("seed"),
+        "families": families,
+        "excluded": dict(p.get("excluded", {})),
+        "warnings": warnings,
+        "notes": list(p.get("notes", [])),
+    }
+
+
+def _shards_section(manifest: dict[str, Any] | None, stage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Files, rows, tokens (and bytes, tokenizer) of the training shards, from the manifest, else the records."""
+    if manifest is not None:
+        files = [{k: e.get(k) for k in ("name", "rows", "tokens", "bytes")} for e in manifest.get("shards", [])]
+        tok = manifest.get("tokenizer", {})
+        return {
+            "source": "shards/manifest.json",
+            "num_shards": manifest.get("num_shards", len(files)),
+            "rows": manifest.get("rows"),
+            "tokens": manifest.get("tokens"),
+            "bytes": sum(int(f["bytes"] or 0) for f in files),
+            "shard_tokens": manifest.get("shard_tokens"),
+            "seed": manifest.get("seed"),
+            "format": manifest.get("format"),
+            "vocab_size": tok.get("vocab_size"),
+            "ids_dtype": tok.get("ids_dtype"),
+            "tokens_by_lang": manifest.get("tokens_by_lang", {}),
+            "rows_by_lang": manifest.get("rows_by_lang", {}),
+            "tokens_by_family": manifest.get("tokens_by_family", {}),
+            "files": files,
+        }
+    if stage is None:
+        return None
+    written = _per_lang(stage["counters"], "tokens", "written")
+    return {
+        "source": "_state/shards (no manifest.json yet)",
+        "num_shards": stage["shards"],
+        "rows": stage["docs_out"],
+        "tokens": sum(written.values()),
+        "bytes": None,
+        "tokens_by_lang": dict(sorted(written.items())),
+        "rows_by_lang": {lang: c["docs_out"] for lang, c in stage["by_lang"].items()},
+        "tokens_by_family": {},
+        "files": [],
+    }
+
+
+def _family_table(langs: set[str], plan: dict[str, Any] | None, manifest: dict[str, Any] | None,
+                  tok: dict[str, Any] | None,
+                  train: dict[str, Any] | None) -> tuple[dict[str, str | None], str]:  # fmt: skip
+    """language → family, and where the assignment came from (first source that knows a language wins)."""
+    sources: list[tuple[str, dict[str, str]]] = []
+    if plan is not None:
+        sources.append(("balance plan", {k: v["family"] for k, v in plan.get("plan", {}).get("languages", {}).items()}))
+    if manifest is not None:
+        sources.append(("shards manifest", dict(manifest.get("families", {}))))
+    if tok is not None:
+        sources.append(("tokenizer report", {k: v["family"] for k, v in tok.get("composition", {}).items()}))
+    if train is not None:
+        sources.append(("tokenizer record", {k: v.get("family") for k, v in train.get("by_lang", {}).items()}))
+    out: dict[str, str | None] = {}
+    used = set()
+    for lang in langs:
+        for name, table in sources:
+            if table.get(lang):
+                out[lang] = table[lang]
+                used.add(name)
+                break
+        else:
+            out[lang] = family_of(lang)
+            used.add("default table")
+    order = [s for s, _ in sources] + ["default table"]
+    return out, ", ".join(s for s in order if s in used)
+
+
+def _languages(stages: dict[str, Any], substages: dict[str, Any], plan: dict[str, Any] | None,
+               manifest: dict[str, Any] | None, tok_report: dict[str, Any] | None,
+               train: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """Per language: family, documents/characters/bytes after every stage, exact tokens, shares, removals."""
+    doc_stages = [s for s in stages if s not in NO_LANGUAGE_STAGES and stages[s]["by_lang"]]
+    pre_balance = [s for s in doc_stages if s not in BALANCED_STAGES]
+    last_doc = pre_balance[-1] if pre_balance else None
+
+    bal = stages.get("balance")
+    counts = substages.get("balance/counts")
+    p = (plan or {}).get("plan", {})
+    if bal is not None:
+        available = _per_lang(bal["counters"], "tokens", "available")
+        chosen: dict[str, int] | None = _per_lang(bal["counters"], "tokens", "chosen")
+        copies: dict[str, int] | None = _per_lang(bal["counters"], "copies", "chosen")
+    else:
+        available = _per_lang(counts["counters"], "tokens", "counted") if counts else {}
+        if not available and plan is not None:
+            available = {lang: int(lp.get("available", 0)) for lang, lp in p.get("languages", {}).items()}
+        chosen = {k: int(v) for k, v in plan["achieved"].items()} if plan and "achieved" in plan else None
+        copies = None
+    shards = stages.get("shards")
+    written = _per_lang(shards["counters"], "tokens", "written") if shards else (
+        dict(manifest.get("tokens_by_lang", {})) if manifest else None)  # fmt: skip
+    targets = {lang: int(lp.get("target", 0)) for lang, lp in p.get("languages", {}).items()}
+    excluded = set(p.get("excluded", {}))
+
+    langs: set[str] = set(available) | set(chosen or {}) | set(targets)
+    for s in doc_stages:
+        langs |= {lang for lang, c in stages[s]["by_lang"].items() if c["docs_out"]}
+    families, family_source = _family_table(langs, plan, manifest, tok_report, train)
+
+    total_available = sum(available.get(lang, 0) for lang in langs)
+    basis_before = "tokens" if total_available else ("chars" if last_doc else None)
+    removal_stages = [s for s in stages if s not in NO_LANGUAGE_STAGES]
+
+    out: dict[str, Any] = {}
+    for lang in sorted(langs):
+        row: dict[str, Any] = {"family": families[lang], "excluded": lang in excluded}
+        for key in ("docs", "chars", "bytes"):
+            row[key] = {s: stages[s]["by_lang"].get(lang, {}).get(f"{key}_out", 0) for s in doc_stages}
+        last = stages[last_doc]["by_lang"].get(lang, {}) if last_doc else {}
+        row["docs_before"] = last.get("docs_out", 0)
+        row["chars_before"] = last.get("chars_out", 0)
+        row["bytes_before"] = last.get("bytes_out", 0)
+        row["tokens_available"] = available.get(lang) if available else None
+        row["tokens_target"] = targets.get(lang) if plan is not None else None
+        row["tokens_chosen"] = chosen.get(lang, 0) if chosen is not None else None
+        row["copies_chosen"] = copies.get(lang, 0) if copies is not None else None
+        row["tokens_written"] = written.get(lang, 0) if written is not None else None
+        balance_in = bal["by_lang"].get(lang, {}) if bal else {}
+        tokens = row["tokens_available"]
+        row["chars_tokenized"] = balance_in.get("chars_in") if balance_in else None
+        row["chars_per_token"] = round(balance_in["chars_in"] / tokens, 4) if tokens and balance_in else None
+        got = row["tokens_chosen"]
+        row["repeats"] = round(got / tokens, 4) if tokens and got is not None else None
+        row["removed"] = {
+            s: {r: per[lang] for r, per in stages[s]["removed"].items() if per.get(lang)}
+            for s in removal_stages
+            if any(per.get(lang) for per in stages[s]["removed"].values())
+        }
+        out[lang] = row
+    basis = {"before": basis_before, "after": "tokens" if chosen is not None else None}
+    _shares(out, basis)
+    return {"languages": out, "family_source": family_source, "doc_stages": doc_stages, "last_doc_stage": last_doc,
+            "share_basis": basis}  # fmt: skip
+
+
+def _families(languages: dict[str, Any], balance: dict[str, Any] | None) -> dict[str, Any]:
+    """The language rows summed per family (shares recomputed from the sums)."""
+    fams: dict[str, dict[str, Any]] = {}
+    sum_keys = ("docs_before", "chars_before", "bytes_before", "chars_tokenized", "tokens_available", "tokens_target",
+                "tokens_chosen", "copies_chosen", "tokens_written")  # fmt: skip
+    for lang, row in languages.items():
+        name = row["family"] or UNASSIGNED
+        f = fams.setdefault(name, {"languages": [], "docs": {}, "chars": {}, "bytes": {}, "removed": {},
+                                   **dict.fromkeys(sum_keys)})  # fmt: skip
+        f["languages"].append(lang)
+        for key in ("docs", "chars", "bytes"):
+            for s, n in row[key].items():
+                f[key][s] = f[key].get(s, 0) + n
+        for key in sum_keys:
+            if row[key] is not None:
+                f[key] = (f[key] or 0) + row[key]
+        for s, reasons in row["removed"].items():
+            per = f["removed"].setdefault(s, {})
+            for r, n in reasons.items():
+                per[r] = per.get(r, 0) + n
+    plan_fams = (balance or {}).get("families", {})
+    for name, f in fams.items():
+        f["chars_per_token"] = round(f["chars_tokenized"] / f["tokens_available"], 4) if f["tokens_available"] and \
+            f["chars_tokenized"] else None  # fmt: skip
+        f["repeats"] = round(f["tokens_chosen"] / f["tokens_available"], 4) if f["tokens_available"] and \
+            f["tokens_chosen"] is not None else None  # fmt: skip
+        if name in plan_fams:
+            f["plan"] = {k: plan_fams[name][k] for k in ("share", "strategy", "alpha", "max_repeats", "requested")}
+    return dict(sorted(fams.items()))
+
+
+def _shares(rows: dict[str, Any], basis: dict[str, str | None]) -> None:
+    """share_before / share_after in % of the column totals, in place (families after summing)."""
+    before_key = {"tokens": "tokens_available", "chars": "chars_before"}.get(basis["before"] or "")
+    total_before = sum(r[before_key] or 0 for r in rows.values()) if before_key else 0
+    total_after = sum(r["tokens_chosen"] or 0 for r in rows.values())
+    for r in rows.values():
+        r["share_before"] = _pct(r[before_key] or 0, total_before) if before_key else None
+        r["share_after"] = _pct(r["tokens_chosen"] or 0, total_after) if basis["after"] else None
+
+
+def _funnel(stages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Documents into and out of every stage that counts documents, with removals by reason (summed over
+    languages) and exact tokens where a stage has them."""
+    out = []
+    for name, st in stages.items():
+        if not st["by_lang"]:
+            continue
+        by = st["by_lang"].values()
+        tokens = None
+        if name == "balance":
+            tokens = sum(_per_lang(st["counters"], "tokens", "chosen").values())
+        elif name == "shards":
+            tokens = sum(_per_lang(st["counters"], "tokens", "written").values())
+        out.append({
+            "stage": name,
+            "shards": st["shards"],
+            "docs_in": st["docs_in"],
+            "docs_out": st["docs_out"],
+            "chars_in": sum(c["chars_in"] for c in by),
+            "chars_out": sum(c["chars_out"] for c in by),
+            "bytes_out": sum(c["bytes_out"] for c in by),
+            "tokens_out": tokens,
+            "removed": {r: sum(v.values()) for r, v in st["removed"].items()},
+            "unit": "rows (one per repeat)" if name == "shards" else "documents",
+        })  # fmt: skip
+    return out
+
+
+def collect(work_dir: str) -> dict[str, Any]:
+    """Everything `polyglot stats` shows, as one JSON-serializable dict (what ``--json`` prints).
+
+    Keys: ``stages`` (per stage with shard records: shards, docs in/out, ``by_lang``, ``removed`` {reason: {lang: n}},
+    ``counters``), ``substages`` (the same for ``<stage>/<sub>`` records), ``steps`` ({stage: {step: summary}} of the
+    corpus-wide steps), ``languages`` and ``families`` (sizes per stage, exact tokens, shares, removals),
+    ``share_basis``, ``family_source``, ``funnel``, ``tokenizer``, ``balance``, ``shards`` (None when absent).
+    """
+    stages: dict[str, Any] = {}
+    substages: dict[str, Any] = {}
+    steps: dict[str, dict[str, Any]] = {}
+    for stage in _stage_dirs(work_dir):
+        base = join(work_dir, STATE_DIR, stage)
+        records = list_files(base, ".json")
+        if records:
+            stages[stage] = _sum_records(records)
+        for sub in _subdirs(base):
+            paths = list_files(join(base, sub), ".json")
+            if sub == GLOBAL_DIR:
+                for path in paths:
+                    rec = read_json(path)
+                    summary = {k: _finite(v) for k, v in rec.get("stats", {}).items() if k != "by_lang"}
+                    steps.setdefault(stage, {})[rec.get("step") or path.rsplit("/", 1)[-1][:-5]] = summary
+            elif paths:
+                substages[f"{stage}/{sub}"] = _sum_records(paths)
+
+    plan = _read_optional(join(work_dir, "balance", "plan.json"))
+    manifest = _read_optional(join(work_dir, "shards", "manifest.json"))
+    tok_report = _read_optional(join(work_dir, "tokenizer", "report.json"))
+
+    train = _train_step_stats(work_dir)
+    lang_part = _languages(stages, substages, plan, manifest, tok_report, train)
+    chosen_records = _per_lang(stages["balance"]["counters"], "tokens", "chosen") if "balance" in stages else None
+    balance = _balance_section(plan, steps.get("balance", {}).get("plan"), chosen_records)
+    families = _families(lang_part["languages"], balance)
+    _shares(families, lang_part["share_basis"])
+    return {
+        "work_dir": work_dir,
+        "stages": stages,
+        "substages": substages,
+        "steps": steps,
+        "funnel": _funnel(stages),
+        "languages": lang_part["languages"],
+        "families": families,
+        "family_source": lang_part["family_source"],
+        "share_basis": lang_part["share_basis"],
+        "doc_stages": lang_part["doc_stages"],
+        "last_doc_stage": lang_part["last_doc_stage"],
+        "tokenizer": _tokenizer_section(tok_report, train),
+        "balance": balance,
+        "shards": _shards_section(manifest, stages.get("shards")),
+    }
+
+
+def _train_step_stats(work_dir: str) -> dict[str, Any] | None:
+    """The tokenizer train step's full stats (with its per-language composition, left out of ``steps``)."""
+    rec = _read_optional(join(work_dir, STATE_DIR, "tokenizer", GLOBAL_DIR, "train.json"))
+    return rec.get("stats") if rec else None
+
+
+# -------------------------------------------------------------------------------------------------------- render
+
+
+def abbreviate(n: float | None) -> str:
+    """12,345 as is; larger as 3 significant digits with k/M/B/T (123k, 1.23M); None as '-'."""
+    if n is None:
+        return "-"
+    a = abs(n)
+    if a < 100_000:
+        return f"{n:,.0f}" if isinstance(n, int) or float(n).is_integer() else f"{n:,.2f}"
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            v = n / div
+            return f"{v:.3g}{suffix}" if abs(v) < 1000 else f"{v:,.0f}{suffix}"
+    return f"{n:,}"
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}%"
+
+
+def _ratio(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A table whose text columns ("l") never wrap codes and whose number columns ("r") are right-aligned."""
+    t = Table(title=title, title_justify="left", title_style="bold", header_style="bold", box=box.SIMPLE_HEAVY,
+              show_edge=False, collapse_padding=True)  # fmt: skip
+    for name, kind in columns:
+        if kind == "r":
+            t.add_column(name, justify="right", no_wrap=True)
+        elif kind == "code":
+            t.add_column(name, no_wrap=True)
+        else:
+            t.add_column(name, overflow="fold")
+    return t
+
+
+def _top_reasons(removed: dict[str, int], limit: int = 3) -> str:
+    """The largest removal reasons, one per line, and how many more there are."""
+    items = sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = [f"{r} {n:,}" for r, n in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"+{len(items) - limit} more reasons")
+    return "\n".join(lines)
+
+
+def _render_funnel(report: dict[str, Any], console: Console) -> None:
+    t = _table(f"Pipeline funnel — {report['work_dir']}",
+               [("stage", "code"), ("shards", "r"), ("docs in", "r"), ("docs out", "r"), ("kept", "r"),
+                ("chars out", "r"), ("tokens", "r"), ("removed", "r"), ("top reasons", "l")])  # fmt: skip
+    for f in report["funnel"]:
+        kept = f"{100 * f['docs_out'] / f['docs_in']:.1f}%" if f["docs_in"] else "-"
+        removed = sum(f["removed"].values())
+        reasons = _top_reasons(f["removed"]) if removed else "-"
+        name = f["stage"] + (" (rows)" if f["stage"] == "shards" else "")
+        t.add_row(name, _fmt(f["shards"]), abbreviate(f["docs_in"]), abbreviate(f["docs_out"]), kept,
+                  abbreviate(f["chars_out"]), abbreviate(f["tokens_out"]), abbreviate(removed), reasons)  # fmt: skip
+    console.print(t)
+
+
+def _render_docs_per_stage(report: dict[str, Any], console: Console) -> None:
+    stages = report["doc_stages"]
+    if not stages or not report["languages"]:
+        return
+    t = _table("Documents per language after each stage (shards: rows, one per repeat)",
+               [("lang", "code"), ("family", "code"), *((s, "r") for s in stages)])  # fmt: skip
+    for lang, row in report["languages"].items():
+        t.add_row(lang, row["family"] or "-", *(abbreviate(row["docs"].get(s, 0)) for s in stages))
+    console.print(t)
+
+
+def _size_columns() -> list[tuple[str, str]]:
+    return [("docs", "r"), ("chars", "r"), ("bytes", "r"), ("tokens", "r"), ("chars/\ntoken", "r"),
+            ("share\nbefore", "r"), ("tokens\nchosen", "r"), ("repeats", "r"), ("share\nafter", "r")]  # fmt: skip
+
+
+def _size_cells(row: dict[str, Any]) -> list[str]:
+    return [abbreviate(row["docs_before"]), abbreviate(row["chars_before"]), abbreviate(row["bytes_before"]),
+            abbreviate(row["tokens_available"]), _ratio(row.get("chars_per_token")), _share(row["share_before"]),
+            abbreviate(row["tokens_chosen"]), _ratio(row["repeats"]), _share(row["share_after"])]  # fmt: skip
+
+
+def size_caption(report: dict[str, Any]) -> str:
+    """What the size columns mean, for this report (tokens or not yet)."""
+    basis = report["share_basis"]
+    text = f"docs, chars, bytes: after {report['last_doc_stage'] or '-'} (estimates of size); "
+    if basis["before"] == "tokens":
+        text += "tokens: exact, counted by balance with the shared tokenizer; share before: of the tokens available; "
+    else:
+        text += "no token counts yet (balance has not run): share before is of the characters; "
+    if basis["after"]:
+        text += "tokens chosen, repeats and share after: after balancing, repeats included; "
+    return text + f"family from {report['family_source'] or '-'}."
+
+
+def _render_languages(report: dict[str, Any], console: Console) -> None:
+    if not report["languages"]:
+        return
+    t = _table("Size per language, before and after balancing",
+               [("lang", "code"), ("family", "code"), *_size_columns()])
+    t.caption = size_caption(report)
+    t.caption_justify = "left"
+    for lang, row in sorted(report["languages"].items(), key=lambda kv: (kv[1]["family"] or "~", kv[0])):
+        fam = (row["family"] or "-") + (" (excl.)" if row["excluded"] else "")
+        t.add_row(lang, fam, *_size_cells(row))
+    console.print(t)
+    f = _table("Size per family, before and after balancing", [("family", "code"), ("langs", "r"), *_size_columns()])
+    for name, row in report["families"].items():
+        f.add_row(name, str(len(row["languages"])), *_size_cells(row))
+    console.print(f)
+
+
+def _render_removals(report: dict[str, Any], console: Console) -> None:
+    rows = [(s, st) for s, st in report["stages"].items() if st["removed"]]
+    if not rows:
+        return
+    t = _table("Removed documents by stage, reason and language",
+               [("stage", "code"), ("reason", "code"), ("total", "r"), ("by language", "l")])
+    for stage, st in rows:
+        for i, (reason, per) in enumerate(sorted(st["removed"].items(), key=lambda kv: -sum(kv[1].values()))):
+            langs = ", ".join(f"{lang} {n:,}" for lang, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])))
+            t.add_row(stage if i == 0 else "", reason, _fmt(sum(per.values())), langs)
+        t.add_section()
+    console.print(t)
+
+
+def _render_counters(report: dict[str, Any], console: Console) -> None:
+    for name, st in report["stages"].items():
+        flat, grouped = split_counters(st["counters"])
+        if flat:
+            console.print(Text.assemble((f"{name}: ", "bold"), ", ".join(f"{k} {v:,}" for k, v in flat.items())))
+        for group, table in grouped.items():
+            if (name, group) in TOKEN_GROUPS:
+                continue
+            kinds = sorted({k for per in table.values() for k in per})
+            title = f"{name}: {group.replace('_', ' ')} per language"
+            g = _table(title, [("lang", "code"), *((k, "r") for k in kinds)])
+            for lang, per in sorted(table.items()):
+                g.add_row(lang, *(_fmt(per.get(k, 0)) for k in kinds))
+            console.print(g)
+    for stage, steps in report["steps"].items():
+        for step, summary in steps.items():
+            flat = ", ".join(f"{k} {step_value_text(v)}" for k, v in summary.items() if step_value_text(v))
+            console.print(Text.assemble((f"{stage} {step}: ", "bold"), flat or "-"))
+
+
+def step_value_text(v: Any) -> str:
+    """A step summary value worth a place on one line: numbers, booleans, short strings ('' otherwise)."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (int, float)):
+        return abbreviate(v)
+    return v if isinstance(v, str) and len(v) <= 24 else ""
+
+
+def _render_tokenizer(report: dict[str, Any], console: Console) -> None:
+    tok = report["tokenizer"]
+    if not tok:
+        return
+    names = list(tok["ratio"])
+    rows = {lang: r for lang, r in tok["by_lang"].items() if r.get("chars_per_token")}
+    if rows:
+        cols: list[tuple[str, str]] = [("lang", "code"), ("family", "code")]
+        cols += [(f"chars/token\n{n}", "r") for n in names] + [(f"tokens/sent.\n{n}", "r") for n in names]
+        cols += [("sample\nchars", "r")]
+        t = _table("Shared tokenizer on parallel text (balanced vs unbalanced training sample)", cols)
+        for lang, r in rows.items():
+            t.add_row(lang, r.get("family") or "-", *(_ratio(r["chars_per_token"].get(n)) for n in names),
+                      *(_ratio(r["tokens_per_sentence"].get(n), 1) for n in names),
+                      abbreviate(r["sample_chars"].get("balanced")))  # fmt: skip
+        console.print(t)
+    ratios = ", ".join(f"{n} {_ratio(v, 3)}" for n, v in tok["ratio"].items())
+    line = f"tokenizer: parity ratio (max/min tokens per sentence) {ratios or '-'}"
+    target = tok.get("target")
+    if target:
+        met = "met" if target.get("met") else "NOT met"
+        line += f"; target <= {target.get('max_ratio')} and below unbalanced: {met}"
+    idp = tok.get("id_parity") or {}
+    if idp.get("identical") is not None:
+        line += f"; HF ids {'identical' if idp['identical'] else 'DIFFERENT'} on {idp.get('documents') or 0:,} docs"
+    console.print(line, highlight=False, markup=False)
+
+
+def _render_balance_and_shards(report: dict[str, Any], console: Console) -> None:
+    b = report["balance"]
+    if b:
+        console.print(
+            f"balance: {abbreviate(b.get('available_total'))} tokens available -> target "
+            f"{abbreviate(b.get('target_total'))}, achieved {abbreviate(b.get('achieved_total'))} (requested total "
+            f"{abbreviate(b.get('requested_total')) if b.get('requested_total') else 'none: data-limited'})",
+            highlight=False, markup=False,
+        )  # fmt: skip
+        for w in b["warnings"]:
+            console.print(f"balance warning: {w}", style="yellow", highlight=False, markup=False)
+        for n in b["notes"]:
+            console.print(f"balance note: {n}", style="dim", highlight=False, markup=False)
+    s = report["shards"]
+    if s:
+        size = f", {abbreviate(s['bytes'])} bytes" if s.get("bytes") else ""
+        vocab = f"; vocabulary {s['vocab_size']:,} ({s['ids_dtype']})" if s.get("vocab_size") else ""
+        console.print(
+            f"shards: {s['num_shards']} files, {abbreviate(s['rows'])} rows, {abbreviate(s['tokens'])} tokens"
+            f"{size}{vocab}",
+            highlight=False, markup=False,
+        )
+
+
+def render(report: dict[str, Any], console: Console) -> None:
+    """Rich tables: funnel with removals, documents per language and stage, sizes (estimates) and tokens (exact)
+    with shares before and after balancing per language and family, removals by reason and language, PII / C4 /
+    other counter tables, tokenizer parity, balance warnings and the shards."""
+    if not report["stages"] and not report["tokenizer"] and not report["balance"] and not report["shards"]:
+        console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)")
+        return
+    _render_funnel(report, console)
+    _render_docs_per_stage(report, console)
+    _render_languages(report, console)
+    _render_removals(report, console)
+    _render_counters(report, console)
+    _render_tokenizer(report, console)
+    _render_balance_and_shards(report, console)
