@@ -188,15 +188,16 @@ def stats(
             raise typer.Exit(2)
         outdir = _load(config).run.work_dir
     report = collect(outdir)
+    out = _report_console()
     if as_json:
         sys.stdout.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     else:
-        render(report, _report_console())
+        render(report, out)
     if html is not None:
         from pipeline.report_html import write_html
 
         write_html(outdir, report, html)
-        console.print(f"stats: wrote {html}", highlight=False)
+        (console if as_json else out).print(f"stats: wrote {html}", highlight=False)
 
 
 if __name__ == "__main__":
