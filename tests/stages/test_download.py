@@ -26,7 +26,7 @@ import pipeline.stages.download as download_mod
 from pipeline.cli import app
 from pipeline.config import parse_config
 from pipeline.fetch.http import FetchError, select_paths
-from pipeline.runtime import _expected_record, record_path, run_shard, run_stage
+from pipeline.runtime import expected_record, record_path, run_shard, run_stage
 from pipeline.stages.download import DownloadStage, fetch_to_remote, upload_atomic
 from tests.fetch.ccserver import TEST_CRAWL, CCServer, CCTree, build_cc_tree
 
@@ -257,7 +257,7 @@ def test_remote_target_through_the_stage(tree: CCTree, server: CCServer, tmp_pat
     stage = DownloadStage(cfg)
     tasks = stage.plan()
     for task in tasks:
-        out = run_shard(stage, task, _expected_record(stage, task, cfg.section_hash(*stage.config_parts())))
+        out = run_shard(stage, task, expected_record(stage, task, cfg.section_hash(*stage.config_parts())))
         assert out["ok"], out.get("error")
     mem = fsspec.filesystem("memory")
     base = root.removeprefix("memory://")
