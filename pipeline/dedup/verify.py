@@ -55,12 +55,17 @@ def verify_edges(
 
     `src`/`dst` index rows of `signatures` (dense document indices).
     """
-    mask = estimate_jaccard(signatures, src, dst) >= np.float32(threshold) - np.float32(1e-6)
+    return _decide(estimate_jaccard(signatures, src, dst), src, dst, threshold, return_mask)
+
+
+def _decide(
+    similarity: np.ndarray, src, dst, threshold: float, return_mask: bool
+) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """Keep the edges whose similarity reaches the threshold (float32 tolerance): their mask, or the edges."""
+    mask = similarity >= np.float32(threshold) - np.float32(1e-6)
     if return_mask:
         return mask
-    src = np.asarray(src)
-    dst = np.asarray(dst)
-    return src[mask], dst[mask]
+    return np.asarray(src)[mask], np.asarray(dst)[mask]
 
 
 class ShingleSets:
@@ -110,10 +115,5 @@ def verify_edges_exact(
     Jaccard leaves LSH's candidate recall (0.986 at J = 0.8 for 18 x 7 bands) as the only loss. Costs ~10 µs per
     candidate edge and 4 bytes per distinct shingle of the documents involved.
     """
-    mask = exact_jaccard(sets, src, dst) >= np.float32(threshold) - np.float32(1e-6)
-    if return_mask:
-        return mask
-    src = np.asarray(src)
-    dst = np.asarray(dst)
-    return src[mask], dst[mask]
+    return _decide(exact_jaccard(sets, src, dst), src, dst, threshold, return_mask)
 
