@@ -78,3 +78,39 @@ def test_demo_rerun_skips_everything_and_stats_name_the_rules(demo_run) -> None:
     assert "gopher_repetition:dup_para_frac" in report["filter"]["removed"]
     assert "near-duplicate" in report["dedup"]["removed"]
     assert report["langid"]["removed"]["low_score"]
+
+
+@pytest.mark.slow
+def test_demo_ends_in_a_tokenizer_and_shards_that_training_stacks_load(demo_run, tmp_path: Path, monkeypatch) -> None:
+    """The issue's end state on the bundled demo: a shared tokenizer whose HF export gives SentencePiece's ids and
+    meets the parity target, and shards that datasets and pipeline.training read, with the manifest's checksums."""
+    import hashlib
+
+    import datasets
+    import sentencepiece as spm
+    from transformers import PreTrainedTokenizerFast
+
+    from pipeline.training import PackedSequenceIterator
+
+    work, proc = demo_run
+    assert proc.returncode == 0
+    report = json.loads((work / "tokenizer" / "report.json").read_text())
+    assert report["target"]["met"] and report["id_parity"]["identical"]
+    assert report["parity"]["balanced"]["ratio"] <= 1.5
+    assert report["parity"]["balanced"]["ratio"] < report["parity"]["unbalanced"]["ratio"]
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    manifest = json.loads((work / "shards" / "manifest.json").read_text())
+    files = [work / "shards" / s["name"] for s in manifest["shards"]]
+    for s, f in zip(manifest["shards"], files):
+        assert hashlib.sha256(f.read_bytes()).hexdigest() == s["sha256"]
+    ds = datasets.load_dataset("arrow", data_files=[str(f) for f in files], split="train", cache_dir=str(tmp_path / "c"))
+    assert len(ds) == manifest["rows"] and sum(ds["num_tokens"]) == manifest["tokens"]
+    first = datasets.Dataset.from_file(str(files[0]))
+    sp = spm.SentencePieceProcessor(model_file=str(work / "tokenizer" / "tokenizer.model"))
+    hf = PreTrainedTokenizerFast.from_pretrained(str(work / "tokenizer"))
+    for row in first.select(range(min(20, len(first)))):
+        assert list(row["input_ids"]) == sp.encode(row["text"]) == hf(row["text"], add_special_tokens=False)["input_ids"]
+    it = PackedSequenceIterator(str(work / "shards" / "manifest.json"), seq_len=128, eos_id=sp.eos_id())
+    assert len(next(iter(it))) == 129
