@@ -2,6 +2,13 @@
 
 Every output file is written under a temporary name and renamed into place, so a reader never sees a partial
 file and a killed run leaves nothing that looks finished.
+
+Object stores: fsspec keeps one filesystem instance per process with a cache of directory listings, and s3fs
+answers `exists`, `info` and even the size used by `open` from a cached listing of the parent. Here the files are
+written by other processes (Ray workers, the next stage's driver), so a listing taken earlier in this process is
+stale: a file written since is "missing" and a rewritten one is read with its old size. `fs_and_path` therefore
+drops what the instance cached about the path and its parents before every call (a dict lookup; the next call asks
+the store). Libraries that need real local files (fastText) get one through `local_copy`.
 """
 
 from __future__ import annotations
@@ -10,8 +17,12 @@ import io
 import json
 import os
 import posixpath
+import shutil
+import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import fsspec
@@ -25,8 +36,14 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3
 
 
 def fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem and the path inside it for a local path or fsspec URL."""
+    """The filesystem and the path inside it for a local path or fsspec URL, with nothing cached about the path.
+
+    Listings cached by this process's (shared) filesystem instance for the path and its parents are dropped:
+    other processes write the pipeline's files, so they may be stale (see the module docstring).
+    """
     fs, path = fsspec.core.url_to_fs(url)
+    if not isinstance(fs, LocalFileSystem):
+        fs.invalidate_cache(path)
     return fs, path
 
 
@@ -51,6 +68,8 @@ def expand_inputs(patterns: Iterable[str]) -> list[str]:
     out: list[str] = []
     for pat in patterns:
         fs, path = fs_and_path(pat)
+        if not isinstance(fs, LocalFileSystem):
+            fs.invalidate_cache()  # a glob or walk also reads the cached listings *below* the path
         if any(ch in path for ch in "*?["):
             found = fs.glob(path)
         elif fs.isdir(path):
@@ -90,6 +109,26 @@ def open_input(url: str) -> BinaryIO:
     """Open a file for binary reading (local or remote)."""
     fs, path = fs_and_path(url)
     return fs.open(path, "rb")
+
+
+@contextmanager
+def local_copy(url: str) -> Iterator[Path]:
+    """A local file with the content of `url`, for libraries that only open local paths (fastText models).
+
+    A local path is yielded as it is; a remote file is downloaded to a temporary directory that is removed when
+    the block ends (load the model inside the block: fastText and SentencePiece read the whole file at load).
+    """
+    fs, path = fs_and_path(url)
+    if isinstance(fs, LocalFileSystem):
+        yield Path(path)
+        return
+    tmp = tempfile.mkdtemp(prefix="polyglot-local-copy-")
+    try:
+        local = Path(tmp) / (posixpath.basename(path.rstrip("/")) or "file")
+        fs.get_file(path, str(local))
+        yield local
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_bytes(url: str, data: bytes) -> None:
