@@ -171,7 +171,8 @@ def stats(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Take work_dir from this config.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of tables.")] = False,
     html: Annotated[
-        Path | None, typer.Option("--html", help="Also write one self-contained HTML report (plots, samples) to FILE.")
+        str | None,
+        typer.Option("--html", help="Also write one self-contained HTML report (plots, samples) to FILE (path or URL)."),
     ] = None,
 ) -> None:
     """Per stage, language and family: docs, characters, tokens, shares before and after balancing, and what every

@@ -508,12 +508,9 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
     )
 
 
-def write_html(work_dir: str, report: dict[str, Any], path: Path) -> None:
-    """Write the report (from `pipeline.report.collect`) with sample documents from `work_dir` to `path`, as one
-    self-contained HTML file (written atomically)."""
+def write_html(work_dir: str, report: dict[str, Any], path: str | Path) -> None:
+    """Write the report (from `pipeline.report.collect`) with sample documents from `work_dir` to `path` (a local
+    path or any fsspec URL), as one self-contained HTML file (written atomically; parent directories are made)."""
     stage, samples = sample_documents(work_dir, languages=list(report.get("languages", {})))
     page = render_html(report, samples, stage)
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(str(path), page.encode("utf-8"))

@@ -140,3 +140,154 @@ def test_local_copy_of_a_remote_model_loads_in_fasttext_and_is_removed(endpoint:
     assert here.exists()
     with pytest.raises(FileNotFoundError), local_copy(f"s3://{bucket}/models/missing.bin"):
         pass
+
+
+# ----------------------------------------------------------------------------------------- the demo on S3
+
+
+def _run(args: list[str], env: dict[str, str] | None, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_on_s3(endpoint: str, s3_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The demo crawl, the LID model and the parallel text uploaded; the demo run on S3 (twice) and locally."""
+    fs = _fs(endpoint)
+    bucket = _bucket(fs)
+    for warc in DEMO_WARCS:
+        fs.put_file(str(warc), f"{bucket}/{warc.relative_to(PROJECT_ROOT / 'demo').as_posix()}")
+    from pipeline.lang.identify import default_model_path
+    from pipeline.stages.tokenizer import PARALLEL_DIR
+
+    fs.put_file(str(default_model_path()), f"{bucket}/models/lid.176.ftz")
+    for txt in sorted(PARALLEL_DIR.glob("*.txt")):
+        fs.put_file(str(txt), f"{bucket}/parallel/{txt.name}")
+
+    tmp = tmp_path_factory.mktemp("s3demo")
+    demo = yaml.safe_load((PROJECT_ROOT / "configs" / "demo.yaml").read_text())
+    remote = json.loads(json.dumps(demo))
+    remote["run"]["work_dir"] = f"s3://{bucket}/work"
+    remote["extract"]["inputs"] = [f"s3://{bucket}/crawl-data/DEMO-2026-47/segments/*/warc/*.warc.gz"]
+    remote["langid"]["model_path"] = f"s3://{bucket}/models/lid.176.ftz"
+    remote.setdefault("tokenizer", {})["parity_text"] = f"s3://{bucket}/parallel"
+    (tmp / "s3.yaml").write_text(yaml.safe_dump(remote))
+    demo["run"]["work_dir"] = str(tmp / "local")
+    (tmp / "local.yaml").write_text(yaml.safe_dump(demo))
+    cwd = tmp / "cwd"  # the remote runs start in an empty directory, which must stay empty
+    cwd.mkdir()
+
+    first = _run(["run", "--config", str(tmp / "s3.yaml")], s3_env, cwd)
+    second = _run(["run", "--config", str(tmp / "s3.yaml")], s3_env, cwd) if first.returncode == 0 else None
+    local = _run(["run", "--config", str(tmp / "local.yaml")], None, PROJECT_ROOT)
+    return {"fs": fs, "bucket": bucket, "work": f"{bucket}/work", "local": tmp / "local", "cwd": cwd,
+            "first": first, "second": second, "local_run": local}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_demo_on_s3_completes_every_stage_and_writes_everything_to_the_bucket(demo_on_s3: dict[str, Any]) -> None:
+    first = demo_on_s3["first"]
+    assert first.returncode == 0, first.stderr[-4000:]
+    lines = first.stderr.splitlines()
+    for stage in ("extract", "langid", "filter", "dedup/signatures", "dedup", "tokenizer/sample", "balance/counts",
+                  "balance", "shards/scatter"):  # fmt: skip
+        assert f"{stage}: 4 shards (4 run, 0 skipped, 0 failed)" in first.stderr, stage
+    shards_line = next(line for line in lines if line.startswith("shards: "))
+    assert "0 skipped, 0 failed" in shards_line
+    fs, work = demo_on_s3["fs"], demo_on_s3["work"]
+    fs.invalidate_cache()
+    files = {p.removeprefix(f"{work}/") for p in fs.find(work)}
+    manifest = json.loads(fs.cat_file(f"{work}/shards/manifest.json"))
+    assert manifest["num_shards"] >= 2 and manifest["tokens"] > 0
+    for entry in manifest["shards"]:
+        data = fs.cat_file(f"{work}/shards/{entry['name']}")
+        assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"]
+    for name in ("shards/README.md", "tokenizer/tokenizer.model", "tokenizer/tokenizer.json", "tokenizer/report.json",
+                 "tokenizer/tokenizer_config.json", "tokenizer/special_tokens_map.json",
+                 "tokenizer/unbalanced/tokenizer.model", "balance/plan.json", "balance/plan.txt"):  # fmt: skip
+        assert name in files, name
+    assert not [f for f in files if ".tmp-" in f or f.startswith("shards/_scatter")]  # temporaries cleaned up
+    assert list(demo_on_s3["cwd"].iterdir()) == []  # no URL was mistaken for a local path
+    report = json.loads(fs.cat_file(f"{work}/tokenizer/report.json"))
+    assert report["parity_source"] == f"s3://{demo_on_s3['bucket']}/parallel" and report["id_parity"]["identical"]
+
+
+@pytest.mark.slow
+def test_demo_on_s3_equals_the_local_run(demo_on_s3: dict[str, Any]) -> None:
+    assert demo_on_s3["first"].returncode == 0 and demo_on_s3["local_run"].returncode == 0, demo_on_s3["local_run"].stderr[-3000:]
+    fs, work, local = demo_on_s3["fs"], demo_on_s3["work"], demo_on_s3["local"]
+    fs.invalidate_cache()
+    remote_files = {p.removeprefix(f"{work}/") for p in fs.find(work)}
+    local_files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    assert remote_files == local_files
+    data_files = sorted(f for f in local_files if not f.startswith(PATH_DEPENDENT))
+    assert len(data_files) > 60
+    differ = [f for f in data_files if fs.cat_file(f"{work}/{f}") != (local / f).read_bytes()]
+    assert differ == []  # every Parquet / Arrow / model / plan / manifest byte-identical
+    remote_manifest = json.loads(fs.cat_file(f"{work}/shards/manifest.json"))
+    local_manifest = json.loads((local / "shards" / "manifest.json").read_text())
+    assert remote_manifest["tokens_by_lang"] == local_manifest["tokens_by_lang"]
+    assert [s["sha256"] for s in remote_manifest["shards"]] == [s["sha256"] for s in local_manifest["shards"]]
+
+
+@pytest.mark.slow
+def test_demo_on_s3_rerun_skips_everything_and_stats_read_the_bucket(
+    demo_on_s3: dict[str, Any], s3_env: dict[str, str]
+) -> None:
+    second = demo_on_s3["second"]
+    assert second is not None and second.returncode == 0, (second.stderr if second else "")[-3000:]
+    for stage in ("extract", "langid", "filter", "dedup/signatures", "dedup", "tokenizer/sample", "balance/counts",
+                  "balance"):  # fmt: skip
+        assert f"{stage}: 4 shards (0 run, 4 skipped, 0 failed)" in second.stderr, stage
+    for step in ("dedup clusters", "tokenizer train", "balance plan", "shards manifest"):
+        assert f"{step}: unchanged, skipped" in second.stderr, step
+    assert "(0 run, " in next(line for line in second.stderr.splitlines() if line.startswith("shards: "))
+
+    fs, bucket, work = demo_on_s3["fs"], demo_on_s3["bucket"], demo_on_s3["work"]
+    html = f"s3://{bucket}/reports/stats.html"
+    stats = _run(["stats", f"s3://{work}", "--json", "--html", html], s3_env, demo_on_s3["cwd"])
+    assert stats.returncode == 0, stats.stderr[-3000:]
+    report = json.loads(stats.stdout)
+    manifest = json.loads(fs.cat_file(f"{work}/shards/manifest.json"))
+    assert set(report["stages"]) >= {"extract", "langid", "filter", "dedup", "balance", "shards"}
+    assert report["shards"]["tokens"] == manifest["tokens"]
+    assert report["tokenizer"]["source"] == "tokenizer/report.json" and report["tokenizer"]["vocab_size"] == 12000
+    assert "near-duplicate" in report["stages"]["dedup"]["removed"]
+    fs.invalidate_cache()
+    page = fs.cat_file(html.removeprefix("s3://")).decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "kor_Hang" in page
+    assert list(demo_on_s3["cwd"].iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------- download to the bucket
+
+
+@pytest.mark.slow
+def test_download_to_an_s3_work_dir(endpoint: str, s3_env: dict[str, str], tmp_path: Path) -> None:
+    """`polyglot download` fetches from a local Common-Crawl-like server into local scratch on the Ray workers and
+    uploads atomically into the bucket; a rerun fetches nothing."""
+    from tests.fetch.ccserver import TEST_CRAWL, CCServer, build_cc_tree
+
+    tree = build_cc_tree(tmp_path / "cc", kinds=("warc",), target_bytes=60_000, seed=5)
+    fs = _fs(endpoint)
+    bucket = _bucket(fs)
+    cfg = {
+        "run": {"work_dir": f"s3://{bucket}/work", "stages": ["download"]},
+        "ray": {"num_cpus": 2, "object_store_mb": 256},
+        "download": {"crawl": TEST_CRAWL, "kind": "warc", "select": {"mode": "first", "n": 3}, "backoff_s": 0.01,
+                     "timeout_s": 5.0, "parallel": 2},
+    }  # fmt: skip
+    with CCServer(tree.root, tree=tree) as server:
+        server.drop_after(tree.paths["warc"][0], 20_000)  # one dropped connection, resumed from local scratch
+        cfg["download"]["base_url"] = server.url
+        (tmp_path / "dl.yaml").write_text(yaml.safe_dump(cfg))
+        first = _run(["run", "--config", str(tmp_path / "dl.yaml")], s3_env, tmp_path)
+        second = _run(["run", "--config", str(tmp_path / "dl.yaml")], s3_env, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "download: 3 shards (3 run, 0 skipped, 0 failed)" in first.stderr
+    fs.invalidate_cache()
+    for rel in tree.paths["warc"][:3]:
+        assert hashlib.sha256(fs.cat_file(f"{bucket}/work/download/{rel}")).hexdigest() == tree.sha256(rel)
+    assert not [p for p in fs.find(f"{bucket}/work") if ".tmp-" in p or p.endswith(".part")]
+    assert second.returncode == 0 and "download: 3 shards (0 run, 3 skipped, 0 failed)" in second.stderr

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from pipeline.lang.identify import LanguageIdentifier
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import join, read_parquet, write_parquet
+from pipeline.storage import join, local_copy, read_parquet, write_parquet
 
 TOPK_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("score", pa.float32())]))
 #: Columns langid adds to the extract columns.
@@ -60,7 +60,12 @@ class LangidStage(Stage):
     def setup(self) -> None:
         from pipeline.lang.families import family_of
 
-        self.lid = LanguageIdentifier(model_path=self.cfg.langid.model_path, top_k=self.cfg.langid.top_k)
+        model_path = self.cfg.langid.model_path
+        if model_path is None:
+            self.lid = LanguageIdentifier(model_path=None, top_k=self.cfg.langid.top_k)
+        else:
+            with local_copy(model_path) as local:  # fastText opens local files only; it reads the whole model
+                self.lid = LanguageIdentifier(model_path=local, top_k=self.cfg.langid.top_k)
         table = self.cfg.family_table()
         self._family = lambda code: family_of(code, table)
         self.wanted = set(self.cfg.languages) if self.cfg.languages is not None else None
