@@ -291,3 +291,20 @@ def test_download_to_an_s3_work_dir(endpoint: str, s3_env: dict[str, str], tmp_p
         assert hashlib.sha256(fs.cat_file(f"{bucket}/work/download/{rel}")).hexdigest() == tree.sha256(rel)
     assert not [p for p in fs.find(f"{bucket}/work") if ".tmp-" in p or p.endswith(".part")]
     assert second.returncode == 0 and "download: 3 shards (0 run, 3 skipped, 0 failed)" in second.stderr
+
+
+@pytest.mark.slow
+def test_training_iterator_is_local_only_and_says_so(demo_on_s3: dict[str, Any], tmp_path: Path) -> None:
+    """PackedSequenceIterator memory-maps shards: an s3:// manifest fails with the advice to copy, a copy of the
+    bucket's shards reads exactly like the local run's shards (``file://`` accepted)."""
+    from pipeline.training import PackedSequenceIterator
+
+    assert demo_on_s3["first"].returncode == 0 and demo_on_s3["local_run"].returncode == 0
+    fs, work = demo_on_s3["fs"], demo_on_s3["work"]
+    with pytest.raises(ValueError, match="local files only"):
+        PackedSequenceIterator(f"s3://{work}/shards/manifest.json", seq_len=64, eos_id=2)
+    fs.get(f"{work}/shards/", str(tmp_path / "shards"), recursive=True)
+    copied = PackedSequenceIterator(str(tmp_path / "shards" / "manifest.json"), seq_len=64, eos_id=2)
+    local = PackedSequenceIterator(f"file://{demo_on_s3['local'] / 'shards' / 'manifest.json'}", seq_len=64, eos_id=2)
+    a, b = list(copied), list(local)
+    assert len(a) > 100 and all((x == y).all() for x, y in zip(a, b, strict=True))
