@@ -354,33 +354,20 @@ def _ratio(a: float, b: float) -> float:
 def _gopher_repetition(v: DocView, c: GopherRepetitionSettings, ev: _Eval) -> bool:
     """Gopher repetition rules; True = stop (a failure in check mode)."""
     fam, full, n_chars = "gopher_repetition", ev.record is not None, len(v.text)
-    if full or c.max_dup_para_frac is not None or c.max_dup_para_char_frac is not None:
-        paras = v.paragraphs
-        dup, dup_chars = _find_duplicates(paras)
-        para_frac, para_char_frac = _ratio(dup, len(paras)), _ratio(dup_chars, n_chars)
-        ev.put(fam, "dup_para_frac", para_frac)
-        ev.put(fam, "dup_para_char_frac", para_char_frac)
-        if c.max_dup_para_frac is not None and para_frac > c.max_dup_para_frac and ev.hit(f"{fam}:dup_para_frac"):
+    for unit, max_frac, max_char_frac in (
+        ("para", c.max_dup_para_frac, c.max_dup_para_char_frac),
+        ("line", c.max_dup_line_frac, c.max_dup_line_char_frac),
+    ):
+        if not (full or max_frac is not None or max_char_frac is not None):
+            continue
+        items = v.paragraphs if unit == "para" else v.lines
+        dup, dup_chars = _find_duplicates(items)
+        frac, char_frac = _ratio(dup, len(items)), _ratio(dup_chars, n_chars)
+        ev.put(fam, f"dup_{unit}_frac", frac)
+        ev.put(fam, f"dup_{unit}_char_frac", char_frac)
+        if max_frac is not None and frac > max_frac and ev.hit(f"{fam}:dup_{unit}_frac"):
             return True
-        if (
-            c.max_dup_para_char_frac is not None
-            and para_char_frac > c.max_dup_para_char_frac
-            and ev.hit(f"{fam}:dup_para_char_frac")
-        ):
-            return True
-    if full or c.max_dup_line_frac is not None or c.max_dup_line_char_frac is not None:
-        lines = v.lines
-        dup, dup_chars = _find_duplicates(lines)
-        line_frac, line_char_frac = _ratio(dup, len(lines)), _ratio(dup_chars, n_chars)
-        ev.put(fam, "dup_line_frac", line_frac)
-        ev.put(fam, "dup_line_char_frac", line_char_frac)
-        if c.max_dup_line_frac is not None and line_frac > c.max_dup_line_frac and ev.hit(f"{fam}:dup_line_frac"):
-            return True
-        if (
-            c.max_dup_line_char_frac is not None
-            and line_char_frac > c.max_dup_line_char_frac
-            and ev.hit(f"{fam}:dup_line_char_frac")
-        ):
+        if max_char_frac is not None and char_frac > max_char_frac and ev.hit(f"{fam}:dup_{unit}_char_frac"):
             return True
     # Top n-grams: the top count at size n bounds the top count at every larger size (each occurrence of an
     # (n+1)-gram is one of its n-gram prefix), and count × longest n-gram bounds the characters, so in check mode
