@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -172,20 +172,95 @@ class FineWebSettings(_Model):
     max_newlines_per_word: float | None = Field(0.3, ge=0, description="Line breaks per unit (list-like pages).")
 
 
+class BadwordsSettings(_Model):
+    """Obscene and gambling words per language (C4 / FineWeb-2 style, `pipeline.filter.lexicon`), on a rate.
+
+    A page fails a category when its weighted hits (hard entries 1, soft `soft_weight`) reach `min_hits` *and* exceed
+    `max_per_1000` per 1000 script units: one word never drops a page (C4's single-hit rule removed medical and
+    LGBT pages), a link farm that repeats them does.
+    """
+
+    enabled: bool = True
+    categories: tuple[Literal["adult", "gambling"], ...] = Field(("adult", "gambling"), description="Lists to use.")
+    min_hits: float = Field(3.0, ge=0, description="Weighted hits below this never fail a page.")
+    max_per_1000: float | None = Field(2.0, ge=0, description="Weighted hits per 1000 units above → badwords:<cat>.")
+    soft_weight: float = Field(0.25, ge=0, le=1, description="Weight of a `soft` entry (hard entries count 1).")
+    extra: dict[Literal["adult", "gambling"], tuple[str, ...]] = Field(
+        default_factory=dict, description="category → entries added to the shipped lists (per language: by_lang)."
+    )
+    replace: dict[Literal["adult", "gambling"], str] = Field(
+        default_factory=dict,
+        description="category → a file (path or URL) of entries, one a line, replacing the shipped list "
+        "(per language: by_lang).",
+    )
+
+
+class PageSettings(_Model):
+    """Error and stub pages, link farms and navigation pages, recognized by their shape (`pipeline.filter.rules`).
+
+    A *prose line* holds at least `prose_line_units` units and a sentence end; a page's *prose* is the units of its
+    prose lines. Counts are for English words and rescale per script.
+    """
+
+    enabled: bool = True
+    prose_line_units: float = Field(8, ge=1, description="Units a line needs to count as prose (with a sentence end).")
+    max_error_prose: float | None = Field(
+        60, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."
+    )
+    max_status_phrases: float | None = Field(0, ge=0, description="Status phrases above this in such a page → error_page.")
+    min_prose: float | None = Field(40, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
+    min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
+    max_url_ratio: float | None = Field(0.05, ge=0, description="URLs/domain names per unit above → url_ratio.")
+    max_repeated_prefix_frac: float | None = Field(
+        0.5, ge=0, le=1, description="Lines starting like 2+ other lines, at most (keyword and lottery lists)."
+    )
+    min_lines_for_prefix: int = Field(8, ge=1, description="repeated_prefix is checked on pages with this many lines.")
+
+
+class CustomRuleSpec(_Model):
+    """A user's rule: a function or class named by import path (`pipeline.filter.rules.custom_rule`)."""
+
+    rule: str = Field(description="'package.module:function' (view → float) or 'package.module:Class'.")
+    name: str | None = Field(None, description="Reason suffix (custom:<name>); default: the function/class name.")
+    max: float | None = Field(None, description="Fail when the measurement is above this.")
+    min: float | None = Field(None, description="Fail when the measurement is below this.")
+    scale: Literal["none", "count", "per_unit"] = Field("none", description="How the threshold rescales per script.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of a rule class.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> CustomRuleSpec:
+        if (self.max is None) == (self.min is None):
+            raise ValueError(f"custom rule {self.rule!r} needs exactly one of max or min")
+        return self
+
+
+class CustomSettings(_Model):
+    """Thresholds of the user's rules, by rule name (null turns one off); the rules come from `custom_rules`."""
+
+    enabled: bool = True
+    thresholds: dict[str, float | None] = Field(default_factory=dict)
+
+
 class QualityRules(_Model):
     """The effective rules for one document's language and script."""
 
+    badwords: BadwordsSettings = Field(default_factory=BadwordsSettings)
+    page: PageSettings = Field(default_factory=PageSettings)
     gopher_repetition: GopherRepetitionSettings = Field(default_factory=GopherRepetitionSettings)
     gopher_quality: GopherQualitySettings = Field(default_factory=GopherQualitySettings)
     c4: C4Settings = Field(default_factory=C4Settings)
     fineweb: FineWebSettings = Field(default_factory=FineWebSettings)
+    custom: CustomSettings = Field(default_factory=CustomSettings)
 
 
 _FAMILIES: dict[str, type[_Model]] = {
+    "badwords": BadwordsSettings,
+    "page": PageSettings,
     "gopher_repetition": GopherRepetitionSettings,
     "gopher_quality": GopherQualitySettings,
     "c4": C4Settings,
     "fineweb": FineWebSettings,
+    "custom": CustomSettings,
 }
 
 
@@ -215,11 +290,17 @@ GopherQualityOverride = _partial(GopherQualitySettings)
 GopherRepetitionOverride = _partial(GopherRepetitionSettings)
 C4Override = _partial(C4Settings)
 FineWebOverride = _partial(FineWebSettings)
+BadwordsOverride = _partial(BadwordsSettings)
+PageOverride = _partial(PageSettings)
+CustomOverride = _partial(CustomSettings)
 
 
 class QualityOverride(_Partial):
     """Keys to change for one script or language; everything not named is inherited."""
 
+    badwords: BadwordsOverride | None = None  # type: ignore[valid-type]
+    page: PageOverride | None = None  # type: ignore[valid-type]
+    custom: CustomOverride | None = None  # type: ignore[valid-type]
     gopher_repetition: GopherRepetitionOverride | None = None  # type: ignore[valid-type]
     gopher_quality: GopherQualityOverride | None = None  # type: ignore[valid-type]
     c4: C4Override | None = None  # type: ignore[valid-type]
@@ -270,38 +351,47 @@ def calibration_for(lang: str | None, script: str | None) -> Calibration | None:
     return None
 
 
-def _rescaled(base: dict[str, dict[str, Any]], cal: Calibration) -> dict[str, dict[str, Any]]:
-    """The global thresholds (English words) expressed in the script's or language's units."""
+def _rescaled(
+    base: dict[str, dict[str, Any]], cal: Calibration, custom_scales: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The global thresholds (English words) expressed in the script's or language's units, each key as its rule
+    declares (`pipeline.filter.rules.Scale`)."""
+    from pipeline.filter.rules import FAMILIES, Scale
+
     k = cal.units_per_word
+    line_scale = cal.line_chars_per_word / _ENGLISH_LINE_CHARS_PER_WORD
 
-    def times(v: float | None, digits: int | None = None) -> Any:
-        return None if v is None else (max(1, int(v * k + 0.5)) if digits is None else round(v * k, digits))
-
-    def per(v: float | None) -> float | None:
-        return None if v is None else round(v / k, 4)
+    def scaled(v: Any, how: Scale) -> Any:
+        if v is None or isinstance(v, bool) or how is Scale.NONE:
+            return v
+        if how is Scale.COUNT:
+            return max(1, int(v * k + 0.5)) if isinstance(v, int) else round(v * k, 3)
+        if how is Scale.PER_UNIT:
+            return round(v / k, 4)
+        if how is Scale.MEAN_LEN:
+            return None if cal.mean_len_factor is None else round(v * cal.mean_len_factor, 2)
+        if how is Scale.CHAR_DENSITY:
+            return round(v / line_scale, 4)
+        if how is Scale.LINE_CHARS:
+            return max(1, int(v * line_scale + 0.5))
+        if how is Scale.NGRAM_SIZES:
+            return {max(1, int(n * k + 0.5)): f for n, f in v.items()} if cal.char_units else v
+        if how is Scale.WORD_SCRIPTS:
+            return None if cal.char_units else v
+        raise AssertionError(how)
 
     out = copy.deepcopy(base)
-    gq, rep, c4, fw = out["gopher_quality"], out["gopher_repetition"], out["c4"], out["fineweb"]
-    gq["min_words"] = times(gq["min_words"])
-    gq["max_words"] = times(gq["max_words"])
-    gq["max_hash_ratio"] = per(gq["max_hash_ratio"])
-    gq["max_ellipsis_ratio"] = per(gq["max_ellipsis_ratio"])
-    if cal.mean_len_factor is None:
-        gq["min_mean_word_length"] = gq["max_mean_word_length"] = None
-    else:
-        for key in ("min_mean_word_length", "max_mean_word_length"):
-            gq[key] = None if gq[key] is None else round(gq[key] * cal.mean_len_factor, 2)
-    if cal.char_units:
-        rep["max_top_ngram_char_frac"] = {times(n): f for n, f in rep["max_top_ngram_char_frac"].items()}
-        rep["max_dup_ngram_char_frac"] = {times(n): f for n, f in rep["max_dup_ngram_char_frac"].items()}
-        c4["max_word_length"] = None
-    c4["min_words_per_line"] = times(c4["min_words_per_line"])
-    fw["max_newlines_per_word"] = per(fw["max_newlines_per_word"])
-    line_scale = cal.line_chars_per_word / _ENGLISH_LINE_CHARS_PER_WORD
-    fw["short_line_chars"] = max(1, int(fw["short_line_chars"] * line_scale + 0.5))
+    for fam in FAMILIES:
+        data = out[fam.name]
+        for key, how in fam.scales().items():
+            data[key] = scaled(data[key], how)
+    for name, how in (custom_scales or {}).items():
+        th = out["custom"]["thresholds"]
+        if name in th:
+            th[name] = scaled(th[name], Scale(how))
     if not cal.sentence_punct:
-        fw["min_line_punct_frac"] = None
-        c4["drop_no_terminal_punct_lines"] = False
+        out["fineweb"]["min_line_punct_frac"] = None
+        out["c4"]["drop_no_terminal_punct_lines"] = False
     return out
 
 
@@ -335,6 +425,31 @@ class QualitySettings(QualityRules):
         description="Overrides per language in any code form (ko, kor_Hang, zh-Hant); a code without a script "
         "applies to every script of the language (zh: zho_Hans and zho_Hant), a code with one wins over it.",
     )
+    custom_rules: list[CustomRuleSpec] = Field(
+        default_factory=list,
+        description="Your own rules by import path; reason custom:<name>, threshold overridable per script/language "
+        "under custom.thresholds.<name>.",
+    )
+
+    @field_validator("custom_rules")
+    @classmethod
+    def _custom_names(cls, v: list[CustomRuleSpec]) -> list[CustomRuleSpec]:
+        seen: set[str] = set()
+        for spec in v:
+            name = _custom_name(spec)
+            if name in seen:
+                raise ValueError(f"two custom rules are named {name!r}: give one a `name`")
+            seen.add(name)
+        return v
+
+    def compiled_custom_rules(self) -> list[Any]:
+        """The user's rules as `pipeline.filter.rules.Rule` objects (imports their modules)."""
+        from pipeline.filter.rules import Scale, custom_rule
+
+        return [
+            custom_rule(spec.rule, spec.name, "max" if spec.max is not None else "min", Scale(spec.scale), spec.params)
+            for spec in self.custom_rules
+        ]
 
     @field_validator("by_script")
     @classmethod
@@ -382,8 +497,13 @@ class QualitySettings(QualityRules):
 
     def _resolve(self, lang: str | None, script: str | None, where: str = "") -> QualityRules:
         base = {fam: getattr(self, fam).model_dump() for fam in _FAMILIES}
+        custom_scales: dict[str, str] = {}
+        for spec in self.custom_rules:
+            name = _custom_name(spec)
+            base["custom"]["thresholds"].setdefault(name, spec.max if spec.max is not None else spec.min)
+            custom_scales[name] = spec.scale
         cal = calibration_for(lang, script) if self.rescale_by_script else None
-        data = _rescaled(base, cal) if cal is not None else base
+        data = _rescaled(base, cal, custom_scales) if cal is not None else base
         if script is not None:
             s = script.title()
             if s in ("Hans", "Hant") and "Hani" in self.by_script:
@@ -406,6 +526,20 @@ class QualitySettings(QualityRules):
 def _merge(base: dict[str, dict[str, Any]], patch: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out = {fam: dict(vals) for fam, vals in base.items()}
     for fam, vals in patch.items():
-        out.setdefault(fam, {}).update(vals)
+        target = out.setdefault(fam, {})
+        for key, value in vals.items():
+            if fam == "custom" and key == "thresholds" and isinstance(target.get(key), dict) and value is not None:
+                target[key] = {**target[key], **value}  # one user rule's threshold, not the whole table
+            else:
+                target[key] = value
     return out
+
+
+def _custom_name(spec: CustomRuleSpec) -> str:
+    """The rule's name without importing it when given; else the function's or class's own name."""
+    if spec.name is not None:
+        return spec.name
+    from pipeline.filter.rules import Scale, custom_rule
+
+    return custom_rule(spec.rule, None, "max", Scale.NONE, spec.params).name
 

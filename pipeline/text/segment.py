@@ -51,6 +51,7 @@ __all__ = [
     "CONNECTORS",
     "ELLIPSIS_ENDS",
     "TERMINAL_PUNCTUATION",
+    "SENTENCE_MARK_RE",
     "ScriptProfile",
     "char_units",
     "count_letterless_units",
@@ -122,6 +123,8 @@ _SENTENCE_END_RE = re.compile(
     r"[.!?‼⁇⁈⁉‽﹒﹗﹖։。．！？｡।॥؟۔።፧។៕။།༎]+"
     r"(?:(?<=[。．！？｡।॥؟۔።፧។៕။།༎])|(?=[\s" + re.escape(CLOSING_PUNCTUATION) + r"]|\Z))"
 )
+#: A sentence end anywhere in a string (the pattern `sentence_count` counts).
+SENTENCE_MARK_RE = _SENTENCE_END_RE
 _PARAGRAPH_RE = re.compile(r"\n[ \t\r\f\v\u00a0\u3000]*\n\s*")
 
 

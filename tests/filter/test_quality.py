@@ -41,7 +41,18 @@ def prose_docs(lang: str, n: int = 4, size: int = 1500) -> list[str]:
     return docs
 
 
-QF = QualityFilter()
+#: The Gopher, C4 and FineWeb families alone: this file tests them (the badwords and page families that run before
+#: them have their own tests in test_rules.py); the default filter must still keep all good prose.
+_ONLY_CLASSIC = {"page": {"enabled": False}, "badwords": {"enabled": False}}
+
+
+def legacy(data: dict | None = None) -> QualityFilter:
+    """A filter with only the Gopher, C4 and FineWeb families on, plus `data` (a `filter.quality` mapping)."""
+    return QualityFilter(QualitySettings.model_validate({**_ONLY_CLASSIC, **(data or {})}))
+
+
+QF = legacy()
+FULL = QualityFilter()
 
 
 @pytest.mark.parametrize("lang", DEMO_LANGS)
@@ -53,6 +64,7 @@ def test_good_prose_passes(lang: str) -> None:
         assert result.reason is None, (lang, result.reason, QF.explain(doc, code)["failed"])
         assert result.text is doc  # clean prose: C4 removes nothing
         assert QF.check(doc, lang) is None  # any code form works
+        assert FULL.check(doc, lang) is None, FULL.explain(doc, code)["failed"]
 
 
 # --- junk, per language -------------------------------------------------------------------------------------------
@@ -211,7 +223,7 @@ def test_char_script_thresholds_are_rescaled() -> None:
     assert ko.gopher_quality.min_words == 34
     assert (ko.gopher_quality.min_mean_word_length, ko.gopher_quality.max_mean_word_length) == (1.74, 5.8)
     en = QF.rules_for("eng_Latn", "Latn")
-    assert en == QualitySettings().rules_for(None, None)  # English: datatrove's defaults unchanged
+    assert en == QF.settings.rules_for(None, None)  # English: datatrove's defaults unchanged
     assert en.gopher_quality.min_words == 50 and list(en.gopher_repetition.max_top_ngram_char_frac) == [2, 3, 4]
 
 
@@ -306,10 +318,10 @@ def test_c4_policy_phrases_in_other_languages_and_citations() -> None:
 
 def test_c4_too_few_sentences_and_terminal_punct_option() -> None:
     doc = "\n".join(paragraphs("en")[1].split(". ")[:3])
-    strict = QualityFilter(QualitySettings.model_validate({"gopher_quality": {"min_words": 5}}))
+    strict = legacy({"gopher_quality": {"min_words": 5}})
     assert strict.check(doc, "en") == "c4:too_few_sentences"
     nav_heavy = prose_docs("en", 1)[0] + "\n" + "\n".join(f"Tag{i}" for i in range(40))
-    on = QualityFilter(QualitySettings.model_validate({"c4": {"drop_no_terminal_punct_lines": True}}))
+    on = legacy({"c4": {"drop_no_terminal_punct_lines": True}})
     cleaned = on.apply(nav_heavy, "en")
     assert cleaned.removed_lines == {"no_terminal_punct": 43} and "Tag" not in cleaned.text  # 40 tags + 3 titles
     # Thai writes no sentence marks: the terminal-punctuation line rule stays off for it even when asked for
@@ -329,8 +341,11 @@ def test_explain_reports_every_measurement_and_failure() -> None:
     info = QF.explain(doc, "en")
     assert info["lang"] == "eng_Latn" and info["script"] == "Latn" and info["unit"] == "word"
     assert info["decision"] == info["failed"][0] == QF.check(doc, "en")
-    for family in ("gopher_repetition", "gopher_quality", "c4", "fineweb"):
+    for family in ("gopher_repetition", "gopher_quality", "c4"):
         assert family in info["measurements"] and family in info["rules"]
+    assert "fineweb" not in info["measurements"]  # C4 removed every line: nothing left to measure
+    prose = FULL.explain(prose_docs("en", 1)[0], "en")["measurements"]
+    assert set(prose) == {"badwords", "page", "gopher_repetition", "gopher_quality", "c4", "fineweb"}
     gq = info["measurements"]["gopher_quality"]
     assert gq["words"] == 24 and gq["stop_words"] == 0
     zh = QF.explain(prose_docs("zh-Hans", 1)[0], "zh-Hans")
@@ -364,29 +379,19 @@ def test_tally_counts_per_language_and_reason() -> None:
 def test_per_language_override_changes_the_decision() -> None:
     short_ko = " ".join(paragraphs("ko")[1].split()[:25]) + "."
     assert QF.check(short_ko, "ko") == "gopher_quality:too_few_words"
-    lenient = QualityFilter(
-        QualitySettings.model_validate(
-            {"by_lang": {"kor_Hang": {"gopher_quality": {"min_words": 10}, "c4": {"min_sentences": None}}}}
-        )
-    )
+    lenient = legacy({"by_lang": {"kor_Hang": {"gopher_quality": {"min_words": 10}, "c4": {"min_sentences": None}}}})
     assert lenient.check(short_ko, "ko") is None
     assert lenient.check(too_short("en"), "en") == "gopher_quality:too_few_words"  # English untouched
 
 
 def test_null_disables_one_rule_and_enabled_false_a_family() -> None:
     spam = keyword_spam("en")
-    no_top = QualityFilter(
-        QualitySettings.model_validate({"by_lang": {"en": {"gopher_repetition": {"max_top_ngram_char_frac": {}}}}})
-    )
+    no_top = legacy({"by_lang": {"en": {"gopher_repetition": {"max_top_ngram_char_frac": {}}}}})
     assert no_top.check(spam, "en") == "gopher_repetition:dup_5_gram"
-    no_rep = QualityFilter(
-        QualitySettings.model_validate({"by_lang": {"en": {"gopher_repetition": {"enabled": False}}}})
-    )
+    no_rep = legacy({"by_lang": {"en": {"gopher_repetition": {"enabled": False}}}})
     assert no_rep.check(spam, "en") == "gopher_quality:stop_words"
-    no_stop = QualityFilter(
-        QualitySettings.model_validate(
-            {"by_lang": {"en": {"gopher_repetition": {"enabled": False}, "gopher_quality": {"min_stop_words": None}}}}
-        )
+    no_stop = legacy(
+        {"by_lang": {"en": {"gopher_repetition": {"enabled": False}, "gopher_quality": {"min_stop_words": None}}}}
     )
     assert no_stop.check(spam, "en") not in (None, "gopher_quality:stop_words")
 

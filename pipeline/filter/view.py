@@ -1,0 +1,363 @@
+"""The shared per-document view the quality rules measure: lines, units, n-gram hashes, computed once and lazily.
+
+Why one view: two rules that need the words of a document must not tokenize it twice, and a rule that never runs
+(early exit, a threshold set to null) must cost nothing. Every feature is a `cached_property`.
+
+Units per script (`pipeline.text.segment`): words for space-delimited scripts, characters for Han, Japanese, Thai and
+the other spaceless scripts. `size` is the document's length in *script units* for counting rules: in a
+character-unit script a Latin word or a number counts as one word's worth of characters (``units_per_word``), not one
+unit per letter, so "404 Error - Not Found" is 4 words' worth in a Chinese page, not 16 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+import numpy as np
+
+from typing import TYPE_CHECKING
+
+from pipeline.text import segment
+from pipeline.text.segment import ScriptProfile
+
+if TYPE_CHECKING:
+    from pipeline.filter.lexicon import Lexicon
+
+__all__ = ["DocView", "find_duplicates"]
+
+# Rolling n-gram hash modulo 2^64 (numpy uint64 arithmetic wraps): key(i, n) = sum_j h[i+j] * M^j.
+_M = 0x9E3779B97F4A7C15
+_M_INV = pow(_M, -1, 1 << 64)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _power_table(base: int, size: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        out = np.full(size, base, dtype=np.uint64)
+        out[0] = 1
+        return np.cumprod(out, dtype=np.uint64)
+
+
+class _Powers:
+    """M^i and M^-i modulo 2^64, grown on demand."""
+
+    size = 0
+    pow: np.ndarray = np.empty(0, dtype=np.uint64)
+    inv: np.ndarray = np.empty(0, dtype=np.uint64)
+
+    #: Tables up to this many entries are kept for the next document (8 MB each); longer documents get their own.
+    keep = 1 << 20
+
+    @classmethod
+    def get(cls, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if n > cls.size:
+            size = max(n, min(2 * cls.size, cls.keep), 8192)
+            pw, inv = _power_table(_M, size), _power_table(_M_INV, size)
+            if size > cls.keep:
+                return pw[:n], inv[:n]
+            cls.pow, cls.inv, cls.size = pw, inv, size
+        return cls.pow[:n], cls.inv[:n]
+
+
+def find_duplicates(items: list[str]) -> tuple[int, int]:
+    """(repeated items, their characters): every occurrence after the first of an item (datatrove's definition)."""
+    if len(set(items)) == len(items):
+        return 0, 0
+    seen: set[str] = set()
+    n = chars = 0
+    for it in items:
+        if it in seen:
+            n += 1
+            chars += len(it)
+        else:
+            seen.add(it)
+    return n, chars
+
+
+class DocView:
+    """Per-document features shared by the rules, each computed at most once and only when a rule asks."""
+
+    def __init__(self, text: str, profile: ScriptProfile, lexicon: Lexicon | None = None) -> None:
+        self.text = text
+        self.profile = profile
+        self.lower = text.lower()
+        self.char_units = profile.unit == "char"
+        #: The language's word lists (stop words, bad words, status phrases); None: no language-specific lists.
+        self.lexicon = lexicon
+        #: Duplicated n-gram coverage per size, as the rules measure it (smaller sizes bound larger ones).
+        self.dup_ngram_fracs: dict[int, float] = {}
+        self._top_counts: dict[int, int] = {}
+
+    @classmethod
+    def of_lines(cls, lines: list[str], parent: DocView) -> DocView:
+        """A view of some lines of `parent` (what C4 keeps), sharing its profile and word lists."""
+        view = cls("\n".join(lines), parent.profile, parent.lexicon)
+        view.__dict__["lines"] = lines
+        return view
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return segment.split_lines(self.text)
+
+    @cached_property
+    def paragraphs(self) -> list[str]:
+        return segment.split_paragraphs(self.text)
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Lower-cased words (word scripts) or the characters of `unit_text` (character scripts)."""
+        return list(self.unit_text) if self.char_units else segment.words(self.lower)
+
+    @cached_property
+    def unit_text(self) -> str:
+        """Character scripts: the lower-cased text without spaces and punctuation, one character per unit."""
+        return segment.char_units(self.lower)
+
+    @cached_property
+    def n_units(self) -> int:
+        return len(self.unit_text) if self.char_units else len(self.words)
+
+    @cached_property
+    def joined(self) -> str:
+        """Character units: `unit_text`; words: the words joined by single spaces (n-grams are substrings of it)."""
+        return self.unit_text if self.char_units else " ".join(self.words)
+
+    @cached_property
+    def unit_chars(self) -> int:
+        """Characters in all units (spaces between words not counted)."""
+        return self.n_units if self.char_units else len(self.joined) - max(self.n_units - 1, 0)
+
+    @cached_property
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of every unit in `joined` (words contain no space, so spaces delimit them)."""
+        cps = self._codepoints
+        if self.char_units:
+            starts = np.arange(len(cps), dtype=np.int64)
+            return starts, starts + 1
+        spaces = np.flatnonzero(cps == 32)
+        return np.concatenate(([0], spaces + 1)), np.concatenate((spaces, [len(cps)]))
+
+    @cached_property
+    def _codepoints(self) -> np.ndarray:
+        return np.frombuffer(self.joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+    @cached_property
+    def unit_lengths(self) -> np.ndarray:
+        starts, ends = self._bounds
+        return ends - starts
+
+    @cached_property
+    def _prefix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(prefix sums of c[k] * M^k mod 2^64 over the characters of `joined`, M^-k per character)."""
+        cps = self._codepoints.astype(np.uint64)
+        n = len(cps)
+        pw, inv = _Powers.get(n + 1)
+        out = np.zeros(n + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            mixed = (cps ^ (cps >> np.uint64(7))) * _MIX + np.uint64(1)  # spread small code points over 64 bits
+            np.cumsum(mixed * pw[:n], out=out[1:])
+        return out, inv
+
+    def ngram_keys(self, n: int) -> np.ndarray:
+        """One uint64 key per n-gram position: the polynomial hash of its characters in `joined` (equal n-grams,
+        equal keys; two different n-grams collide with probability ~2^-64)."""
+        m = self.n_units - n + 1
+        if m <= 0:
+            return np.empty(0, dtype=np.uint64)
+        p, inv = self._prefix
+        with np.errstate(over="ignore"):
+            if self.char_units:  # unit i is character i: no offsets to look up
+                return (p[n:] - p[:m]) * inv[:m]
+            starts, ends = self._bounds
+            s, e = starts[:m], ends[n - 1 :]
+            return (p[e] - p[s]) * inv[s]
+
+    def ngram_chars(self, n: int) -> np.ndarray | int:
+        """Characters of each n-gram with the spaces between its words (an int for character units: n)."""
+        if self.char_units:
+            return n
+        m = self.n_units - n + 1
+        starts, ends = self._bounds
+        return ends[n - 1 :] - starts[:m]
+
+    def longest_ngram(self, n: int) -> int:
+        """Characters of the longest n-gram (0 if the document has fewer than n units)."""
+        if self.n_units < n:
+            return 0
+        chars = self.ngram_chars(n)
+        return chars if isinstance(chars, int) else int(chars.max())
+
+    def top_ngram_count(self, n: int) -> int:
+        """Occurrences of the most frequent n-gram (a sort, no positions: cheaper than `top_ngram_chars`)."""
+        if n in self._top_counts:
+            return self._top_counts[n]
+        if self.n_units < n:
+            count = 0
+        else:
+            sk = np.sort(self.ngram_keys(n))
+            edges = np.flatnonzero(sk[1:] != sk[:-1])
+            runs = np.diff(np.concatenate(([-1], edges, [len(sk) - 1])))
+            count = int(runs.max())
+        self._top_counts[n] = count
+        return count
+
+    def top_ngram_bound(self, n: int) -> int:
+        """An upper bound of `top_ngram_count(n)`: the smallest count found at a size <= n (else: computed at n)."""
+        known = [c for m, c in self._top_counts.items() if m <= n]
+        return min(known) if known else self.top_ngram_count(n)
+
+    def top_ngram_chars(self, n: int) -> int:
+        """Characters covered by all occurrences of the most frequent n-gram (the one covering most among ties);
+        0 when no n-gram occurs twice: a single occurrence is not repetition (datatrove counts it, and so fails
+        short documents)."""
+        if self.n_units < n:
+            return 0
+        _, first, counts = np.unique(self.ngram_keys(n), return_index=True, return_counts=True)
+        top = int(counts.max())
+        if top < 2:
+            return 0
+        chars = self.ngram_chars(n)
+        if isinstance(chars, int):
+            return top * chars
+        return top * int(chars[first[counts == top]].max())
+
+    def dup_ngram_chars(self, n: int) -> int:
+        """Characters of the units covered by a repeated (not first) occurrence of some n-gram, overlaps once."""
+        total = self.n_units
+        if total < n:
+            return 0
+        keys = self.ngram_keys(n)
+        sk = np.sort(keys)
+        if not (sk[1:] == sk[:-1]).any():  # the usual case, settled without positions
+            return 0
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        repeat = sk[1:] == sk[:-1]
+        if not repeat.any():
+            return 0
+        starts = order[1:][repeat]  # stable sort: the first occurrence of a key comes first, so these are repeats
+        delta = np.bincount(starts, minlength=total + 1)[: total + 1] - np.bincount(starts + n, minlength=total + 1)[
+            : total + 1
+        ]
+        covered = np.cumsum(delta[:total]) > 0
+        if self.char_units:
+            return int(covered.sum())
+        return int(self.unit_lengths[covered].sum())
+
+    @cached_property
+    def line_ends_sentence(self) -> list[bool]:
+        return [segment.ends_sentence(line) for line in self.lines]
+
+    @cached_property
+    def line_units(self) -> list[int]:
+        """Units per line as C4 counts them: whitespace words, or characters for character-unit scripts."""
+        return segment.line_unit_counts(self.text, self.profile)
+
+    @cached_property
+    def sentence_total(self) -> int:
+        """Sentences in all lines (see `segment.sentence_count`)."""
+        prof = self.profile
+        if not prof.sentence_punct:
+            return len(self.text.split())
+        ends = len(segment._SENTENCE_END_RE.findall(self.text))
+        closers = segment.CLOSING_PUNCTUATION
+        terminal = segment._TERMINAL_TUPLE
+        return ends + sum(1 for line in self.lines if not line.rstrip(closers).endswith(terminal))
+
+    def units_in(self, line: str) -> int:
+        """Units of one line with the document's own unit definition (for the text C4 leaves)."""
+        return len(segment.char_units(line)) if self.char_units else len(segment.words(line))
+
+    @cached_property
+    def dup_paragraphs(self) -> tuple[int, int]:
+        """(paragraphs repeating an earlier one, their characters)."""
+        return find_duplicates(self.paragraphs)
+
+    @cached_property
+    def dup_lines(self) -> tuple[int, int]:
+        """(lines repeating an earlier one, their characters)."""
+        return find_duplicates(self.lines)
+
+    # --- features for the page-shape rules -------------------------------------------------------------------
+
+    @cached_property
+    def foreign_words(self) -> tuple[int, int]:
+        """Character-unit scripts: (runs of Latin/Cyrillic/Greek letters or digits, their characters)."""
+        runs = _FOREIGN_RUN_RE.findall(self.lower)
+        return len(runs), sum(map(len, runs))
+
+    @cached_property
+    def size(self) -> float:
+        """Length in script units: words, or characters with each embedded foreign word counted as one word's worth."""
+        if not self.char_units:
+            return float(self.n_units)
+        runs, chars = self.foreign_words
+        return float(self.n_units - chars) + runs * self.profile.chars_per_word
+
+    def line_size(self, i: int) -> float:
+        """`size` of line i (the line's units; character scripts count foreign words as in `size`)."""
+        return self.line_sizes[i]
+
+    @cached_property
+    def line_sizes(self) -> list[float]:
+        if not self.char_units:
+            return [float(n) for n in self.line_units]
+        k = self.profile.chars_per_word
+        out = []
+        for line, n in zip(self.lines, self.line_units, strict=True):
+            if n and _FOREIGN_CHAR_RE.search(line):
+                runs = _FOREIGN_RUN_RE.findall(line.lower())
+                n = n - sum(map(len, runs)) + len(runs) * k
+            out.append(float(n))
+        return out
+
+    @cached_property
+    def line_has_sentence_mark(self) -> list[bool]:
+        """Whether each line holds a sentence end anywhere (not only at its end)."""
+        if not self.profile.sentence_punct:
+            return [True] * len(self.lines)
+        search = segment.SENTENCE_MARK_RE.search
+        return [search(line) is not None for line in self.lines]
+
+
+    def prose_size(self, min_line_units: float) -> float:
+        """Script units in prose lines: lines of at least `min_line_units` that hold a sentence end (scripts that
+        write no sentence marks: length alone). Menus, link lists, titles and catalogue rows are not prose."""
+        cache = self.__dict__.setdefault("_prose", {})
+        if min_line_units not in cache:
+            sizes, marks = self.line_sizes, self.line_has_sentence_mark
+            cache[min_line_units] = sum(n for n, m in zip(sizes, marks, strict=True) if m and n >= min_line_units)
+        return cache[min_line_units]  # type: ignore[no-any-return]
+
+    @cached_property
+    def url_tokens(self) -> int:
+        """URLs and bare domain names in the text (link farms list them by the dozen)."""
+        return len(_URL_RE.findall(self.lower))
+
+    @cached_property
+    def repeated_prefix_frac(self) -> float:
+        """Share of lines whose start (2 words, or 3 character units) is shared by 2+ other lines."""
+        if not self.lines:
+            return 0.0
+        keys: list[str] = []
+        for line in self.lines:
+            core = _LEAD_RE.sub("", line.lower())
+            keys.append(segment.char_units(core[:12])[:3] if self.char_units else " ".join(core.split()[:2]))
+        counts: dict[str, int] = {}
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+        return sum(1 for k in keys if k and counts[k] >= 3) / len(keys)
+
+
+_TLDS = (
+    "com|net|org|info|biz|edu|gov|cn|top|xyz|vip|club|site|online|shop|loan|download|win|bid|date|cricket|"
+    "party|racing|review|science|stream|trade|webcam|men|work|link|click|pw|tk|ml|ga|cf|gq|cc|tv|me|io|co|ws|"
+    "uk|de|fr|ru|jp|kr|tw|hk|in|br|it|es|nl|pl|us|ca|au|vn|th|id|my|sg|ph|eu|asia"
+)
+_URL_RE = re.compile(
+    rf"(?:https?://|www\.)[a-z0-9._~:/?#@!$&*+,;=%-]+|(?<![a-z0-9.-])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{_TLDS})(?![a-z0-9-]|\.[a-z0-9])"
+)
+_LEAD_RE = re.compile(r"^[\W_]+")
+_FOREIGN_RUN_RE = re.compile(r"[0-9a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+")
+_FOREIGN_CHAR_RE = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
