@@ -1,0 +1,190 @@
+"""Evaluate the filter on hand-labeled real web pages: precision of what it keeps, recall of the good pages.
+
+Dev sets (labels in scripts/devsets/, see its README; the pages themselves are third-party data read from
+../shared/data, never copied into the repository):
+
+- ``zh``: 500 real Chinese web documents (web-zh/zh-web-500.jsonl.gz, text as extracted by warc2text);
+- ``cc2018``: 100 real CC-MAIN-2018-43 pages in 19 languages (cc/cc-main-2018-43-pages100.jsonl.gz): the raw HTML
+  goes through the pipeline's own extraction, as in a real run;
+- ``cc2020``: the 16 HTML responses of the real CC-MAIN-2020-34 WARC excerpt (cc/cc-main-2020-34-excerpt.warc.gz).
+
+Each document goes through what the `filter` stage does — URL filter (when the build has one), then the quality
+rules — with the language our language ID gives it (lid.176). A page the extraction turns into no document counts
+as dropped. Printed per dev set and per language (the labeler's language for cc2018/cc2020): documents, good ones,
+kept, precision (good among kept), recall (kept among good), with the junk kept by its labeled kind and the good
+pages dropped by the rule that dropped them.
+
+    python scripts/eval_filter.py [--sets zh,cc2018,cc2020] [--show kept-junk,dropped-good] [--json]
+
+Runs against any checkout of the project (it only uses `QualityFilter.apply` and the ingest/LID libraries), so the
+figures of an older commit come from the same script:  git worktree add /tmp/old <commit> and run it from there
+with PYTHONPATH=/tmp/old.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DEVSETS = Path(__file__).resolve().parent / "devsets"
+
+
+@dataclass
+class Doc:
+    set: str
+    idx: int
+    url: str
+    text: str | None  # None: extraction gave no document
+    label: str
+    reason: str
+    confidence: str
+    lang_label: str | None
+
+
+def _labels(name: str) -> list[dict[str, str]]:
+    with open(DEVSETS / name, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def zh_docs() -> Iterator[Doc]:
+    with gzip.open(SHARED / "web-zh" / "zh-web-500.jsonl.gz", "rt", encoding="utf-8") as fh:
+        pages = [json.loads(line) for line in fh]
+    for row in _labels("zh_web500.tsv"):
+        p = pages[int(row["idx"])]
+        yield Doc("zh", int(row["idx"]), p["url"], p["text"], row["label"], row["reason"], row["confidence"], None)
+
+
+def _extract(warc: bytes) -> dict[str, str]:
+    """URL → extracted text, through the pipeline's own extraction (config defaults: main content, fallback)."""
+    from pipeline.ingest.warc import Document, ExtractOptions, extract_stream
+
+    out: dict[str, str] = {}
+    for item in extract_stream(io.BytesIO(warc), ExtractOptions(min_text_chars=20)):
+        if isinstance(item, Document):
+            out[item.url] = item.text
+    return out
+
+
+def cc2018_docs() -> Iterator[Doc]:
+    from pipeline.ingest.warc_writer import WarcWriter
+
+    with gzip.open(SHARED / "cc" / "cc-main-2018-43-pages100.jsonl.gz", "rb") as fh:
+        pages = [json.loads(raw.decode("utf-8", "surrogateescape")) for raw in fh]
+    buf = io.BytesIO()
+    w = WarcWriter(buf)
+    for p in pages:
+        body = p["h"].encode("utf-8", "surrogateescape")
+        w.response(p["u"], body, http_headers=[("Content-Type", p.get("c") or "text/html")], date=p["ts"])
+    texts = _extract(buf.getvalue())
+    for row in _labels("cc2018_pages100.tsv"):
+        p = pages[int(row["idx"])]
+        yield Doc("cc2018", int(row["idx"]), p["u"], texts.get(p["u"]), row["label"], row["reason"],
+                  row["confidence"], row["lang"])  # fmt: skip
+
+
+def cc2020_docs() -> Iterator[Doc]:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    raw = (SHARED / "cc" / "cc-main-2020-34-excerpt.warc.gz").read_bytes()
+    urls = [
+        rec.headers.get("WARC-Target-URI")
+        for rec in ArchiveIterator(io.BytesIO(raw), record_types=WarcRecordType.response)
+    ]
+    texts = _extract(raw)
+    for row in _labels("cc2020_excerpt.tsv"):
+        url = urls[int(row["idx"])]
+        yield Doc("cc2020", int(row["idx"]), url, texts.get(url), row["label"], row["reason"], row["confidence"],
+                  row["lang"])  # fmt: skip
+
+
+SETS = {"zh": zh_docs, "cc2018": cc2018_docs, "cc2020": cc2020_docs}
+
+
+def _url_filter() -> object | None:
+    try:
+        from pipeline.filter.url import URLFilter, URLFilterSettings
+    except ImportError:
+        return None
+    return URLFilter(URLFilterSettings())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", default="zh,cc2018,cc2020")
+    ap.add_argument("--show", default="", help="kept-junk,dropped-good: list those documents")
+    ap.add_argument("--sure-only", action="store_true", help="Leave out the labels marked unsure.")
+    ap.add_argument("--json", action="store_true", help="End with one JSON line of the figures.")
+    args = ap.parse_args()
+    if not SHARED.exists():
+        sys.exit(f"{SHARED} not found: this evaluation reads the real pages from ../shared/data")
+
+    from pipeline.filter.quality import QualityFilter
+    from pipeline.lang.identify import LanguageIdentifier
+
+    lid = LanguageIdentifier()
+    qf = QualityFilter()
+    uf = _url_filter()
+    show = set(filter(None, args.show.split(",")))
+    figures: dict[str, dict[str, float]] = {}
+    for name in args.sets.split(","):
+        rows: dict[str, Counter[str]] = defaultdict(Counter)
+        kept_junk: Counter[str] = Counter()
+        dropped_good: Counter[str] = Counter()
+        listing: list[str] = []
+        for d in SETS[name]():
+            if args.sure_only and d.confidence != "sure":
+                continue
+            if d.text is None:
+                reason: str | None = "extract:no_document"
+                lang = d.lang_label or "und"
+            else:
+                lang = lid.predict(d.text).lang
+                reason = uf.check(d.url) if uf is not None else None  # type: ignore[attr-defined]
+                if reason is None:
+                    reason = qf.apply(d.text, lang).reason
+            group = d.lang_label or lang
+            good, kept = d.label == "keep", reason is None
+            for key in (group, "all"):
+                c = rows[key]
+                c["docs"] += 1
+                c["good"] += good
+                c["kept"] += kept
+                c["kept_good"] += good and kept
+            if kept and not good:
+                kept_junk[d.reason] += 1
+                if "kept-junk" in show:
+                    listing.append(f"  kept {d.reason:<10} {name}#{d.idx} {lang} {d.url[:90]}")
+            if good and not kept:
+                dropped_good[reason or ""] += 1
+                if "dropped-good" in show:
+                    listing.append(f"  dropped good by {reason} {name}#{d.idx} {lang} {d.url[:90]}")
+        print(f"\n== {name} ==")
+        print(f"{'language':<10} {'docs':>5} {'good':>5} {'kept':>5} {'precision':>9} {'recall':>7}")
+        for key in sorted(rows, key=lambda k: (k == "all", -rows[k]["docs"], k)):
+            c = rows[key]
+            prec = c["kept_good"] / c["kept"] if c["kept"] else float("nan")
+            rec = c["kept_good"] / c["good"] if c["good"] else float("nan")
+            print(f"{key:<10} {c['docs']:>5} {c['good']:>5} {c['kept']:>5} {prec:>9.3f} {rec:>7.3f}")
+            if key == "all":
+                figures[name] = {"docs": c["docs"], "good": c["good"], "kept": c["kept"], "precision": prec,
+                                 "recall": rec}  # fmt: skip
+        print("junk kept, by labeled kind:", dict(kept_junk.most_common()) or "none")
+        print("good pages dropped, by rule:", dict(dropped_good.most_common()) or "none")
+        for line in listing:
+            print(line)
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
