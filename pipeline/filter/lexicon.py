@@ -29,12 +29,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from pipeline.text import segment
+from pipeline.text.scripts import SPACELESS_SCRIPTS, script_counts
 from pipeline.text.stopwords import ENDINGS, count_stop_words, stop_words_for
 
 if TYPE_CHECKING:
     from pipeline.filter.view import DocView
 
-__all__ = ["Lexicon", "TermMatcher", "builtin_terms", "status_phrases_all"]
+__all__ = ["NOTICE_KINDS", "Lexicon", "TermMatcher", "builtin_terms", "status_phrases_all"]
 
 def _data_text(name: str) -> str:
     return resources.files("pipeline").joinpath("data", "filter", name).read_text(encoding="utf-8")
@@ -89,10 +91,17 @@ def builtin_terms(category: str, lang_key: str) -> tuple[tuple[str, float], ...]
     return tuple(sorted(out.items()))
 
 
+#: Status-phrase kinds that also appear as boilerplate on real pages (a login box, a "enable JavaScript" banner, a
+#: "you are being redirected" link): they mark a page only when it has almost no prose.
+NOTICE_KINDS = frozenset({"login_required", "javascript_required", "browser_unsupported", "redirect", "search_no_results"})
+
+
 @lru_cache(maxsize=None)
-def status_phrases_all() -> tuple[str, ...]:
-    """Every shipped error/placeholder phrase, all languages (error pages are often in English on any site)."""
-    return tuple(sorted({r["phrase"].lower() for r in _read_tsv("status_phrases.tsv") if r["phrase"]}))
+def status_phrases_all(notices: bool = False) -> tuple[str, ...]:
+    """Every shipped error/placeholder phrase of all languages (error pages are often in English on any site):
+    the error kinds, or with `notices` the notice kinds (`NOTICE_KINDS`)."""
+    rows = _read_tsv("status_phrases.tsv")
+    return tuple(sorted({r["phrase"].lower() for r in rows if r["phrase"] and (r["kind"] in NOTICE_KINDS) == notices}))
 
 
 def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
@@ -100,16 +109,37 @@ def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
 
+def _spaceless(term: str) -> bool:
+    """Whether an entry is written in a script without spaces between words (matched as a substring)."""
+    return bool(set(script_counts(term)) & (SPACELESS_SCRIPTS | {"Hang"}))
+
+
 class TermMatcher:
     """Counts weighted occurrences of list entries in a document, matched the way its script needs."""
 
     def __init__(self, weights: Mapping[str, float]) -> None:
         self.weights = {t.lower(): w for t, w in weights.items() if t.strip() and w > 0}
-        self._substring = _alternation(self.weights)
-        single = {t: w for t, w in self.weights.items() if " " not in t}
-        self._words = single
-        self._phrases = _alternation(t for t in self.weights if " " in t)
-        self._prefix_lengths = sorted({len(t) for t in single}, reverse=True)
+        # In a character-unit document: its own script's entries as substrings, the others (English porn and casino
+        # words in a Chinese page) as whole ASCII words, so "sussex" or "java" never count as "sex" or "av".
+        self._substring = _alternation(t for t in self.weights if _spaceless(t))
+        others = sorted((t for t in self.weights if not _spaceless(t)), key=lambda t: (-len(t), t))
+        self._ascii_words = (
+            re.compile(r"\b(?:" + "|".join(map(re.escape, others)) + r")\b", re.ASCII) if others else None
+        )
+        # In a space-delimited document: entries as whole words (`segment.words`), phrases as runs of whole words;
+        # in Korean, entries in Hangul also as the start of an eojeol (the particles follow the stem).
+        self._whole: dict[str, float] = {}
+        self._phrases: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+        self._stems: dict[str, float] = {}
+        for term, w in self.weights.items():
+            toks = segment.words(term)
+            if len(toks) == 1 and toks[0] == term:
+                self._whole[term] = w
+                if _spaceless(term):
+                    self._stems[term] = w
+            elif toks:
+                self._phrases.setdefault(toks[0], []).append((tuple(toks[1:]), w))
+        self._stem_lengths = sorted({len(t) for t in self._stems}, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.weights)
@@ -118,22 +148,29 @@ class TermMatcher:
         if not self.weights:
             return 0.0
         if v.char_units:
-            assert self._substring is not None
-            return sum(self.weights[m] for m in self._substring.findall(v.lower))
-        words = self._words
-        if v.profile.script == "Hang":
             total = 0.0
-            lengths = self._prefix_lengths
-            for w in v.words:
+            if self._substring is not None:
+                total += sum(self.weights[m] for m in self._substring.findall(v.lower))
+            if self._ascii_words is not None:
+                total += sum(self.weights[m] for m in self._ascii_words.findall(v.lower))
+            return total
+        words = v.words
+        whole, phrases = self._whole, self._phrases
+        total = sum(whole[w] for w in words if w in whole)
+        if phrases:
+            for i, w in enumerate(words):
+                for rest, weight in phrases.get(w, ()):
+                    if tuple(words[i + 1 : i + 1 + len(rest)]) == rest:
+                        total += weight
+        if self._stems and v.profile.script == "Hang":
+            stems, lengths = self._stems, self._stem_lengths
+            for w in words:
+                if w in stems:
+                    continue  # counted as a whole word
                 for n in lengths:
-                    if len(w) >= n and w[:n] in words:
-                        total += words[w[:n]]
+                    if len(w) > n and w[:n] in stems:
+                        total += stems[w[:n]]
                         break
-        else:
-            total = sum(words[w] for w in v.words if w in words)
-        if self._phrases is not None:
-            # words joined by single spaces: a phrase matches whole words only
-            total += sum(self.weights[m] for m in self._phrases.findall(f" {v.joined} ") if m)
         return total
 
 
@@ -145,6 +182,7 @@ class Lexicon:
     endings: frozenset[str] | None
     categories: dict[str, TermMatcher]
     phrases: re.Pattern[str] | None
+    notices: re.Pattern[str] | None = None
 
     @classmethod
     def build(
@@ -180,7 +218,8 @@ class Lexicon:
                 weights[t.lower()] = 1.0
             matchers[cat] = TermMatcher(weights)
         phrase_list = status_phrases_all() if phrases is None else tuple(p.lower() for p in phrases)
-        return cls(stops, endings, matchers, _alternation(phrase_list))
+        notices = status_phrases_all(notices=True) if phrases is None else ()
+        return cls(stops, endings, matchers, _alternation(phrase_list), _alternation(notices))
 
     def stop_words_found(self, v: DocView) -> float | None:
         if self.stops is None:
@@ -193,7 +232,8 @@ class Lexicon:
         m = self.categories.get(category)
         return m.count(v) if m is not None else 0.0
 
-    def status_phrases(self, v: DocView) -> int:
-        return len(self.phrases.findall(v.lower)) if self.phrases is not None else 0
+    def status_phrases(self, v: DocView, notices: bool = False) -> int:
+        pattern = self.notices if notices else self.phrases
+        return len(pattern.findall(v.lower)) if pattern is not None else 0
 
 

@@ -252,14 +252,17 @@ class QualityFilter:
             return "quality:empty", text, {}, ["quality:empty"]
         full = record is not None
         failed: list[str] = []
-        kept_view: DocView | None = None
+        views: dict[str, DocView] = {"page": v}
         out_text, removed = text, {}
         for step in plan.steps:
-            view = v
-            if step.family.on == "kept":
-                if kept_view is None:
-                    kept_view, out_text, removed = _after_c4(v, plan.rules.c4)
-                view = kept_view
+            on = step.family.on
+            view = views.get(on)  # type: ignore[assignment]
+            if view is None:
+                if "main" not in views:
+                    views["main"] = v.main_view(plan.rules.page.prose_line_units)
+                if on == "kept":
+                    views["kept"], out_text, removed = _after_c4(v, views["main"], plan.rules.c4)
+                view = views[on]
             fam = step.family.name
             for rule, threshold in step.rules:
                 if threshold is None and not full:
@@ -329,15 +332,22 @@ class QualityFilter:
         return out
 
 
-def _after_c4(v: DocView, c: C4Settings) -> tuple[DocView, str, dict[str, int]]:
-    """(the view of the lines C4 keeps, the text to keep, removed lines by rule); C4 off: the document itself."""
+def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, str, dict[str, int]]:
+    """(the view of the main text's lines C4 keeps, the page's text to keep, removed lines by rule): C4's line rules
+    clean the whole page, the rules after it judge what is left of the main text. C4 off: the main text."""
     if not c.enabled:
-        return v, v.text, {}
+        return main, v.text, {}
     kept, edited, removed = _c4_lines(v, c)
     if kept is None:
-        return v, v.text, removed
-    view = DocView.of_lines([edited.get(i, v.lines[i]) for i in kept], v)
-    return view, (_rebuild(v.text, kept, edited) if c.remove_lines else v.text), removed
+        return main, v.text, removed
+    out = _rebuild(v.text, kept, edited) if c.remove_lines else v.text
+    if main is not v:  # the main text's lines are a contiguous run of the page's
+        first, last = main.first_line, main.first_line + len(main.lines) - 1
+        kept = [i for i in kept if first <= i <= last]
+    lines = [edited.get(i, v.lines[i]) for i in kept]
+    if edited:  # an edited line must be measured again
+        return DocView.of_lines(lines, main), out, removed
+    return DocView.of_lines(lines, main, v, kept), out, removed
 
 
 def _read_list(path: str) -> list[str]:

@@ -14,9 +14,11 @@ Families (`FAMILIES`, in the order they run; the reason is ``<family>:<rule>``):
 
 - ``badwords`` — obscene and gambling words per language (`pipeline.filter.lexicon`).
 - ``page`` — error and stub pages, link farms and navigation pages, recognized by their shape in script units.
-- ``gopher_repetition``, ``gopher_quality`` — on the whole document.
-- ``c4`` — line removal (`pipeline.filter.quality`), then its document rules on the lines it keeps.
-- ``fineweb`` — on the lines C4 keeps.
+- ``gopher_repetition``, ``gopher_quality`` — on the main text: from the first to the last prose line, so a menu
+  repeated at the top and bottom of a page (all visible text, as in WET files) is not taken for repeated content.
+- ``c4`` — line removal (`pipeline.filter.quality`, on the whole page: the text kept), then its document rules on
+  the lines of the main text it keeps.
+- ``fineweb`` — on the lines of the main text C4 keeps.
 - ``custom`` — the user's own rules (`custom_rule`), from ``filter.quality.custom_rules`` in the config.
 """
 
@@ -106,8 +108,10 @@ class Family:
 
     name: str
     rules: Callable[[Any], Sequence[Rule]]
-    #: ``text``: the whole document; ``kept``: the lines C4 keeps (C4's document rules, FineWeb).
-    on: Literal["text", "kept"] = "text"
+    #: What the rules measure: ``page`` — the whole document; ``main`` — its main text (from the first to the last
+    #: prose line: menus above and below left out, as main-content extraction would); ``kept`` — the lines of the
+    #: main text that C4's line rules keep.
+    on: Literal["page", "main", "kept"] = "main"
     #: Settings fields that are not thresholds of a rule but still rescale per script (e.g. what a short line is).
     params: dict[str, Scale] = field(default_factory=dict)
 
@@ -280,10 +284,17 @@ _FINEWEB_RULES = (
 
 
 def _status_phrases(v: DocView, s: Any) -> float | None:
-    """Error/status phrases, looked for only in pages with little prose (`max_error_prose` units)."""
-    if v.lexicon is None or s.max_error_prose is None or v.prose_size(s.prose_line_units) >= s.max_error_prose:
+    """Error phrases in pages with little prose (< `max_error_prose` units), plus notice phrases (login, JavaScript,
+    redirect, no results: also boilerplate of real pages) in pages with almost none (< `max_notice_prose`)."""
+    if v.lexicon is None or s.max_error_prose is None:
         return None
-    return float(v.lexicon.status_phrases(v))
+    prose = v.prose_size(s.prose_line_units)
+    if prose >= s.max_error_prose:
+        return None
+    found = v.lexicon.status_phrases(v)
+    if s.max_notice_prose is not None and prose < s.max_notice_prose:
+        found += v.lexicon.status_phrases(v, notices=True)
+    return float(found)
 
 
 _PAGE_RULES = (
@@ -316,12 +327,24 @@ def _word_rate(category: str) -> Measure:
     return measure
 
 
+def _title_hits(category: str) -> Measure:
+    def measure(v: DocView, s: Any) -> float | None:
+        if v.lexicon is None or not v.lines:
+            return None
+        return v.lexicon.word_hits(v.first_line_view, category)
+
+    return measure
+
+
 def _badword_rules(s: Any) -> list[Rule]:
-    return [
-        Rule(cat, _word_rate(cat), "max", "max_per_1000", Scale.NONE, metric=f"{cat}_per_1000",
-             doc=f"{cat} words per 1000 units (0 below min_hits)")
-        for cat in s.categories
-    ]  # fmt: skip
+    rules = []
+    for cat in s.categories:
+        rules.append(Rule(cat, _word_rate(cat), "max", "max_per_1000", Scale.NONE, metric=f"{cat}_per_1000",
+                          doc=f"{cat} words per 1000 units (0 below min_hits)"))
+        rules.append(Rule(f"{cat}_title", _title_hits(cat), "max", "max_title_hits", Scale.NONE,
+                          metric=f"{cat}_title_hits",
+                          doc=f"weighted {cat} words in the first line (the title, in all-visible-text extractions)"))
+    return rules  # fmt: skip
 
 
 # --- registry -----------------------------------------------------------------------------------------------------
@@ -329,8 +352,9 @@ def _badword_rules(s: Any) -> list[Rule]:
 
 #: The families, in the order they run.
 FAMILIES: tuple[Family, ...] = (
-    Family("badwords", _badword_rules),
-    Family("page", lambda s: _PAGE_RULES, params={"max_error_prose": Scale.COUNT, "prose_line_units": Scale.COUNT}),
+    Family("badwords", _badword_rules, on="page"),
+    Family("page", lambda s: _PAGE_RULES, on="page",
+           params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT}),
     Family("gopher_repetition", _repetition_rules),
     Family("gopher_quality", lambda s: _QUALITY_RULES),
     Family("c4", lambda s: _C4_RULES, on="kept",

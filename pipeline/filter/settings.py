@@ -184,6 +184,9 @@ class BadwordsSettings(_Model):
     categories: tuple[Literal["adult", "gambling"], ...] = Field(("adult", "gambling"), description="Lists to use.")
     min_hits: float = Field(3.0, ge=0, description="Weighted hits below this never fail a page.")
     max_per_1000: float | None = Field(2.0, ge=0, description="Weighted hits per 1000 units above → badwords:<cat>.")
+    max_title_hits: float | None = Field(
+        1.5, ge=0, description="Weighted hits in the first line (the title) above this → badwords:<cat>_title."
+    )
     soft_weight: float = Field(0.25, ge=0, le=1, description="Weight of a `soft` entry (hard entries count 1).")
     extra: dict[Literal["adult", "gambling"], tuple[str, ...]] = Field(
         default_factory=dict, description="category → entries added to the shipped lists (per language: by_lang)."
@@ -205,12 +208,16 @@ class PageSettings(_Model):
     enabled: bool = True
     prose_line_units: float = Field(8, ge=1, description="Units a line needs to count as prose (with a sentence end).")
     max_error_prose: float | None = Field(
-        60, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."
+        250, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."
+    )
+    max_notice_prose: float | None = Field(
+        60, ge=0, description="Pages with less prose than this are also searched for notice phrases (login, "
+        "JavaScript, redirect, no results), which real pages carry as boilerplate."
     )
     max_status_phrases: float | None = Field(0, ge=0, description="Status phrases above this in such a page → error_page.")
     min_prose: float | None = Field(40, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
     min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
-    max_url_ratio: float | None = Field(0.05, ge=0, description="URLs/domain names per unit above → url_ratio.")
+    max_url_ratio: float | None = Field(0.03, ge=0, description="URLs/domain names per unit above → url_ratio.")
     max_repeated_prefix_frac: float | None = Field(
         0.5, ge=0, le=1, description="Lines starting like 2+ other lines, at most (keyword and lottery lists)."
     )

@@ -12,6 +12,7 @@ unit per letter, so "404 Error - Not Found" is 4 words' worth in a Chinese page,
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import cached_property
 
 import numpy as np
@@ -88,17 +89,60 @@ class DocView:
         #: Duplicated n-gram coverage per size, as the rules measure it (smaller sizes bound larger ones).
         self.dup_ngram_fracs: dict[int, float] = {}
         self._top_counts: dict[int, int] = {}
+        #: Index of this view's first line among its page's lines (a main-text view starts below the header).
+        self.first_line = 0
 
     @classmethod
-    def of_lines(cls, lines: list[str], parent: DocView) -> DocView:
-        """A view of some lines of `parent` (what C4 keeps), sharing its profile and word lists."""
+    def of_lines(cls, lines: list[str], parent: DocView, page: DocView | None = None, index: list[int] | None = None
+                 ) -> DocView:
+        """A view of some lines of a page (what C4 keeps), sharing its profile and word lists. With `page` and the
+        lines' `index` in it (lines unchanged), the per-line features are taken from the page instead of measured
+        again, and the view's `size` is the sum of its lines' sizes."""
         view = cls("\n".join(lines), parent.profile, parent.lexicon)
         view.__dict__["lines"] = lines
+        if page is not None and index is not None:
+            for name in _PER_LINE:
+                values = getattr(page, name)
+                view.__dict__[name] = [values[i] for i in index]
+            view.__dict__["size"] = float(sum(view.__dict__["line_sizes"]))
         return view
 
     @cached_property
     def lines(self) -> list[str]:
         return segment.split_lines(self.text)
+
+    def main_span(self, min_line_units: float) -> tuple[int, int] | None:
+        """(first, last) index of the prose lines (`prose_size`): the page's main text lies between them, its
+        header and footer (menus, breadcrumbs, link lists) outside. None when there is no prose line."""
+        sizes, marks = self.line_sizes, self.line_has_sentence_mark
+        prose = [i for i, (n, m) in enumerate(zip(sizes, marks, strict=True)) if m and n >= min_line_units]
+        return (prose[0], prose[-1]) if prose else None
+
+    def main_view(self, min_line_units: float) -> DocView:
+        """The view of the main text (`main_span`, blank lines kept); the whole page when it has no prose line."""
+        span = self.main_span(min_line_units)
+        if span is None or (span[0] == 0 and span[1] == len(self.lines) - 1):
+            return self
+        raw = self.text.split("\n")
+        nonblank = [i for i, line in enumerate(raw) if line.strip()]
+        a, b = nonblank[span[0]], nonblank[span[1]] + 1
+        view = DocView("\n".join(raw[a:b]), self.profile, self.lexicon)
+        view.first_line = span[0]
+        lo, hi = span[0], span[1] + 1
+        view.__dict__["lines"] = self.lines[lo:hi]
+        for name in _PER_LINE:
+            if name in self.__dict__:
+                view.__dict__[name] = self.__dict__[name][lo:hi]
+        # Words and character units never cross a line break, so the main text's are a slice of the page's: reuse
+        # them when the page has them (its header and footer are tokenized instead, usually a few short lines).
+        key = "unit_text" if self.char_units else "words"
+        if key in self.__dict__:
+            cut = segment.char_units if self.char_units else segment.words
+            head = len(cut("\n".join(raw[:a]).lower()))
+            tail = len(cut("\n".join(raw[b:]).lower()))
+            whole = self.__dict__[key]
+            view.__dict__[key] = whole[head : len(whole) - tail]
+        return view
 
     @cached_property
     def paragraphs(self) -> list[str]:
@@ -255,19 +299,37 @@ class DocView:
         return segment.line_unit_counts(self.text, self.profile)
 
     @cached_property
+    def line_sentence_ends(self) -> list[int]:
+        """Sentence ends in each line (`segment.SENTENCE_MARK_RE`), found in one pass over the whole text."""
+        counts = [0] * len(self.lines)
+        if not counts:
+            return counts
+        starts: list[int] = []
+        pos = 0
+        for raw in self.text.split("\n"):
+            if raw.strip():
+                starts.append(pos)
+            pos += len(raw) + 1
+        for m in segment.SENTENCE_MARK_RE.finditer(self.text):
+            counts[bisect_right(starts, m.start()) - 1] += 1
+        return counts
+
+    @cached_property
     def sentence_total(self) -> int:
-        """Sentences in all lines (see `segment.sentence_count`)."""
-        prof = self.profile
-        if not prof.sentence_punct:
+        """Sentences in all lines (see `segment.sentence_count`): sentence ends, plus one per unterminated line."""
+        if not self.profile.sentence_punct:
             return len(self.text.split())
-        ends = len(segment._SENTENCE_END_RE.findall(self.text))
-        closers = segment.CLOSING_PUNCTUATION
-        terminal = segment._TERMINAL_TUPLE
-        return ends + sum(1 for line in self.lines if not line.rstrip(closers).endswith(terminal))
+        ends = sum(self.line_sentence_ends)
+        return ends + sum(1 for flag in self.line_ends_sentence if not flag)
 
     def units_in(self, line: str) -> int:
         """Units of one line with the document's own unit definition (for the text C4 leaves)."""
         return len(segment.char_units(line)) if self.char_units else len(segment.words(line))
+
+    @cached_property
+    def first_line_view(self) -> DocView:
+        """A view of the first line alone (SEO pages stuff their title, the first line of all visible text)."""
+        return DocView(self.lines[0] if self.lines else "", self.profile, self.lexicon)
 
     @cached_property
     def dup_paragraphs(self) -> tuple[int, int]:
@@ -317,8 +379,7 @@ class DocView:
         """Whether each line holds a sentence end anywhere (not only at its end)."""
         if not self.profile.sentence_punct:
             return [True] * len(self.lines)
-        search = segment.SENTENCE_MARK_RE.search
-        return [search(line) is not None for line in self.lines]
+        return [n > 0 for n in self.line_sentence_ends]
 
 
     def prose_size(self, min_line_units: float) -> float:
@@ -332,8 +393,18 @@ class DocView:
 
     @cached_property
     def url_tokens(self) -> int:
-        """URLs and bare domain names in the text (link farms list them by the dozen)."""
-        return len(_URL_RE.findall(self.lower))
+        """URLs and bare domain names in the text (link farms list them by the dozen): domain names with a known
+        top-level domain, or URLs (``://``) when there are more of those."""
+        lower = self.lower
+        if "." not in lower:
+            return 0
+        domains = sum(
+            1
+            for m in _DOMAIN_END_RE.finditer(lower)
+            if m.group(1) in _TLD_SET and m.start() > 0 and lower[m.start() - 1].isalnum()
+            and lower[m.start() - 1].isascii()
+        )
+        return max(domains, lower.count("://"))
 
     @cached_property
     def repeated_prefix_frac(self) -> float:
@@ -341,23 +412,29 @@ class DocView:
         if not self.lines:
             return 0.0
         keys: list[str] = []
+        char_units = self.char_units
         for line in self.lines:
-            core = _LEAD_RE.sub("", line.lower())
-            keys.append(segment.char_units(core[:12])[:3] if self.char_units else " ".join(core.split()[:2]))
+            core = line.lstrip(_LEAD_CHARS)
+            keys.append(core[:3].lower() if char_units else " ".join(core.lower().split(None, 2)[:2]))
         counts: dict[str, int] = {}
         for k in keys:
             counts[k] = counts.get(k, 0) + 1
         return sum(1 for k in keys if k and counts[k] >= 3) / len(keys)
 
 
+#: Per-line features a view of some of a page's lines can take from the page instead of measuring them again.
+_PER_LINE = ("line_units", "line_sizes", "line_sentence_ends", "line_ends_sentence", "line_has_sentence_mark")
+
 _TLDS = (
     "com|net|org|info|biz|edu|gov|cn|top|xyz|vip|club|site|online|shop|loan|download|win|bid|date|cricket|"
     "party|racing|review|science|stream|trade|webcam|men|work|link|click|pw|tk|ml|ga|cf|gq|cc|tv|me|io|co|ws|"
     "uk|de|fr|ru|jp|kr|tw|hk|in|br|it|es|nl|pl|us|ca|au|vn|th|id|my|sg|ph|eu|asia"
 )
-_URL_RE = re.compile(
-    rf"(?:https?://|www\.)[a-z0-9._~:/?#@!$&*+,;=%-]+|(?<![a-z0-9.-])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{_TLDS})(?![a-z0-9-]|\.[a-z0-9])"
-)
-_LEAD_RE = re.compile(r"^[\W_]+")
+_TLD_SET = frozenset(_TLDS.split("|"))
+# A domain name ends with ".<known TLD>" after a letter or digit and before no further label. The pattern starts with
+# the literal "." so `re` skips ahead between dots (with a look-behind or a class first it scanned ~25x slower); the
+# TLD and the character before the dot are checked in Python, on the few matches.
+_DOMAIN_END_RE = re.compile(r"\.([a-z]{2,8})(?![a-z0-9-]|\.[a-z0-9])")
+_LEAD_CHARS = " \t\u3000\u00a0-*•·●○■□▪▫◦‣–—►▶➢✓✔→・|>#[](){}【】「」『』《》〈〉\"'“”‘’.,:;!?、，。：；！？_=+~"
 _FOREIGN_RUN_RE = re.compile(r"[0-9a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+")
 _FOREIGN_CHAR_RE = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")

@@ -330,10 +330,27 @@ def test_c4_too_few_sentences_and_terminal_punct_option() -> None:
 
 
 def test_fineweb_sees_the_text_c4_leaves() -> None:
-    doc = prose_docs("en", 1)[0] + "\n" + "\n".join(f"Tag{i}" for i in range(60))
+    paras = prose_docs("en", 1, size=3000)[0].split("\n\n")
+    tags = "\n".join(f"Tag{i}" for i in range(60))
+    half = len(paras) // 2
+    doc = "\n\n".join([*paras[:half], tags, *paras[half:]])  # one-word lines inside the main text
     assert QF.check(doc, "en") is None  # the one-word lines are removed by C4 before FineWeb's short-line rule
-    no_c4 = QualityFilter(QualitySettings.model_validate({"c4": {"enabled": False}}))
+    no_c4 = legacy({"c4": {"enabled": False}})
     assert no_c4.check(doc, "en") == "fineweb:line_punct_ratio"
+
+
+def test_header_and_footer_lines_are_outside_the_main_text() -> None:
+    """Menus above the first and below the last prose line (all visible text, as in WET files) are not measured
+    as the document's content: a menu repeated at the top and the bottom is not a repeated line."""
+    prose = prose_docs("zh-Hans", 1)[0]
+    menu = "首页 | 书库 | 排行 | 全本 | 上一章 | 目录 | 下一章 | 加入书签"
+    page = f"{menu}\n{prose}\n{menu}"
+    assert FULL.check(page, "zh-Hans") is None
+    info = FULL.explain(page, "zh-Hans")["measurements"]
+    assert info["gopher_repetition"]["dup_line_char_frac"] == 0 and info["fineweb"]["dup_line_char_frac"] == 0
+    assert info["page"]["prose"] > 0.8 * info["gopher_quality"]["words"]
+    no_c4 = legacy({"c4": {"enabled": False}})
+    assert no_c4.explain(page, "zh-Hans")["measurements"]["fineweb"]["dup_line_char_frac"] == 0
 
 
 def test_explain_reports_every_measurement_and_failure() -> None:
