@@ -260,8 +260,8 @@ class QualityFilter:
             if view is None:
                 if "main" not in views:
                     views["main"] = v.main_view(plan.rules.page.prose_line_units)
-                if on == "kept":
-                    views["kept"], out_text, removed = _after_c4(v, views["main"], plan.rules.c4)
+                if on in ("c4_kept", "kept"):
+                    views["c4_kept"], views["kept"], out_text, removed = _after_c4(v, views["main"], plan.rules.c4)
                 view = views[on]
             fam = step.family.name
             for rule, threshold in step.rules:
@@ -332,22 +332,27 @@ class QualityFilter:
         return out
 
 
-def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, str, dict[str, int]]:
-    """(the view of the main text's lines C4 keeps, the page's text to keep, removed lines by rule): C4's line rules
-    clean the whole page, the rules after it judge what is left of the main text. C4 off: the main text."""
+def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, DocView, str, dict[str, int]]:
+    """C4's line rules clean the whole page: (the view of the page's lines C4 keeps, the view of the main text's
+    lines C4 keeps, the page's text to keep, removed lines by rule). C4 off: the page and the main text."""
     if not c.enabled:
-        return main, v.text, {}
+        return v, main, v.text, {}
     kept, edited, removed = _c4_lines(v, c)
     if kept is None:
-        return main, v.text, removed
+        return v, main, v.text, removed
     out = _rebuild(v.text, kept, edited) if c.remove_lines else v.text
-    if main is not v:  # the main text's lines are a contiguous run of the page's
-        first, last = main.first_line, main.first_line + len(main.lines) - 1
-        kept = [i for i in kept if first <= i <= last]
-    lines = [edited.get(i, v.lines[i]) for i in kept]
-    if edited:  # an edited line must be measured again
-        return DocView.of_lines(lines, main), out, removed
-    return DocView.of_lines(lines, main, v, kept), out, removed
+
+    def view(index: list[int], parent: DocView) -> DocView:
+        lines = [edited.get(i, v.lines[i]) for i in index]
+        if edited:  # an edited line must be measured again
+            return DocView.of_lines(lines, parent)
+        return DocView.of_lines(lines, parent, v, index)
+
+    page_kept = view(kept, v)
+    if main is v:
+        return page_kept, page_kept, out, removed
+    first, last = main.first_line, main.first_line + len(main.lines) - 1  # the main text: a run of the page's lines
+    return page_kept, view([i for i in kept if first <= i <= last], main), out, removed
 
 
 def _read_list(path: str) -> list[str]:

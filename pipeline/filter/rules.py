@@ -17,7 +17,7 @@ Families (`FAMILIES`, in the order they run; the reason is ``<family>:<rule>``):
 - ``gopher_repetition``, ``gopher_quality`` — on the main text: from the first to the last prose line, so a menu
   repeated at the top and bottom of a page (all visible text, as in WET files) is not taken for repeated content.
 - ``c4`` — line removal (`pipeline.filter.quality`, on the whole page: the text kept), then its document rules on
-  the lines of the main text it keeps.
+  the lines it keeps.
 - ``fineweb`` — on the lines of the main text C4 keeps.
 - ``custom`` — the user's own rules (`custom_rule`), from ``filter.quality.custom_rules`` in the config.
 """
@@ -109,9 +109,9 @@ class Family:
     name: str
     rules: Callable[[Any], Sequence[Rule]]
     #: What the rules measure: ``page`` — the whole document; ``main`` — its main text (from the first to the last
-    #: prose line: menus above and below left out, as main-content extraction would); ``kept`` — the lines of the
-    #: main text that C4's line rules keep.
-    on: Literal["page", "main", "kept"] = "main"
+    #: prose line: menus above and below left out, as main-content extraction would); ``c4_kept`` — the page's lines
+    #: that C4's line rules keep (C4's document rules, as in C4); ``kept`` — the main text's lines C4 keeps.
+    on: Literal["page", "main", "c4_kept", "kept"] = "main"
     #: Settings fields that are not thresholds of a rule but still rescale per script (e.g. what a short line is).
     params: dict[str, Scale] = field(default_factory=dict)
 
@@ -357,7 +357,7 @@ FAMILIES: tuple[Family, ...] = (
            params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT}),
     Family("gopher_repetition", _repetition_rules),
     Family("gopher_quality", lambda s: _QUALITY_RULES),
-    Family("c4", lambda s: _C4_RULES, on="kept",
+    Family("c4", lambda s: _C4_RULES, on="c4_kept",
            params={"min_words_per_line": Scale.COUNT, "max_word_length": Scale.WORD_SCRIPTS}),
     Family("fineweb", lambda s: _FINEWEB_RULES, on="kept", params={"short_line_chars": Scale.LINE_CHARS}),
     Family("custom", lambda s: (), on="kept"),  # the user's rules: QualityFilter compiles them from the config

@@ -1,0 +1,243 @@
+"""Rules as data: user rules by import path, the page family (error pages, stubs, link farms, navigation), the
+bad-word family (script-aware matching, rates not single hits, title hits, config lists), script units and rescaling.
+
+Every page here is written for the test (the project's own prose in scripts/demo_text and hand-made junk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, parse_config
+from pipeline.filter.lexicon import Lexicon, TermMatcher, builtin_terms, status_phrases_all
+from pipeline.filter.quality import REASONS, QualityFilter
+from pipeline.filter.rules import FAMILIES, Scale
+from pipeline.filter.settings import QualitySettings
+from pipeline.filter.view import DocView
+from pipeline.lang.codes import normalize_label
+from pipeline.text.segment import profile_for
+from tests.filter.test_quality import paragraphs, prose_docs
+
+QF = QualityFilter()
+
+
+def qf(data: dict) -> QualityFilter:
+    return QualityFilter(QualitySettings.model_validate(data))
+
+
+def article(lang: str, size: int = 2500) -> str:
+    return prose_docs(lang, 1, size=size)[0]
+
+
+# --- rules are data -------------------------------------------------------------------------------------------
+
+
+def test_every_rule_is_listed_with_its_settings_key_and_scale() -> None:
+    settings = QualitySettings()
+    for fam in FAMILIES:
+        model = getattr(settings, fam.name)
+        for rule in fam.rules(model):
+            assert rule.key in type(model).model_fields, (fam.name, rule.name)
+            assert isinstance(rule.scale, Scale) and rule.op in ("max", "min")
+    assert {"page:error_page", "page:too_little_prose", "badwords:adult", "badwords:gambling_title"} <= set(REASONS)
+    columns = [c for c, _, _ in QF.metrics()]
+    assert "fineweb.dup_line_char_frac" in columns and "page.prose" in columns and len(columns) == len(set(columns))
+
+
+def test_explain_and_measurements_come_from_the_same_rules() -> None:
+    doc = article("ko")
+    result, flat = QF.apply_measured(doc, "ko")
+    explained = QF.explain(doc, "ko")["measurements"]
+    assert result.reason is None
+    assert flat == {f"{fam}.{k}": float(v) for fam, vals in explained.items() for k, v in vals.items()}
+    assert {"page.prose", "badwords.adult_per_1000", "gopher_quality.words", "fineweb.line_punct_frac"} <= set(flat)
+
+
+def test_dup_line_char_ratio_rescales_with_character_density() -> None:
+    s = QualitySettings()
+    en, zh, ko = s.rules_for("eng_Latn", "Latn"), s.rules_for("zho_Hans", "Hans"), s.rules_for("kor_Hang", "Hang")
+    assert en.fineweb.max_dup_line_char_frac == 0.01
+    assert zh.fineweb.max_dup_line_char_frac == pytest.approx(0.04)  # 6 / 1.5 line characters per English word
+    assert ko.fineweb.max_dup_line_char_frac > 0.01
+    assert zh.page.min_prose == 60 and zh.page.prose_line_units == 12  # counts x 1.5
+
+
+def test_a_chapter_with_its_navigation_line_at_top_and_bottom_is_kept() -> None:
+    """FineWeb's 1% rule removed clean novel chapters for one repeated 'previous / contents / next' line."""
+    nav = "上一章 ← 章节目录 → 下一章 加入书签"
+    chapter = article("zh-Hans", 2200)
+    doc = f"{nav}\n{chapter}\n{nav}"
+    assert QF.check(doc, "zh-Hans") is None
+    paras = chapter.split("\n\n")
+    inside = "\n\n".join([*paras[:2], nav, *paras[2:4], nav, *paras[4:]])
+    frac = QF.explain(inside, "zh-Hans")["measurements"]["fineweb"]["dup_line_char_frac"]
+    assert 0.01 < frac < 0.04  # inside the main text it counts, but a line of this size is under the Han threshold
+
+
+def test_latin_words_in_a_chinese_page_count_as_words_not_letters() -> None:
+    page = "404 Error - Not Found\n404 您访问的页面找不回来了，您可以上百度查找您感兴趣的内容。"
+    view = DocView(page, profile_for("Hans"))
+    assert view.n_units == 26 + 19  # n-gram rules: one unit per character, letters included
+    assert view.size == 26 + 5 * 1.5  # counting rules: 26 Han characters + 5 words (404, error, not, found, 404)
+    assert QF.check(page, "zh-Hans") in ("page:error_page", "page:too_little_prose")
+
+
+# --- user rules by import path ---------------------------------------------------------------------------------
+
+
+def test_a_user_function_rule_from_the_config() -> None:
+    digits = "\n".join(f"第{i:03d}期 开奖结果 {i * 7919 % 100000:05d} {i * 104729 % 1000:03d}。" for i in range(60))
+    custom = qf({"page": {"enabled": False}, "badwords": {"enabled": False},
+                 "custom_rules": [{"rule": "tests.filter.custom_rules:digit_frac", "max": 0.3}]})  # fmt: skip
+    reason = custom.check(digits, "zh-Hans")
+    assert reason == "custom:digit_frac" or QF.explain(digits, "zh-Hans")["failed"]  # classic rules may fire first
+    assert "custom:digit_frac" in custom.explain(digits, "zh-Hans")["failed"]
+    assert custom.explain(digits, "zh-Hans")["measurements"]["custom"]["digit_frac"] > 0.3
+    assert custom.check(article("zh-Hans"), "zh-Hans") is None
+
+
+def test_a_user_class_rule_with_params_and_a_per_language_threshold() -> None:
+    data = {
+        "custom_rules": [{"rule": "tests.filter.custom_rules:KeywordCount", "params": {"keyword": "council"}, "min": 1}],
+        "by_lang": {"de": {"custom": {"thresholds": {"count_council": None}}}},
+    }
+    custom = qf(data)
+    en, de = article("en"), article("de")
+    assert "council" in en.lower() and "council" not in de.lower()
+    assert custom.check(en, "en") is None
+    assert custom.check(article("fr"), "fr") == "custom:count_council"
+    assert custom.check(de, "de") is None  # turned off for German
+    assert custom.rules_for("eng_Latn", "Latn").custom.thresholds == {"count_council": 1}
+
+
+def test_user_rules_fail_loudly_and_precisely() -> None:
+    base = {"run": {"work_dir": "/tmp/x"}, "extract": {"inputs": ["x.warc.gz"]}}
+    for rule, words in (
+        ({"rule": "tests.filter.no_such_module:f", "max": 1}, "cannot import module"),
+        ({"rule": "tests.filter.custom_rules:nope", "max": 1}, "has no attribute"),
+        ({"rule": "tests.filter.custom_rules:NOT_CALLABLE", "max": 1}, "neither a function nor a class"),
+        ({"rule": "tests.filter.custom_rules:digit_frac"}, "exactly one of max or min"),
+        ({"rule": "digit_frac", "max": 1}, "not an import path"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            parse_config({**base, "filter": {"quality": {"custom_rules": [rule]}}})
+    two = [{"rule": "tests.filter.custom_rules:digit_frac", "max": 1}] * 2
+    with pytest.raises(ConfigError, match="two custom rules are named 'digit_frac'"):
+        parse_config({**base, "filter": {"quality": {"custom_rules": two}}})
+
+
+# --- page family -----------------------------------------------------------------------------------------------
+
+ERROR_PAGES = {
+    "en": "Example Shop\nHome | Products | Contact\n404 - Page not found\nThe page you requested could not be found.",
+    "zh-Hans": "首页 | 新闻 | 联系我们\n404 页面不存在\n抱歉，您访问的页面不存在或已被删除，请返回首页。",
+    "ja": "ホーム | 会社概要 | お問い合わせ\nお探しのページは見つかりませんでした。\nURLをご確認のうえ、トップページへお戻りください。",
+    "ko": "홈 | 회사소개 | 고객센터\n요청하신 페이지를 찾을 수 없습니다.\n주소가 올바른지 확인해 주세요.",
+    "de": "Startseite | Kontakt\nSeite nicht gefunden\nDie angeforderte Seite konnte leider nicht gefunden werden.",
+    "ru": "Главная | Контакты\nСтраница не найдена\nК сожалению, запрашиваемая страница не существует.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(ERROR_PAGES))
+def test_error_pages_in_many_languages(lang: str) -> None:
+    page = ERROR_PAGES[lang]
+    info = QF.explain(page, lang)
+    assert info["decision"] == "page:error_page", info["failed"]
+    assert info["measurements"]["page"]["status_phrases"] >= 1
+
+
+def test_an_article_that_mentions_an_error_is_not_an_error_page() -> None:
+    doc = article("en", 3000) + "\n\nReaders who saw 'page not found' on the council site were asked to retry."
+    assert QF.check(doc, "en") is None
+
+
+def test_notice_phrases_need_a_page_with_almost_no_prose() -> None:
+    banner = "Please enable JavaScript to view this site."
+    assert QF.check(f"Menu | Home\n{banner}", "en") == "page:error_page"
+    assert QF.check(f"{banner}\n\n{article('en')}", "en") is None
+
+
+def test_every_language_has_its_own_status_phrases() -> None:
+    phrases = set(status_phrases_all()) | set(status_phrases_all(notices=True))
+    for sample in ("page not found", "页面不存在", "ページが見つかりません", "페이지를 찾을 수 없습니다", "seite nicht gefunden"):
+        assert sample in phrases
+    assert "error" not in phrases and "404" not in phrases  # never a bare word
+
+
+def test_a_menu_or_catalogue_page_has_too_little_prose() -> None:
+    catalogue = "\n".join(f"产品型号 JC-{i:03d} 规格 DN{20 + i} 价格 {i * 13} 元" for i in range(40))
+    assert QF.check(catalogue, "zh-Hans") in ("page:too_little_prose", "page:prose_frac", "page:repeated_prefix")
+    teaser = article("ko", 400).split("\n\n")[1]
+    nav = "\n".join(f"{w} 바로가기" for w in "뉴스 스포츠 경제 정치 사회 문화 연예 날씨 쇼핑 블로그 카페 지도".split() * 6)
+    assert QF.check(f"{nav}\n{teaser}\n{nav}", "ko") in ("page:prose_frac", "page:repeated_prefix")
+
+
+def test_link_farm_pages_fail_the_url_ratio() -> None:
+    links = " ".join(f"www.site{i}.com" for i in range(40))
+    page = article("en", 1500) + "\n" + links
+    assert QF.check(page, "en") == "page:url_ratio"
+    assert QF.check(article("en", 1500) + "\nMore at www.example.org.", "en") is None
+
+
+def test_repeated_line_prefixes_mark_keyword_and_lottery_lists() -> None:
+    lines = [f"063期{word}特别推荐，本期精选内容免费查看。" for word in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未".replace("", " ").split()]
+    prose = article("zh-Hans", 1200)
+    page = prose + "\n" + "\n".join(lines)
+    assert "page:repeated_prefix" in QF.explain(page, "zh-Hans")["failed"]
+    bullets = "\n".join(f"- {p}" for p in paragraphs("en")[1:9])
+    view = DocView(bullets, profile_for("Latn"))
+    assert view.repeated_prefix_frac == 0  # a bulleted article: the bullet is not a shared start
+
+
+# --- badwords family -------------------------------------------------------------------------------------------
+
+
+def test_the_shipped_lists_are_read_per_language() -> None:
+    assert ("六合彩", True) in builtin_terms("gambling", "zh-Hans")
+    assert any(t == "바카라" for t, _ in builtin_terms("gambling", "ko"))
+    assert builtin_terms("adult", "en") and builtin_terms("adult", "ja")
+
+
+def test_script_aware_matching() -> None:
+    m = TermMatcher({"sex": 1.0, "blow job": 1.0, "야동": 1.0, "porn": 1.0, "成人电影": 1.0, "av": 1.0})
+
+    def hits(text: str, script: str) -> float:
+        return m.count(DocView(text.lower(), profile_for(script)))
+
+    assert hits("Sussex sex Essex analysis blow job blowjob", "Latn") == 2  # whole words and phrases only
+    assert hits("야동을 보는 야동 porn", "Hang") == 3  # eojeol stems: 야동 + 을
+    assert hits("看porn成人电影 av女优 java sussex Avatar", "Hans") == 3  # substrings in Han, whole ASCII words
+
+
+def test_one_medical_or_lgbt_word_never_drops_a_page() -> None:
+    doc = article("en", 3000) + "\n\nThe clinic offers free testing for sexually transmitted infections to gay and lesbian couples."
+    assert QF.check(doc, "en") is None
+    zh = article("zh-Hans", 2500) + "\n\n医院提醒：性病和乳腺疾病应及早就医检查。"
+    assert QF.check(zh, "zh-Hans") is None
+
+
+def test_porn_and_gambling_link_farms_are_dropped() -> None:
+    porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
+                     + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
+    assert QF.check(porn, "zh-Hans") in ("badwords:adult", "badwords:adult_title")
+    lottery = "\n".join([f"六合彩第{i}期特码资料，时时彩开奖结果，百家乐真人荷官在线投注。" for i in range(12)])
+    assert QF.check(lottery, "zh-Hans", ) in ("badwords:gambling", "badwords:gambling_title")
+    korean = "카지노사이트 바카라 토토사이트 먹튀검증\n" + article("ko", 1200)
+    assert QF.check(korean, "ko") in ("badwords:gambling", "badwords:gambling_title")
+    assert "badwords:gambling_title" in QF.explain(korean, "ko")["failed"]
+
+
+def test_extra_and_replacement_lists_from_the_config(tmp_path: Path) -> None:
+    words = tmp_path / "gambling-en.txt"
+    words.write_text("# our own list\nwidgetcoin\n", encoding="utf-8")
+    doc = article("en", 2500) + "\n" + " ".join(["widgetcoin"] * 20)
+    assert QF.check(doc, "en") is None
+    replaced = qf({"by_lang": {"en": {"badwords": {"replace": {"gambling": str(words)}}}}})
+    assert replaced.check(doc, "en") == "badwords:gambling"
+    extra = qf({"badwords": {"extra": {"gambling": ["widgetcoin"]}}})
+    assert extra.check(doc, "en") == "badwords:gambling"
+    off = qf({"by_lang": {"en": {"badwords": {"enabled": False}}}, "badwords": {"extra": {"gambling": ["widgetcoin"]}}})
+    assert off.check(doc, "en") is None
+    lex = Lexicon.build(normalize_label("en"), categories=("gambling",), extra={"gambling": ("widgetcoin",)})
+    assert lex.categories["gambling"].weights["widgetcoin"] == 1.0
