@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.balance.settings import BalanceSettings
 from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualitySettings
+from pipeline.filter.url import URLFilterSettings
 from pipeline.tokenizer.settings import TokenizerSettings
 
 StageName = Literal["download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards"]
@@ -137,9 +138,15 @@ class LangidSection(_Section):
 
 
 class FilterSection(_Section):
-    """Quality rules (per script and language) and PII masking."""
+    """URL filter, quality rules (per script and language) and PII masking."""
 
+    url: URLFilterSettings = Field(default_factory=URLFilterSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    write_measurements: bool = Field(
+        default=True,
+        description="Write every quality rule's measurement of every document to attributes/filter/<shard>.parquet "
+        "(keyed by doc_id), so thresholds can be changed and re-applied without recomputing.",
+    )
     mask_pii: bool = Field(default=True, description="Mask PII in the documents the quality rules keep.")
     pii: PIISettings = Field(default_factory=PIISettings)
     write_removed: bool = Field(default=True, description="Write removed documents to filter/removed/ with reasons.")

@@ -267,9 +267,10 @@ class QualityFilter:
             for rule, threshold in step.rules:
                 if threshold is None and not full:
                     continue
-                if not full and rule.settled is not None and rule.settled(view, threshold):  # type: ignore[arg-type]
+                here = view if rule.on is None else views[rule.on]  # a rule may measure another (computed) view
+                if not full and rule.settled is not None and rule.settled(here, threshold):  # type: ignore[arg-type]
                     continue
-                value = rule.measure(view, step.settings)
+                value = rule.measure(here, step.settings)
                 if value is None:
                     continue
                 if record is not None:

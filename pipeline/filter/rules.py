@@ -84,6 +84,8 @@ class Rule:
     switch_value: float | None = None
     #: A cheap "surely passes with this threshold" test, used in check mode before `measure` (e.g. n-gram bounds).
     settled: Callable[[DocView, float], bool] | None = None
+    #: The view this rule measures when not its family's (`Family.on`).
+    on: str | None = None
     doc: str = ""
 
     @property
@@ -215,9 +217,9 @@ def _stop_words(v: DocView, s: Any) -> float | None:
 
 
 _QUALITY_RULES = (
-    Rule("too_few_words", lambda v, s: v.size, "min", "min_words", Scale.COUNT, metric="words",
-         doc="length in script units (a foreign word in a character-unit script counts as one word's worth)"),
-    Rule("too_many_words", lambda v, s: v.size, "max", "max_words", Scale.COUNT, metric="words"),
+    Rule("too_few_words", lambda v, s: v.size, "min", "min_words", Scale.COUNT, metric="words", on="page",
+         doc="the page's length in script units (a foreign word in a character-unit script counts as one word's worth)"),
+    Rule("too_many_words", lambda v, s: v.size, "max", "max_words", Scale.COUNT, metric="words", on="page"),
     Rule("mean_word_length_low", _mean_word_length, "min", "min_mean_word_length", Scale.MEAN_LEN,
          metric="mean_word_length"),
     Rule("mean_word_length_high", _mean_word_length, "max", "max_mean_word_length", Scale.MEAN_LEN,

@@ -215,7 +215,7 @@ class PageSettings(_Model):
         "JavaScript, redirect, no results), which real pages carry as boilerplate."
     )
     max_status_phrases: float | None = Field(0, ge=0, description="Status phrases above this in such a page → error_page.")
-    min_prose: float | None = Field(40, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
+    min_prose: float | None = Field(30, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
     min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
     max_url_ratio: float | None = Field(0.03, ge=0, description="URLs/domain names per unit above → url_ratio.")
     max_repeated_prefix_frac: float | None = Field(

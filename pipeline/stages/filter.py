@@ -1,11 +1,16 @@
-"""`polyglot filter`: language-aware quality rules, then PII masking, per shard.
+"""`polyglot filter`: the URL filter, then language-aware quality rules, then PII masking, per shard.
 
-Where a document is judged: `pipeline.filter.quality.QualityFilter.apply` (Gopher quality and repetition, C4, FineWeb
-rules, with "word", "sentence end" and "n-gram" defined per script — `pipeline.text.segment`); its thresholds come
-from the `filter.quality` config (global values rescaled per script, then per-script and per-language overrides).
-A removed document goes to `filter/removed/<shard>.parquet` with `filter_reason` (``<family>:<rule>``, e.g.
-``gopher_repetition:dup_line_frac``); a kept one continues with C4's line removals applied and its PII masked
-(`pipeline.filter.pii`: e-mail, IP, phone numbers, Korean RRN, Luhn-checked cards → typed placeholders).
+Where a document is judged: first by its URL (`pipeline.filter.url.URLFilter`: blocklists, banned words), then by
+`pipeline.filter.quality.QualityFilter` (the rule families of `pipeline.filter.rules`: bad words, page shape, Gopher,
+C4, FineWeb, the user's own rules, with "word", "sentence end" and "n-gram" defined per script); thresholds come from
+the `filter.quality` config (global values rescaled per script, then per-script and per-language overrides).
+A removed document goes to `filter/removed/<shard>.parquet` with `filter_reason` (``url:<reason>`` or
+``<family>:<rule>``, e.g. ``url:blocklist:adult``, ``page:error_page``); a kept one continues with C4's line
+removals applied and its PII masked (`pipeline.filter.pii`).
+
+With `filter.write_measurements` every document's measurements (one column per rule, ``<family>.<metric>``, null
+where a rule does not apply) go to `attributes/filter/<shard>.parquet` with its `doc_id`, `lang` and `filter_reason`:
+re-threshold from them without recomputing (`polyglot calibrate` uses the same measurements).
 
 Counts in the shard's record: documents kept and removed per language and rule (`removed`), and counters
 ``pii/<kind>/<lang>`` (items masked) and ``lines_removed/<rule>/<lang>`` (C4 line removals).
@@ -17,28 +22,47 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.filter.pii import PIIMasker
-from pipeline.filter.quality import QualityFilter
+from pipeline.filter.quality import QualityFilter, QualityResult
+from pipeline.filter.url import URLFilter
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import read_parquet, write_parquet
+from pipeline.storage import join, read_parquet, write_parquet
 
 
 class FilterStage(Stage):
     name = "filter"
-    version = "1"
+    version = "2"
 
     def config_parts(self) -> tuple[str, ...]:
         return ("filter",)
 
     def plan(self) -> list[ShardTask]:
-        removed = self.cfg.filter.write_removed
-        return [
-            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=removed))
-            for t in upstream_tasks(self.cfg, "filter")
-        ]
+        f = self.cfg.filter
+        tasks = []
+        for t in upstream_tasks(self.cfg, "filter"):
+            outputs = self.document_outputs(t.shard_id, removed=f.write_removed)
+            if f.write_measurements:
+                outputs["attributes"] = join(self.cfg.run.work_dir, "attributes", "filter", f"{t.shard_id}.parquet")
+            tasks.append(ShardTask(t.shard_id, (t.outputs["main"],), outputs))
+        return tasks
+
+    def input_fingerprint(self, task: ShardTask) -> str:
+        """The shard's input plus the word and domain lists the config names: a list edited in place (same path,
+        so the same config) must redo the shards."""
+        from pipeline.storage import fingerprint
+
+        f = self.cfg.filter
+        lists = [*f.url.blocklists.values()] if f.url.enabled else []
+        q = f.quality
+        for override in (q, *q.by_script.values(), *q.by_lang.values()):
+            bw = getattr(override, "badwords", None)
+            if bw is not None and bw.replace:
+                lists += list(bw.replace.values())
+        return "+".join([super().input_fingerprint(task), *(fingerprint(p) for p in sorted(set(lists)))])
 
     def setup(self) -> None:
         f = self.cfg.filter
+        self.urls = URLFilter(f.url) if f.url.enabled else None
         self.quality = QualityFilter(f.quality)
         self.masker = PIIMasker(f.pii) if f.mask_pii else None
 
@@ -47,13 +71,23 @@ class FilterStage(Stage):
         table = read_parquet(task.inputs[0])
         texts = table.column("text").to_pylist()
         langs = table.column("lang").to_pylist()
+        urls = table.column("url").to_pylist() if "url" in table.column_names else [None] * len(texts)
+        measure = "attributes" in task.outputs
+        measurements: list[dict[str, float]] = []
         out_texts: list[str] = []
         reasons: list[str | None] = []
         masked: list[int] = []
         lines_removed: list[int] = []
-        for i, (text, lang) in enumerate(zip(texts, langs)):
+        for i, (text, lang, url) in enumerate(zip(texts, langs, urls)):
             stats.seen(lang, text)
-            res = self.quality.apply(text, lang)
+            url_reason = self.urls.check(url) if self.urls is not None else None
+            if url_reason is not None:
+                res, found = QualityResult(url_reason, text), {}
+            elif measure:
+                res, found = self.quality.apply_measured(text, lang)
+            else:
+                res, found = self.quality.apply(text, lang), {}
+            measurements.append(found)
             for rule, n in res.removed_lines.items():
                 stats.count(f"lines_removed/{rule}/{lang}", n)
             new = res.text
@@ -88,4 +122,19 @@ class FilterStage(Stage):
         if "removed" in task.outputs:
             removed = table.append_column("filter_reason", pa.array(reasons, pa.string())).filter(pc.invert(keep))
             write_parquet(removed, task.outputs["removed"])
+        if measure:
+            write_parquet(_attributes(table, reasons, measurements), task.outputs["attributes"])
         return stats
+
+
+def _attributes(table: pa.Table, reasons: list[str | None], rows: list[dict[str, float]]) -> pa.Table:
+    """doc_id, lang, filter_reason and one float32 column per measurement (sorted names; null where not measured)."""
+    names = sorted({k for row in rows for k in row})
+    cols: dict[str, pa.Array] = {
+        "doc_id": table.column("doc_id").combine_chunks(),
+        "lang": table.column("lang").combine_chunks(),
+        "filter_reason": pa.array(reasons, pa.string()),
+    }
+    for name in names:
+        cols[name] = pa.array([row.get(name) for row in rows], pa.float32())
+    return pa.table(cols)

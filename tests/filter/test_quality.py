@@ -348,7 +348,7 @@ def test_header_and_footer_lines_are_outside_the_main_text() -> None:
     assert FULL.check(page, "zh-Hans") is None
     info = FULL.explain(page, "zh-Hans")["measurements"]
     assert info["gopher_repetition"]["dup_line_char_frac"] == 0 and info["fineweb"]["dup_line_char_frac"] == 0
-    assert info["page"]["prose"] > 0.8 * info["gopher_quality"]["words"]
+    assert info["page"]["prose_frac"] > 0.7  # the menus are a fifth of the page
     no_c4 = legacy({"c4": {"enabled": False}})
     assert no_c4.explain(page, "zh-Hans")["measurements"]["fineweb"]["dup_line_char_frac"] == 0
 

@@ -60,7 +60,7 @@ def test_dup_line_char_ratio_rescales_with_character_density() -> None:
     assert en.fineweb.max_dup_line_char_frac == 0.01
     assert zh.fineweb.max_dup_line_char_frac == pytest.approx(0.04)  # 6 / 1.5 line characters per English word
     assert ko.fineweb.max_dup_line_char_frac > 0.01
-    assert zh.page.min_prose == 60 and zh.page.prose_line_units == 12  # counts x 1.5
+    assert zh.page.min_prose == 45 and zh.page.prose_line_units == 12  # counts x 1.5
 
 
 def test_a_chapter_with_its_navigation_line_at_top_and_bottom_is_kept() -> None:

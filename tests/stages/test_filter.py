@@ -98,3 +98,39 @@ def test_on_ray_with_record(ray_session, tmp_path: Path) -> None:
     rec = json.loads(Path(record_path(cfg, "filter", "T")).read_text())
     assert rec["stats"]["docs_out"] == 8
     assert run_stage(FilterStage, cfg).skipped == 1
+
+
+def test_url_filter_first_and_measurements_beside_the_documents(tmp_path: Path) -> None:
+    rows = docs()
+    rows.append({"doc_id": "T/300", "text": article("en"), "lang": "eng_Latn", "url": "https://blocked.example/a"})
+    rows.append({"doc_id": "T/301", "text": article("ko"), "lang": "kor_Hang", "url": "https://x.example/liuhecai/1"})
+    cfg = setup_inputs(tmp_path, rows)
+    blocklist = tmp_path / "domains.txt"
+    blocklist.write_text("# test list\nblocked.example\n", encoding="utf-8")
+    data = cfg.model_dump(mode="json")
+    data["filter"]["url"]["blocklists"] = {"testlist": str(blocklist)}
+    cfg = parse_config(data)
+    stage = FilterStage(cfg)
+    stage.setup()
+    (task,) = stage.plan()
+    assert task.outputs["attributes"].endswith("attributes/filter/T.parquet")
+    res = run_shard(stage, task, {"stage": "filter"})
+    assert res["ok"], res
+    removed = {r["doc_id"]: r["filter_reason"] for r in pq.read_table(task.outputs["removed"]).to_pylist()}
+    assert removed["T/300"] == "url:blocklist:testlist" and removed["T/301"] == "url:banned_word:gambling"
+    assert res["stats"]["removed"]["url:blocklist:testlist"] == {"eng_Latn": 1}
+    attrs = pq.read_table(task.outputs["attributes"])
+    assert attrs.num_rows == len(rows) and attrs.column("doc_id").to_pylist() == [r["doc_id"] for r in rows]
+    by_id = {r["doc_id"]: r for r in attrs.to_pylist()}
+    good = by_id["T/0"]  # Korean prose: every rule measured, kept
+    assert good["filter_reason"] is None and good["page.prose"] > 0 and good["gopher_quality.words"] > 0
+    menu = by_id["T/100"]
+    assert menu["filter_reason"] == removed["T/100"] and menu["page.prose"] == 0
+    assert by_id["T/300"]["page.prose"] is None  # removed by its URL before any text rule ran
+    # Re-thresholding from the side file gives the stage's decision without recomputing.
+    kept_ids = set(pq.read_table(task.outputs["main"]).column("doc_id").to_pylist())
+    assert kept_ids == {i for i, r in by_id.items() if r["filter_reason"] is None}
+    # The list is part of the shard's identity: editing it redoes the shard.
+    before = stage.input_fingerprint(task)
+    blocklist.write_text("# test list\nblocked.example\nother.example\n", encoding="utf-8")
+    assert stage.input_fingerprint(task) != before
