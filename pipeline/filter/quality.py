@@ -320,6 +320,18 @@ class QualityFilter:
             "rules": self.rules_for(lang_c, script_c).model_dump(mode="json"),
         }
 
+    def thresholds_for(self, lang: str | None, script: str | None = None) -> dict[str, dict[str, Any]]:
+        """``{"<family>.<metric>": {"rule": "<family>:<name>", "op": "max"|"min", "threshold": value}}`` in force for a
+        language (the values its measurements are compared with; null: the rule is off)."""
+        lang_c, script_c = self._lang_script("", lang, script)
+        out: dict[str, dict[str, Any]] = {}
+        for step in self._plan(lang_c, script_c).steps:
+            for rule, threshold in step.rules:
+                out.setdefault(f"{step.family.name}.{rule.metric_name}", {
+                    "rule": f"{step.family.name}:{rule.name}", "op": rule.op, "threshold": threshold,
+                })  # fmt: skip
+        return out
+
     def metrics(self) -> list[tuple[str, str, str]]:
         """(column ``<family>.<metric>``, op, settings key) of every rule under the global settings, in order."""
         out: list[tuple[str, str, str]] = []

@@ -18,6 +18,8 @@ Counts in the shard's record: documents kept and removed per language and rule (
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -123,12 +125,16 @@ class FilterStage(Stage):
             removed = table.append_column("filter_reason", pa.array(reasons, pa.string())).filter(pc.invert(keep))
             write_parquet(removed, task.outputs["removed"])
         if measure:
-            write_parquet(_attributes(table, reasons, measurements), task.outputs["attributes"])
+            attrs = _attributes(table, reasons, measurements)
+            thresholds = {lang: self.quality.thresholds_for(lang) for lang in sorted(set(langs))}
+            meta = {b"polyglot.thresholds": json.dumps(thresholds, sort_keys=True, ensure_ascii=False).encode()}
+            write_parquet(attrs.replace_schema_metadata(meta), task.outputs["attributes"])
         return stats
 
 
 def _attributes(table: pa.Table, reasons: list[str | None], rows: list[dict[str, float]]) -> pa.Table:
-    """doc_id, lang, filter_reason and one float32 column per measurement (sorted names; null where not measured)."""
+    """doc_id, lang, filter_reason and one float32 column per measurement (sorted names; null where not measured).
+    The schema metadata ``polyglot.thresholds`` holds, per language, each column's rule, comparison and threshold."""
     names = sorted({k for row in rows for k in row})
     cols: dict[str, pa.Array] = {
         "doc_id": table.column("doc_id").combine_chunks(),

@@ -134,3 +134,6 @@ def test_url_filter_first_and_measurements_beside_the_documents(tmp_path: Path) 
     before = stage.input_fingerprint(task)
     blocklist.write_text("# test list\nblocked.example\nother.example\n", encoding="utf-8")
     assert stage.input_fingerprint(task) != before
+    meta = json.loads(attrs.schema.metadata[b"polyglot.thresholds"])
+    assert meta["kor_Hang"]["page.prose"] == {"rule": "page:too_little_prose", "op": "min", "threshold": 20.4}
+    assert meta["eng_Latn"]["fineweb.dup_line_char_frac"]["threshold"] == 0.01
