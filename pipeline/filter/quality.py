@@ -176,6 +176,17 @@ class _Step:
     family: Family
     settings: Any
     rules: tuple[tuple[Rule, float | None], ...]
+    #: Per rule, what the per-document loop needs, flattened: (measure, threshold, settled, view name or None,
+    #: fails above?, reason, metric name).
+    checks: tuple[tuple[Any, float | None, Any, str | None, bool, str, str], ...] = ()
+
+    @classmethod
+    def of(cls, family: Family, settings: Any, rules: tuple[Rule, ...]) -> _Step:
+        pairs = tuple((r, r.threshold(settings)) for r in rules)
+        checks = tuple(
+            (r.measure, t, r.settled, r.on, r.op == "max", f"{family.name}:{r.name}", r.metric_name) for r, t in pairs
+        )
+        return cls(family, settings, pairs, checks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +222,7 @@ class QualityFilter:
                 if not s.enabled:
                     continue
                 fam_rules = self._custom if fam.name == "custom" else fam.rules(s)
-                steps.append(_Step(fam, s, tuple((r, r.threshold(s)) for r in fam_rules)))
+                steps.append(_Step.of(fam, s, tuple(fam_rules)))
             bw = rules.badwords
             lexicon = Lexicon.build(
                 lang,
@@ -263,22 +274,22 @@ class QualityFilter:
                 if on in ("c4_kept", "kept"):
                     views["c4_kept"], views["kept"], out_text, removed = _after_c4(v, views["main"], plan.rules.c4)
                 view = views[on]
-            fam = step.family.name
-            for rule, threshold in step.rules:
+            settings = step.settings
+            for measure, threshold, settled, rule_on, above, reason, metric in step.checks:
                 if threshold is None and not full:
                     continue
-                here = view if rule.on is None else views[rule.on]  # a rule may measure another (computed) view
-                if not full and rule.settled is not None and rule.settled(here, threshold):  # type: ignore[arg-type]
+                here = view if rule_on is None else views[rule_on]  # a rule may measure another (computed) view
+                if not full and settled is not None and settled(here, threshold):
                     continue
-                value = rule.measure(here, step.settings)
+                value = measure(here, settings)
                 if value is None:
                     continue
                 if record is not None:
-                    record.setdefault(fam, {})[rule.metric_name] = value
-                if threshold is not None and rule.fails(value, threshold):
-                    failed.append(f"{fam}:{rule.name}")
+                    record.setdefault(step.family.name, {})[metric] = value
+                if threshold is not None and (value > threshold if above else value < threshold):
+                    failed.append(reason)
                     if not full:
-                        return failed[0], out_text, removed, failed
+                        return reason, out_text, removed, failed
         return (failed[0] if failed else None), out_text, removed, failed
 
     def check(self, text: str, lang: str | None, script: str | None = None) -> str | None:

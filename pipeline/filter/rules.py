@@ -333,6 +333,8 @@ def _title_hits(category: str) -> Measure:
     def measure(v: DocView, s: Any) -> float | None:
         if v.lexicon is None or not v.lines:
             return None
+        if not v.lexicon.word_hits(v, category):
+            return 0.0  # the title is part of the page: no hit in the page, none in the title
         return v.lexicon.word_hits(v.first_line_view, category)
 
     return measure

@@ -183,7 +183,7 @@ class BadwordsSettings(_Model):
     enabled: bool = True
     categories: tuple[Literal["adult", "gambling"], ...] = Field(("adult", "gambling"), description="Lists to use.")
     min_hits: float = Field(3.0, ge=0, description="Weighted hits below this never fail a page.")
-    max_per_1000: float | None = Field(2.0, ge=0, description="Weighted hits per 1000 units above → badwords:<cat>.")
+    max_per_1000: float | None = Field(1.0, ge=0, description="Weighted hits per 1000 units above → badwords:<cat>.")
     max_title_hits: float | None = Field(
         1.5, ge=0, description="Weighted hits in the first line (the title) above this → badwords:<cat>_title."
     )
@@ -208,7 +208,7 @@ class PageSettings(_Model):
     enabled: bool = True
     prose_line_units: float = Field(8, ge=1, description="Units a line needs to count as prose (with a sentence end).")
     max_error_prose: float | None = Field(
-        250, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."
+        150, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."
     )
     max_notice_prose: float | None = Field(
         60, ge=0, description="Pages with less prose than this are also searched for notice phrases (login, "

@@ -12,7 +12,6 @@ unit per letter, so "404 Error - Not Found" is 4 words' worth in a Chinese page,
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from functools import cached_property
 
 import numpy as np
@@ -152,6 +151,11 @@ class DocView:
     def words(self) -> list[str]:
         """Lower-cased words (word scripts) or the characters of `unit_text` (character scripts)."""
         return list(self.unit_text) if self.char_units else segment.words(self.lower)
+
+    @cached_property
+    def word_set(self) -> frozenset[str]:
+        """The distinct `words` (for set operations against word lists)."""
+        return frozenset(self.words)
 
     @cached_property
     def unit_text(self) -> str:
@@ -300,19 +304,9 @@ class DocView:
 
     @cached_property
     def line_sentence_ends(self) -> list[int]:
-        """Sentence ends in each line (`segment.SENTENCE_MARK_RE`), found in one pass over the whole text."""
-        counts = [0] * len(self.lines)
-        if not counts:
-            return counts
-        starts: list[int] = []
-        pos = 0
-        for raw in self.text.split("\n"):
-            if raw.strip():
-                starts.append(pos)
-            pos += len(raw) + 1
-        for m in segment.SENTENCE_MARK_RE.finditer(self.text):
-            counts[bisect_right(starts, m.start()) - 1] += 1
-        return counts
+        """Sentence ends in each line (`segment.SENTENCE_MARK_RE`)."""
+        find = segment.SENTENCE_MARK_RE.findall
+        return [len(find(line)) for line in self.lines]
 
     @cached_property
     def sentence_total(self) -> int:

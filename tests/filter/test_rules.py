@@ -240,4 +240,4 @@ def test_extra_and_replacement_lists_from_the_config(tmp_path: Path) -> None:
     off = qf({"by_lang": {"en": {"badwords": {"enabled": False}}}, "badwords": {"extra": {"gambling": ["widgetcoin"]}}})
     assert off.check(doc, "en") is None
     lex = Lexicon.build(normalize_label("en"), categories=("gambling",), extra={"gambling": ("widgetcoin",)})
-    assert lex.categories["gambling"].weights["widgetcoin"] == 1.0
+    assert lex.words.weights["widgetcoin"] == {"gambling": 1.0}
