@@ -1,14 +1,20 @@
 """`polyglot stats`: what the pipeline did, per stage, language and family, from what the stages already wrote.
 
-Sources, all small (no pass over the data: 7 ms for the demo's 39 records and three reports on a shared machine
-under load; on a crawl, one small JSON read per completion record):
+Sources, all small but the last (no pass over the documents: 7 ms for the demo's 39 records and three reports on a
+shared machine under load; on a crawl, one small JSON read per completion record):
 
 - the completion records ``_state/<stage>/<shard>.json`` (documents, characters and bytes in and out per language,
   removals by reason and language, ``<group>/<kind>/<lang>`` counters: PII masked, C4 lines removed, exact token
   counts), sub-stage records in ``_state/<stage>/<sub>/`` and the corpus-wide steps in ``_state/<stage>/_global/``;
 - ``balance/plan.json`` (family assignment, targets, warnings), ``shards/manifest.json`` (files, rows, tokens) and
   ``tokenizer/report.json`` (characters per token and tokens per sentence on parallel text, balanced and unbalanced
-  tokenizer). Any of them may be absent (stage not run yet); the report shows what exists.
+  tokenizer);
+- the filter's measurements, ``attributes/filter/<shard>.parquet``: only ``lang``, ``filter_reason`` and about ten
+  float columns per language (no text; ~0.1 s for the demo's four files), at most `MEASUREMENT_MAX_FILES` files,
+  into fixed-bin histograms per language with the thresholds from the files' metadata and the documents failing
+  each rule.
+
+Any of them may be absent (stage not run yet); the report shows what exists.
 
 Two kinds of size sit side by side on purpose: characters and bytes are *estimates* of how much text a language has
 (they mean different things across scripts: a Hangul syllable is one character and three bytes), tokens are *exact*
@@ -21,10 +27,16 @@ report, else the default table (`pipeline.lang.families.family_of`).
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import math
+import re
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +44,7 @@ from rich.text import Text
 
 from pipeline.config import STAGE_ORDER
 from pipeline.lang.families import family_of
-from pipeline.storage import exists, fs_and_path, join, list_files, read_json
+from pipeline.storage import exists, fs_and_path, join, list_files, open_input, read_json
 
 LANG_FIELDS = ("docs_in", "docs_out", "chars_in", "chars_out", "bytes_in", "bytes_out")
 STATE_DIR = "_state"
@@ -439,7 +451,8 @@ def collect(work_dir: str) -> dict[str, Any]:
     Keys: ``stages`` (per stage with shard records: shards, docs in/out, ``by_lang``, ``removed`` {reason: {lang: n}},
     ``counters``), ``substages`` (the same for ``<stage>/<sub>`` records), ``steps`` ({stage: {step: summary}} of the
     corpus-wide steps), ``languages`` and ``families`` (sizes per stage, exact tokens, shares, removals),
-    ``share_basis``, ``family_source``, ``funnel``, ``tokenizer``, ``balance``, ``shards`` (None when absent).
+    ``share_basis``, ``family_source``, ``funnel``, ``tokenizer``, ``balance``, ``shards``,
+    ``filter_measurements`` (`filter_measurements`; each None when absent).
     """
     stages: dict[str, Any] = {}
     substages: dict[str, Any] = {}
@@ -484,6 +497,7 @@ def collect(work_dir: str) -> dict[str, Any]:
         "tokenizer": _tokenizer_section(tok_report, train),
         "balance": balance,
         "shards": _shards_section(manifest, stages.get("shards")),
+        "filter_measurements": filter_measurements(work_dir, stages.get("filter", {}).get("removed")),
     }
 
 
@@ -492,6 +506,372 @@ def _train_step_stats(work_dir: str) -> dict[str, Any] | None:
     rec = _read_optional(join(work_dir, STATE_DIR, "tokenizer", GLOBAL_DIR, "train.json"))
     return rec.get("stats") if rec else None
 
+
+# ---------------------------------------------------------------------------------------------- filter measurements
+#
+# The filter stage's attributes files (`attributes/filter/<shard>.parquet`: doc_id, lang, filter_reason and one float
+# column per measurement ``<family>.<metric>``, the thresholds per language in the schema metadata) summed per
+# language into fixed-bin histograms. Fixed bins per measurement make a shard's counts add to the next one's: one
+# streaming pass over a few numeric columns (no text), memory bounded by languages x measurements x bins.
+
+ATTRIBUTES_DIR = ("attributes", "filter")
+THRESHOLDS_KEY = b"polyglot.thresholds"
+#: Files read at most, evenly spaced in name order (a crawl has thousands; the report says how many were read).
+MEASUREMENT_MAX_FILES = 256
+#: Measurements shown per language at most, and bins per histogram at most (adjacent bins merged to fit).
+MAX_MEASUREMENTS = 12
+MAX_BINS = 30
+#: Shown for every language that has them, in this order ("{n}": the smallest n-gram size the language uses,
+#: "*": every match). The rules that removed a language's documents come first, up to `MAX_MEASUREMENTS`.
+MAIN_MEASUREMENTS = (
+    "page.prose", "page.prose_frac", "gopher_quality.words", "gopher_quality.stop_words",
+    "gopher_quality.alpha_words_frac", "gopher_repetition.top_{n}_gram_char_frac",
+    "gopher_repetition.dup_{n}_gram_char_frac", "fineweb.line_punct_frac", "fineweb.dup_line_char_frac",
+    "badwords.*_per_1000",
+)  # fmt: skip
+#: Rule families in the order the filter runs them (`pipeline.filter.rules.FAMILIES`): the display order.
+FAMILY_ORDER = ("badwords", "page", "gopher_repetition", "gopher_quality", "c4", "fineweb", "custom")
+_META_COLUMNS = ("doc_id", "lang", "filter_reason")
+_NGRAM = re.compile(r"^gopher_repetition\.(top|dup)_(\d+)_gram_char_frac$")
+
+_R10 = (1, 1.25, 1.6, 2, 2.5, 3.15, 4, 5, 6.3, 8)
+
+
+def _r10(lo: int, hi: int) -> list[float]:
+    """Renard R10 numbers (10 per decade, ~26 % apart) from 10^lo to 10^hi."""
+    return [float(f"{m}e{e}") for e in range(lo, hi) for m in _R10] + [float(f"1e{hi}")]
+
+
+#: Bin edges per scale. ``frac``: 0-1 in steps of 0.025; ``count``: 0-10 in steps of 1, then R10 up to 10^7 (no
+#: empty bins between integers); ``log``: R10 from 10^-4 to 10^4 (small rates and fractions whose threshold is near
+#: 0). Values <= 0 of ``count`` and ``log`` measurements are counted apart (``zero``); values outside a scale's
+#: range count in its first or last bin (``min`` and ``max`` are exact).
+SCALE_EDGES: dict[str, np.ndarray] = {
+    "frac": np.round(np.linspace(0.0, 1.0, 41), 6),
+    "count": np.array([float(i) for i in range(10)] + _r10(1, 7)),
+    "log": np.array(_r10(-4, 4)),
+}
+#: Scales of the measurements whose name does not say (`measurement_scale`).
+SCALES = {
+    "fineweb.dup_line_char_frac": "log",
+    "gopher_quality.mean_word_length": "log",
+    "gopher_quality.hash_ratio": "log",
+    "gopher_quality.ellipsis_ratio": "log",
+    "fineweb.newlines_per_word": "log",
+    "page.url_tokens_per_unit": "log",
+}
+
+
+def measurement_scale(column: str) -> str:
+    """The histogram scale of a measurement: ``frac`` for fractions of a page (0-1), ``log`` for rates and
+    fractions whose threshold sits near 0, ``count`` for counts of units, lines, sentences or hits."""
+    if column in SCALES:
+        return SCALES[column]
+    if column.endswith(("_per_1000", "_per_unit", "_per_word", "_ratio")):
+        return "log"
+    return "frac" if column.endswith("_frac") else "count"
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    """A float cut to a few significant digits (JSON size; edges like 3.15 stay exact)."""
+    return float(f"{x:.{digits}g}")
+
+
+class _Measurement:
+    """One language's measurement summed over the files read: full-resolution bins, counts, thresholds."""
+
+    def __init__(self, column: str) -> None:
+        self.scale = measurement_scale(column)
+        self.edges = SCALE_EDGES[self.scale]
+        self.counts = np.zeros(len(self.edges) - 1, np.int64)
+        self.zero = 0
+        self.docs = 0
+        self.failing = 0
+        self.removed = 0
+        self.lo = math.inf
+        self.hi = -math.inf
+        #: (rule, op, threshold) -> shards (attributes files) that compared the language's measurement with it.
+        self.thresholds: dict[tuple[str | None, str | None, float | None], int] = {}
+
+    def add(self, values: np.ndarray, reasons: list[str | None], rule: dict[str, Any] | None) -> None:
+        """Float32 values (NaN: not measured) of one batch's documents of the language, their filter reasons and
+        the rule in force for them (None: the file names no threshold)."""
+        ok = ~np.isnan(values)
+        v = values[ok]
+        self.docs += int(v.size)
+        if v.size:
+            self.lo = min(self.lo, float(v.min()))
+            self.hi = max(self.hi, float(v.max()))
+            if self.scale != "frac":
+                nonpos = v <= 0
+                self.zero += int(nonpos.sum())
+                v = v[~nonpos]
+            idx = np.clip(np.searchsorted(self.edges, v, side="right") - 1, 0, len(self.counts) - 1)
+            self.counts += np.bincount(idx, minlength=len(self.counts))
+        if rule is None:
+            return
+        threshold = rule.get("threshold")
+        if threshold is not None and rule.get("op") and values.size:
+            # In float32, as stored: a fraction equal to its threshold (0.2 = 1/5) passed and must not fail here.
+            t = np.float32(threshold)
+            fails = values[ok] > t if rule.get("op") == "max" else values[ok] < t
+            self.failing += int(fails.sum())
+        name = rule.get("rule")
+        if name:
+            self.removed += sum(1 for r in reasons if r == name)
+
+    def merge(self, other: _Measurement) -> None:
+        """Add another file's counts (a file is added only once it has been read to the end)."""
+        self.counts += other.counts
+        self.zero += other.zero
+        self.docs += other.docs
+        self.failing += other.failing
+        self.removed += other.removed
+        self.lo, self.hi = min(self.lo, other.lo), max(self.hi, other.hi)
+        for key, n in other.thresholds.items():
+            self.thresholds[key] = self.thresholds.get(key, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        ranked = sorted(self.thresholds.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        thresholds = [{"rule": r, "op": op, "threshold": t, "shards": n} for (r, op, t), n in ranked if r]
+        known = bool(thresholds) and all(t["op"] for t in thresholds)
+        return {
+            "rule": thresholds[0]["rule"] if thresholds else None,
+            "op": thresholds[0]["op"] if thresholds else None,
+            "thresholds": thresholds,
+            "shards_without_threshold": sum(n for (r, _, _), n in ranked if not r),
+            "docs": self.docs,
+            "failing": self.failing if known else None,
+            "failing_pct": _pct(self.failing, self.docs) if known else None,
+            "removed": self.removed if known else None,
+            "median": self._median(),
+            "min": _sig(self.lo, 6) if self.docs else None,
+            "max": _sig(self.hi, 6) if self.docs else None,
+            "histogram": self._histogram([t["threshold"] for t in thresholds if t["threshold"] is not None]),
+        }
+
+    def _median(self) -> float | None:
+        """The median estimated from the full-resolution bins (interpolated inside its bin: linearly, or
+        geometrically on the log scale), within the exact min and max."""
+        half = self.docs / 2
+        if not self.docs:
+            return None
+        if self.zero >= half:
+            return _sig(min(max(0.0, self.lo), self.hi))
+        cum = float(self.zero)
+        for i, n in enumerate(self.counts):
+            if n and cum + n >= half:
+                a, b = float(self.edges[i]), float(self.edges[i + 1])
+                f = (half - cum) / n
+                x = a * (b / a) ** f if self.scale == "log" else a + f * (b - a)
+                return _sig(min(max(x, self.lo), self.hi))
+            cum += n
+        return _sig(self.hi)
+
+    def _histogram(self, thresholds: list[float]) -> dict[str, Any]:
+        """The occupied bins (widened to take in the thresholds), adjacent bins merged k at a time (k aligned on
+        multiples of k, so edges stay round) until at most `MAX_BINS` remain."""
+        nbins = len(self.counts)
+        occupied = np.flatnonzero(self.counts)
+        idx = [int(occupied[0]), int(occupied[-1])] if occupied.size else []
+        for t in thresholds:
+            if self.scale == "frac" or t > 0:
+                idx.append(int(np.clip(np.searchsorted(self.edges, t, side="right") - 1, 0, nbins - 1)))
+        out: dict[str, Any] = {"scale": self.scale, "edges": [], "counts": []}
+        if self.scale != "frac":
+            out["zero"] = self.zero
+        if not idx:
+            return out
+        lo, hi = min(idx), max(idx)
+        k = next(k for k in (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40) if (hi // k - lo // k + 1) <= MAX_BINS)
+        starts = range(lo // k * k, hi + 1, k)
+        bounds = [*starts, min(starts[-1] + k, nbins)]
+        out["edges"] = [_sig(float(self.edges[s]), 6) for s in bounds]
+        out["counts"] = [int(self.counts[s : s + k].sum()) for s in starts]
+        return out
+
+
+def _spread(items: list[str], limit: int) -> list[str]:
+    """At most `limit` items evenly spaced over the list (all when it is short enough), in order."""
+    if len(items) <= limit:
+        return items
+    return [items[(i * len(items)) // limit] for i in range(limit)]
+
+
+def _base_columns(available: set[str]) -> list[str]:
+    """`MAIN_MEASUREMENTS` resolved against the columns a language has, in order."""
+    out: list[str] = []
+    ngrams: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for col in available:
+        m = _NGRAM.match(col)
+        if m:
+            ngrams[m.group(1)].append((int(m.group(2)), col))
+    for pattern in MAIN_MEASUREMENTS:
+        if "{n}" in pattern:
+            kind = "top" if ".top_" in pattern else "dup"
+            if ngrams.get(kind):
+                out.append(min(ngrams[kind])[1])
+        elif "*" in pattern:
+            out += sorted(c for c in available if fnmatch.fnmatchcase(c, pattern))
+        elif pattern in available:
+            out.append(pattern)
+    return out
+
+
+def _select(available: set[str], rules: dict[str, str], removed: dict[str, int]) -> list[str]:
+    """A language's measurements: the columns of the rules that removed its documents (most removals first), then
+    `MAIN_MEASUREMENTS`; at most `MAX_MEASUREMENTS`, in the filter's family order."""
+    by_removals = [rules[r] for r, _ in sorted(removed.items(), key=lambda kv: (-kv[1], kv[0])) if r in rules]
+    base = _base_columns(available)
+    chosen = list(dict.fromkeys(c for c in by_removals + base if c in available))[:MAX_MEASUREMENTS]
+    family = {f: i for i, f in enumerate(FAMILY_ORDER)}
+    rank = {c: i for i, c in enumerate(base)}
+    return sorted(chosen, key=lambda c: (family.get(c.split(".", 1)[0], len(family)), rank.get(c, len(rank)), c))
+
+
+def _file_thresholds(schema: pa.Schema) -> dict[str, dict[str, dict[str, Any]]] | None:
+    """The ``polyglot.thresholds`` metadata of an attributes file ({lang: {column: rule}}), None when absent."""
+    raw = (schema.metadata or {}).get(THRESHOLDS_KEY)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def filter_measurements(work_dir: str, removed: dict[str, dict[str, int]] | None = None,
+                        max_files: int = MEASUREMENT_MAX_FILES) -> dict[str, Any] | None:  # fmt: skip
+    """Per language, histograms of the filter's main measurements with the thresholds in force, the documents
+    measured and how many fail each rule, from ``attributes/filter/*.parquet`` (None when there are none).
+
+    `removed` is the filter stage's ``{reason: {lang: n}}`` from its records: the rules that removed a language's
+    documents are shown for it. Reads only ``lang``, ``filter_reason`` and the chosen measurement columns, batch by
+    batch. ``failing`` counts every measured document beyond the threshold (the filter stops at the first failing
+    rule, so a document can fail several); ``removed`` those this rule removed.
+    """
+    files = list_files(join(work_dir, *ATTRIBUTES_DIR), ".parquet")
+    if not files:
+        return None
+    per_lang_removed: dict[str, dict[str, int]] = defaultdict(dict)
+    for reason, per in (removed or {}).items():
+        for lang, n in per.items():
+            per_lang_removed[lang][reason] = n
+    read = _spread(files, max_files)
+    total: dict[str, _Language] = {}
+    unreadable: list[str] = []
+    for url in read:
+        try:
+            with open_input(url) as f:
+                found = _read_attributes(f, per_lang_removed)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            unreadable.append(f"{url.rsplit('/', 1)[-1]}: {e}")
+            continue
+        for lang, part in found.items():
+            total.setdefault(lang, _Language()).merge(part)
+    languages: dict[str, Any] = {}
+    for lang in sorted(total, key=lambda x: (-total[x].docs, x)):
+        acc = total[lang]
+        measured = {c for c, m in acc.measurements.items() if m.docs}
+        chosen = _select(measured & acc.available, acc.rules, per_lang_removed.get(lang, {}))
+        languages[lang] = {
+            "docs": acc.docs,
+            "removed": acc.removed,
+            "measurements": {c: acc.measurements[c].to_dict() for c in chosen},
+        }
+    return {
+        "source": "/".join(ATTRIBUTES_DIR),
+        "files": len(files),
+        "files_read": len(read) - len(unreadable),
+        "unreadable": unreadable[:10],
+        "languages": languages,
+    }
+
+
+def _rule_in_force(entry: dict[str, Any]) -> dict[str, Any]:
+    """A metadata entry as {rule, op, threshold}: op "max" or "min" (else None), a finite number or None."""
+    t = entry.get("threshold")
+    ok = isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
+    op = entry.get("op")
+    return {"rule": str(entry.get("rule") or "") or None, "op": op if op in ("max", "min") else None,
+            "threshold": t if ok else None}  # fmt: skip
+
+
+class _Language:
+    """One language's documents in the files read, and its candidate measurements."""
+
+    def __init__(self) -> None:
+        self.docs = 0
+        self.removed = 0
+        self.available: set[str] = set()
+        self.rules: dict[str, str] = {}  # rule -> column
+        self.measurements: dict[str, _Measurement] = {}
+
+    def merge(self, other: _Language) -> None:
+        self.docs += other.docs
+        self.removed += other.removed
+        self.available |= other.available
+        self.rules.update(other.rules)
+        for col, m in other.measurements.items():
+            if col in self.measurements:
+                self.measurements[col].merge(m)
+            else:
+                self.measurements[col] = m
+
+
+def _read_attributes(f: Any, removed: dict[str, dict[str, int]]) -> dict[str, _Language]:
+    """One attributes file per language: its documents, and its candidate columns (`_select` without the cap, so
+    the final choice takes the union over files) read batch by batch."""
+    pf = pq.ParquetFile(f)
+    schema = pf.schema_arrow
+    if "lang" not in schema.names:
+        return {}
+    names = set(schema.names) - set(_META_COLUMNS)
+    meta = _file_thresholds(schema) or {}
+    has_reason = "filter_reason" in schema.names
+    head = pf.read(columns=["lang", "filter_reason"] if has_reason else ["lang"])
+    langs = [x or "und" for x in head.column("lang").to_pylist()]
+    reasons = head.column("filter_reason").to_pylist() if has_reason else [None] * len(langs)
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, lang in enumerate(langs):
+        rows[lang].append(i)
+    out: dict[str, _Language] = {}
+    in_force: dict[str, dict[str, dict[str, Any] | None]] = {}
+    for lang, idx in rows.items():
+        acc = out[lang] = _Language()
+        acc.docs = len(idx)
+        acc.removed = sum(1 for i in idx if reasons[i] is not None)
+        per = meta.get(lang) if isinstance(meta.get(lang), dict) else None
+        acc.available = set(per) & names if per is not None else set(names)
+        named = {c: _rule_in_force(r) for c, r in (per or {}).items() if c in acc.available and isinstance(r, dict)}
+        acc.rules = {r["rule"]: c for c, r in named.items() if r.get("rule")}
+        cand = set(_base_columns(acc.available)) | {acc.rules[r] for r in removed.get(lang, {}) if r in acc.rules}
+        in_force[lang] = {c: named.get(c) for c in cand}
+        for col in cand:
+            m = acc.measurements[col] = _Measurement(col)
+            rule = named.get(col)
+            m.thresholds[(rule.get("rule"), rule.get("op"), rule.get("threshold")) if rule else (None, None, None)] = 1
+    wanted = sorted({c for cols in in_force.values() for c in cols})
+    if not wanted:
+        return out
+    index = {lang: np.array(idx, np.int64) for lang, idx in rows.items()}
+    offset = 0
+    for batch in pf.iter_batches(batch_size=65_536, columns=wanted):
+        end = offset + batch.num_rows
+        parts = {lang: idx[(idx >= offset) & (idx < end)] - offset for lang, idx in index.items()}
+        part_reasons = {lang: [reasons[offset + i] for i in part.tolist()] for lang, part in parts.items()}
+        for col in wanted:
+            column = batch.column(col)
+            if pa.types.is_null(column.type):
+                values = np.full(batch.num_rows, np.nan, np.float32)
+            else:
+                values = column.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            for lang, part in parts.items():
+                if part.size and col in in_force[lang]:
+                    out[lang].measurements[col].add(values[part], part_reasons[lang], in_force[lang][col])
+        offset = end
+    return out
 
 # -------------------------------------------------------------------------------------------------------- render
 
@@ -625,6 +1005,43 @@ def _render_removals(report: dict[str, Any], console: Console) -> None:
     console.print(t)
 
 
+def _num(x: float | None) -> str:
+    """A measurement or threshold in 3 significant digits ('-' for none)."""
+    return "-" if x is None else f"{x:.3g}"
+
+
+def _thresholds_cell(m: dict[str, Any]) -> str:
+    """'< 20.4' (fails below) or '> 0.2' (fails above); every value when shards differ; 'off' when none."""
+    values = [t["threshold"] for t in m["thresholds"]]
+    if not values:
+        return "-"
+    sign = {"max": "> ", "min": "< "}.get(m.get("op") or "", "")
+    return sign + " | ".join("off" if v is None else _num(v) for v in values)
+
+
+def _render_filter_measurements(report: dict[str, Any], console: Console, limit: int = 3) -> None:
+    """Per language, the measurements most documents fail: failing share, threshold and median (histograms and
+    every measurement are in --json and --html)."""
+    fm = report.get("filter_measurements")
+    if not fm or not fm["languages"]:
+        return
+    t = _table("Filter measurements per language: most failed rules",
+               [("lang", "code"), ("docs", "r"), ("removed", "r"), ("failing: share, threshold, median", "l")])
+    t.caption = (f"from {fm['source']} ({fm['files_read']} of {fm['files']} files). A document fails a rule when "
+                 "its measurement is beyond the threshold (the filter removes it for the first one); every "
+                 "measurement with histograms: --json, --html")  # fmt: skip
+    t.caption_justify = "left"
+    for lang, row in fm["languages"].items():
+        failing = sorted(((c, m) for c, m in row["measurements"].items() if m["failing"]),
+                         key=lambda cm: (-cm[1]["failing"], cm[0]))  # fmt: skip
+        lines = [f"{c} {_share(m['failing_pct'])} ({_thresholds_cell(m)}, median {_num(m['median'])})"
+                 for c, m in failing[:limit]]  # fmt: skip
+        if len(failing) > limit:
+            lines.append(f"+{len(failing) - limit} more failing")
+        t.add_row(lang, abbreviate(row["docs"]), abbreviate(row["removed"]), "\n".join(lines) or "-")
+    console.print(t)
+
+
 def _render_counters(report: dict[str, Any], console: Console) -> None:
     for name, st in report["stages"].items():
         flat, grouped = split_counters(st["counters"])
@@ -708,15 +1125,16 @@ def _render_balance_and_shards(report: dict[str, Any], console: Console) -> None
 
 def render(report: dict[str, Any], console: Console) -> None:
     """Rich tables: funnel with removals, documents per language and stage, sizes (estimates) and tokens (exact)
-    with shares before and after balancing per language and family, removals by reason and language, PII / C4 /
-    other counter tables, tokenizer parity, balance warnings and the shards."""
-    if not report["stages"] and not report["tokenizer"] and not report["balance"] and not report["shards"]:
+    with shares before and after balancing per language and family, removals by reason and language, the filter
+    measurements that fail, PII / C4 / other counter tables, tokenizer parity, balance warnings and the shards."""
+    if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements")):
         console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)")
         return
     _render_funnel(report, console)
     _render_docs_per_stage(report, console)
     _render_languages(report, console)
     _render_removals(report, console)
+    _render_filter_measurements(report, console)
     _render_counters(report, console)
     _render_tokenizer(report, console)
     _render_balance_and_shards(report, console)

@@ -7,7 +7,9 @@ through `html.escape` (quotes included), so a crawled page containing markup sho
 
 Plots: tokens per language before balancing (available) and after (chosen, with repeats), share per family before
 and after, the stage funnel (documents out of every stage), and the shared tokenizer's characters per token on
-parallel text per language (balanced vs unbalanced training sample).
+parallel text per language (balanced vs unbalanced training sample); per language, small histograms of the
+filter's main measurements with the threshold in force drawn as a vertical line and the failing side shaded
+(languages after the first `FILTER_OPEN_LANGS` folded in ``<details>``, which needs no script).
 
 Samples: up to `SAMPLES_PER_LANG` documents per language from the last stage whose output exists (the training
 shards' ``text`` column, else balance / dedup / filter / langid Parquet), chosen by the smallest xxh3-64 of the
@@ -43,6 +45,10 @@ AFTER_COLOR = "#2563c9"
 BALANCED_COLOR = "#1b8a7a"
 UNBALANCED_COLOR = "#d9822b"
 FUNNEL_COLOR = "#5b6fa8"
+FAIL_COLOR = "#c0392b"
+FAIL_SHADE = "#fbe4e1"
+#: Languages whose filter measurements are shown open (the rest are folded, largest first).
+FILTER_OPEN_LANGS = 8
 
 
 def esc(value: Any) -> str:
@@ -199,6 +205,107 @@ def _ratio_fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def _tick(x: float) -> str:
+    """A short axis label: 0.025, 31.5, 1.2k."""
+    if abs(x) >= 1000:
+        return abbreviate(x) if abs(x) >= 100_000 else f"{x / 1000:.3g}k"
+    return f"{x:.3g}"
+
+
+def threshold_x(t: float, scale: str, edges: list[float], x0: float, bw: float, zero_x: float | None) -> float:
+    """Where a threshold falls on a histogram drawn with equal-width bins from `x0` (bin width `bw`; the separate
+    zero bar ends at `zero_x`): inside its bin linearly, or geometrically on the log scale."""
+    n = len(edges) - 1
+    if scale != "frac" and t <= 0:
+        return (zero_x + x0) / 2 if zero_x is not None else x0
+    if n <= 0 or t <= edges[0]:
+        return x0
+    if t >= edges[-1]:
+        return x0 + n * bw
+    i = max(j for j in range(n) if edges[j] <= t)
+    a, b = edges[i], edges[i + 1]
+    f = math.log(t / a) / math.log(b / a) if scale == "log" else (t - a) / (b - a)
+    return x0 + (i + f) * bw
+
+
+def histogram_svg(m: dict[str, Any], width: int = 240, height: int = 100) -> str:
+    """One measurement's histogram as a small inline SVG: equal-width bars over its bins (a separate bar for values
+    <= 0 on the count and log scales), the threshold(s) in force as vertical lines and the failing side shaded."""
+    h = m["histogram"]
+    edges, counts = h["edges"], h["counts"]
+    zero = h.get("zero")
+    thresholds = list(dict.fromkeys(t["threshold"] for t in m["thresholds"] if t["threshold"] is not None))
+    op = m.get("op")
+    top, bottom, pad = 16, 16, 4
+    plot_h = height - top - bottom
+    base_y = top + plot_h
+    show_zero = zero is not None and (zero > 0 or any(t <= 0 for t in thresholds) or not counts)
+    label = esc(m.get("rule") or "")
+    out = [f'<svg class="hist" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="{label}">']  # fmt: skip
+    if not counts and not (show_zero and zero):
+        out.append(f'<text x="{width / 2}" y="{top + plot_h / 2}" class="tick" text-anchor="middle">no values</text>')
+        out.append("</svg>")
+        return "".join(out)
+    n = len(counts)
+    zero_w = 0.0
+    gap = 4.0
+    x_left = float(pad)
+    plot_w = width - 2 * pad
+    if show_zero:
+        zero_w = min(plot_w / (n + 1), 18.0) if n else plot_w
+        bw = (plot_w - zero_w - gap) / n if n else 0.0
+        x0 = x_left + zero_w + gap
+        zero_x: float | None = x_left + zero_w
+    else:
+        bw = plot_w / n
+        x0 = x_left
+        zero_x = None
+    vmax = max([*counts, zero or 0, 1])
+    main_t = thresholds[0] if thresholds else None
+    tx = {t: threshold_x(t, h["scale"], edges, x0, bw, zero_x) for t in thresholds}
+    if main_t is not None and op in ("max", "min"):  # the failing side, behind the bars
+        a, b = (tx[main_t], width - pad) if op == "max" else (x_left, tx[main_t])
+        if b > a and not (op == "min" and h["scale"] != "frac" and main_t <= 0):
+            out.append(f'<rect x="{a:.1f}" y="{top}" width="{b - a:.1f}" height="{plot_h}" fill="{FAIL_SHADE}"/>')
+
+    def fails_all(lo: float, hi: float) -> bool:
+        """Whether every value in [lo, hi) fails the main threshold."""
+        if main_t is None or op not in ("max", "min"):
+            return False
+        return lo > main_t if op == "max" else hi <= main_t
+
+    def bar(x: float, w: float, count: int, failing: bool, text: str) -> None:
+        bh = plot_h * count / vmax
+        out.append(f'<rect x="{x:.1f}" y="{base_y - bh:.1f}" width="{max(w - 1, 0.8):.1f}" height="{bh:.1f}" '
+                   f'fill="{FAIL_COLOR if failing else FUNNEL_COLOR}"><title>{esc(text)}: {count:,}</title></rect>')
+
+    if show_zero:
+        zero_fails = main_t is not None and ((op == "max" and main_t < 0) or (op == "min" and main_t > 0))
+        bar(x_left, zero_w, zero or 0, zero_fails, "0 (or less)")
+        out.append(f'<text x="{x_left + zero_w / 2:.1f}" y="{height - 4}" class="tick" text-anchor="middle">0</text>')
+    for i, c in enumerate(counts):
+        lo, hi = edges[i], edges[i + 1]
+        bar(x0 + i * bw, bw, c, fails_all(lo, hi), f"{_tick(lo)} – {_tick(hi)}")
+    out.append(f'<line x1="{x_left}" y1="{base_y + 0.5}" x2="{width - pad}" y2="{base_y + 0.5}" class="axis"/>')
+    if n:
+        out.append(f'<text x="{x0:.1f}" y="{height - 4}" class="tick">{esc(_tick(edges[0]))}</text>')
+        out.append(f'<text x="{x0 + n * bw:.1f}" y="{height - 4}" class="tick" text-anchor="end">'
+                   f'{esc(_tick(edges[-1]))}</text>')  # fmt: skip
+    for j, t in enumerate(thresholds):
+        x = tx[t]
+        dash = "" if t == main_t else ' stroke-dasharray="3 2"'
+        out.append(f'<line x1="{x:.1f}" y1="{top - 2}" x2="{x:.1f}" y2="{base_y}" class="thr"{dash}>'
+                   f'<title>threshold {esc(_tick(t))}</title></line>')  # fmt: skip
+        if j == 0:
+            anchor, dx = ("end", -3) if x > width / 2 else ("start", 3)
+            word = op if op in ("max", "min") else "threshold"
+            out.append(f'<text x="{x + dx:.1f}" y="{top - 5}" class="thl" text-anchor="{anchor}">'
+                       f'{esc(word)} {esc(_tick(t))}</text>')  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
 # ------------------------------------------------------------------------------------------------------- tables
 
 
@@ -259,6 +366,13 @@ padding:8px 14px;min-width:150px}.card b{display:block;font-size:19px}.card span
 word-break:break-all;margin-bottom:4px}.doc pre{white-space:pre-wrap;word-break:break-word;margin:0;
 font:13px/1.5 inherit;font-family:inherit}
 .muted{color:#5a6478}
+.fm{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:12px 16px;margin:8px 0 16px}
+.fmc{min-width:0}.fmc .hd{font-size:12px;font-weight:600;word-break:break-all}.fmc .rl{font-size:11.5px;color:#5a6478;
+word-break:break-all}.fmc .cap{font-size:11.5px;color:#38415a}.fmc .cap .bad{color:#b42318;font-weight:600}
+.hist{display:block;margin:2px 0;width:100%;height:auto}.hist .tick{font-size:10px;fill:#5a6478}
+.hist .axis{stroke:#9aa3b5}.hist .thr{stroke:#b42318;stroke-width:1.5}
+.hist .thl{font-size:10px;fill:#b42318;font-weight:600}
+details.lang{margin:4px 0 10px}details.lang>summary{cursor:pointer;font-size:15px;font-weight:600;margin:14px 0 6px}
 """
 
 
@@ -364,6 +478,57 @@ def _removals_section(report: dict[str, Any]) -> str:
         return ""
     table = _table(["stage", "reason", "total", "by language"], rows, align="llrw")
     return f"<h2>Removed documents by stage, reason and language</h2>{table}"
+
+
+def _threshold_text(m: dict[str, Any]) -> str:
+    """Which rule the measurement feeds and what fails it ("fails below 20.4"; every value when shards differ)."""
+    ths = m["thresholds"]
+    if not ths or m.get("op") not in ("max", "min"):
+        return "no threshold recorded"
+    side = "above" if m["op"] == "max" else "below"
+    values = [t["threshold"] for t in ths]
+    if len(ths) == 1:
+        return f"{m['rule']}: off" if values[0] is None else f"{m['rule']}: fails {side} {_tick(values[0])}"
+    each = ", ".join(f"{'off' if t['threshold'] is None else _tick(t['threshold'])} ({t['shards']} shard"
+                     f"{'' if t['shards'] == 1 else 's'})" for t in ths)  # fmt: skip
+    return f"{m['rule']}: fails {side}; shards differ: {each}"
+
+
+def _filter_section(report: dict[str, Any]) -> str:
+    fm = report.get("filter_measurements")
+    if not fm or not fm["languages"]:
+        return ""
+    parts = [
+        "<h2>Filter measurements</h2>",
+        f'<p class="muted">What the filter measured per language ({esc(fm["source"])}: '
+        f'{esc(fm["files_read"])} of {esc(fm["files"])} files read), on fixed bins: fractions in steps of 0.025, '
+        "counts and rates on a log scale with a separate bar for 0. The red line is the threshold in force; the shaded "
+        "side fails it (bars wholly on that side in red). <i>fail</i> counts every document beyond the threshold; "
+        "<i>removed</i> those this rule removed — the filter stops at the first failing rule, in the order "
+        "badwords, page, Gopher repetition, Gopher quality, C4, FineWeb. Documents removed by their URL are not "
+        "measured.</p>",
+    ]
+    parts += [f'<div class="warn">unreadable: {esc(u)}</div>' for u in fm.get("unreadable", [])]
+    langs = report.get("languages", {})
+    for i, (lang, row) in enumerate(fm["languages"].items()):
+        fam = langs.get(lang, {}).get("family")
+        head = (f"{esc(lang)} <span class=\"muted\">{esc(fam + ' · ' if fam else '')}{esc(format(row['docs'], ','))} "
+                f"documents, {esc(format(row['removed'], ','))} removed by the filter</span>")  # fmt: skip
+        cells = []
+        for col, m in row["measurements"].items():
+            cap = [f"{m['docs']:,} docs"]
+            if m["failing"] is not None:
+                cls = ' class="bad"' if m["failing"] else ""
+                cap.append(f"<span{cls}>{m['failing']:,} fail ({esc(_share(m['failing_pct']))})</span>")
+                cap.append(f"{m['removed']:,} removed")
+            if m["median"] is not None:
+                cap.append(f"median {esc(_tick(m['median']))}")
+            cells.append(f'<div class="fmc"><div class="hd">{esc(col)}</div><div class="rl">{esc(_threshold_text(m))}'
+                         f"</div>{histogram_svg(m)}<div class=\"cap\">{' · '.join(cap)}</div></div>")  # fmt: skip
+        body = f'<div class="fm">{"".join(cells)}</div>' if cells else '<p class="muted">no measurements</p>'
+        is_open = " open" if i < FILTER_OPEN_LANGS else ""
+        parts.append(f'<details class="lang"{is_open}><summary>{head}</summary>{body}</details>')
+    return "".join(parts)
 
 
 def _counters_section(report: dict[str, Any]) -> str:
@@ -486,7 +651,7 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
                 sample_stage: str | None = None) -> str:  # fmt: skip
     """The whole page as a string (no I/O)."""
     body = [f"<h1>polyglot stats</h1><p class=\"sub\">{esc(report['work_dir'])}</p>"]
-    if not report["stages"] and not report.get("tokenizer") and not report.get("balance") and not report.get("shards"):
+    if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements")):
         body.append(f"<p>No completed shards below {esc(report['work_dir'])} (nothing has run yet?).</p>")
     else:
         body += [
@@ -497,6 +662,7 @@ def render_html(report: dict[str, Any], samples: dict[str, list[dict[str, Any]]]
             _tokenizer_section(report),
             _balance_section(report),
             _removals_section(report),
+            _filter_section(report),
             _counters_section(report),
             _samples_section(sample_stage, samples or {}, report),
         ]
