@@ -201,5 +201,53 @@ def stats(
         (console if as_json else out).print(f"stats: wrote {html}", highlight=False)
 
 
+@app.command()
+def calibrate(
+    config: ConfigOpt,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="YAML file to write (default: calibrate.output).")
+    ] = None,
+) -> None:
+    """Per-language quality thresholds from a reference corpus (FineWeb-2's quantiles).
+
+    Reads the calibrate section's reference documents, measures every quality rule under filter.quality, and writes
+    the thresholds at which at most each rule's tail of the reference fails it: a filter.quality.by_lang mapping
+    (<work_dir>/calibration/thresholds.yaml; use it with filter.quality_thresholds) and a .report.json beside it.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.filter.calibrate import CalibrationError, render, run_calibration, summary
+
+    cfg = _load(config)
+    if cfg.calibrate is None:
+        console.print(f"[red]config error[/red] {config}: no `calibrate` section (inputs, text_field, lang_field ...)",
+                      highlight=False)  # fmt: skip
+        raise typer.Exit(2)
+    target = output or cfg.calibrate.output_path(cfg.run.work_dir)
+    progress = Progress(TextColumn("calibrate {task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True)  # fmt: skip
+    bars: dict[str, int] = {}
+    logged = [0]  # tenths of the documents measured, when stderr is a log rather than a terminal
+
+    def update(step: str, done: int, total: int | None) -> None:
+        if step not in bars:
+            bars[step] = progress.add_task("reading documents" if step == "read" else "measuring", total=total)
+        progress.update(bars[step], completed=done, total=total)
+        if not console.is_terminal and step == "measure" and total and done * 10 // total > logged[0]:
+            logged[0] = done * 10 // total
+            console.print(f"calibrate: measured {done:,}/{total:,} documents", highlight=False)
+
+    try:
+        with progress:
+            command = f"polyglot calibrate --config {config}" + (f" --output {output}" if output else "")
+            cal = run_calibration(cfg.calibrate, cfg.filter.quality, target, progress=update, command=command)
+    except (CalibrationError, FileNotFoundError) as e:
+        console.print(f"[red]calibrate: bad input[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    out = _report_console()
+    render(cal, out)
+    out.print(summary(cal), highlight=False, soft_wrap=True)
+
+
 if __name__ == "__main__":
     app()

@@ -13,11 +13,21 @@ from typing import Any, Literal
 
 import xxhash
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.balance.settings import BalanceSettings
+from pipeline.filter.calibrate import CalibrateSettings
 from pipeline.filter.pii import PIISettings
-from pipeline.filter.settings import QualitySettings
+from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
 from pipeline.tokenizer.settings import TokenizerSettings
 
@@ -150,6 +160,73 @@ class FilterSection(_Section):
     mask_pii: bool = Field(default=True, description="Mask PII in the documents the quality rules keep.")
     pii: PIISettings = Field(default_factory=PIISettings)
     write_removed: bool = Field(default=True, description="Write removed documents to filter/removed/ with reasons.")
+    quality_thresholds: str | None = Field(
+        default=None,
+        exclude=True,  # what counts is the merged quality.by_lang (hashed); the file's location is not
+        description="A YAML filter.quality.by_lang mapping (what `polyglot calibrate` writes), relative to the "
+        "config file; merged under quality.by_lang when the config is loaded (the config's own keys win).",
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _merge_quality_thresholds(
+        cls, data: Any, handler: ModelWrapValidatorHandler[FilterSection], info: ValidationInfo
+    ) -> FilterSection:
+        """Load `quality_thresholds` now, so every consumer (stages, Ray workers, `section_hash("filter")`) sees
+        one `quality.by_lang` and a change of the file's contents reruns the filter."""
+        section = handler(data)
+        if section.quality_thresholds is None:
+            return section
+        base = (info.context or {}).get("config_dir")
+        path = section.quality_thresholds
+        if "://" not in path and base is not None and not Path(path).expanduser().is_absolute():
+            path = str(Path(base).absolute() / Path(path).expanduser())
+        quality = _with_thresholds_file(section.quality, path)
+        return section.model_copy(update={"quality": quality, "quality_thresholds": path})
+
+
+def _with_thresholds_file(quality: QualitySettings, path: str) -> QualitySettings:
+    """`quality` with the file's by_lang overrides merged under its own (key by key; the config's win)."""
+    from pipeline.storage import open_input
+
+    where = f"quality_thresholds: {path}"
+    try:
+        with open_input(path) as fh:
+            text = fh.read().decode("utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{where}: cannot read: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{where}: not valid YAML: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a filter.quality.by_lang mapping (language: family: key: value), "
+                         f"got {type(data).__name__}")  # fmt: skip
+    try:
+        from_file = QualitySettings.model_validate({"by_lang": data}).by_lang
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:]) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
+        )
+        raise ValueError(f"{where}: {problems}") from None
+    merged = dict(from_file)
+    for code, own in quality.by_lang.items():
+        patch = from_file[code].as_patch() if code in from_file else {}
+        for fam, values in own.as_patch().items():
+            patch[fam] = {**patch.get(fam, {}), **values}
+        merged[code] = QualityOverride.model_validate(patch)
+    try:
+        return QualitySettings.model_validate(
+            {**quality.model_dump(exclude={"by_lang"}), "by_lang": {c: ov.as_patch() for c, ov in merged.items()}}
+        )
+    except ValidationError as e:
+        raise ValueError(f"{where}: merged with the config's quality settings: "
+                         + "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())) from None
 
 
 class ShinglesSection(_Section):
@@ -245,6 +322,9 @@ class PipelineConfig(_Section):
     tokenizer: TokenizerSection = Field(default_factory=TokenizerSection)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     shards: ShardsSection = Field(default_factory=ShardsSection)
+    calibrate: CalibrateSettings | None = Field(
+        default=None, description="`polyglot calibrate`: per-language quality thresholds from a reference corpus."
+    )
 
     @field_validator("languages")
     @classmethod
@@ -334,12 +414,15 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | N
     return sorted(getattr(cur, "model_fields", {}))
 
 
-def parse_config(data: Any, source: str = "<config>") -> PipelineConfig:
-    """Validate already-parsed YAML; raise ConfigError naming `source`, the key path and the expectation."""
+def parse_config(data: Any, source: str = "<config>", base_dir: str | Path | None = None) -> PipelineConfig:
+    """Validate already-parsed YAML; raise ConfigError naming `source`, the key path and the expectation.
+
+    `base_dir`: what files named in the config (filter.quality_thresholds) are relative to; default: the current
+    directory."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(data).__name__}")
     try:
-        return PipelineConfig.model_validate(data)
+        return PipelineConfig.model_validate(data, context={"config_dir": base_dir})
     except ValidationError as e:
         lines = []
         for err in e.errors():
@@ -363,7 +446,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML: {e}") from None
-    return parse_config(data, str(p))
+    return parse_config(data, str(p), p.parent)
 
 
 def _abs(p: str) -> str:

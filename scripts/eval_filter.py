@@ -6,7 +6,9 @@ Dev sets (labels in scripts/devsets/, see its README; the pages themselves are t
 - ``zh``: 500 real Chinese web documents (web-zh/zh-web-500.jsonl.gz, text as extracted by warc2text);
 - ``cc2018``: 100 real CC-MAIN-2018-43 pages in 19 languages (cc/cc-main-2018-43-pages100.jsonl.gz): the raw HTML
   goes through the pipeline's own extraction, as in a real run;
-- ``cc2020``: the 16 HTML responses of the real CC-MAIN-2020-34 WARC excerpt (cc/cc-main-2020-34-excerpt.warc.gz).
+- ``cc2020``: the 16 HTML responses of the real CC-MAIN-2020-34 WARC excerpt (cc/cc-main-2020-34-excerpt.warc.gz);
+- ``articles``: the 181 real article pages of article-extraction/ (mostly English news and blogs), all articles:
+  recall only (``--sets zh,cc2018,cc2020,articles``).
 
 Each document goes through what the `filter` stage does — URL filter (when the build has one), then the quality
 rules — with the language our language ID gives it (lid.176). A page the extraction turns into no document counts
@@ -107,7 +109,26 @@ def cc2020_docs() -> Iterator[Doc]:
                   row["lang"])  # fmt: skip
 
 
-SETS = {"zh": zh_docs, "cc2018": cc2018_docs, "cc2020": cc2020_docs}
+def articles_docs() -> Iterator[Doc]:
+    """The 181 real article pages of the article-extraction benchmark: all of them are articles (the benchmark gives
+    each one's true body), so this set measures recall only — what the filter loses of real articles."""
+    from pipeline.ingest.warc_writer import WarcWriter
+
+    base = SHARED / "article-extraction"
+    truth = json.loads((base / "ground-truth.json").read_text(encoding="utf-8"))
+    buf = io.BytesIO()
+    w = WarcWriter(buf)
+    ids = sorted(truth)
+    for page_id in ids:
+        html = gzip.decompress((base / "html" / f"{page_id}.html.gz").read_bytes())
+        w.response(truth[page_id]["url"], html, http_headers=[("Content-Type", "text/html")], date="2020-01-01T00:00:00Z")
+    texts = _extract(buf.getvalue())
+    for i, page_id in enumerate(ids):
+        url = truth[page_id]["url"]
+        yield Doc("articles", i, url, texts.get(url), "keep", "good", "sure", None)
+
+
+SETS = {"zh": zh_docs, "cc2018": cc2018_docs, "cc2020": cc2020_docs, "articles": articles_docs}
 
 
 def _url_filter() -> object | None:

@@ -4,7 +4,7 @@
 ``<family>:<rule>``; `QualityFilter.apply` also returns the text after C4's line removal and the removed-line counts;
 `QualityFilter.explain` returns every measurement, the effective thresholds and every rule that fails;
 `QualityFilter.measure` returns every measurement as one flat row (the filter stage writes them beside the
-documents, so thresholds can be changed and re-applied without recomputing — `polyglot calibrate`, `stats`).
+documents, so thresholds can be changed and re-applied without recomputing; `polyglot stats` plots them).
 
 The rules are data (`pipeline.filter.rules`: name, measurement on the shared `DocView`, comparison, settings key,
 scale per script); this module runs them: families in order — badwords, page, gopher_repetition, gopher_quality,

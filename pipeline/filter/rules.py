@@ -308,9 +308,10 @@ _PAGE_RULES = (
          doc="share of the page's units in prose lines (navigation, catalogues, link lists)"),
     Rule("url_ratio", lambda v, s: v.url_tokens / max(v.size, 1), "max", "max_url_ratio", Scale.PER_UNIT,
          metric="url_tokens_per_unit", doc="URLs and domain names per unit (link farms)"),
-    Rule("repeated_prefix", lambda v, s: v.repeated_prefix_frac if len(v.lines) >= s.min_lines_for_prefix else None,
+    Rule("repeated_prefix",
+         lambda v, s: v.repeated_prefix_frac(s.prose_line_units) if len(v.lines) >= s.min_lines_for_prefix else None,
          "max", "max_repeated_prefix_frac", metric="repeated_prefix_frac",
-         doc="lines that start like 2+ other lines (keyword and lottery lists)"),
+         doc="non-prose lines that start like 2+ other lines (keyword, lottery and catalogue lists)"),
 )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ calibration measured on parallel text (the UDHR; see `pipeline.text.segment`):
 - **Korean** (eojeol words; 0.68 eojeol per English word, mean length 0.58 × English's): word counts × 0.68, per-word
   ratios ÷ 0.68, mean word length bounds × 0.58 (3-10 → 1.74-5.8), short lines 13 characters; n-gram sizes stay in
   words;
-- **Vietnamese** (syllable words; 1.43 per English word, mean length 0.67 × English's): the same kind of rescaling;
+- **Vietnamese** (syllable words; 1.43 per English word, mean length 0.82 × English's): the same kind of rescaling;
 - **Thai and Lao** write no sentence marks: the line-punctuation rules (FineWeb ``min_line_punct_frac``, C4
   ``drop_no_terminal_punct_lines``) are off.
 
@@ -339,7 +339,7 @@ class Calibration:
 
 
 _ENGLISH_LINE_CHARS_PER_WORD = 6.0
-_LANG_CALIBRATION = {"vie_Latn": Calibration(1.43, 7.3, 0.67, char_units=False)}
+_LANG_CALIBRATION = {"vie_Latn": Calibration(1.43, 7.3, 0.82, char_units=False)}
 # Line characters per English word for the character-unit scripts: units plus the few spaces they use.
 _SPACELESS_LINE_CHARS = {"Thai": 5.3, "Laoo": 6.1, "Khmr": 6.1, "Mymr": 8.9}
 

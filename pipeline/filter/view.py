@@ -400,14 +400,18 @@ class DocView:
         )
         return max(domains, lower.count("://"))
 
-    @cached_property
-    def repeated_prefix_frac(self) -> float:
-        """Share of lines whose start (2 words, or 3 character units) is shared by 2+ other lines."""
+    def repeated_prefix_frac(self, min_line_units: float) -> float:
+        """Share of the lines that are not prose (`prose_size`) and start (2 words, or 3 characters) like 2+ other
+        such lines: keyword, lottery and catalogue lists. Prose lines are left out, so text that repeats an
+        opening on purpose (a charter's "Everyone has the right ...") is not a list."""
         if not self.lines:
             return 0.0
         keys: list[str] = []
         char_units = self.char_units
-        for line in self.lines:
+        for line, n, mark in zip(self.lines, self.line_sizes, self.line_has_sentence_mark, strict=True):
+            if mark and n >= min_line_units:
+                keys.append("")
+                continue
             core = line.lstrip(_LEAD_CHARS)
             keys.append(core[:3].lower() if char_units else " ".join(core.lower().split(None, 2)[:2]))
         counts: dict[str, int] = {}

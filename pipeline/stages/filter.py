@@ -10,7 +10,7 @@ removals applied and its PII masked (`pipeline.filter.pii`).
 
 With `filter.write_measurements` every document's measurements (one column per rule, ``<family>.<metric>``, null
 where a rule does not apply) go to `attributes/filter/<shard>.parquet` with its `doc_id`, `lang` and `filter_reason`:
-re-threshold from them without recomputing (`polyglot calibrate` uses the same measurements).
+re-threshold from them without recomputing (`polyglot calibrate` measures a reference corpus with the same rules).
 
 Counts in the shard's record: documents kept and removed per language and rule (`removed`), and counters
 ``pii/<kind>/<lang>`` (items masked) and ``lines_removed/<rule>/<lang>`` (C4 line removals).

@@ -181,13 +181,16 @@ def test_link_farm_pages_fail_the_url_ratio() -> None:
 
 
 def test_repeated_line_prefixes_mark_keyword_and_lottery_lists() -> None:
-    lines = [f"063期{word}特别推荐，本期精选内容免费查看。" for word in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未".replace("", " ").split()]
+    lines = [f"063期{word}特码 心水推荐" for word in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未".replace("", " ").split()]
     prose = article("zh-Hans", 1200)
     page = prose + "\n" + "\n".join(lines)
     assert "page:repeated_prefix" in QF.explain(page, "zh-Hans")["failed"]
     bullets = "\n".join(f"- {p}" for p in paragraphs("en")[1:9])
     view = DocView(bullets, profile_for("Latn"))
-    assert view.repeated_prefix_frac == 0  # a bulleted article: the bullet is not a shared start
+    assert view.repeated_prefix_frac(8) == 0  # a bulleted article: the bullet is not a shared start
+    sentences = [p for p in paragraphs("en") if p.endswith(".")][:10]
+    charter = "\n".join(f"Everyone has the right to {p.lower()}" for p in sentences)
+    assert DocView(charter, profile_for("Latn")).repeated_prefix_frac(8) == 0  # prose lines are never a list
 
 
 # --- badwords family -------------------------------------------------------------------------------------------
