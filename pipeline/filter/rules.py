@@ -246,7 +246,8 @@ _C4_RULES = (
     Rule("lorem_ipsum", lambda v, s: float(v.lower.count("lorem ipsum")), "max", "drop_lorem_ipsum",
          switch_value=0),
     Rule("curly_bracket", lambda v, s: float(v.text.count("{")), "max", "drop_curly_bracket", switch_value=0),
-    Rule("too_few_sentences", lambda v, s: float(v.sentence_total), "min", "min_sentences", metric="sentences"),
+    Rule("too_few_sentences", lambda v, s: float(v.sentence_total), "min", "min_sentences", metric="sentences",
+         settled=lambda v, limit: len(v.lines) >= limit),  # every line holds at least one sentence
 )  # fmt: skip
 
 

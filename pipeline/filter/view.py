@@ -12,11 +12,10 @@ unit per letter, so "404 Error - Not Found" is 4 words' worth in a Chinese page,
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from pipeline.text import segment
 from pipeline.text.segment import ScriptProfile
@@ -25,6 +24,28 @@ if TYPE_CHECKING:
     from pipeline.filter.lexicon import Lexicon
 
 __all__ = ["DocView", "find_duplicates"]
+
+_T = TypeVar("_T")
+
+
+class _lazy(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """A per-instance cached attribute without `functools.cached_property`'s lock (Python 3.11 takes an RLock on
+    every first access: a view has ~30 features, per document, and the lock cost more than many of them)."""
+
+    def __init__(self, fn: Callable[[Any], _T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, cls: type | None = None) -> _T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
 
 # Rolling n-gram hash modulo 2^64 (numpy uint64 arithmetic wraps): key(i, n) = sum_j h[i+j] * M^j.
 _M = 0x9E3779B97F4A7C15
@@ -106,7 +127,7 @@ class DocView:
             view.__dict__["size"] = float(sum(view.__dict__["line_sizes"]))
         return view
 
-    @cached_property
+    @_lazy
     def lines(self) -> list[str]:
         return segment.split_lines(self.text)
 
@@ -143,40 +164,40 @@ class DocView:
             view.__dict__[key] = whole[head : len(whole) - tail]
         return view
 
-    @cached_property
+    @_lazy
     def paragraphs(self) -> list[str]:
         return segment.split_paragraphs(self.text)
 
-    @cached_property
+    @_lazy
     def words(self) -> list[str]:
         """Lower-cased words (word scripts) or the characters of `unit_text` (character scripts)."""
         return list(self.unit_text) if self.char_units else segment.words(self.lower)
 
-    @cached_property
+    @_lazy
     def word_set(self) -> frozenset[str]:
         """The distinct `words` (for set operations against word lists)."""
         return frozenset(self.words)
 
-    @cached_property
+    @_lazy
     def unit_text(self) -> str:
         """Character scripts: the lower-cased text without spaces and punctuation, one character per unit."""
         return segment.char_units(self.lower)
 
-    @cached_property
+    @_lazy
     def n_units(self) -> int:
         return len(self.unit_text) if self.char_units else len(self.words)
 
-    @cached_property
+    @_lazy
     def joined(self) -> str:
         """Character units: `unit_text`; words: the words joined by single spaces (n-grams are substrings of it)."""
         return self.unit_text if self.char_units else " ".join(self.words)
 
-    @cached_property
+    @_lazy
     def unit_chars(self) -> int:
         """Characters in all units (spaces between words not counted)."""
         return self.n_units if self.char_units else len(self.joined) - max(self.n_units - 1, 0)
 
-    @cached_property
+    @_lazy
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Start and end offsets of every unit in `joined` (words contain no space, so spaces delimit them)."""
         cps = self._codepoints
@@ -186,16 +207,16 @@ class DocView:
         spaces = np.flatnonzero(cps == 32)
         return np.concatenate(([0], spaces + 1)), np.concatenate((spaces, [len(cps)]))
 
-    @cached_property
+    @_lazy
     def _codepoints(self) -> np.ndarray:
         return np.frombuffer(self.joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
-    @cached_property
+    @_lazy
     def unit_lengths(self) -> np.ndarray:
         starts, ends = self._bounds
         return ends - starts
 
-    @cached_property
+    @_lazy
     def _prefix(self) -> tuple[np.ndarray, np.ndarray]:
         """(prefix sums of c[k] * M^k mod 2^64 over the characters of `joined`, M^-k per character)."""
         cps = self._codepoints.astype(np.uint64)
@@ -293,22 +314,22 @@ class DocView:
             return int(covered.sum())
         return int(self.unit_lengths[covered].sum())
 
-    @cached_property
+    @_lazy
     def line_ends_sentence(self) -> list[bool]:
         return [segment.ends_sentence(line) for line in self.lines]
 
-    @cached_property
+    @_lazy
     def line_units(self) -> list[int]:
         """Units per line as C4 counts them: whitespace words, or characters for character-unit scripts."""
         return segment.line_unit_counts(self.text, self.profile)
 
-    @cached_property
+    @_lazy
     def line_sentence_ends(self) -> list[int]:
         """Sentence ends in each line (`segment.SENTENCE_MARK_RE`)."""
         find = segment.SENTENCE_MARK_RE.findall
         return [len(find(line)) for line in self.lines]
 
-    @cached_property
+    @_lazy
     def sentence_total(self) -> int:
         """Sentences in all lines (see `segment.sentence_count`): sentence ends, plus one per unterminated line."""
         if not self.profile.sentence_punct:
@@ -320,30 +341,30 @@ class DocView:
         """Units of one line with the document's own unit definition (for the text C4 leaves)."""
         return len(segment.char_units(line)) if self.char_units else len(segment.words(line))
 
-    @cached_property
+    @_lazy
     def first_line_view(self) -> DocView:
         """A view of the first line alone (SEO pages stuff their title, the first line of all visible text)."""
         return DocView(self.lines[0] if self.lines else "", self.profile, self.lexicon)
 
-    @cached_property
+    @_lazy
     def dup_paragraphs(self) -> tuple[int, int]:
         """(paragraphs repeating an earlier one, their characters)."""
         return find_duplicates(self.paragraphs)
 
-    @cached_property
+    @_lazy
     def dup_lines(self) -> tuple[int, int]:
         """(lines repeating an earlier one, their characters)."""
         return find_duplicates(self.lines)
 
     # --- features for the page-shape rules -------------------------------------------------------------------
 
-    @cached_property
+    @_lazy
     def foreign_words(self) -> tuple[int, int]:
         """Character-unit scripts: (runs of Latin/Cyrillic/Greek letters or digits, their characters)."""
         runs = _FOREIGN_RUN_RE.findall(self.lower)
         return len(runs), sum(map(len, runs))
 
-    @cached_property
+    @_lazy
     def size(self) -> float:
         """Length in script units: words, or characters with each embedded foreign word counted as one word's worth."""
         if not self.char_units:
@@ -355,7 +376,7 @@ class DocView:
         """`size` of line i (the line's units; character scripts count foreign words as in `size`)."""
         return self.line_sizes[i]
 
-    @cached_property
+    @_lazy
     def line_sizes(self) -> list[float]:
         if not self.char_units:
             return [float(n) for n in self.line_units]
@@ -368,12 +389,17 @@ class DocView:
             out.append(float(n))
         return out
 
-    @cached_property
+    @_lazy
     def line_has_sentence_mark(self) -> list[bool]:
         """Whether each line holds a sentence end anywhere (not only at its end)."""
         if not self.profile.sentence_punct:
             return [True] * len(self.lines)
-        return [n > 0 for n in self.line_sentence_ends]
+        # A line that ends a sentence has one; otherwise look for a mark followed by a space, or a mark of the
+        # scripts that need none (`in` tests: ~5x cheaper than the sentence regex per line, same answer on prose).
+        return [
+            end or any(mark in line for mark in _MID_SENTENCE_MARKS)
+            for end, line in zip(self.line_ends_sentence, self.lines, strict=True)
+        ]
 
 
     def prose_size(self, min_line_units: float) -> float:
@@ -385,7 +411,7 @@ class DocView:
             cache[min_line_units] = sum(n for n, m in zip(sizes, marks, strict=True) if m and n >= min_line_units)
         return cache[min_line_units]  # type: ignore[no-any-return]
 
-    @cached_property
+    @_lazy
     def url_tokens(self) -> int:
         """URLs and bare domain names in the text (link farms list them by the dozen): domain names with a known
         top-level domain, or URLs (``://``) when there are more of those."""
@@ -419,6 +445,8 @@ class DocView:
             counts[k] = counts.get(k, 0) + 1
         return sum(1 for k in keys if k and counts[k] >= 3) / len(keys)
 
+
+_MID_SENTENCE_MARKS = (". ", "? ", "! ", ".\" ", "。", "！", "？", "．", "｡", "।", "؟", "۔", "។", "။", "።", "։ ")
 
 #: Per-line features a view of some of a page's lines can take from the page instead of measuring them again.
 _PER_LINE = ("line_units", "line_sizes", "line_sentence_ends", "line_ends_sentence", "line_has_sentence_mark")
