@@ -10,6 +10,8 @@ Rows per group (docs/s on one core, best of --repeat runs over the same document
   tokenize             pipeline.text.segment: words (space-delimited) or character units (Han, Kana, Thai)
   full rules check     QualityFilter.check: Gopher repetition + Gopher quality + C4 + FineWeb, first failure
   full rules apply     QualityFilter.apply: the same plus the text after C4's line removal
+  measured             QualityFilter.apply_measured: every rule measured, no early exit (what the filter stage runs
+                       with filter.write_measurements, the default)
   datatrove gopher     datatrove's GopherQualityFilter alone (its word tokenizer for the group's language when
                        installed, else its English one), if `import datatrove` works — not a project dependency
   jieba                jieba.lcut on the Han documents, if jieba is installed: what a real Chinese segmenter costs
@@ -141,13 +143,13 @@ def main() -> None:
     qf = QualityFilter()
     print(f"quality filter bench: {args.docs} docs per language of ~{args.size} bytes, best of {args.repeat}, one core")
     header = f"{'group':9s} {'KB/doc':>6s} {'str.split':>10s} {'tokenize':>10s} {'check':>10s} {'apply':>10s} " \
-             f"{'datatrove':>10s} {'check/split':>11s} {'check/dt':>9s}  kept"
+             f"{'measured':>10s} {'datatrove':>10s} {'check/split':>11s} {'check/dt':>9s}  kept"
     print(header)
     all_docs: list[tuple[str, str]] = []
     totals: dict[str, float] = Counter()
     dt_notes: list[str] = []
     for group, langs in GROUPS.items():
-        split_t = tok_t = check_t = apply_t = dt_t = 0.0
+        split_t = tok_t = check_t = apply_t = meas_t = dt_t = 0.0
         n_docs = kept = 0
         dt_ok = True
         kb = 0.0
@@ -162,6 +164,7 @@ def main() -> None:
             tok_t += len(docs) / rate(tokenize_fn(script), docs, args.repeat)
             check_t += len(docs) / rate(lambda d, c=code: qf.check(d, c), docs, args.repeat)
             apply_t += len(docs) / rate(lambda d, c=code: qf.apply(d, c), docs, args.repeat)
+            meas_t += len(docs) / rate(lambda d, c=code: qf.apply_measured(d, c), docs, args.repeat)
             kept += sum(qf.check(d, code) is None for d in docs)
             dtf = datatrove_gopher(lang)
             if dtf is None:
@@ -169,20 +172,20 @@ def main() -> None:
             else:
                 dt_t += len(docs) / rate(dtf[0], docs, 1)
                 dt_notes.append(f"{lang}:{dtf[1]}")
-        cells = [n_docs / split_t, n_docs / tok_t, n_docs / check_t, n_docs / apply_t]
+        cells = [n_docs / split_t, n_docs / tok_t, n_docs / check_t, n_docs / apply_t, n_docs / meas_t]
         dt_rate = n_docs / dt_t if dt_ok else None
-        for k, t in zip(("split", "tok", "check", "apply", "dt"), (split_t, tok_t, check_t, apply_t, dt_t)):
+        for k, t in zip(("split", "tok", "check", "apply", "meas", "dt"), (split_t, tok_t, check_t, apply_t, meas_t, dt_t)):
             totals[k] += t
         totals["n"] += n_docs
         dt_cell = f"{dt_rate:10,.0f}" if dt_rate else f"{'n/a':>10s}"
         ratio_dt = f"{cells[2] / dt_rate:8.1f}x" if dt_rate else f"{'':>9s}"
         print(f"{group:9s} {kb / n_docs:6.1f} {cells[0]:10,.0f} {cells[1]:10,.0f} {cells[2]:10,.0f} {cells[3]:10,.0f} "
-              f"{dt_cell} {cells[2] / cells[0]:10.2f}x {ratio_dt}  {kept}/{n_docs}")
+              f"{cells[4]:10,.0f} {dt_cell} {cells[2] / cells[0]:10.2f}x {ratio_dt}  {kept}/{n_docs}")
     n = totals["n"]
     dt_all = f"{n / totals['dt']:10,.0f}" if totals["dt"] and len(dt_notes) == sum(map(len, GROUPS.values())) else \
         f"{'n/a':>10s}"
     print(f"{'all':9s} {'':6s} {n / totals['split']:10,.0f} {n / totals['tok']:10,.0f} {n / totals['check']:10,.0f} "
-          f"{n / totals['apply']:10,.0f} {dt_all}")
+          f"{n / totals['apply']:10,.0f} {n / totals['meas']:10,.0f} {dt_all}")
     if dt_notes:
         print(f"datatrove GopherQualityFilter word tokenizer per language: {', '.join(dt_notes)}")
     else:
