@@ -25,7 +25,7 @@ import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -56,7 +56,7 @@ def _lang_key(lang: str | None) -> str | None:
     return f"{base}-{script}" if script and len(info.scripts) > 1 else base
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_tsv(name: str) -> list[dict[str, str]]:
     rows = list(csv.DictReader(_data_text(name).splitlines(), delimiter="\t"))
     return [{k: (v or "").strip() for k, v in r.items()} for r in rows]
@@ -68,7 +68,7 @@ def _keys_for(lang_key: str) -> tuple[str, ...]:
     return (lang_key, base) if base != lang_key else (lang_key,)
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_terms(category: str, lang_key: str) -> tuple[tuple[str, float], ...]:
     """Shipped (term, weight-class) entries of a category for one language key: ``hard`` → 1.0, ``soft`` → 0.0
     (the caller applies its soft weight)."""
@@ -97,7 +97,7 @@ def builtin_terms(category: str, lang_key: str) -> tuple[tuple[str, float], ...]
 NOTICE_KINDS = frozenset({"login_required", "javascript_required", "browser_unsupported", "redirect", "search_no_results"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def status_phrases_all(notices: bool = False, lang_key: str | None = None) -> tuple[str, ...]:
     """The shipped error phrases (or with `notices` the notice phrases, `NOTICE_KINDS`) of a language and English
     (error pages are often in English on any site); every language's when `lang_key` is None."""

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipeline.filter.view import find_duplicates
 from pipeline.text import segment
 
 if TYPE_CHECKING:

@@ -80,7 +80,7 @@ class FilterStage(Stage):
         reasons: list[str | None] = []
         masked: list[int] = []
         lines_removed: list[int] = []
-        for i, (text, lang, url) in enumerate(zip(texts, langs, urls)):
+        for i, (text, lang, url) in enumerate(zip(texts, langs, urls, strict=True)):
             stats.seen(lang, text)
             url_reason = self.urls.check(url) if self.urls is not None else None
             if url_reason is not None:
