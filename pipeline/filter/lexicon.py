@@ -216,10 +216,9 @@ class TermMatcher:
                         out.append((m.group(), 1))
             return out
         words = v.words
-        present = v.word_set
         # Set operations and list searches in C: no Python loop over the page's words.
-        out += [(w, words.count(w)) for w in self._whole_keys & present]
-        for head in self._phrase_heads & present:
+        out += [(w, words.count(w)) for w in self._whole_keys.intersection(words)]
+        for head in self._phrase_heads.intersection(words):
             i = -1
             while True:
                 try:

@@ -174,11 +174,6 @@ class DocView:
         return list(self.unit_text) if self.char_units else segment.words(self.lower)
 
     @_lazy
-    def word_set(self) -> frozenset[str]:
-        """The distinct `words` (for set operations against word lists)."""
-        return frozenset(self.words)
-
-    @_lazy
     def unit_text(self) -> str:
         """Character scripts: the lower-cased text without spaces and punctuation, one character per unit."""
         return segment.char_units(self.lower)
