@@ -60,6 +60,8 @@ class Scale(str, Enum):
     NGRAM_SIZES = "ngram_sizes"
     #: Checked in space-delimited scripts only (a whitespace token is a phrase in Chinese).
     WORD_SCRIPTS = "word_scripts"
+    #: Checked in character-unit scripts only (Chinese, Japanese, Thai, ...).
+    CHAR_SCRIPTS = "char_scripts"
 
 
 Measure = Callable[["DocView", Any], "float | None"]
@@ -306,6 +308,9 @@ _PAGE_RULES = (
          metric="prose", doc="script units in prose lines (long enough, with a sentence mark)"),
     Rule("prose_frac", lambda v, s: _ratio(v.prose_size(s.prose_line_units), v.size), "min", "min_prose_frac",
          doc="share of the page's units in prose lines (navigation, catalogues, link lists)"),
+    Rule("title_injected", lambda v, s: float(v.title_inside_lines), "max", "max_title_injections",
+         Scale.CHAR_SCRIPTS, metric="title_inside_lines",
+         doc="the first line (title) repeated inside body sentences: parasitic SEO on hacked pages (Chinese web)"),
     Rule("url_ratio", lambda v, s: v.url_tokens / max(v.size, 1), "max", "max_url_ratio", Scale.PER_UNIT,
          metric="url_tokens_per_unit", doc="URLs and domain names per unit (link farms)"),
     Rule("repeated_prefix",

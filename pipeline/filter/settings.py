@@ -217,6 +217,10 @@ class PageSettings(_Model):
     max_status_phrases: float | None = Field(0, ge=0, description="Status phrases above this in such a page → error_page.")
     min_prose: float | None = Field(30, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
     min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
+    max_title_injections: float | None = Field(
+        2, ge=0, description="Title found inside more body lines than this → title_injected (character-unit "
+        "scripts only: in English a title is quoted in captions and links; in Chinese spam it is injected)."
+    )
     max_url_ratio: float | None = Field(0.03, ge=0, description="URLs/domain names per unit above → url_ratio.")
     max_repeated_prefix_frac: float | None = Field(
         0.5, ge=0, le=1, description="Lines starting like 2+ other lines, at most (keyword and lottery lists)."
@@ -385,6 +389,8 @@ def _rescaled(
             return {max(1, int(n * k + 0.5)): f for n, f in v.items()} if cal.char_units else v
         if how is Scale.WORD_SCRIPTS:
             return None if cal.char_units else v
+        if how is Scale.CHAR_SCRIPTS:
+            return v if cal.char_units else None
         raise AssertionError(how)
 
     out = copy.deepcopy(base)
@@ -511,6 +517,8 @@ class QualitySettings(QualityRules):
             custom_scales[name] = spec.scale
         cal = calibration_for(lang, script) if self.rescale_by_script else None
         data = _rescaled(base, cal, custom_scales) if cal is not None else base
+        if self.rescale_by_script and (cal is None or not cal.char_units):
+            data = _word_script_only_off(data)
         if script is not None:
             s = script.title()
             if s in ("Hans", "Hant") and "Hani" in self.by_script:
@@ -528,6 +536,18 @@ class QualitySettings(QualityRules):
                 for err in e.errors()
             )
             raise ValueError(f"{prefix}: {problems}") from None
+
+
+def _word_script_only_off(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The thresholds of rules meant for character-unit scripts only (`Scale.CHAR_SCRIPTS`), turned off."""
+    from pipeline.filter.rules import FAMILIES, Scale
+
+    out = data
+    for fam in FAMILIES:
+        for key, how in fam.scales().items():
+            if how is Scale.CHAR_SCRIPTS and data[fam.name].get(key) is not None:
+                out = {**out, fam.name: {**out[fam.name], key: None}}
+    return out
 
 
 def _merge(base: dict[str, dict[str, Any]], patch: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

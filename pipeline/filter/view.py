@@ -407,6 +407,25 @@ class DocView:
         return cache[min_line_units]  # type: ignore[no-any-return]
 
     @_lazy
+    def title_inside_lines(self) -> int:
+        """Times the first line (the title, in all-visible-text pages; 8+ characters) occurs inside another line,
+        neither at its start nor at its end: hacked pages inject their SEO title into the body's sentences
+        (breadcrumbs end with the title, headings start with it)."""
+        lines = self.lines
+        if len(lines) < 2 or len(lines[0]) < 8:
+            return 0
+        title, n = lines[0], 0
+        for line in lines[1:]:
+            if len(line) <= len(title) + 1:
+                continue
+            i = line.find(title)
+            while i >= 0:
+                if 0 < i and i + len(title) < len(line) - 1:
+                    n += 1
+                i = line.find(title, i + 1)
+        return n
+
+    @_lazy
     def url_tokens(self) -> int:
         """URLs and bare domain names in the text (link farms list them by the dozen): domain names with a known
         top-level domain, or URLs (``://``) when there are more of those."""

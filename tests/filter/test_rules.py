@@ -244,3 +244,18 @@ def test_extra_and_replacement_lists_from_the_config(tmp_path: Path) -> None:
     assert off.check(doc, "en") is None
     lex = Lexicon.build(normalize_label("en"), categories=("gambling",), extra={"gambling": ("widgetcoin",)})
     assert lex.words.weights["widgetcoin"] == {"gambling": 1.0}
+
+
+def test_a_title_injected_into_the_body_marks_a_hacked_chinese_page() -> None:
+    title = "激情成人影院_在线观看免费"
+    paras = article("zh-Hans", 2000).split("\n\n")
+    hacked = [p[: len(p) // 2] + title + p[len(p) // 2 :] for p in paras[1:]]
+    page = "\n\n".join([title, paras[0], *hacked])
+    info = QF.explain(page, "zh-Hans")
+    assert info["measurements"]["page"]["title_inside_lines"] >= 3 and "page:title_injected" in info["failed"]
+    breadcrumb = "\n\n".join([title, f"首页 > 影院 > {title}", article("zh-Hans", 2000)])
+    assert DocView(breadcrumb, profile_for("Hans")).title_inside_lines == 0  # at a line's end: a breadcrumb
+    english = "\n\n".join(["Council approves new crosswalks", *[f"Read: Council approves new crosswalks today. {p}"
+                           for p in paragraphs("en")[1:6]]])  # fmt: skip
+    assert QF.rules_for("eng_Latn", "Latn").page.max_title_injections is None  # titles are quoted in English pages
+    assert "page:title_injected" not in QF.explain(english, "en")["failed"]
