@@ -2,8 +2,8 @@
 
 This is the one module that knows about Ray. A stage's shard tasks go to a pool of long-lived actors (one stage
 instance each, set up once — models load once per worker, not per shard); every actor reads its own shard and
-writes its own output, so no Ray Data read task can be starved of CPUs by the actors (the 2-core deadlock in
-`../shared/notes/ray-on-this-machine.md`). After a shard's outputs are in place the worker writes a completion
+writes its own output, so no Ray Data read task can be starved of CPUs by the actors (on 2 cores, a Ray Data read
+followed by an actor pool of 2 deadlocked: ray issue #44687). After a shard's outputs are in place the worker writes a completion
 record: input fingerprint, config hash, outputs and counts. A rerun skips shards whose record still matches.
 """
 

@@ -2,7 +2,7 @@
 
 Why SentencePiece and not the exported ``tokenizers`` pipeline: same ids (see `pipeline.tokenizer.export`), but
 ``encode(list, num_threads=1)`` ran 5,700 docs/s (16.7 MB/s) against 730 docs/s for ``tokenizers``
-``encode_batch`` on one core (/work/shared/notes/perf-baselines.md). Why numpy: an Arrow list column built from
+``encode_batch`` on one core (measured on the 2-core dev machine). Why numpy: an Arrow list column built from
 numpy offsets and values writes at ~1,800 MB/s, from Python lists at 51 MB/s. Token ids are uint16 when the
 vocabulary has at most 65,535 pieces, int32 beyond (the shards writer's contract).
 """
