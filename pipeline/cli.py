@@ -221,7 +221,7 @@ def calibrate(
     cfg = _load(config)
     if cfg.calibrate is None:
         console.print(f"[red]config error[/red] {config}: no `calibrate` section (inputs, text_field, lang_field ...)",
-                      highlight=False)  # fmt: skip
+                      highlight=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(2)
     target = output or cfg.calibrate.output_path(cfg.run.work_dir)
     progress = Progress(TextColumn("calibrate {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -242,7 +242,7 @@ def calibrate(
             command = f"polyglot calibrate --config {config}" + (f" --output {output}" if output else "")
             cal = run_calibration(cfg.calibrate, cfg.filter.quality, target, progress=update, command=command)
     except (CalibrationError, FileNotFoundError) as e:
-        console.print(f"[red]calibrate: bad input[/red] {e}", highlight=False)
+        console.print(f"[red]calibrate: bad input[/red] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     out = _report_console()
     render(cal, out)
