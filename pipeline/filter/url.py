@@ -100,7 +100,6 @@ __all__ = [
     "REASON_SOFT_WORDS",
     "URLFilter",
     "URLFilterSettings",
-    "URLTally",
     "normalize_host",
     "tokenize_url_text",
 ]
@@ -852,52 +851,6 @@ def _ngrams(tokens: list[str]) -> Iterator[tuple[str, ...]]:
         yield tokens[i], tokens[i + 1]
         if i + 2 < n:
             yield tokens[i], tokens[i + 1], tokens[i + 2]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# counts
-
-
-@dataclass
-class URLTally:
-    """Counts for a stage's record: documents kept and removed per reason (and per language when given)."""
-
-    reasons: Counter[str] = field(default_factory=Counter)
-    by_lang: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def add(self, reason: str | None, lang: str | None = None) -> None:
-        key = reason or "kept"
-        self.reasons[key] += 1
-        if lang is not None:
-            self.by_lang[(lang, key)] += 1
-
-    def merge(self, other: URLTally) -> None:
-        self.reasons.update(other.reasons)
-        self.by_lang.update(other.by_lang)
-
-    def as_dict(self) -> dict[str, Any]:
-        """``kept``, ``removed``, ``reasons`` {reason: n}, ``blocklists`` {name: n}, ``banned_words`` {category: n},
-        ``soft_words`` n, ``by_lang`` {lang: {"kept" | reason: n}} (sorted, JSON-ready)."""
-        removed = {r: n for r, n in sorted(self.reasons.items()) if r != "kept"}
-        blocklists: dict[str, int] = {}
-        categories: dict[str, int] = {}
-        for r, n in removed.items():
-            if r.startswith(REASON_BLOCKLIST):
-                blocklists[r[len(REASON_BLOCKLIST) :]] = n
-            elif r.startswith(REASON_BANNED_WORD):
-                categories[r[len(REASON_BANNED_WORD) :]] = n
-        by_lang: dict[str, dict[str, int]] = {}
-        for (lang, key), n in sorted(self.by_lang.items()):
-            by_lang.setdefault(lang, {})[key] = n
-        return {
-            "kept": self.reasons.get("kept", 0),
-            "removed": sum(removed.values()),
-            "reasons": removed,
-            "blocklists": blocklists,
-            "banned_words": categories,
-            "soft_words": removed.get(REASON_SOFT_WORDS, 0),
-            "by_lang": by_lang,
-        }
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -332,10 +332,6 @@ class DocView:
         ends = sum(self.line_sentence_ends)
         return ends + sum(1 for flag in self.line_ends_sentence if not flag)
 
-    def units_in(self, line: str) -> int:
-        """Units of one line with the document's own unit definition (for the text C4 leaves)."""
-        return len(segment.char_units(line)) if self.char_units else len(segment.words(line))
-
     @_lazy
     def first_line_view(self) -> DocView:
         """A view of the first line alone (SEO pages stuff their title, the first line of all visible text)."""
@@ -366,10 +362,6 @@ class DocView:
             return float(self.n_units)
         runs, chars = self.foreign_words
         return float(self.n_units - chars) + runs * self.profile.chars_per_word
-
-    def line_size(self, i: int) -> float:
-        """`size` of line i (the line's units; character scripts count foreign words as in `size`)."""
-        return self.line_sizes[i]
 
     @_lazy
     def line_sizes(self) -> list[float]:

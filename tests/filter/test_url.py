@@ -20,7 +20,6 @@ from pipeline.filter.url import (
     DATA_DIR,
     URLFilter,
     URLFilterSettings,
-    URLTally,
     normalize_host,
     tokenize_url_text,
 )
@@ -437,37 +436,3 @@ def test_settings_are_frozen_and_normalized() -> None:
     assert s.categories == ("adult", "gambling")
     with pytest.raises(ValidationError):
         s.enabled = False  # type: ignore[misc]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# tally
-
-
-def test_tally() -> None:
-    t = URLTally()
-    for reason, lang in [
-        (None, "ko"),
-        (None, "ko"),
-        ("url:blocklist:adult", "ko"),
-        ("url:blocklist:adult", "zh"),
-        ("url:banned_word:gambling", None),
-        ("url:soft_words", "zh"),
-    ]:
-        t.add(reason, lang)
-    other = URLTally()
-    other.add("url:blocklist:ut1_gambling")
-    t.merge(other)
-    assert t.as_dict() == {
-        "kept": 2,
-        "removed": 5,
-        "reasons": {
-            "url:banned_word:gambling": 1,
-            "url:blocklist:adult": 2,
-            "url:blocklist:ut1_gambling": 1,
-            "url:soft_words": 1,
-        },
-        "blocklists": {"adult": 2, "ut1_gambling": 1},
-        "banned_words": {"gambling": 1},
-        "soft_words": 1,
-        "by_lang": {"ko": {"kept": 2, "url:blocklist:adult": 1}, "zh": {"url:blocklist:adult": 1, "url:soft_words": 1}},
-    }
