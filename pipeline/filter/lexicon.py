@@ -16,7 +16,8 @@ Matching is script-aware:
 Lists shipped in `pipeline/data/filter/`: ``badwords/<lang>.txt`` (obscene words: LDNOOBW, CC BY 4.0, curated —
 ``badwords/README.md`` says what was dropped and why), ``gambling.tsv`` and ``adult_extra.tsv`` (lang, strength,
 term; written for this project), ``status_phrases.tsv`` (lang, kind, phrase; error and placeholder pages, written
-for this project). ``hard`` entries count 1, ``soft`` entries `soft_weight`.
+for this project), ``footer_phrases.tsv`` (lang, phrase; copyright and legal lines). ``hard`` entries count 1,
+``soft`` entries `soft_weight`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pipeline.text.stopwords import ENDINGS, count_stop_words, stop_words_for
 if TYPE_CHECKING:
     from pipeline.filter.view import DocView
 
-__all__ = ["NOTICE_KINDS", "Lexicon", "TermMatcher", "builtin_terms", "status_phrases_all"]
+__all__ = ["NOTICE_KINDS", "Lexicon", "TermMatcher", "builtin_terms", "footer_phrases", "status_phrases_all"]
 
 def _data_text(name: str) -> str:
     return resources.files("pipeline").joinpath("data", "filter", name).read_text(encoding="utf-8")
@@ -241,6 +242,14 @@ class TermMatcher:
         return out
 
 
+@cache
+def footer_phrases(lang_key: str | None) -> tuple[str, ...]:
+    """Copyright, legal and site-credit markers of a language, English and every script (``*``): lines holding
+    one are page furniture, never the page's prose."""
+    keys = {"*", "en", *(_keys_for(lang_key) if lang_key else ())}
+    return tuple(sorted({r["phrase"].lower() for r in _read_tsv("footer_phrases.tsv") if r["lang"] in keys}))
+
+
 @dataclass
 class Lexicon:
     """Everything a language needs from word lists, compiled once per (filter, language)."""
@@ -250,6 +259,7 @@ class Lexicon:
     words: TermMatcher
     phrases: re.Pattern[str] | None
     notices: re.Pattern[str] | None = None
+    footer: re.Pattern[str] | None = None
 
     @classmethod
     def build(
@@ -287,7 +297,8 @@ class Lexicon:
                 table.setdefault(term, {})[cat] = w
         phrase_list = status_phrases_all(False, key) if phrases is None else tuple(p.lower() for p in phrases)
         notices = status_phrases_all(True, key) if phrases is None else ()
-        return cls(stops, endings, TermMatcher(table), _alternation(phrase_list), _alternation(notices))
+        return cls(stops, endings, TermMatcher(table), _alternation(phrase_list), _alternation(notices),
+                   _alternation(footer_phrases(key)))
 
     def stop_words_found(self, v: DocView) -> float | None:
         if self.stops is None:

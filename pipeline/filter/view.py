@@ -96,6 +96,10 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
+#: A line longer than this is a paragraph even when it names a copyright or a licence: only shorter ones are footers.
+_FOOTER_MAX_CHARS = 200
+
+
 class DocView:
     """Per-document features shared by the rules, each computed at most once and only when a rule asks."""
 
@@ -134,8 +138,7 @@ class DocView:
     def main_span(self, min_line_units: float) -> tuple[int, int] | None:
         """(first, last) index of the prose lines (`prose_size`): the page's main text lies between them, its
         header and footer (menus, breadcrumbs, link lists) outside. None when there is no prose line."""
-        sizes, marks = self.line_sizes, self.line_has_sentence_mark
-        prose = [i for i, (n, m) in enumerate(zip(sizes, marks, strict=True)) if m and n >= min_line_units]
+        prose = self.prose_lines(min_line_units)
         return (prose[0], prose[-1]) if prose else None
 
     def main_view(self, min_line_units: float) -> DocView:
@@ -389,13 +392,28 @@ class DocView:
         ]
 
 
+    def prose_lines(self, min_line_units: float) -> list[int]:
+        """Indices of the prose lines: at least `min_line_units`, holding a sentence end (scripts that write no
+        sentence marks: length alone), and no copyright or legal marker in a footer-sized line (``© 2016 ... 版权所有
+        ... 粤ICP备``). Menus, link lists, titles, catalogue rows and footers are not prose."""
+        cache = self.__dict__.setdefault("_prose_lines", {})
+        out = cache.get(min_line_units)
+        if out is None:
+            sizes, marks = self.line_sizes, self.line_has_sentence_mark
+            out = [i for i, (n, m) in enumerate(zip(sizes, marks, strict=True)) if m and n >= min_line_units]
+            footer = self.lexicon.footer if self.lexicon is not None else None
+            if footer is not None:
+                lines = self.lines
+                out = [i for i in out if len(lines[i]) > _FOOTER_MAX_CHARS or not footer.search(lines[i].lower())]
+            cache[min_line_units] = out
+        return out
+
     def prose_size(self, min_line_units: float) -> float:
-        """Script units in prose lines: lines of at least `min_line_units` that hold a sentence end (scripts that
-        write no sentence marks: length alone). Menus, link lists, titles and catalogue rows are not prose."""
+        """Script units in the prose lines (`prose_lines`)."""
         cache = self.__dict__.setdefault("_prose", {})
         if min_line_units not in cache:
-            sizes, marks = self.line_sizes, self.line_has_sentence_mark
-            cache[min_line_units] = sum(n for n, m in zip(sizes, marks, strict=True) if m and n >= min_line_units)
+            sizes = self.line_sizes
+            cache[min_line_units] = sum(sizes[i] for i in self.prose_lines(min_line_units))
         return cache[min_line_units]  # type: ignore[no-any-return]
 
     @_lazy

@@ -173,6 +173,27 @@ def test_a_menu_or_catalogue_page_has_too_little_prose() -> None:
     assert QF.check(f"{nav}\n{teaser}\n{nav}", "ko") in ("page:prose_frac", "page:repeated_prefix")
 
 
+def test_copyright_and_legal_footers_are_not_prose() -> None:
+    stub = "\n".join([
+        "非洲木琴 产品展示", "首页 关于我们 产品中心 联系我们",
+        "本网站所有内容未经书面同意，不得转载，违者将追究法律责任！",
+        "Copyright © 2006-2016 广州某某贸易有限公司 版权所有 粤ICP备15057486号。",
+        "本站内容收集于互联网，不承担任何由于内容的合法性所引起的争议和法律责任。",
+    ])  # fmt: skip
+    assert QF.check(stub, "zh-Hans") == "page:too_little_prose"
+    lex = Lexicon.build("zho_Hans")
+    assert DocView(stub, profile_for("Hans"), lex).prose_size(12) == 0
+    assert DocView(stub, profile_for("Hans")).prose_size(12) > 45  # without the word lists: no footer markers
+    for line, lang in (("© 2024 Example GmbH. Alle Rechte vorbehalten.", "deu_Latn"),
+                       ("Copyright (c) 2019 무단 전재 및 재배포 금지. 모든 권리 보유.", "kor_Hang"),
+                       ("当サイトの記事・画像の無断転載を禁じます。", "jpn_Jpan")):  # fmt: skip
+        lines = DocView(line, profile_for(lang.split("_")[1]), Lexicon.build(lang)).prose_lines(1)
+        assert lines == [], line
+    # a paragraph that discusses copyright is prose: only footer-sized lines are left out
+    essay = "版权所有者" + article("zh-Hans", 1200).replace("\n\n", "")
+    assert DocView(essay, profile_for("Hans"), lex).prose_lines(12) == [0]
+
+
 def test_link_farm_pages_fail_the_url_ratio() -> None:
     links = " ".join(f"www.site{i}.com" for i in range(40))
     page = article("en", 1500) + "\n" + links
