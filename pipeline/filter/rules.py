@@ -289,15 +289,18 @@ _FINEWEB_RULES = (
 
 def _status_phrases(v: DocView, s: Any) -> float | None:
     """Error phrases in pages with little prose (< `max_error_prose` units), plus notice phrases (login, JavaScript,
-    redirect, no results: also boilerplate of real pages) in pages with almost none (< `max_notice_prose`)."""
+    redirect, no results: also boilerplate of real pages) in pages with almost none (< `max_notice_prose`), or two
+    or more of them in a page with little prose (an interstitial: "log in to continue ... if you are not redirected")."""
     if v.lexicon is None or s.max_error_prose is None:
         return None
     prose = v.prose_size(s.prose_line_units)
     if prose >= s.max_error_prose:
         return None
     found = v.lexicon.status_phrases(v)
-    if s.max_notice_prose is not None and prose < s.max_notice_prose:
-        found += v.lexicon.status_phrases(v, notices=True)
+    if s.max_notice_prose is not None:
+        notices = v.lexicon.status_phrases(v, notices=True)
+        if prose < s.max_notice_prose or notices >= 2:
+            found += notices
     return float(found)
 
 

@@ -158,6 +158,19 @@ def test_notice_phrases_need_a_page_with_almost_no_prose() -> None:
     assert QF.check(f"{banner}\n\n{article('en')}", "en") is None
 
 
+def test_two_notices_in_a_page_with_little_prose_make_an_interstitial() -> None:
+    help_lines = "\n".join(f"({i}) 请确保浏览器没有禁止发送Cookie，并且本地时间准确无误，然后刷新页面重试。" for i in range(1, 4))
+    page = f"正在为您跳转到访问页面......\n如果您的浏览器没有自动跳转，请检查以下设置。\n{help_lines}"
+    assert QF.explain(page, "zh-Hans")["measurements"]["page"]["status_phrases"] >= 2
+    assert QF.check(page, "zh-Hans") == "page:error_page"
+    short = "\n".join(p for p in article("zh-Hans", 600).split("\n") if len(p) > 20)[:130]
+    one_notice = f"如果您的浏览器没有自动跳转，请点击此链接\n{short}"
+    page_m = QF.explain(one_notice, "zh-Hans")["measurements"]["page"]
+    assert 90 < page_m["prose"] < 225 and page_m["status_phrases"] == 0  # one notice beside some prose: boilerplate
+    login = "Please log in to continue. You must be logged in to view this page. Enable JavaScript to use the editor."
+    assert QF.check(f"{login}\n\n{article('en', 3000)}", "en") is None  # a real page carries them beside its prose
+
+
 def test_every_language_has_its_own_status_phrases() -> None:
     phrases = set(status_phrases_all()) | set(status_phrases_all(notices=True))
     for sample in ("page not found", "页面不存在", "ページが見つかりません", "페이지를 찾을 수 없습니다", "seite nicht gefunden"):
