@@ -242,8 +242,10 @@ class DedupSection(_Section):
 
     exact: bool = Field(default=True, description="Remove documents whose normalized text is identical.")
     fuzzy: bool = Field(default=True, description="Remove near-duplicates found by MinHash LSH.")
-    scope: Literal["language", "global"] = Field(
-        default="language", description="Compare documents within their language only, or across all languages."
+    scope: Literal["script", "language", "global"] = Field(
+        default="script",
+        description="Compare documents written in the same script (the text's own; Chinese, Japanese and Korean are "
+        "one), whatever their language labels; within one language label only; or across everything.",
     )
     threshold: float = Field(default=0.8, gt=0, lt=1, description="Estimated Jaccard at which two docs are duplicates.")
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (signature length).")

@@ -4,8 +4,8 @@ Modules, in pipeline order:
 
 * `normalize`  -- `exact_hash(text)`: xxh3 of the normalized text (NFKC, casefold, digits -> 0, only word
   characters), for exact dedup.
-* `shingles`   -- `shingles(text, lang)`: word 5-grams, or character 5-grams for scripts without spaces and for
-  Korean, chosen from the `xxx_Scpt` language code.
+* `shingles`   -- `shingles(text)`: word 5-grams, or character 5-grams for scripts without spaces and for
+  Korean, chosen from the text's own dominant script (never its language label).
 * `minhash`    -- `MinHasher(num_perm, seed, hashfunc, scheme).signatures(list_of_shingle_lists)`: numpy MinHash,
   bit-identical to `datasketch.MinHash`.
 * `lsh`        -- `lsh_params` (datasketch's optimal b, r) / `verified_lsh_params`, `band_keys`,
@@ -16,7 +16,7 @@ Modules, in pipeline order:
 
 How a distributed stage uses it (the recommended setup, measured in scripts/bench/dedup_quality.py):
 
-    per shard:      sigs = MinHasher(128, 1, "xxh32").signatures([shingles(t, lang) for t, lang in docs])
+    per shard:      sigs = MinHasher(128, 1, "xxh32").signatures([shingles(t) for t in texts])
                     keys = band_keys(sigs, *verified_lsh_params(0.8, 128), doc_ids=global_ids)
                     parts = partition_band_keys(keys, P)          # write part p of every shard to partition p
     per partition:  src, dst = bucket_edges(BandKeys.concat(all shards' part p))
@@ -81,11 +81,11 @@ class FuzzyDedupParams:
 
 
 def fuzzy_dedup(
-    texts: list[str], langs=None, params: FuzzyDedupParams = FuzzyDedupParams(), quality: np.ndarray | None = None
+    texts: list[str], params: FuzzyDedupParams = FuzzyDedupParams(), quality: np.ndarray | None = None
 ) -> Clusters:
-    """Near-duplicate clusters of `texts` (language code per text, or one for all), in one process."""
+    """Near-duplicate clusters of `texts` across all of them (the stage's `scope: global`), in one process."""
     hasher = params.hasher()
-    sh = shingle_many(texts, langs, params.shingles)
+    sh = shingle_many(texts, params.shingles)
     sigs = hasher.signatures(sh)
     bands, rows = params.lsh()
     src, dst = bucket_edges(band_keys(sigs, bands, rows), params.edge_mode)

@@ -1,7 +1,7 @@
 """Vectorized MinHash with signatures bit-identical to `datasketch.MinHash`.
 
     hasher = MinHasher(num_perm=128, seed=1)                 # datasketch defaults: sha1, scheme "affine32"
-    sigs = hasher.signatures([shingles(t, lang) for t, lang in docs])   # np.ndarray [n_docs, 128] uint32
+    sigs = hasher.signatures([shingles(t) for t in texts])   # np.ndarray [n_docs, 128] uint32
 
 For every list of shingles `s`, `sigs[i]` equals
 
@@ -44,7 +44,6 @@ path needs you to do).
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -344,21 +343,16 @@ class MinHasher:
                 self._signature_of_mixed(self._premix(hashes[s:e].copy()), out[d])
         return out
 
-    def signatures_from_texts(self, texts: Sequence[str], langs=None, config=None) -> np.ndarray:
-        """Shingle (`shingles.shingles`, by each document's language code) and sign, in batches."""
+    def signatures_from_texts(self, texts: Sequence[str], config=None) -> np.ndarray:
+        """Shingle (`shingles.shingles`, by each text's own script) and sign, in batches."""
         from .shingles import DEFAULT_CONFIG, shingles as _shingles
 
         config = config or DEFAULT_CONFIG
-        if langs is None or isinstance(langs, str):
-            langs = itertools.repeat(langs)
-        elif len(langs) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(langs)} language codes")
         out = np.empty((len(texts), self.num_perm), dtype=self.dtype)
         step = 256
-        lang_iter = iter(langs)
         for start in range(0, len(texts), step):
             chunk = texts[start : start + step]
-            out[start : start + len(chunk)] = self.signatures([_shingles(t, next(lang_iter), config) for t in chunk])
+            out[start : start + len(chunk)] = self.signatures([_shingles(t, config) for t in chunk])
         return out
 
 

@@ -1,7 +1,9 @@
-"""Shingles for near-duplicate detection, chosen by the document's script.
+"""Shingles for near-duplicate detection, chosen by the script the document is written in.
 
-A document's language code is `xxx_Scpt` (ISO 639-3 + ISO 15924: `kor_Hang`, `jpn_Jpan`, `zho_Hans`, `tha_Thai`,
-`rus_Cyrl`, `eng_Latn` ...). The script decides the shingle kind:
+The script is the text's own dominant script (`text_script`: `pipeline.text.scripts.dominant_script`, most letters,
+with Han/kana/Hangul pooled into Chinese, Japanese or Korean), never its language label: two copies of one text get
+the same shingles whatever language ID said about each (a Simplified/Traditional mix labelled `zho_Hans` once and
+`zho_Hant` the next, a language the model lacks labelled at random). The script decides the shingle kind:
 
 * **word n-grams** (default n = 5) for scripts that separate words with spaces: Latin, Cyrillic, Greek, Arabic,
   Hebrew, Devanagari and the other Indic scripts, Georgian, Armenian, Ethiopic ... and Tibetan (its tsheg `་` is
@@ -12,10 +14,7 @@ A document's language code is `xxx_Scpt` (ISO 639-3 + ISO 15924: `kor_Hang`, `jp
 * **Korean (`Hang`, `Kore`): character n-grams** by default (`korean="char"`), decided by measurement -- see
   `KOREAN_DECISION` below and `scripts/bench/dedup_quality.py --korean-study`.
 
-A code without a script (`ko`, `kor`, `None`) or with an unknown script falls back to a look at the text itself
-(`auto`): character n-grams when the mean "word" length exceeds `auto_char_min_mean_len` (10 characters; measured
-on UDHR: space-delimited scripts 2-10, Han/Japanese/Thai/Lao/Khmer/Myanmar 11-38), word n-grams otherwise; a
-handful of well-known bare codes (`ko`, `kor`, `ja`, `zh`, `th` ...) map to their script directly.
+A text without a letter (numbers, symbols) gets word n-grams.
 
 Preprocessing (both kinds): lower case, words are maximal runs of word characters (`_unicode.WORD_RE`: letters,
 digits, combining marks, ZWNJ/ZWJ; everything else separates words), then Unicode NFKC on the words. Character
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.text.scripts import dominant_script
+
 from ._unicode import WORD_RE
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
     "KOREAN_DECISION",
     "ShingleConfig",
     "DEFAULT_CONFIG",
-    "script_of",
+    "text_script",
     "shingle_kind",
     "normalize_for_shingles",
     "tokenize",
@@ -65,14 +66,6 @@ CHAR_SCRIPTS = frozenset(
 
 #: Korean scripts (`Kore` = Hangul + Hanja); their shingle kind is `ShingleConfig.korean`.
 KOREAN_SCRIPTS = frozenset({"Hang", "Kore", "Jamo"})
-
-#: Bare language codes (no script part) whose script is not in doubt.
-_BARE_CODE_SCRIPTS = {
-    "ko": "Hang", "kor": "Hang",
-    "ja": "Jpan", "jpn": "Jpan",
-    "zh": "Hani", "zho": "Hani", "cmn": "Hani", "yue": "Hani", "wuu": "Hani", "lzh": "Hani",
-    "th": "Thai", "tha": "Thai", "lo": "Laoo", "lao": "Laoo", "km": "Khmr", "khm": "Khmr", "my": "Mymr", "mya": "Mymr",
-}
 
 KOREAN_DECISION = """\
 Korean uses CHARACTER 5-grams (over Hangul syllables, spaces removed), not word 5-grams over eojeol.
@@ -102,8 +95,6 @@ class ShingleConfig:
     #: "char" (default, measured) or "word" for Korean (`Hang`, `Kore`).
     korean: str = "char"
     char_scripts: frozenset = field(default=CHAR_SCRIPTS)
-    #: for codes without a known script: char n-grams when the mean word length exceeds this
-    auto_char_min_mean_len: float = 10.0
     nfkc: bool = True
     lowercase: bool = True
 
@@ -117,25 +108,13 @@ class ShingleConfig:
 DEFAULT_CONFIG = ShingleConfig()
 
 
-def script_of(lang: str | None) -> str:
-    """The ISO 15924 script of a `xxx_Scpt` code (`kor_Hang` -> `Hang`); for a bare code a well-known script or ""."""
-    if not lang:
-        return ""
-    for sep in ("_", "-"):
-        if sep in lang:
-            for part in lang.split(sep)[1:]:
-                if len(part) == 4 and part.isalpha():
-                    return part[0].upper() + part[1:].lower()
-            lang = lang.split(sep)[0]
-            break
-    return _BARE_CODE_SCRIPTS.get(lang.lower(), "")
+def text_script(text: str) -> str:
+    """The ISO 15924 script most of the text's letters are in (`Hans`, `Jpan`, `Hang`, `Latn`, ...); "" without one."""
+    return dominant_script(text) or ""
 
 
-def shingle_kind(lang: str | None, config: ShingleConfig = DEFAULT_CONFIG) -> str:
-    """"word", "char" or "auto" (decide from the text) for a language code."""
-    script = script_of(lang)
-    if not script:
-        return "auto"
+def shingle_kind(script: str, config: ShingleConfig = DEFAULT_CONFIG) -> str:
+    """"word" or "char" for a script code (`text_script`); "" (no letter) → "word"."""
     if script in KOREAN_SCRIPTS:
         return config.korean
     return "char" if script in config.char_scripts else "word"
@@ -216,25 +195,15 @@ def char_shingles(text: str, n: int = 5, config: ShingleConfig = DEFAULT_CONFIG)
     return _char_ngrams(_strip_spaces(normalize_for_shingles(text, config)), n)
 
 
-def shingles(text: str, lang: str | None = None, config: ShingleConfig = DEFAULT_CONFIG) -> list[bytes]:
-    """The shingles of one document, by the script of `lang` (`xxx_Scpt`); see the module doc."""
-    kind = shingle_kind(lang, config)
+def shingles(text: str, config: ShingleConfig = DEFAULT_CONFIG, script: str | None = None) -> list[bytes]:
+    """The shingles of one document, by its script (`text_script`, or `script` when the caller has it already)."""
+    kind = shingle_kind(text_script(text) if script is None else script, config)
     joined = normalize_for_shingles(text, config)
-    if kind == "auto":
-        n_words = joined.count(" ") + 1 if joined else 0
-        # mean word length = (characters - separating spaces) / words
-        kind = "char" if n_words and len(joined) - (n_words - 1) > config.auto_char_min_mean_len * n_words else "word"
     if kind == "char":
         return _char_ngrams(_strip_spaces(joined), config.char_n)
     return _word_ngrams(joined, config.word_n)
 
 
-def shingle_many(
-    texts: list[str], langs: list[str | None] | str | None = None, config: ShingleConfig = DEFAULT_CONFIG
-) -> list[list[bytes]]:
-    """`shingles` of every text; `langs` is one code per text, or one code for all."""
-    if langs is None or isinstance(langs, str):
-        return [shingles(t, langs, config) for t in texts]
-    if len(langs) != len(texts):
-        raise ValueError(f"{len(texts)} texts but {len(langs)} language codes")
-    return [shingles(t, lang, config) for t, lang in zip(texts, langs)]
+def shingle_many(texts: list[str], config: ShingleConfig = DEFAULT_CONFIG) -> list[list[bytes]]:
+    """`shingles` of every text."""
+    return [shingles(t, config) for t in texts]

@@ -2,8 +2,10 @@
 
 1. **signatures** (per shard, `DedupSignatures`): each document's exact hash (`pipeline.dedup.normalize`), its MinHash
    signature over script-aware shingles (`pipeline.dedup.shingles`: word 5-grams, character 5-grams for zh/ja/th,
-   Korean and other scripts where words are not separated or too long) and its LSH band keys. With `scope:
-   language` the language is mixed into every bucket hash, so buckets never mix languages. The band keys are written
+   Korean and other scripts where words are not separated or too long; by the text's own script, never its label)
+   and its LSH band keys. The scope key — the text's script (default; Han, kana and Hangul are one: `scope_key`),
+   the language label (`scope: language`) or nothing (`global`) — is mixed into every bucket hash, so buckets never
+   mix scopes, and kept beside the signature for the exact-duplicate groups. The band keys are written
    split into `num_partitions` files by a hash of (band, bucket): every member of a bucket lands in the same
    partition, whichever shard it came from.
 2. **clusters** (corpus-wide, `find_clusters`): one Ray task per partition sorts its keys and links the members of
@@ -48,7 +50,7 @@ from pipeline.dedup.lsh import (
 )
 from pipeline.dedup.minhash import MinHasher
 from pipeline.dedup.normalize import exact_hash, exact_hashes
-from pipeline.dedup.shingles import ShingleConfig
+from pipeline.dedup.shingles import ShingleConfig, text_script
 from pipeline.dedup.shingles import shingles as shingles_of
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.stages import upstream_tasks
@@ -60,7 +62,7 @@ REASON_NEAR = "near-duplicate"
 #: The exact hash of a text without a single word character: such documents are never grouped as duplicates.
 EMPTY_HASH = exact_hash("")
 
-SIG_VERSION = "2"
+SIG_VERSION = "3"
 
 
 def lsh_shape(cfg: PipelineConfig) -> tuple[int, int]:
@@ -78,10 +80,22 @@ def _part_name(p: int) -> str:
     return f"part-{p:04d}"
 
 
-def _lang_salt(langs: list[str]) -> np.ndarray:
-    """A 64-bit value per document from its language, mixed into bucket hashes when dedup is per language."""
-    table = {lang: xxhash.xxh64_intdigest(lang.encode()) for lang in set(langs)}
-    return np.fromiter((table[lang] for lang in langs), dtype=np.uint64, count=len(langs))
+#: Scripts that one text can flip between (a Simplified/Traditional mix, Japanese with few kana, Korean with Hanja):
+#: one dedup scope, so its copies are always compared.
+_CJK_SCOPE = frozenset({"Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Hang", "Kore", "Jamo"})
+
+
+def scope_key(scope: str, script: str, lang: str) -> str:
+    """The group a document is compared within: its text's script (CJK pooled), its language label, or one group."""
+    if scope == "script":
+        return "CJK" if script in _CJK_SCOPE else script
+    return lang if scope == "language" else ""
+
+
+def _salt(keys: list[str]) -> np.ndarray:
+    """A 64-bit value per document from its scope key, mixed into its bucket hashes."""
+    table = {k: xxhash.xxh64_intdigest(k.encode()) for k in set(keys)}
+    return np.fromiter((table[k] for k in keys), dtype=np.uint64, count=len(keys))
 
 
 # ---------------------------------------------------------------------------------------------- 1. signatures
@@ -121,9 +135,12 @@ class DedupSignatures(Stage):
         langs = table.column("lang").to_pylist()
         n = len(texts)
         hashes = exact_hashes(texts)
+        scripts = [text_script(t) for t in texts]
+        scopes = [scope_key(d.scope, sc, lang or "") for sc, lang in zip(scripts, langs)]
         cols: dict[str, Any] = {
             "doc_id": table.column("doc_id"),
             "lang": table.column("lang"),
+            "scope": pa.array(scopes, pa.string()),
             "exact_hash": pa.array(hashes, pa.uint64()),
             "chars": pa.array(np.fromiter((len(t) for t in texts), dtype=np.int64, count=n), pa.int64()),
         }
@@ -133,7 +150,7 @@ class DedupSignatures(Stage):
             lengths = np.zeros(n, dtype=np.int64)
             step = 500
             for s in range(0, n, step):
-                sh = [shingles_of(t, lang, self.shingles) for t, lang in zip(texts[s : s + step], langs[s : s + step])]
+                sh = [shingles_of(t, self.shingles, sc) for t, sc in zip(texts[s : s + step], scripts[s : s + step])]
                 counts = np.fromiter(map(len, sh), dtype=np.int64, count=len(sh))
                 flat = self.hasher.hash_values([x for doc in sh for x in doc])
                 offsets = np.concatenate(([0], np.cumsum(counts)))
@@ -149,8 +166,8 @@ class DedupSignatures(Stage):
                 values = np.concatenate(value_parts) if value_parts else np.empty(0, np.uint32)
                 cols["shingle_hashes"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.uint32)))
             keys = band_keys(sigs, self.bands, self.rows)  # doc = row within this shard
-            if d.scope == "language":
-                salt_buckets(keys, _lang_salt(langs))
+            if d.scope != "global":
+                salt_buckets(keys, _salt(scopes))
             for p, part in enumerate(partition_band_keys(keys, d.num_partitions)):
                 write_arrow(part.to_arrow(), task.outputs[_part_name(p)])
         else:
@@ -226,16 +243,15 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
 
     d = cfg.dedup
     t0 = time.perf_counter()
-    metas = [read_arrow(t.outputs["signatures"], ["doc_id", "lang", "exact_hash", "chars"]) for t in sig_tasks]
+    metas = [read_arrow(t.outputs["signatures"], ["doc_id", "scope", "exact_hash", "chars"]) for t in sig_tasks]
     counts = np.array([m.num_rows for m in metas], dtype=np.int64)
     bases = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     n = int(counts.sum())
     doc_ids = pa.concat_arrays([m.column("doc_id").combine_chunks() for m in metas]) if metas else pa.array([], pa.string())
-    langs = pa.concat_arrays([m.column("lang").combine_chunks() for m in metas]) if metas else pa.array([], pa.string())
+    scopes = pa.concat_arrays([m.column("scope").combine_chunks() for m in metas]) if metas else pa.array([], pa.string())
     exact = np.concatenate([m.column("exact_hash").to_numpy() for m in metas]) if metas else np.empty(0, np.uint64)
     chars = np.concatenate([m.column("chars").to_numpy() for m in metas]) if metas else np.empty(0, np.int64)
-    lang_codes = pc.dictionary_encode(langs).indices.to_numpy(zero_copy_only=False).astype(np.int64) if n else np.empty(0, np.int64)
-    scope = lang_codes if d.scope == "language" else np.zeros(n, dtype=np.int64)
+    scope = pc.dictionary_encode(scopes).indices.to_numpy(zero_copy_only=False).astype(np.int64) if n else np.empty(0, np.int64)
     usable = exact != np.uint64(EMPTY_HASH)
 
     src_parts: list[np.ndarray] = []

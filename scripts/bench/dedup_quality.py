@@ -57,7 +57,7 @@ from pipeline.dedup.lsh import (  # noqa: E402
     verified_lsh_params,
 )
 from pipeline.dedup.minhash import MinHasher  # noqa: E402
-from pipeline.dedup.shingles import DEFAULT_CONFIG, ShingleConfig, shingle_kind, shingles  # noqa: E402
+from pipeline.dedup.shingles import DEFAULT_CONFIG, ShingleConfig, shingle_kind, shingles, text_script  # noqa: E402
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact  # noqa: E402
 
 SCRIPTS = {
@@ -185,8 +185,8 @@ def edit_once(tokens: list[str], pool: list[str], rng: random.Random) -> None:
 def edited_copy(base: str, lang: str, target: float, pool: list[str], rng: random.Random,
                 config: ShingleConfig = DEFAULT_CONFIG) -> tuple[str, float]:
     """Edit `base` until the exact shingle Jaccard with it is <= target (just below); returns (text, Jaccard)."""
-    kind = "char" if shingle_kind(lang, config) == "char" else "word"
-    base_set = set(shingles(base, lang, config))
+    kind = "char" if shingle_kind(text_script(base), config) == "char" else "word"
+    base_set = set(shingles(base, config))
     tokens = tokens_of(base, kind)
     n = config.char_n if kind == "char" else config.word_n
     text, j = render(tokens, kind), 1.0
@@ -196,7 +196,7 @@ def edited_copy(base: str, lang: str, target: float, pool: list[str], rng: rando
         for _ in range(step):
             edit_once(tokens, pool, rng)
         text = render(tokens, kind)
-        j = jaccard(base_set, set(shingles(text, lang, config)))
+        j = jaccard(base_set, set(shingles(text, config)))
     return text, j
 
 
@@ -219,7 +219,7 @@ def build_labeled(scripts: list[str], n_bases: int, n_copies: int, rng: random.R
     for script in scripts:
         lang = SCRIPTS[script][2]
         bases = make_bases(script, n_bases, rng)
-        kind = "char" if shingle_kind(lang, config) == "char" else "word"
+        kind = "char" if shingle_kind(text_script(bases[0]), config) == "char" else "word"
         pool = [t for b in bases for t in tokens_of(b, kind) if t.strip()]
         for base in bases:
             docs.append(Doc(base, lang, script, group, True, 1.0))
@@ -368,14 +368,13 @@ def korean_study(args, rng: random.Random) -> None:
     print(f"{len(bases)} bases (all the Korean text there is), {len(items)} docs; truth: same base and eojeol edit "
           f"fraction e <= {dup_max:.0%} -> duplicate, e >= {nondup_min:.0%} or another base -> not, in between not "
           f"scored; threshold {args.threshold}, recommended setup (verified_lsh_params + chain + verify)")
-    langs = "kor_Hang"
     hasher = MinHasher(args.num_perm, 1, "xxh32")
     bins = [(0.0, 0.01), (0.01, 0.03), (0.03, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, 0.3)]
     print(f"{'shingles':14s} {'per doc':>7s} {'P':>6s} {'R':>6s} {'R same sp.':>10s} {'R respaced':>10s}   "
           "mean true J with the base by e (not re-spaced): " + " ".join(f"{a:.0%}-{b:.0%}" for a, b in bins))
     for kind in ("char", "word"):
         cfg = ShingleConfig(korean=kind)
-        sh = [shingles(t, langs, cfg) for *_, t in items]
+        sh = [shingles(t, cfg) for *_, t in items]
         sets = [set(s) for s in sh]
         sigs = hasher.signatures(sh)
         hsets = ShingleSets.from_hashes([hasher.hash_values(x) for x in sh])
@@ -414,10 +413,10 @@ def korean_study(args, rng: random.Random) -> None:
     jc, jw = [], []
     for base in bases:
         v = respace(base, rng)
-        jc.append(jaccard(set(shingles(base, langs, ShingleConfig(korean="char"))),
-                          set(shingles(v, langs, ShingleConfig(korean="char")))))
-        jw.append(jaccard(set(shingles(base, langs, ShingleConfig(korean="word"))),
-                          set(shingles(v, langs, ShingleConfig(korean="word")))))
+        jc.append(jaccard(set(shingles(base, ShingleConfig(korean="char"))),
+                          set(shingles(v, ShingleConfig(korean="char")))))
+        jw.append(jaccard(set(shingles(base, ShingleConfig(korean="word"))),
+                          set(shingles(v, ShingleConfig(korean="word")))))
     print(f"re-spacing only (no edit): mean true J char 5-grams {np.mean(jc):.3f}, word 5-grams {np.mean(jw):.3f} "
           f"(min {min(jw):.3f})")
 
@@ -460,7 +459,7 @@ def main() -> None:
     for rd in range(args.rounds):
         t0 = time.time()
         docs = build_labeled(scripts, args.bases, args.copies, random.Random(1000 + rd))
-        sh = [shingles(d.text, d.lang) for d in docs]
+        sh = [shingles(d.text) for d in docs]
         sets = [set(s) for s in sh]
         sigs = hasher.signatures(sh)
         hsets = ShingleSets.from_hashes([hasher.hash_values(x) for x in sh])

@@ -21,7 +21,7 @@ from ._texts import SCRIPTS, make_text, near_copy
 
 def run(texts, langs, threshold=0.8, partitions=3):
     hasher = MinHasher(128, 1, "xxh32")
-    sigs = hasher.signatures([shingles(t, lang) for t, lang in zip(texts, langs)])
+    sigs = hasher.signatures([shingles(t) for t in texts])
     b, r = verified_lsh_params(threshold, 128)
     keys = band_keys(sigs, b, r)
     edges = [bucket_edges(p) for p in partition_band_keys(keys, partitions)]
@@ -31,7 +31,7 @@ def run(texts, langs, threshold=0.8, partitions=3):
 
 
 def jaccard(a, b, lang):
-    x, y = set(shingles(a, lang)), set(shingles(b, lang))
+    x, y = set(shingles(a)), set(shingles(b))
     return len(x & y) / len(x | y)
 
 
@@ -109,9 +109,9 @@ def test_fuzzy_dedup_convenience():
     rng = random.Random(9)
     base = make_text("Hangul", rng, 300)
     texts = [base, near_copy(base, "Hangul", rng, 0.005), make_text("Hangul", rng, 300)]
-    c = fuzzy_dedup(texts, "kor_Hang")
+    c = fuzzy_dedup(texts)
     assert c.cluster_size.tolist() == [2, 2, 1] and c.keep.tolist() == [True, False, True]
-    c2 = fuzzy_dedup(texts, ["kor_Hang"] * 3, FuzzyDedupParams(verify=False, hashfunc="sha1"),
+    c2 = fuzzy_dedup(texts, FuzzyDedupParams(verify=False, hashfunc="sha1"),
                      quality=np.array([0.0, 1.0, 0.0]))
     assert c2.kept_id.tolist() == [1, 1, 2]
     assert FuzzyDedupParams().lsh() == (18, 7) and FuzzyDedupParams(verify=False).lsh() == (9, 13)
@@ -134,13 +134,13 @@ def test_exact_verification_decides_on_the_true_jaccard() -> None:
             w[i] = f"x{i}"
         texts.append(" ".join(w))
     hasher = FuzzyDedupParams().hasher()
-    sets = ShingleSets.from_hashes([hasher.hash_values(shingles(t, "eng_Latn")) for t in texts])
-    truth = [len(set(shingles(texts[0], "eng_Latn")) & set(shingles(t, "eng_Latn")))
-             / len(set(shingles(texts[0], "eng_Latn")) | set(shingles(t, "eng_Latn"))) for t in texts[1:]]
+    sets = ShingleSets.from_hashes([hasher.hash_values(shingles(t)) for t in texts])
+    truth = [len(set(shingles(texts[0])) & set(shingles(t)))
+             / len(set(shingles(texts[0])) | set(shingles(t))) for t in texts[1:]]
     got = exact_jaccard(sets, [0, 0], [1, 2])
     assert np.allclose(got, truth, atol=1e-6)
     for t in (0.5, truth[1] - 0.01, truth[1] + 0.01, 0.99):
-        c = fuzzy_dedup(texts, "eng_Latn", FuzzyDedupParams(threshold=t))
+        c = fuzzy_dedup(texts, FuzzyDedupParams(threshold=t))
         assert list(c.keep) == [True] + [j < t for j in truth]
     with pytest.raises(ValueError, match="verify"):
         FuzzyDedupParams(verify="maybe")

@@ -24,7 +24,7 @@ def docs() -> list[list[bytes]]:
     out = []
     for script, (lang, *_rest) in SCRIPTS.items():
         for n_words in (3, 60, 400):
-            out.append(shingles(make_text(script, rng, n_words), lang))
+            out.append(shingles(make_text(script, rng, n_words)))
     out.append([])  # no shingle: the empty signature
     out.append([b"x"])
     out.append(out[2] * 12)  # > one permutation block (4096 rows at 128 perms), with repeats
@@ -108,10 +108,9 @@ def test_str_shingles_empty_and_helpers(docs):
 def test_signatures_from_texts():
     rng = random.Random(5)
     texts = [make_text(s, rng, 80) for s in SCRIPTS]
-    langs = [SCRIPTS[s][0] for s in SCRIPTS]
     h = MinHasher(32, 1, "xxh32")
-    want = h.signatures([shingles(t, lang) for t, lang in zip(texts, langs)])
-    assert np.array_equal(h.signatures_from_texts(texts, langs), want)
+    want = h.signatures([shingles(t) for t in texts])
+    assert np.array_equal(h.signatures_from_texts(texts), want)
 
 
 def test_bad_arguments():
@@ -134,7 +133,7 @@ def test_real_text_equality(shared_data):
     for name, lang in cases:
         p = udhr / f"udhr_{name}.txt"
         if p.is_file():
-            docs.append(shingles(p.read_text(encoding="utf-8")[:3000], lang))
+            docs.append(shingles(p.read_text(encoding="utf-8")[:3000]))
     assert docs
     for hashfunc, ds in (("sha1", None), ("xxh32", xxhash.xxh32_intdigest)):
         got = MinHasher(128, 1, hashfunc).signatures(docs)

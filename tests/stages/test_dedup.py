@@ -108,10 +108,10 @@ def test_same_clusters_as_the_one_process_reference(ray_session, tmp_path: Path)
     dedup_stage.run(cfg(tmp_path, exact=False))
     kept, removed = outputs(tmp_path)
     docs = [d for name in sorted(shards) for d in shards[name]]
-    ref = fuzzy_dedup([d["text"] for d in docs], [d["lang"] for d in docs], FuzzyDedupParams())
+    ref = fuzzy_dedup([d["text"] for d in docs], FuzzyDedupParams())
     ids = np.array([d["doc_id"] for d in docs])
-    # the reference's clusters span languages; the stage's default scope is per language and the fixture's
-    # duplicates never cross languages, so both must remove the same documents
+    # the reference's clusters span everything; the stage's default scope is per script and the fixture's
+    # duplicates never cross scripts, so both must remove the same documents
     assert sorted(r["doc_id"] for r in removed) == sorted(ids[~ref.keep].tolist())
     # found by MinHash alone, still labelled by what they are: identical normalized text or not
     text = {d["doc_id"]: d["text"] for d in docs}
@@ -129,19 +129,46 @@ def test_scope_and_keep_longest(ray_session, tmp_path: Path) -> None:
         "S1": [_doc("S1", 0, longer, "eng_Latn"), _doc("S1", 1, "", "eng_Latn"), _doc("S1", 2, "!!! ???", "eng_Latn")],
     }
     write_inputs(tmp_path, shards)
-    dedup_stage.run(cfg(tmp_path, keep="longest"))
+    dedup_stage.run(cfg(tmp_path, scope="language", keep="longest"))
     kept, removed = outputs(tmp_path)
     assert [(r["doc_id"], r["dedup_reason"], r["duplicate_of"]) for r in removed] == [("S0/0", "near-duplicate", "S1/0")]
     assert {r["doc_id"] for r in kept} == {"S0/1000", "S1/0", "S1/1000", "S1/2000"}  # wordless docs never grouped
 
-    dedup_stage.run(cfg(tmp_path, scope="global", keep="longest"), force=True)
-    kept, removed = outputs(tmp_path)
-    # one cluster across languages now; the two short copies differ from the kept (longer) text: near duplicates
+    for scope in ("script", "global"):  # the default scope: one script, so one cluster across the two labels
+        dedup_stage.run(cfg(tmp_path, scope=scope, keep="longest"), force=True)
+        kept, removed = outputs(tmp_path)
+        # the two short copies differ from the kept (longer) text: near duplicates
+        assert sorted((r["doc_id"], r["dedup_reason"], r["duplicate_of"]) for r in removed) == [
+            ("S0/0", "near-duplicate", "S1/0"),
+            ("S0/1000", "near-duplicate", "S1/0"),
+        ]
+        assert [r["dup_cluster_size"] for r in kept if r["doc_id"] == "S1/0"] == [3]
+
+
+def test_copies_that_language_id_labels_differently_are_merged(ray_session, tmp_path: Path) -> None:
+    """Default scope (the text's script): a Han text labelled Hans once and Hant the next, and a text in a script
+    the language model lacks (Cherokee) labelled at random, are still compared; `scope: language` keeps them apart."""
+    rng = random.Random(11)
+    han = make_text("Han", rng)
+    syllabary = [chr(c) for c in range(0x13A0, 0x13F5)]
+    cherokee = " ".join("".join(rng.choice(syllabary) for _ in range(rng.randint(2, 6))) for _ in range(300))
+    shards = {
+        "S0": [_doc("S0", 0, han, "zho_Hans"), _doc("S0", 1, cherokee, "eng_Latn")],
+        "S1": [_doc("S1", 0, near_copy(han, "Han", rng, 0.005), "zho_Hant"),
+               _doc("S1", 1, near_copy(cherokee, "Latin", rng, 0.005), "hin_Deva"),
+               _doc("S1", 2, cherokee.replace(" ", "  ") + "\n", "nld_Latn")],
+    }  # fmt: skip
+    write_inputs(tmp_path, shards)
+    dedup_stage.run(cfg(tmp_path))
+    _, removed = outputs(tmp_path)
     assert sorted((r["doc_id"], r["dedup_reason"], r["duplicate_of"]) for r in removed) == [
-        ("S0/0", "near-duplicate", "S1/0"),
-        ("S0/1000", "near-duplicate", "S1/0"),
+        ("S1/0", "near-duplicate", "S0/0"),
+        ("S1/1000", "near-duplicate", "S0/1000"),
+        ("S1/2000", "exact-duplicate", "S0/1000"),  # equal after normalization (whitespace)
     ]
-    assert [r["dup_cluster_size"] for r in kept if r["doc_id"] == "S1/0"] == [3]
+    dedup_stage.run(cfg(tmp_path, scope="language"), force=True)
+    _, removed = outputs(tmp_path)
+    assert removed == []
 
 
 def test_rerun_skips_and_a_changed_shard_redoes_only_what_depends_on_it(ray_session, tmp_path: Path) -> None:
