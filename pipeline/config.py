@@ -53,6 +53,20 @@ class RunSection(_Section):
         description="Stages `polyglot run` executes, always in pipeline order.",
     )
 
+    @field_validator("work_dir")
+    @classmethod
+    def _not_a_file(cls, v: str) -> str:
+        if "://" in v or not v.strip():
+            return v
+        p = Path(v).expanduser()
+        for existing in (p, *p.parents):  # the nearest existing path: a file there means no folder can be made
+            if existing.exists():
+                if not existing.is_dir():
+                    what = "is a file" if existing == p else f"is inside {existing}, which is a file"
+                    raise ValueError(f"{what}: the work dir must be a folder (or not exist yet)")
+                break
+        return v
+
     @field_validator("stages")
     @classmethod
     def _ordered_unique(cls, v: list[str]) -> list[str]:
@@ -346,6 +360,8 @@ class PipelineConfig(_Section):
         seen: dict[str, str] = {}
         out: dict[str, list[str]] = {}
         for fam, codes in v.items():
+            if not codes:
+                raise ValueError(f"family '{fam}' is empty: list its languages, or remove it")
             out[fam] = []
             for c in codes:
                 code = _canonical(c)
@@ -358,6 +374,27 @@ class PipelineConfig(_Section):
     @model_validator(mode="after")
     def _balance_families_exist(self) -> PipelineConfig:
         self.balance.check_family_names(self.family_table())
+        return self
+
+    @model_validator(mode="after")
+    def _languages_are_balanced(self) -> PipelineConfig:
+        """A listed language that balance would leave out is refused now, not after every stage ran on it."""
+        if "balance" not in self.run.stages or self.languages is None:
+            return self
+        from pipeline.lang.families import family_of
+
+        table = self.family_table()
+        left_out = []
+        for lang in self.languages:
+            fam, why = self.balance.family_for(lang, family_of(lang, table))
+            if fam is None:
+                left_out.append(f"{lang} ({why})")
+        if left_out:
+            where = "`families`" if self.families is not None else "the default family table"
+            raise ValueError(
+                f"languages: balance would leave out {', '.join(left_out)}; add each to a family of {where} and of "
+                "balance.families (or to a family's `languages`), or remove it from `languages`"
+            )
         return self
 
     @model_validator(mode="after")
@@ -395,6 +432,8 @@ def _describe(err: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{loc}: required key is missing"
     msg = err["msg"].removeprefix("Value error, ")
+    if not err["loc"] and kind == "value_error":
+        return msg  # a whole-config check: its message names the keys
     got = err.get("input")
     shown = json.dumps(got, ensure_ascii=False, default=str) if not isinstance(got, dict) else "{...}"
     if len(shown) > 80:

@@ -84,3 +84,34 @@ def test_cli_refuses_bad_config_before_any_work(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "langid.top_k" in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_language_balance_would_leave_out_is_refused_up_front(tmp_path: Path) -> None:
+    slavic = {"slavic": ["ru", "pl"], "cjk": ["ko", "ja"]}
+    msg = _error(tmp_path, {**BASE, "languages": ["ko", "uk"], "families": slavic})
+    assert "languages" in msg and "ukr_Cyrl (no family)" in msg and "`families`" in msg
+    msg = _error(tmp_path, {**BASE, "languages": ["ko", "ru"], "balance": {"families": {"korean": {"share": 1.0}}}})
+    assert "rus_Cyrl (family 'slavic' is not in balance.families)" in msg
+    two = {"korean": {"share": 0.5}, "slavic": {"share": 0.5, "languages": ["ru"]}}
+    msg = _error(tmp_path, {**BASE, "languages": ["ko", "ru", "uk"], "balance": {"families": two}})
+    assert "ukr_Cyrl (not in the explicit `languages` of 'slavic')" in msg and "rus_Cyrl" not in msg
+    # without the balance stage nothing is balanced, so nothing is left out
+    no_balance = {"work_dir": "out", "stages": ["extract", "langid", "filter"]}
+    parse_config({**BASE, "run": no_balance, "languages": ["ko", "uk"], "families": slavic})
+    parse_config({**BASE, "languages": ["ko", "ru", "uk"]})  # the default table covers them
+
+
+def test_an_empty_family_is_refused(tmp_path: Path) -> None:
+    msg = _error(tmp_path, {**BASE, "families": {"cjk": ["ko"], "slavic": []}})
+    assert "families" in msg and "'slavic' is empty" in msg
+    msg = _error(tmp_path, {**BASE, "balance": {"families": {"cjk": {"share": 1.0, "languages": []}}}})
+    assert "balance.families.cjk.languages" in msg
+
+
+def test_a_work_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    msg = _error(tmp_path, {**BASE, "run": {"work_dir": str(tmp_path / "f")}})
+    assert "run.work_dir: is a file" in msg
+    msg = _error(tmp_path, {**BASE, "run": {"work_dir": str(tmp_path / "f" / "out")}})
+    assert "run.work_dir: is inside" in msg
+    parse_config({**BASE, "run": {"work_dir": str(tmp_path / "new" / "out")}})

@@ -239,27 +239,15 @@ def _members(
 ) -> tuple[dict[str, list[str]], dict[str, int], list[str]]:
     """family → member languages (sorted), excluded language → tokens, notes about the exclusions."""
     explicit = settings.explicit_members()
-    configured = settings.families
-    members: dict[str, list[str]] = {name: [] for name in (configured or {})}
+    members: dict[str, list[str]] = {name: [] for name in (settings.families or {})}
     excluded: dict[str, int] = {}
     reasons: dict[str, list[str]] = {}
     for lang, tokens in available.items():
-        fam = explicit.get(lang)
+        fam, why = settings.family_for(lang, family_of.get(lang))
         if fam is None:
-            fam = family_of.get(lang)
-            if fam is None:
-                reasons.setdefault("no family", []).append(lang)
-                excluded[lang] = tokens
-                continue
-            if configured is not None:
-                if fam not in configured:
-                    reasons.setdefault(f"family '{fam}' is not in balance.families", []).append(lang)
-                    excluded[lang] = tokens
-                    continue
-                if configured[fam].languages is not None:
-                    reasons.setdefault(f"not in the explicit `languages` of '{fam}'", []).append(lang)
-                    excluded[lang] = tokens
-                    continue
+            reasons.setdefault(why or "no family", []).append(lang)
+            excluded[lang] = tokens
+            continue
         members.setdefault(fam, []).append(lang)
     for lang, fam in explicit.items():
         if lang not in available:

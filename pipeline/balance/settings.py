@@ -202,6 +202,21 @@ class BalanceSettings(_Strict):
         """language → family for every language listed explicitly in a family's `languages`."""
         return {code: name for name, fam in (self.families or {}).items() for code in fam.languages or ()}
 
+    def family_for(self, lang: str, table_family: str | None) -> tuple[str | None, str | None]:
+        """(family, None) for a language balanced in a family, or (None, why it is left out); `table_family` is its
+        family in the family table. The one membership rule, for the plan and for the config check."""
+        explicit = self.explicit_members().get(lang)
+        if explicit is not None:
+            return explicit, None
+        if table_family is None:
+            return None, "no family"
+        if self.families is not None:
+            if table_family not in self.families:
+                return None, f"family '{table_family}' is not in balance.families"
+            if self.families[table_family].languages is not None:
+                return None, f"not in the explicit `languages` of '{table_family}'"
+        return table_family, None
+
     def check_family_names(self, table: Mapping[str, Sequence[str]]) -> None:
         """ValueError for a configured family that is neither in the family table nor lists its `languages`.
 
