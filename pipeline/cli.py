@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.config import STAGE_ORDER, ConfigError, PipelineConfig, load_config, with_absolute_paths
 
@@ -51,7 +52,8 @@ def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: boo
             try:
                 result = runner(name)(cfg, address, force)
             except (FileNotFoundError, ValueError, RuntimeError) as e:
-                console.print(f"[red]{name}: {e}[/red]", highlight=False)
+                msg = str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}"  # steps name their stage already
+                console.print(f"[red]{escape(msg)}[/red]", highlight=False, soft_wrap=True)
                 raise typer.Exit(1) from None
             if not result.ok:
                 console.print(f"[red]{name}: {len(result.failed)} shard(s) failed; later stages not run[/red]")

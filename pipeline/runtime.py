@@ -321,7 +321,10 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -
             except Exception as e:  # noqa: BLE001 - re-raised with context
                 for r in inflight:
                     ray.cancel(r)
-                raise RuntimeError(f"{label}: task {i} failed: {type(e).__name__}: {e}") from e
+                cause = getattr(e, "cause", None) or e  # the task's own exception, without Ray's traceback text
+                if isinstance(cause, ValueError):  # bad input or settings: the message is for the user as it is
+                    raise ValueError(f"{label}: {cause}") from cause
+                raise RuntimeError(f"{label}: task {i} failed: {type(cause).__name__}: {cause}") from e
             done += 1
     console.print(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s", highlight=False)
     return results

@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -193,6 +194,13 @@ def _trainer_kwargs(settings: TokenizerSettings) -> dict[str, object]:
     )
 
 
+class VocabularyTooLarge(ValueError):
+    """The sample holds fewer distinct pieces than ``vocab_size``: SentencePiece's own limit, in a readable message."""
+
+
+_TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
+
+
 def train_sentencepiece(sentences: Iterable[str], settings: TokenizerSettings, out_dir: str | Path) -> Path:
     """Train on ``sentences`` (in this order) and write ``out_dir/tokenizer.model``; returns its path.
 
@@ -215,7 +223,18 @@ def train_sentencepiece(sentences: Iterable[str], settings: TokenizerSettings, o
             remove_extra_whitespaces=kwargs.pop("remove_extra_whitespaces"),
             escape_whitespaces=True,
         )
-    spm.SentencePieceTrainer.train(sentence_iterator=lines, model_writer=buffer, **kwargs)
+    counted = _Counted(lines)
+    try:
+        spm.SentencePieceTrainer.train(sentence_iterator=counted, model_writer=buffer, **kwargs)
+    except RuntimeError as e:
+        m = _TOO_HIGH.search(str(e))
+        if m is None:
+            raise
+        raise VocabularyTooLarge(
+            f"tokenizer.vocab_size {int(m[1]):,} is more than the training sample can fill: SentencePiece found at "
+            f"most {int(m[2]):,} pieces in its {counted.lines:,} lines ({counted.chars:,} characters); lower "
+            "tokenizer.vocab_size or train on more text"
+        ) from None
     model = pb.ModelProto()
     model.ParseFromString(buffer.getvalue())
     if settings.normalization_rule_name != "identity":
@@ -226,3 +245,20 @@ def train_sentencepiece(sentences: Iterable[str], settings: TokenizerSettings, o
     tmp_path.write_bytes(model.SerializeToString())
     os.replace(tmp_path, out_path)
     return out_path
+
+
+class _Counted:
+    """An iterator of training lines that counts what it hands out (for the error message above)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._it = iter(lines)
+        self.lines = self.chars = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._it)
+        self.lines += 1
+        self.chars += len(line)
+        return line

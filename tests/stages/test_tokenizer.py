@@ -335,3 +335,23 @@ def test_draw_depends_on_seed_and_doc_id_only() -> None:
     assert ((u >= 0) & (u < 1)).all() and abs(u.mean() - 0.5) < 0.03
     assert (tok.draw_fraction(ids[::-1], 0)[::-1] == u).all()
     assert (tok.draw_fraction(ids, 1) != u).mean() > 0.99
+
+
+@pytest.mark.slow
+def test_a_vocabulary_the_sample_cannot_fill_is_one_clear_error(ray_session, tmp_path) -> None:
+    """Through the CLI as a user runs it: one readable line naming the key and SentencePiece's limit, no traceback."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    cfg = make_upstream(tmp_path, 1, vocab_size=64000, compare_unbalanced=False)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True)))
+    res = CliRunner().invoke(app, ["tokenizer", "--config", str(path)])
+    assert res.exit_code == 1
+    err = [line for line in res.output.splitlines() if "vocab_size" in line]
+    assert len(err) == 1 and err[0].startswith("tokenizer: train: tokenizer.vocab_size 64,000 is more than")
+    assert "at most" in err[0] and "Traceback" not in res.output and "\x1b[" not in res.output
+    assert "tokenizer: tokenizer:" not in res.output
+    assert not (tmp_path / "out" / "tokenizer" / "tokenizer.model").exists()
