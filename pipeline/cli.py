@@ -15,6 +15,7 @@ from pipeline.config import STAGE_ORDER, ConfigError, PipelineConfig, load_confi
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: typer's rich panels print flags as `--force <bool>`
     no_args_is_help=True,
     help="Turn raw Common Crawl into a balanced multilingual pretraining corpus, stage by stage, on Ray.\n\n"
     "Every stage reads the previous stage's output below run.work_dir and writes <work_dir>/<stage>/, one file "
@@ -190,6 +191,11 @@ def stats(
             console.print("[red]give a work_dir or --config[/red]")
             raise typer.Exit(2)
         outdir = _load(config).run.work_dir
+    from pipeline.storage import exists
+
+    if not exists(outdir):
+        console.print(f"[red]stats: no such work dir: {escape(outdir)}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     report = collect(outdir)
     out = _report_console()
     if as_json:

@@ -115,3 +115,16 @@ def test_a_work_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     msg = _error(tmp_path, {**BASE, "run": {"work_dir": str(tmp_path / "f" / "out")}})
     assert "run.work_dir: is inside" in msg
     parse_config({**BASE, "run": {"work_dir": str(tmp_path / "new" / "out")}})
+
+
+def test_help_shows_flags_as_flags() -> None:
+    res = CliRunner().invoke(app, ["run", "--help"])
+    assert res.exit_code == 0 and "--force" in res.output and "--config" in res.output
+    assert "<bool>" not in res.output and "BOOLEAN" not in res.output
+
+
+def test_stats_on_a_missing_work_dir_fails(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["stats", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "no such work dir" in res.output
+    res = CliRunner().invoke(app, ["stats", str(tmp_path)])
+    assert res.exit_code == 0 and "nothing has run yet" in res.output

@@ -126,9 +126,11 @@ class Plan:
         """The plan table: one row per language, one per family, one total row.
 
         Columns: kind, family, lang, available, max_repeats, requested, target, achieved (None until the selection
-        ran), repeats (achieved / available, or target / available before), share (of the total target).
+        ran), repeats (achieved / available, or target / available before), share (of the achieved total, or of the
+        total target before): the language rows of a family, and the family rows, sum to the family's and to 100%.
         """
-        total_target = self.target_total or 1
+        all_got = None if achieved is None else sum(int(achieved.get(lang, 0)) for lang in self.languages)
+        denominator = (all_got if all_got is not None else self.target_total) or 1
         out: list[dict[str, Any]] = []
 
         def row(kind: str, family: str | None, lang: str | None, available: int, cap: float | None,
@@ -138,7 +140,7 @@ class Plan:
                 "kind": kind, "family": family, "lang": lang, "available": available, "max_repeats": cap,
                 "requested": None if requested is None else round(requested), "target": target, "achieved": got,
                 "repeats": round(used / available, 4) if available else 0.0,
-                "share": round(used / total_target, 6),
+                "share": round(used / denominator, 6),
             }  # fmt: skip
 
         for fam in self.families.values():
@@ -150,7 +152,6 @@ class Plan:
                 got = None if achieved is None else int(achieved.get(lang, 0))
                 out.append(row("language", fam.family, lang, lp.available, lp.max_repeats, lp.requested, lp.target,
                                got))  # fmt: skip
-        all_got = None if achieved is None else sum(int(achieved.get(lang, 0)) for lang in self.languages)
         available = sum(lp.available for lp in self.languages.values())
         out.append(row("total", None, None, available, None, self.requested_total, self.target_total, all_got))
         return out

@@ -153,6 +153,10 @@ def test_rows_and_table_show_achieved() -> None:
     assert by[("language", "bam_Latn")]["repeats"] == 4.0
     assert by[("family", None)]["achieved"] == 5990 and by[("total", None)]["target"] == 6000
     assert by[("language", "aar_Latn")]["repeats"] == pytest.approx(0.9975)
+    # shares are of what was achieved: the languages sum to 100 %, even when the selection overshoots the target
+    over = plan.rows({"aar_Latn": 4100, "bam_Latn": 1700, "cat_Latn": 450})
+    assert sum(r["share"] for r in over if r["kind"] == "language") == pytest.approx(1.0, abs=1e-5)
+    assert [r["share"] for r in over if r["kind"] == "total"] == [1.0]
     text = plan.format_table()
     assert "TOTAL" in text and "bam_Latn" in text and "note: unimax" in text
     assert plan.to_json()["languages"]["cat_Latn"]["target"] == 400
