@@ -9,8 +9,9 @@
    split into `num_partitions` files by a hash of (band, bucket): every member of a bucket lands in the same
    partition, whichever shard it came from.
 2. **clusters** (corpus-wide, `find_clusters`): one Ray task per partition sorts its keys and links the members of
-   every bucket as a chain (k members, k-1 edges). The driver keeps the candidate edges whose signature-estimated
-   Jaccard reaches the threshold (`verify`), adds a chain per group of identical normalized texts (exact
+   every bucket as a chain (k members, k-1 edges). The driver keeps the candidate edges whose Jaccard reaches the
+   threshold (`verify`: of the shingle-hash sets, or the signature estimate), a batch of edges at a time reading only
+   their documents' rows, adds a chain per group of identical normalized texts (exact
    duplicates), and takes connected components with scipy. Each cluster keeps one document — the first in corpus
    order (shard id, then record offset), or the longest — and the decision for every document is written per shard.
    Not Ray Data `groupby` (130 s for 2M keys here, see the Ray notes) and not a pairwise index: sorting is the grouping.
@@ -20,7 +21,7 @@
    one's, else `near-duplicate`) and `duplicate_of`.
 
 Scale: the driver holds 8 bytes of exact hash, a few bytes of metadata per document, the candidate edges, and the
-signatures of edge endpoints only. scipy's components run ~1e7 edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on
+shingle sets (or signatures) of one batch of edge endpoints (`VERIFY_BATCH_EDGES`). scipy's components run ~1e7 edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on
 this 2-core machine (Ray notes). Beyond ~1e8 edges, components need a distributed algorithm (iterated
 large-star/small-star min-label propagation over hash-partitioned edges, O(log n) shuffle rounds); the partitioned
 edge files this stage produces are the input such a step would take.
@@ -210,30 +211,60 @@ def _shard_of(bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.searchsorted(bases, rows, side="right") - 1
 
 
-def _gather_signatures(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Signatures of the given global document indices (sorted, unique), read shard by shard."""
+def _gather_rows(sig_files: list[str], bases: np.ndarray, rows: np.ndarray, column: str) -> pa.Array:
+    """One column's values at the given global document indices (sorted, unique), read shard by shard: only those
+    rows are copied (`take` on the memory-mapped chunks), so the driver never holds a shard's whole column."""
     shard_of = _shard_of(bases, rows)
-    out: list[np.ndarray] = []
+    parts = []
     for s in np.unique(shard_of):
-        col = read_arrow(sig_files[s], ["signature"]).column("signature").combine_chunks()
-        flat = col.values.to_numpy(zero_copy_only=False).reshape(-1, col.type.list_size)
-        out.append(flat[rows[shard_of == s] - bases[s]])
-    return np.concatenate(out) if out else np.empty((0, 0), np.uint32)
+        want = rows[shard_of == s] - bases[s]
+        start = 0
+        for chunk in read_arrow(sig_files[s], [column]).column(column).chunks:  # per chunk: `take` on a chunked
+            lo, hi = np.searchsorted(want, [start, start + len(chunk)])       # array would concatenate them first
+            if hi > lo:
+                parts.append(chunk.take(pa.array(want[lo:hi] - start)))
+            start += len(chunk)
+    return pa.concat_arrays(parts) if parts else pa.array([], pa.list_(pa.uint32()))
+
+
+def _gather_signatures(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Signatures of the given global document indices (sorted, unique)."""
+    col = _gather_rows(sig_files, bases, rows, "signature")
+    if not len(col):
+        return np.empty((0, 0), np.uint32)
+    return col.values.to_numpy(zero_copy_only=False).reshape(len(col), -1)
 
 
 def _gather_shingle_sets(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> ShingleSets:
-    """Shingle-hash sets of the given global document indices (sorted, unique), read shard by shard."""
-    shard_of = _shard_of(bases, rows)
-    per_doc: list[np.ndarray] = []
-    for s in np.unique(shard_of):
-        col = read_arrow(sig_files[s], ["shingle_hashes"]).column("shingle_hashes").combine_chunks()
-        offsets = col.offsets.to_numpy()
-        values = col.values.to_numpy(zero_copy_only=False)
-        for r in (rows[shard_of == s] - bases[s]).tolist():
-            per_doc.append(values[offsets[r] : offsets[r + 1]])
-    lengths = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
-    offsets = np.concatenate(([0], np.cumsum(lengths)))
-    return ShingleSets(np.concatenate(per_doc) if per_doc else np.empty(0, np.uint32), offsets)
+    """Shingle-hash sets of the given global document indices (sorted, unique)."""
+    col = _gather_rows(sig_files, bases, rows, "shingle_hashes")
+    if not len(col):
+        return ShingleSets(np.empty(0, np.uint32), np.zeros(1, np.int64))
+    offsets = col.offsets.to_numpy().astype(np.int64)
+    values = col.values.to_numpy(zero_copy_only=False)
+    return ShingleSets(values[offsets[0] : offsets[-1]], offsets - offsets[0])
+
+
+#: Candidate edges verified at a time: the driver holds the shingle sets (or signatures) of at most twice as many
+#: documents, whatever the corpus size (~2 KB each for a 3 KB page).
+VERIFY_BATCH_EDGES = 4096
+
+
+def _verify(d: Any, files: list[str], bases: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Mask of the candidate edges that pass verification, in batches of `VERIFY_BATCH_EDGES`."""
+    keep = np.zeros(len(src), dtype=bool)
+    for lo in range(0, len(src), VERIFY_BATCH_EDGES):
+        s, t = src[lo : lo + VERIFY_BATCH_EDGES], dst[lo : lo + VERIFY_BATCH_EDGES]
+        nodes = np.unique(np.concatenate([s, t]))
+        a, b = np.searchsorted(nodes, s), np.searchsorted(nodes, t)
+        if d.verify == "exact":
+            sets = _gather_shingle_sets(files, bases, nodes)
+            keep[lo : lo + len(s)] = verify_edges_exact(sets, a, b, d.threshold, return_mask=True)
+        else:
+            sigs = _gather_signatures(files, bases, nodes)
+            keep[lo : lo + len(s)] = verify_edges(sigs, a, b, d.threshold, return_mask=True)
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed batches otherwise
+    return keep
 
 
 def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, Any]:
@@ -268,13 +299,7 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
         src, dst = dedupe_edges(src, dst)
         summary["candidate_edges"] = int(len(src))
         if d.verify != "off" and len(src):
-            nodes = np.unique(np.concatenate([src, dst]))
-            files = [t.outputs["signatures"] for t in sig_tasks]
-            a, b = np.searchsorted(nodes, src), np.searchsorted(nodes, dst)
-            if d.verify == "exact":
-                keep = verify_edges_exact(_gather_shingle_sets(files, bases, nodes), a, b, d.threshold, return_mask=True)
-            else:
-                keep = verify_edges(_gather_signatures(files, bases, nodes), a, b, d.threshold, return_mask=True)
+            keep = _verify(d, [t.outputs["signatures"] for t in sig_tasks], bases, src, dst)
             src, dst = src[keep], dst[keep]
         summary["verified_edges"] = int(len(src))
         src_parts.append(src)
@@ -291,8 +316,10 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
     kept_id = clusters.kept_id
     keep = clusters.keep
     same_text = usable & (exact == exact[kept_id]) & (scope == scope[kept_id])
-    reason = np.where(keep, None, np.where(same_text, REASON_EXACT, REASON_NEAR))
-    kept_doc = doc_ids.take(pa.array(kept_id))
+    # the reason as dictionary codes (null = kept), cast to strings one shard at a time: no Python object per doc
+    reason = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(same_text, 0, 1).astype(np.int8), mask=keep), pa.array([REASON_EXACT, REASON_NEAR])
+    )
     for i, t in enumerate(sig_tasks):
         lo, hi = int(bases[i]), int(bases[i] + counts[i])
         write_arrow(
@@ -300,8 +327,8 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
                 {
                     "keep": pa.array(keep[lo:hi], pa.bool_()),
                     "cluster_size": pa.array(clusters.cluster_size[lo:hi], pa.int32()),
-                    "kept_doc_id": kept_doc.slice(lo, hi - lo),
-                    "reason": pa.array(reason[lo:hi].tolist(), pa.string()),
+                    "kept_doc_id": doc_ids.take(pa.array(kept_id[lo:hi])),
+                    "reason": reason.slice(lo, hi - lo).cast(pa.string()),
                 }
             ),
             decisions_path(cfg, t.shard_id),

@@ -102,7 +102,9 @@ def test_exact_and_near_duplicates_across_shards(ray_session, tmp_path: Path) ->
     assert rec["stats"]["removed_exact"] + rec["stats"]["removed_near"] == len(expected)
 
 
-def test_same_clusters_as_the_one_process_reference(ray_session, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [dedup_stage.VERIFY_BATCH_EDGES, 3])
+def test_same_clusters_as_the_one_process_reference(ray_session, tmp_path: Path, monkeypatch, batch: int) -> None:
+    monkeypatch.setattr(dedup_stage, "VERIFY_BATCH_EDGES", batch)  # candidates verified a few at a time: same result
     shards, _ = corpus(seed=3)
     write_inputs(tmp_path, shards)
     dedup_stage.run(cfg(tmp_path, exact=False))
