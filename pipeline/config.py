@@ -277,6 +277,11 @@ class DedupSection(_Section):
         default="first", description="Which document of a cluster is kept: the first in corpus order, or the longest."
     )
     num_partitions: int = Field(default=16, ge=1, le=4096, description="LSH bucket partitions (parallel edge tasks).")
+    verify_batch_edges: int = Field(
+        default=4096, ge=1, description="Candidate edges verified at a time by the clusters step: its memory holds "
+        "their documents' shingle sets; each batch reads the signature files it touches (larger: fewer reads from "
+        "an object store, more memory).",
+    )
     write_removed: bool = Field(default=True, description="Write removed documents to dedup/removed/ with reasons.")
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@
    one's, else `near-duplicate`) and `duplicate_of`.
 
 Scale: the driver holds 8 bytes of exact hash, a few bytes of metadata per document, the candidate edges, and the
-shingle sets (or signatures) of one batch of edge endpoints (`VERIFY_BATCH_EDGES`). scipy's components run ~1e7 edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on
+shingle sets (or signatures) of one batch of edge endpoints (`dedup.verify_batch_edges`). scipy's components run ~1e7 edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on
 this 2-core machine (Ray notes). Beyond ~1e8 edges, components need a distributed algorithm (iterated
 large-star/small-star min-label propagation over hash-partitioned edges, O(log n) shuffle rounds); the partitioned
 edge files this stage produces are the input such a step would take.
@@ -211,50 +211,52 @@ def _shard_of(bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.searchsorted(bases, rows, side="right") - 1
 
 
-def _gather_rows(sig_files: list[str], bases: np.ndarray, rows: np.ndarray, column: str) -> pa.Array:
-    """One column's values at the given global document indices (sorted, unique), read shard by shard: only those
-    rows are copied (`take` on the memory-mapped chunks), so the driver never holds a shard's whole column."""
+def _gather_rows(sig_files: list[str], bases: np.ndarray, rows: np.ndarray, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values, per-row lengths) of one list column at the given global document indices (sorted, unique), read
+    shard by shard. Rows are sliced out of the memory-mapped chunks with numpy: only their pages are read, and
+    nothing is copied but them (Arrow's `take` reads and copies a list column's whole chunk)."""
     shard_of = _shard_of(bases, rows)
-    parts = []
+    values: list[np.ndarray] = []
+    lengths: list[int] = []
     for s in np.unique(shard_of):
         want = rows[shard_of == s] - bases[s]
         start = 0
-        for chunk in read_arrow(sig_files[s], [column]).column(column).chunks:  # per chunk: `take` on a chunked
-            lo, hi = np.searchsorted(want, [start, start + len(chunk)])       # array would concatenate them first
+        for chunk in read_arrow(sig_files[s], [column]).column(column).chunks:
+            lo, hi = np.searchsorted(want, [start, start + len(chunk)])
             if hi > lo:
-                parts.append(chunk.take(pa.array(want[lo:hi] - start)))
+                if isinstance(chunk, pa.FixedSizeListArray):
+                    width = chunk.type.list_size
+                    offsets = np.arange(len(chunk) + 1, dtype=np.int64) * width + chunk.offset * width
+                else:
+                    offsets = chunk.offsets.to_numpy()
+                flat = chunk.values.to_numpy(zero_copy_only=False)
+                picked = [flat[offsets[r] : offsets[r + 1]] for r in (want[lo:hi] - start).tolist()]
+                values.append(np.concatenate(picked))  # a copy: the shard's mapping is released before the next
+                lengths += map(len, picked)
             start += len(chunk)
-    return pa.concat_arrays(parts) if parts else pa.array([], pa.list_(pa.uint32()))
+    out = np.concatenate(values) if values else np.empty(0, np.uint32)
+    return out, np.asarray(lengths, dtype=np.int64)
 
 
 def _gather_signatures(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Signatures of the given global document indices (sorted, unique)."""
-    col = _gather_rows(sig_files, bases, rows, "signature")
-    if not len(col):
-        return np.empty((0, 0), np.uint32)
-    return col.values.to_numpy(zero_copy_only=False).reshape(len(col), -1)
+    values, lengths = _gather_rows(sig_files, bases, rows, "signature")
+    return values.reshape(len(lengths), -1) if len(lengths) else np.empty((0, 0), np.uint32)
 
 
 def _gather_shingle_sets(sig_files: list[str], bases: np.ndarray, rows: np.ndarray) -> ShingleSets:
     """Shingle-hash sets of the given global document indices (sorted, unique)."""
-    col = _gather_rows(sig_files, bases, rows, "shingle_hashes")
-    if not len(col):
-        return ShingleSets(np.empty(0, np.uint32), np.zeros(1, np.int64))
-    offsets = col.offsets.to_numpy().astype(np.int64)
-    values = col.values.to_numpy(zero_copy_only=False)
-    return ShingleSets(values[offsets[0] : offsets[-1]], offsets - offsets[0])
-
-
-#: Candidate edges verified at a time: the driver holds the shingle sets (or signatures) of at most twice as many
-#: documents, whatever the corpus size (~2 KB each for a 3 KB page).
-VERIFY_BATCH_EDGES = 4096
+    values, lengths = _gather_rows(sig_files, bases, rows, "shingle_hashes")
+    return ShingleSets(values, np.concatenate(([0], np.cumsum(lengths))))
 
 
 def _verify(d: Any, files: list[str], bases: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Mask of the candidate edges that pass verification, in batches of `VERIFY_BATCH_EDGES`."""
+    """Mask of the candidate edges that pass verification, `dedup.verify_batch_edges` at a time: the driver holds
+    the shingle sets (or signatures) of at most twice as many documents, whatever the corpus size."""
     keep = np.zeros(len(src), dtype=bool)
-    for lo in range(0, len(src), VERIFY_BATCH_EDGES):
-        s, t = src[lo : lo + VERIFY_BATCH_EDGES], dst[lo : lo + VERIFY_BATCH_EDGES]
+    step = d.verify_batch_edges
+    for lo in range(0, len(src), step):
+        s, t = src[lo : lo + step], dst[lo : lo + step]
         nodes = np.unique(np.concatenate([s, t]))
         a, b = np.searchsorted(nodes, s), np.searchsorted(nodes, t)
         if d.verify == "exact":

@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=16)
     ap.add_argument("--keep", help="Copy the last corpus and its signatures here (to profile the step again).")
     args = ap.parse_args()
-    from pipeline.runtime import run_stage
+    from pipeline.runtime import run_stage, shutdown_ray
     from pipeline.stages.dedup import DedupSignatures
 
     results = []
@@ -95,6 +95,7 @@ def main() -> None:
             }
             cfg = parse_config(data)
             run_stage(DedupSignatures, cfg)
+            shutdown_ray()  # the step runs alone, as after a resumed run: its own Ray, no signature workers around
             built = time.perf_counter() - t
             out = subprocess.run([sys.executable, "-c", _CLUSTERS, json.dumps(data)], capture_output=True, text=True,
                                  cwd=ROOT, check=True)  # fmt: skip

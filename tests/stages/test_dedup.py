@@ -102,12 +102,11 @@ def test_exact_and_near_duplicates_across_shards(ray_session, tmp_path: Path) ->
     assert rec["stats"]["removed_exact"] + rec["stats"]["removed_near"] == len(expected)
 
 
-@pytest.mark.parametrize("batch", [dedup_stage.VERIFY_BATCH_EDGES, 3])
-def test_same_clusters_as_the_one_process_reference(ray_session, tmp_path: Path, monkeypatch, batch: int) -> None:
-    monkeypatch.setattr(dedup_stage, "VERIFY_BATCH_EDGES", batch)  # candidates verified a few at a time: same result
+@pytest.mark.parametrize("batch", [4096, 3])  # candidates verified a few at a time: the same result
+def test_same_clusters_as_the_one_process_reference(ray_session, tmp_path: Path, batch: int) -> None:
     shards, _ = corpus(seed=3)
     write_inputs(tmp_path, shards)
-    dedup_stage.run(cfg(tmp_path, exact=False))
+    dedup_stage.run(cfg(tmp_path, exact=False, verify_batch_edges=batch))
     kept, removed = outputs(tmp_path)
     docs = [d for name in sorted(shards) for d in shards[name]]
     ref = fuzzy_dedup([d["text"] for d in docs], FuzzyDedupParams())
