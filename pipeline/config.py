@@ -124,6 +124,9 @@ class ExtractSection(_Section):
     max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
     min_text_chars: int = Field(default=20, ge=1, description="Shorter extractions are skipped as empty.")
     max_bad_char_ratio: float = Field(default=0.005, ge=0, le=1, description="Decoding-failure threshold.")
+    max_control_ratio: float = Field(
+        default=0.02, ge=0, le=1, description="More control bytes (NUL, ...) than this fraction: binary; fewer NULs are stripped."
+    )
 
 
 class LangidSection(_Section):

@@ -10,8 +10,10 @@ Skip reasons, a fixed vocabulary the extract stage counts per shard:
 * ``not_html`` — a response whose content type is not text/html or application/xhtml+xml (or has none);
 * ``http_status`` — a response whose HTTP status is not 2xx;
 * ``oversized`` — payload larger than ``max_payload_bytes`` (not read into memory when Content-Length says so);
-* ``binary`` — NUL bytes in the payload despite a text content type (images served as text/html, undecoded
-  compression, ...);
+* ``binary`` — a text content type over binary data (images served as text/html, undecoded compression, ...),
+  judged by evidence: a file-format magic number at the start (PNG, JPEG, GIF, PDF, gzip, zip, ...), or control
+  bytes (C0 other than tab, newlines, form feed and ESC) making up more than ``max_control_ratio`` of the payload.
+  A few stray NUL bytes in an otherwise textual page are removed, not fatal (counted as the ``nul_stripped`` repair);
 * ``decode_failed`` — no charset candidate decodes the page with at most ``max_bad_char_ratio`` replacement
   characters (see `pipeline.ingest.charset`);
 * ``empty_extraction`` — fewer than ``min_text_chars`` characters of text after extraction (or the extractor
@@ -34,7 +36,7 @@ record follows where FastWARC stopped. FastWARC 2.0.1 panics (a Rust ``PanicExce
 stream that cannot seek, e.g. a pipe, so such a stream is first spooled to a temporary file; a panic on damaged data
 is reported like any other reader failure.
 
-The common path costs a few attribute reads, one ``in`` check for NUL bytes and the ASCII/UTF-8 fast path of the
+The common path costs a few attribute reads, a ``startswith`` for magic numbers, one ``in`` check for NUL bytes and the ASCII/UTF-8 fast path of the
 charset decoder on top of FastWARC and Resiliparse.
 """
 
@@ -75,6 +77,15 @@ _WANTED = WarcRecordType.warcinfo | WarcRecordType.response | WarcRecordType.con
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_START = b"WARC/1."
 _CHUNK = 1 << 20
+#: Magic numbers of binary formats that get served as text/html (payload start, leading whitespace skipped). Hand
+#: listed: a libmagic binding needs a system library, and these few prefixes cost one `startswith`.
+_MAGIC = (
+    b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"%PDF-", b"\x1f\x8b", b"PK\x03\x04", b"BZh",
+    b"7z\xbc\xaf\x27\x1c", b"\x28\xb5\x2f\xfd", b"Rar!\x1a\x07", b"OggS", b"ID3", b"fLaC", b"wOFF", b"wOF2",
+    b"\x7fELF", b"\x00\x00\x01\x00", b"II*\x00", b"MM\x00*", b"\xd0\xcf\x11\xe0",
+)  # fmt: skip
+#: C0 control bytes that text never holds (tab, LF, VT, FF, CR and ESC — ISO-2022's escape — excluded).
+_CONTROL = bytes(b for b in range(0x20) if b not in b"\t\n\x0b\x0c\r\x1b")
 
 
 @dataclass
@@ -86,6 +97,8 @@ class ExtractOptions:
     max_payload_bytes: int = 5 * 2**20
     min_text_chars: int = 1  # after strip
     max_bad_char_ratio: float = 0.005
+    #: A payload with more control bytes (NUL, ...) than this fraction is binary; fewer NULs are stripped.
+    max_control_ratio: float = 0.02
     #: When main-content extraction leaves less than `min_text_chars`, take all visible text instead (Resiliparse's
     #: boilerplate heuristics empty some real article pages; the quality filter judges the fuller text later).
     main_content_fallback: bool = True
@@ -111,6 +124,8 @@ class Document:
     payload_bytes: int
     text: str
     full_text_fallback: bool = False  # main-content extraction was empty; this is all visible text
+    #: What was repaired on the way, counted per name by the stage: ``nul_stripped``, ``main_content_recovered``.
+    repairs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -231,8 +246,11 @@ class _ShardReader:
         payload = self._payload(rec, url)
         if isinstance(payload, Skipped):
             return payload
+        repairs: tuple[str, ...] = ()
+        if (why := _binary_evidence(payload, self.opt.max_control_ratio)) is not None:
+            return Skipped(pos, "binary", f"{why} in a {ctype} payload", url)
         if b"\x00" in payload and payload[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-            return Skipped(pos, "binary", f"NUL bytes in a {ctype} payload", url)
+            payload, repairs = payload.replace(b"\x00", b""), ("nul_stripped",)
         dec = decode_html(payload, rec.http_charset, max_bad_ratio=self.opt.max_bad_char_ratio)
         if dec.bad_chars > self.opt.max_bad_char_ratio * len(dec.text):
             return Skipped(
@@ -250,8 +268,9 @@ class _ShardReader:
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
             return Skipped(pos, "empty_extraction", f"extractor failed: {type(e).__name__}: {e}", url)
         doc = self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
-        if fallback and isinstance(doc, Document):
-            doc.full_text_fallback = True
+        if isinstance(doc, Document):
+            doc.full_text_fallback = fallback
+            doc.repairs = repairs
         return doc
 
     def _conversion(self, rec: WarcRecord) -> Item:
@@ -268,7 +287,13 @@ class _ShardReader:
             if bad > self.opt.max_bad_char_ratio * len(text):
                 return Skipped(pos, "decode_failed", f"{bad} invalid UTF-8 sequences in {len(text)} chars", url)
         ctype = (rec.headers.get("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
-        return self._document(rec, url, "wet", ctype, "utf-8", source, len(payload), text.strip())
+        repairs: tuple[str, ...] = ()
+        if "\x00" in text:
+            text, repairs = text.replace("\x00", ""), ("nul_stripped",)
+        doc = self._document(rec, url, "wet", ctype, "utf-8", source, len(payload), text.strip())
+        if isinstance(doc, Document):
+            doc.repairs = repairs
+        return doc
 
     def _payload(self, rec: WarcRecord, url: str | None) -> bytes | Skipped:
         """The payload, read at most cap+1 bytes; oversized and cut-short payloads become a Skipped."""
@@ -508,6 +533,18 @@ def _content_length(head: HeaderMap) -> int | None:
         return int(head.get("Content-Length") or "")
     except ValueError:
         return None
+
+
+def _binary_evidence(payload: bytes, max_control_ratio: float) -> str | None:
+    """Why a payload is binary data rather than text (None: it is text). UTF-16 with a BOM is text."""
+    if payload.lstrip()[:16].startswith(_MAGIC):
+        return "a binary file signature"
+    if b"\x00" not in payload or payload[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    control = len(payload) - len(payload.translate(None, _CONTROL))
+    if control > max_control_ratio * len(payload):
+        return f"{control} control bytes in {len(payload)}"
+    return None
 
 
 def _reader_failure(e: BaseException) -> bool:

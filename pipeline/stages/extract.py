@@ -73,6 +73,7 @@ class ExtractStage(Stage):
             max_payload_bytes=int(ex.max_payload_mb * 2**20),
             min_text_chars=ex.min_text_chars,
             max_bad_char_ratio=ex.max_bad_char_ratio,
+            max_control_ratio=ex.max_control_ratio,
         )
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
@@ -94,6 +95,8 @@ class ExtractStage(Stage):
                 stats.kept("und", item.text)
                 if item.full_text_fallback:
                     stats.count("full_text_fallback")
+                for repair in item.repairs:
+                    stats.count(repair)
                 cols["doc_id"].append(doc_id(task.shard_id, item.offset))
                 cols["text"].append(item.text)
                 cols["url"].append(item.url)

@@ -429,3 +429,38 @@ def test_text_is_nfc_normalized(tmp_path: Path) -> None:
     assert KO in doc.text and unicodedata.is_normalized("NFC", doc.text)
     (raw,) = read(path, ExtractOptions(normalize="none"))
     assert nfd in raw.text
+
+
+# -- binary by evidence ----------------------------------------------------------------------------------------------
+
+
+def test_stray_nul_bytes_in_a_text_page_are_stripped_not_fatal(tmp_path: Path) -> None:
+    body = html(f"{KO} " * 4 + "<a href=\"/news\x00\x00/1\">관련\x00 기사</a>").encode("utf-8")
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/news", body, http_headers=UTF8))
+    (doc,) = read(path)
+    assert isinstance(doc, Document), doc
+    assert KO in doc.text and "관련 기사" in doc.text and "\x00" not in doc.text
+    assert doc.repairs == ("nul_stripped",) and doc.payload_bytes == len(body) - 3
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "why"),
+    [
+        ("png", b"\x89PNG\r\n\x1a\n" + b"IHDR" + bytes(range(1, 200)), "signature"),
+        ("gzip", gzip.compress(page(1)), "signature"),  # compression the server did not declare
+        ("pdf", b"%PDF-1.7\n" + page(1), "signature"),
+        ("blob", bytes(random.Random(1).randbytes(4000)), "control bytes"),
+        ("utf16-no-bom", html(KO).encode("utf-16-le"), "control bytes"),
+    ],
+)
+def test_binary_payloads_served_as_html(tmp_path: Path, name: str, payload: bytes, why: str) -> None:
+    path, _ = build(tmp_path, lambda w: w.response(f"https://ex.kr/{name}", payload, http_headers=UTF8))
+    (item,) = read(path)
+    assert isinstance(item, Skipped) and item.reason == "binary" and why in item.detail, item
+
+
+def test_utf16_with_bom_is_text_not_binary(tmp_path: Path) -> None:
+    body = "\ufeff".encode("utf-16-le") + html(KO).encode("utf-16-le")
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/u16", body, http_headers=[("Content-Type", "text/html")]))
+    (doc,) = read(path)
+    assert isinstance(doc, Document) and doc.text == KO and doc.repairs == ()
