@@ -122,7 +122,12 @@ class ExtractSection(_Section):
         default="NFC", description="Unicode normalization of document text (NFC composes decomposed Hangul/Vietnamese)."
     )
     max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
-    min_text_chars: int = Field(default=20, ge=1, description="Shorter extractions are skipped as empty.")
+    min_text_chars: int = Field(
+        default=20,
+        ge=1,
+        description="Shorter extractions are skipped as empty; counted in English-equivalent characters "
+        "(a Han character ~3.3, a kana ~2.3, a Hangul syllable ~2.5: the filter's units per script).",
+    )
     max_bad_char_ratio: float = Field(default=0.005, ge=0, le=1, description="Decoding-failure threshold.")
     max_control_ratio: float = Field(
         default=0.02, ge=0, le=1, description="More control bytes (NUL, ...) than this fraction: binary; fewer NULs are stripped."

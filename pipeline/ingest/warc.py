@@ -16,8 +16,9 @@ Skip reasons, a fixed vocabulary the extract stage counts per shard:
   A few stray NUL bytes in an otherwise textual page are removed, not fatal (counted as the ``nul_stripped`` repair);
 * ``decode_failed`` — no charset candidate decodes the page with at most ``max_bad_char_ratio`` replacement
   characters (see `pipeline.ingest.charset`);
-* ``empty_extraction`` — fewer than ``min_text_chars`` characters of text after extraction (or the extractor
-  failed on the page). With ``main_content_fallback`` (default) a page whose main-content extraction comes out
+* ``empty_extraction`` — less than ``min_text_chars`` of text after extraction, counted in English-equivalent
+  characters (`pipeline.text.segment.latin_char_equivalents`: the filter's units per script), or the extractor
+  failed on the page. With ``main_content_fallback`` (default) a page whose main-content extraction comes out
   empty is extracted once more with all visible text before it is given up: on 100 real CC pages Resiliparse's
   boilerplate heuristics emptied 3 pages that hold real text (one a full news article);
 * ``malformed_record`` — FastWARC cannot parse the record (bad WARC header, a Content-Length that disagrees with
@@ -56,6 +57,7 @@ from fastwarc.warc import ArchiveIterator, HeaderMap, WarcRecord, WarcRecordType
 
 from pipeline.ingest.charset import decode_html
 from pipeline.ingest.html import html_to_text, require_extractor
+from pipeline.text.segment import MIN_LATIN_WEIGHT, latin_char_equivalents
 
 __all__ = ["ExtractOptions", "Document", "Skipped", "SKIP_REASONS", "HTML_TYPES", "extract_stream"]
 
@@ -95,7 +97,9 @@ class ExtractOptions:
     extractor: str = "resiliparse"
     main_content: bool = True
     max_payload_bytes: int = 5 * 2**20
-    min_text_chars: int = 1  # after strip
+    #: Minimum text size after strip, in characters of English text that say as much (`latin_char_equivalents`:
+    #: a Han character counts ~3.3, a Hangul syllable ~2.5), so a short CJK sentence counts like a short English one.
+    min_text_chars: int = 1
     max_bad_char_ratio: float = 0.005
     #: A payload with more control bytes (NUL, ...) than this fraction is binary; fewer NULs are stripped.
     max_control_ratio: float = 0.02
@@ -262,7 +266,7 @@ class _ShardReader:
         fallback = False
         try:
             text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=self.opt.main_content).strip()
-            if len(text) < self.opt.min_text_chars and self.opt.main_content and self.opt.main_content_fallback:
+            if self.opt.main_content and self.opt.main_content_fallback and self._too_short(text):
                 text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=False).strip()
                 fallback = True
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
@@ -319,6 +323,13 @@ class _ShardReader:
         h = rec.http_headers
         return h.get("Content-Encoding") is not None or h.get("Transfer-Encoding") is not None
 
+    def _too_short(self, text: str) -> bool:
+        """Whether `text` is below `min_text_chars` in English-equivalent characters (counted only near the limit)."""
+        limit = self.opt.min_text_chars
+        if len(text) >= limit / MIN_LATIN_WEIGHT:
+            return False
+        return not text or latin_char_equivalents(text) < limit
+
     def _broken_header(self, rec: WarcRecord, url: str | None, what: str) -> Skipped:
         """A record whose headers are unusable: truncated if the record (or its gzip member) is cut short, else
         malformed. Re-reads the record, but only for such records."""
@@ -333,8 +344,11 @@ class _ShardReader:
         self, rec: WarcRecord, url: str | None, fmt: str, ctype: str, charset: str, source: str, size: int, text: str
     ) -> Item:
         pos = rec.stream_pos
-        if len(text) < self.opt.min_text_chars:
-            return Skipped(pos, "empty_extraction", f"{len(text)} chars of text < {self.opt.min_text_chars}", url)
+        if self._too_short(text):
+            size = latin_char_equivalents(text)
+            return Skipped(
+                pos, "empty_extraction", f"{size:.1f} English-equivalent chars of text < {self.opt.min_text_chars}", url
+            )
         if self.opt.normalize == "NFC" and not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
         return Document(

@@ -182,7 +182,7 @@ def test_every_skip_reason_of_a_readable_record(tmp_path: Path) -> None:
         w.response("https://ex.kr/bin", b"<html>\x00\x01\x02</html>", http_headers=UTF8)
         w.response("https://ex.kr/junk", junk, http_headers=[("Content-Type", "text/html; charset=euc-kr")])
         w.response("https://ex.kr/empty", b"<html><script>var a = 1;</script></html>", http_headers=UTF8)
-        w.response("https://ex.kr/short", html("안녕").encode(), http_headers=UTF8)
+        w.response("https://ex.kr/short", html("안").encode(), http_headers=UTF8)
         w.raw(
             format_record(
                 [
@@ -464,3 +464,26 @@ def test_utf16_with_bom_is_text_not_binary(tmp_path: Path) -> None:
     path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/u16", body, http_headers=[("Content-Type", "text/html")]))
     (doc,) = read(path)
     assert isinstance(doc, Document) and doc.text == KO and doc.repairs == ()
+
+
+# -- min_text_chars in script-aware units ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("吾輩は猫である。名前はまだ無い。", True),  # a whole Japanese sentence: 16 characters
+        ("朱镕基总理在北京会见了代表团。", True),  # a whole Chinese sentence: 15 characters
+        ("대한민국은 민주공화국이다.", True),  # 14 characters
+        ("Read more about it", False),  # an 18-character English fragment
+        ("Menu", False),
+        ("これは", False),  # three kana say about one English word
+    ],
+)
+def test_min_text_chars_counts_a_short_cjk_sentence_like_english(tmp_path: Path, text: str, kept: bool) -> None:
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.jp/", html(text).encode(), http_headers=UTF8))
+    (item,) = read(path, ExtractOptions(min_text_chars=20, main_content_fallback=False))
+    if kept:
+        assert isinstance(item, Document) and item.text == text
+    else:
+        assert isinstance(item, Skipped) and item.reason == "empty_extraction" and "English-equivalent" in item.detail
