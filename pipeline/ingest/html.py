@@ -29,13 +29,28 @@ __all__ = ["EXTRACTORS", "html_to_text", "html_title", "require_extractor"]
 EXTRACTORS = ("resiliparse", "trafilatura")
 
 
+#: What installs a working trafilatura (lxml >= 5.2 moved its HTML cleaner, which trafilatura imports, into
+#: lxml_html_clean; the extra pulls both).
+INSTALL_HINT = "pip install 'polyglot-pipeline[trafilatura]'"
+
+
 def _trafilatura() -> ModuleType:
-    """Import trafilatura only when chosen: it is slow to import and an optional dependency."""
+    """Import trafilatura only when chosen: it is slow to import and an optional dependency.
+
+    A missing package and a broken one are told apart: the ImportError of an installed trafilatura that cannot
+    import (a missing lxml_html_clean, a binary mismatch) is shown as it is, not hidden behind "not installed".
+    """
     try:
         import trafilatura
+    except ModuleNotFoundError as e:
+        if e.name != "trafilatura":
+            raise ImportError(
+                f"extractor 'trafilatura' is installed but cannot be imported: {type(e).__name__}: {e}; {INSTALL_HINT}"
+            ) from e
+        raise ImportError(f"extractor 'trafilatura' needs the trafilatura package: {INSTALL_HINT}") from e
     except ImportError as e:
         raise ImportError(
-            "extractor 'trafilatura' needs the trafilatura package: pip install polyglot-pipeline[trafilatura]"
+            f"extractor 'trafilatura' is installed but cannot be imported: {type(e).__name__}: {e}; {INSTALL_HINT}"
         ) from e
     return trafilatura
 
