@@ -118,6 +118,16 @@ class ExtractSection(_Section):
     main_content_fallback: bool = Field(
         default=True, description="When main-content extraction is empty, keep all visible text instead."
     )
+    comments: bool = Field(default=False, description="Keep the text of comment sections (Resiliparse).")
+    remove_boilerplate: bool = Field(
+        default=True,
+        description="After main content (Resiliparse), drop link lines and a tail of short lines after the last prose line.",
+    )
+    recover_truncated: bool = Field(
+        default=True,
+        description="When main content is a small part of the visible text that lacks its long paragraphs, take the "
+        "article from the visible text (counted as main_content_recovered).",
+    )
     normalize: Literal["NFC", "none"] = Field(
         default="NFC", description="Unicode normalization of document text (NFC composes decomposed Hangul/Vietnamese)."
     )

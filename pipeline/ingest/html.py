@@ -8,8 +8,10 @@ read+extract+langid stage has a budget of ~1 ms per document. Its options are ch
 * ``alt_texts=False`` — image alt texts are mostly file names, "logo", "image" or SEO keywords, not prose;
 * ``links=False``, ``form_fields=False`` — URLs and input values are not text in the page's language;
 * ``noscript=False`` — ``<noscript>`` is nearly always "please enable JavaScript";
-* ``comments=True`` — user comments are real running text, valuable for smaller languages; quality filters
-  downstream drop spam;
+* ``comments=False`` by default (``comments=True`` on request) — the comment sections Resiliparse finds hold real
+  running text but also the comment form, "X said on <date>:" lines and replies; on the article-extraction
+  benchmark they cost 0.011 F1 (precision 0.891 → 0.872) and ~30% of the speed. `extract.comments` turns them on;
+
 * ``post_meta=False`` — bylines and "posted on <date>" lines are boilerplate.
 
 ``main_content=True`` applies Resiliparse's boilerplate heuristics (navigation, footers, sidebars); with False all
@@ -63,11 +65,22 @@ def require_extractor(extractor: str) -> None:
         _trafilatura()
 
 
-def html_to_text(html: str, *, extractor: str = "resiliparse", main_content: bool = True) -> str:
-    """The page's text, paragraphs separated by blank lines; "" when the page has none."""
+def html_to_text(
+    html: str,
+    *,
+    extractor: str = "resiliparse",
+    main_content: bool = True,
+    comments: bool = False,
+    tree: HTMLTree | None = None,
+) -> str:
+    """The page's text, paragraphs separated by blank lines; "" when the page has none.
+
+    `tree` is the page already parsed by Resiliparse (reused when extracting twice); trafilatura ignores
+    `comments` (its option ``include_comments`` is on) and `tree`.
+    """
     if extractor == "resiliparse":
         return extract_plain_text(
-            HTMLTree.parse(html),
+            tree if tree is not None else HTMLTree.parse(html),
             preserve_formatting=True,
             main_content=main_content,
             list_bullets=True,
@@ -75,7 +88,7 @@ def html_to_text(html: str, *, extractor: str = "resiliparse", main_content: boo
             links=False,
             form_fields=False,
             noscript=False,
-            comments=True,
+            comments=comments,
             post_meta=False,
         )
     if extractor == "trafilatura":

@@ -37,8 +37,14 @@ record follows where FastWARC stopped. FastWARC 2.0.1 panics (a Rust ``PanicExce
 stream that cannot seek, e.g. a pipe, so such a stream is first spooled to a temporary file; a panic on damaged data
 is reported like any other reader failure.
 
-The common path costs a few attribute reads, a ``startswith`` for magic numbers, one ``in`` check for NUL bytes and the ASCII/UTF-8 fast path of the
-charset decoder on top of FastWARC and Resiliparse.
+Text of a kept page (`extract_page`): Resiliparse main content (no comment sections unless ``comments``), then the
+boilerplate pass of `pipeline.ingest.boilerplate` (link lines, a short-line tail); a main text under
+`RECOVER_BELOW_CHARS` is checked for truncation against all visible text, and a truncated one is replaced by the
+article found in the visible text (the ``main_content_recovered`` repair). Repairs are not skips: the document is
+kept and the stage counts each repair by name, as it counts ``full_text_fallback``.
+
+The common path costs a few attribute reads, a ``startswith`` for magic numbers, one ``in`` check for NUL bytes and
+the ASCII/UTF-8 fast path of the charset decoder on top of FastWARC and Resiliparse.
 """
 
 from __future__ import annotations
@@ -55,11 +61,23 @@ from typing import BinaryIO
 
 from fastwarc.warc import ArchiveIterator, HeaderMap, WarcRecord, WarcRecordType
 
+from resiliparse.parse.html import HTMLTree
+
+from pipeline.ingest.boilerplate import anchor_texts, looks_truncated, recover_article, remove_boilerplate
 from pipeline.ingest.charset import decode_html
 from pipeline.ingest.html import html_to_text, require_extractor
 from pipeline.text.segment import MIN_LATIN_WEIGHT, latin_char_equivalents
 
-__all__ = ["ExtractOptions", "Document", "Skipped", "SKIP_REASONS", "HTML_TYPES", "extract_stream"]
+__all__ = [
+    "ExtractOptions",
+    "Document",
+    "Skipped",
+    "SKIP_REASONS",
+    "HTML_TYPES",
+    "extract_page",
+    "extract_stream",
+    "too_short",
+]
 
 #: Every value `Skipped.reason` can take.
 SKIP_REASONS = (
@@ -79,6 +97,9 @@ _WANTED = WarcRecordType.warcinfo | WarcRecordType.response | WarcRecordType.con
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_START = b"WARC/1."
 _CHUNK = 1 << 20
+#: Truncated main content is looked for only below this many characters (the cases seen: 30-600 of 8,000-14,000):
+#: the check extracts the page a second time, which longer main texts do not need.
+RECOVER_BELOW_CHARS = 1000
 #: Magic numbers of binary formats that get served as text/html (payload start, leading whitespace skipped). Hand
 #: listed: a libmagic binding needs a system library, and these few prefixes cost one `startswith`.
 _MAGIC = (
@@ -110,6 +131,13 @@ class ExtractOptions:
     #: conjoining jamo (macOS file names, some CMSs), Vietnamese with combining tone marks — into the precomposed
     #: form every later stage (language ID, dedup, the tokenizer) expects; "none" keeps the text as extracted.
     normalize: str = "NFC"
+    #: Resiliparse's comment-section text (off: see `pipeline.ingest.html`).
+    comments: bool = False
+    #: Drop link lines and the short-line tail after the last prose line (`pipeline.ingest.boilerplate`).
+    remove_boilerplate: bool = True
+    #: When main content is a small part of the visible text while the page holds long paragraphs it lacks, take the
+    #: article from the visible text instead (`looks_truncated`), counted as the ``main_content_recovered`` repair.
+    recover_truncated: bool = True
 
 
 @dataclass
@@ -263,14 +291,12 @@ class _ShardReader:
                 f"best candidate {dec.charset} left {dec.bad_chars} replacement characters in {len(dec.text)}",
                 url,
             )
-        fallback = False
         try:
-            text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=self.opt.main_content).strip()
-            if self.opt.main_content and self.opt.main_content_fallback and self._too_short(text):
-                text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=False).strip()
-                fallback = True
+            text, fallback, recovered = extract_page(dec.text, self.opt)
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
             return Skipped(pos, "empty_extraction", f"extractor failed: {type(e).__name__}: {e}", url)
+        if recovered:
+            repairs += ("main_content_recovered",)
         doc = self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
         if isinstance(doc, Document):
             doc.full_text_fallback = fallback
@@ -324,11 +350,7 @@ class _ShardReader:
         return h.get("Content-Encoding") is not None or h.get("Transfer-Encoding") is not None
 
     def _too_short(self, text: str) -> bool:
-        """Whether `text` is below `min_text_chars` in English-equivalent characters (counted only near the limit)."""
-        limit = self.opt.min_text_chars
-        if len(text) >= limit / MIN_LATIN_WEIGHT:
-            return False
-        return not text or latin_char_equivalents(text) < limit
+        return too_short(text, self.opt.min_text_chars)
 
     def _broken_header(self, rec: WarcRecord, url: str | None, what: str) -> Skipped:
         """A record whose headers are unusable: truncated if the record (or its gzip member) is cut short, else
@@ -533,6 +555,44 @@ class _ShardReader:
         if self.size is None:
             self.size = self.stream.seek(0, 2)
         return self.size
+
+
+def too_short(text: str, limit: int) -> bool:
+    """Whether `text` is below `limit` English-equivalent characters (counted only near the limit)."""
+    if len(text) >= limit / MIN_LATIN_WEIGHT:
+        return False
+    return not text or latin_char_equivalents(text) < limit
+
+
+def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
+    """A decoded page's text as the extract stage keeps it, and how: (text, fell back to all visible text,
+    recovered a truncated main content). May raise whatever the extractor raises."""
+    tree = HTMLTree.parse(html) if opt.extractor == "resiliparse" else None
+    kw = {"extractor": opt.extractor, "comments": opt.comments, "tree": tree}
+    text = html_to_text(html, main_content=opt.main_content, **kw).strip()
+    if not opt.main_content:
+        return text, False, False
+    resiliparse = opt.extractor == "resiliparse"
+    anchors = anchor_texts(html) if resiliparse and (opt.remove_boilerplate or opt.recover_truncated) else frozenset()
+    if resiliparse and opt.remove_boilerplate:
+        text = remove_boilerplate(text, anchors)
+    short = too_short(text, opt.min_text_chars)
+    check_truncated = resiliparse and opt.recover_truncated and len(text) < RECOVER_BELOW_CHARS
+    if not (short and opt.main_content_fallback) and not check_truncated:
+        return text, False, False
+    full = html_to_text(html, main_content=False, **kw).strip()
+    if (
+        check_truncated
+        and looks_truncated(text, full)
+        # long paragraphs that are the comments the options leave out are not a truncated article
+        and (opt.comments or looks_truncated(html_to_text(html, main_content=True, **(kw | {"comments": True})), full))
+    ):
+        recovered = recover_article(full, anchors)
+        if not too_short(recovered, opt.min_text_chars):
+            return recovered, False, True
+    if short and opt.main_content_fallback:
+        return full, True, False
+    return text, False, False
 
 
 def _parse_warc_head(stream: BinaryIO) -> tuple[HeaderMap, int]:

@@ -41,7 +41,7 @@ def doc_id(shard_id: str, offset: int) -> str:
 
 class ExtractStage(Stage):
     name = "extract"
-    version = "2"  # 2: NFC-normalized text
+    version = "3"  # 2: NFC-normalized text; 3: boilerplate pass, truncation recovery, no comments, NUL repair, units
 
     def config_parts(self) -> tuple[str, ...]:
         return ("extract",)
@@ -69,6 +69,9 @@ class ExtractStage(Stage):
             extractor=ex.extractor,
             main_content=ex.main_content,
             main_content_fallback=ex.main_content_fallback,
+            comments=ex.comments,
+            remove_boilerplate=ex.remove_boilerplate,
+            recover_truncated=ex.recover_truncated,
             normalize=ex.normalize,
             max_payload_bytes=int(ex.max_payload_mb * 2**20),
             min_text_chars=ex.min_text_chars,

@@ -25,7 +25,8 @@ def test_main_content_keeps_article_drops_boilerplate() -> None:
     text = html_to_text(PAGE)
     assert "대한민국은 민주공화국이다." in text
     assert "행복을 추구할 권리를 가진다." in text
-    assert "좋은 글이네요" in text  # comments kept
+    assert "좋은 글이네요" not in text  # comment sections only on request
+    assert "좋은 글이네요" in html_to_text(PAGE, comments=True)
     for noise in ("tracking", "color: red", "Home", "Copyright", "태극기", "flag.png", "JavaScript", "검색어", "Posted by"):
         assert noise not in text, noise
 
