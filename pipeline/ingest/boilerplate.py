@@ -12,8 +12,8 @@ any language:
 * **the tail** — after the last prose line (a sentence end and at least `PROSE_WORDS` English-equivalent words),
   a tail made only of short lines (fewer than `TAIL_WORDS` each) is sharing, tagging and comment-form furniture.
 
-Word counts are script-aware (`pipeline.text.segment.latin_char_equivalents`, English letters per word), so a
-Chinese or Japanese line is measured like its English translation, not as one "word".
+Word counts are script-aware (`line_words`, from the filter's units per script in `pipeline.text.segment`), so a
+Chinese, Japanese or Korean line is measured like its English translation, not as one "word".
 
 Measured on the article-extraction benchmark (181 real pages; thresholds chosen on half of them, held-out half
 reported beside it by ``scripts/bench/extraction.py``).
@@ -24,7 +24,15 @@ from __future__ import annotations
 import html as html_lib
 import re
 
-from pipeline.text.segment import SENTENCE_MARK_RE, ENGLISH_LETTERS_PER_WORD, ends_sentence, latin_char_equivalents
+from pipeline.text.scripts import script_counts
+from pipeline.text.segment import (
+    ENGLISH_LETTERS_PER_WORD,
+    KOREAN_WORDS_PER_WORD,
+    SENTENCE_MARK_RE,
+    ends_sentence,
+    latin_char_equivalents,
+    profile_for,
+)
 
 __all__ = [
     "PROSE_WORDS",
@@ -72,10 +80,19 @@ def anchor_texts(html: str) -> frozenset[str]:
 
 
 def line_words(line: str) -> float:
-    """English-equivalent words in a line: whitespace words for ASCII, letters per script otherwise."""
+    """English-equivalent words in a line: whitespace words, eojeols / 0.68 for Korean, and English letters per word
+    for a line mostly in a script without spaces (Han, kana, Thai, ...: a Han character is 1/1.5 word)."""
+    n = len(line.split())
     if line.isascii():
-        return float(len(line.split()))
-    return latin_char_equivalents(line) / (ENGLISH_LETTERS_PER_WORD + 1)  # + 1: the space after each word
+        return float(n)
+    counts = script_counts(line)
+    letters = sum(counts.values())
+    spaceless = sum(c for s, c in counts.items() if profile_for(s).unit == "char")
+    if spaceless * 2 > letters:
+        return latin_char_equivalents(line) / ENGLISH_LETTERS_PER_WORD
+    if counts.get("Hang", 0) * 2 > letters:
+        return n / KOREAN_WORDS_PER_WORD
+    return float(n)
 
 
 def is_prose(line: str) -> bool:
