@@ -60,8 +60,11 @@ TRUNCATED_SHARE = 0.1
 LONG_PARAGRAPH = 200
 MISSING_LONG = 500
 
+#: Every script below U+0E00 (Latin, Cyrillic, Greek, Arabic, Indic, ...) separates words with spaces: a line in them
+#: is counted with `str.split` without looking up scripts (a C-level `max` instead of a numpy pass per line).
+_FIRST_SPACELESS = "\u0e00"
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]{1,300})</a\s*>", re.IGNORECASE)
-_WS = re.compile(r"\s+")
+_SEPARATOR_CHARS = "|•·»›/\t"
 _SEPARATORS = re.compile(r"\s*(?:[|•·»›/]|\s{2,})\s*")
 _BULLET = "•*-–—·▪► \t"
 
@@ -73,7 +76,7 @@ def anchor_texts(html: str) -> frozenset[str]:
         t = m.group(1)
         if "&" in t:
             t = html_lib.unescape(t)
-        t = _WS.sub(" ", t).strip()
+        t = " ".join(t.split())
         if t:
             out.add(t)
     return frozenset(out)
@@ -83,7 +86,7 @@ def line_words(line: str) -> float:
     """English-equivalent words in a line: whitespace words, eojeols / 0.68 for Korean, and English letters per word
     for a line mostly in a script without spaces (Han, kana, Thai, ...: a Han character is 1/1.5 word)."""
     n = len(line.split())
-    if line.isascii():
+    if line.isascii() or max(line) < _FIRST_SPACELESS:
         return float(n)
     counts = script_counts(line)
     letters = sum(counts.values())
@@ -101,12 +104,15 @@ def is_prose(line: str) -> bool:
 
 
 def _link_share(line: str, anchors: frozenset[str]) -> float:
-    s = line.strip(_BULLET)
+    raw = line.strip(_BULLET)
+    s = " ".join(raw.split())
     if not s:
         return 0.0
-    if _WS.sub(" ", s) in anchors:
+    if s in anchors:
         return 1.0
-    parts = [p for p in _SEPARATORS.split(s) if p]
+    if "  " not in raw and not any(c in raw for c in _SEPARATOR_CHARS):  # one piece: not a run of links
+        return 0.0
+    parts = [p for p in _SEPARATORS.split(raw) if p]
     if len(parts) < 2:
         return 0.0
     return sum(len(p) for p in parts if p in anchors) / sum(len(p) for p in parts)
@@ -141,7 +147,8 @@ def _long_paragraphs(text: str) -> list[str]:
 def _long(line: str) -> bool:
     """A long paragraph of prose: `LONG_PARAGRAPH` English-equivalent characters and sentences (a tag cloud or a
     keyword string is long too, but has no sentence end)."""
-    if (len(line) if line.isascii() else latin_char_equivalents(line)) < LONG_PARAGRAPH:
+    plain = line.isascii() or max(line) < _FIRST_SPACELESS
+    if (len(line) if plain else latin_char_equivalents(line)) < LONG_PARAGRAPH:
         return False
     return ends_sentence(line) or len(SENTENCE_MARK_RE.findall(line)) >= 2
 
