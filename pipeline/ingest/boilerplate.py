@@ -63,7 +63,8 @@ MISSING_LONG = 500
 #: Every script below U+0E00 (Latin, Cyrillic, Greek, Arabic, Indic, ...) separates words with spaces: a line in them
 #: is counted with `str.split` without looking up scripts (a C-level `max` instead of a numpy pass per line).
 _FIRST_SPACELESS = "\u0e00"
-_ANCHOR = re.compile(r"<a\b[^>]*>([^<]{1,300})</a\s*>", re.IGNORECASE)
+# Bounded repeats: a page of "<a" without ">" must not make the scan quadratic (no single page may stall a shard).
+_ANCHOR = re.compile(r"<a\b[^<>]{0,2000}>([^<]{1,300})</a\s{0,10}>", re.IGNORECASE)
 _SEPARATOR_CHARS = "|•·»›/\t"
 _SEPARATORS = re.compile(r"\s*(?:[|•·»›/]|\s{2,})\s*")
 _BULLET = "•*-–—·▪► \t"
