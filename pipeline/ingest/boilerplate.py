@@ -60,9 +60,10 @@ TRUNCATED_SHARE = 0.1
 LONG_PARAGRAPH = 200
 MISSING_LONG = 500
 
-#: Every script below U+0E00 (Latin, Cyrillic, Greek, Arabic, Indic, ...) separates words with spaces: a line in them
-#: is counted with `str.split` without looking up scripts (a C-level `max` instead of a numpy pass per line).
-_FIRST_SPACELESS = "\u0e00"
+#: Where the scripts without spaces (Thai ... Khmer, CJK, kana, Yi) and Hangul live. A line with no character in these
+#: blocks is in a space-separated script (Latin with its quotes and dashes, Cyrillic, Arabic, Indic, ...) and is
+#: counted with `str.split`, without the numpy script lookup per line (a C-level regex search instead).
+_SCRIPT_LOOKUP = re.compile("[\u0e00-\u1fff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]")
 # Bounded repeats: a page of "<a" without ">" must not make the scan quadratic (no single page may stall a shard).
 _ANCHOR = re.compile(r"<a\b[^<>]{0,2000}>([^<]{1,300})</a\s{0,10}>", re.IGNORECASE)
 _SEPARATOR_CHARS = "|•·»›/\t"
@@ -87,7 +88,7 @@ def line_words(line: str) -> float:
     """English-equivalent words in a line: whitespace words, eojeols / 0.68 for Korean, and English letters per word
     for a line mostly in a script without spaces (Han, kana, Thai, ...: a Han character is 1/1.5 word)."""
     n = len(line.split())
-    if line.isascii() or max(line) < _FIRST_SPACELESS:
+    if line.isascii() or not _SCRIPT_LOOKUP.search(line):
         return float(n)
     counts = script_counts(line)
     letters = sum(counts.values())
@@ -148,7 +149,7 @@ def _long_paragraphs(text: str) -> list[str]:
 def _long(line: str) -> bool:
     """A long paragraph of prose: `LONG_PARAGRAPH` English-equivalent characters and sentences (a tag cloud or a
     keyword string is long too, but has no sentence end)."""
-    plain = line.isascii() or max(line) < _FIRST_SPACELESS
+    plain = line.isascii() or not _SCRIPT_LOOKUP.search(line)
     if (len(line) if plain else latin_char_equivalents(line)) < LONG_PARAGRAPH:
         return False
     return ends_sentence(line) or len(SENTENCE_MARK_RE.findall(line)) >= 2
@@ -174,7 +175,7 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
     """
     lines = full.split("\n")
     first = next((i for i, ln in enumerate(lines) if _long(ln.strip())), 0)
-    # keep the short lines right above the first long paragraph (a heading, a lead-in) up to a blank-free run
+    # keep prose lines right above the first long paragraph (a lead-in shorter than a long paragraph)
     start = first
     while start > 0 and lines[start - 1].strip() and is_prose(lines[start - 1].strip()):
         start -= 1
