@@ -487,3 +487,26 @@ def test_min_text_chars_counts_a_short_cjk_sentence_like_english(tmp_path: Path,
         assert isinstance(item, Document) and item.text == text
     else:
         assert isinstance(item, Skipped) and item.reason == "empty_extraction" and "English-equivalent" in item.detail
+
+
+# -- legacy encodings end to end ---------------------------------------------------------------------------------------
+
+JA = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "header", "charset"),
+    [
+        (JA, "iso2022_jp", "text/html", "iso2022_jp_2"),  # 7-bit: looks like ASCII
+        (KO, "iso2022_kr", "text/html", "iso2022_kr"),
+        (KO + " 똠방각하", "johab", "text/html; charset=johab", "johab"),  # a label WHATWG does not define
+    ],
+)
+def test_legacy_korean_and_japanese_pages_are_documents(
+    tmp_path: Path, text: str, codec: str, header: str, charset: str
+) -> None:
+    body = html(text).encode(codec)
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.jp/", body, http_headers=[("Content-Type", header)]))
+    (doc,) = read(path)
+    assert isinstance(doc, Document), doc
+    assert (doc.text, doc.charset) == (text, charset) and "\x1b" not in doc.text
