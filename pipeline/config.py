@@ -123,6 +123,11 @@ class ExtractSection(_Section):
         default=True,
         description="After main content (Resiliparse), drop link lines and a tail of short lines after the last prose line.",
     )
+    site_repeat_pages: int = Field(
+        default=3,
+        ge=0,
+        description="Drop non-prose lines found on this many pages of one host in a shard (site templates); 0: off.",
+    )
     recover_truncated: bool = Field(
         default=True,
         description="When main content is a small part of the visible text that lacks its long paragraphs, take the "

@@ -10,7 +10,9 @@ any language:
   (anchors without markup inside; ~0.1 ms for a 100 KB page), not from walking the DOM in Python (Resiliparse's
   node collections cost ~0.5 ms per anchor to iterate: 10-50 ms per news page);
 * **the tail** — after the last prose line (a sentence end and at least `PROSE_WORDS` English-equivalent words),
-  a tail made only of short lines (fewer than `TAIL_WORDS` each) is sharing, tagging and comment-form furniture.
+  a tail made only of short lines (fewer than `TAIL_WORDS` each) is sharing, tagging and comment-form furniture;
+* **site repeats** (`drop_site_repeats`, per shard, run by the extract stage) — a line that is not prose and repeats
+  on `SITE_REPEAT_PAGES` or more pages of the same host in the shard is the site's template.
 
 Word counts are script-aware (`line_words`, from the filter's units per script in `pipeline.text.segment`), so a
 Chinese, Japanese or Korean line is measured like its English translation, not as one "word".
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections import Counter
+from collections.abc import Sequence
 
 from pipeline.text.scripts import script_counts
 from pipeline.text.segment import (
@@ -38,6 +42,7 @@ __all__ = [
     "PROSE_WORDS",
     "TAIL_WORDS",
     "anchor_texts",
+    "drop_site_repeats",
     "is_prose",
     "line_words",
     "looks_truncated",
@@ -180,3 +185,39 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
     while start > 0 and lines[start - 1].strip() and is_prose(lines[start - 1].strip()):
         start -= 1
     return remove_boilerplate("\n".join(lines[start:]), anchors)
+
+
+#: A short line on at least this many pages of one host in a shard is that site's template, not its content.
+SITE_REPEAT_PAGES = 3
+
+
+def drop_site_repeats(pages: Sequence[tuple[str, str]], min_pages: int = SITE_REPEAT_PAGES) -> tuple[list[str], int]:
+    """The texts of (host, text) pages without the non-prose lines that repeat on `min_pages` or more pages of the
+    same host, and how many lines were dropped.
+
+    CCNet drops paragraphs repeated across a shard; this is the conservative form of it for one shard of a crawl:
+    only lines that are not prose (`is_prose`) and only within one site, so that breadcrumbs, slogans, "Posted in"
+    and category labels that slip through main content go, while a sentence repeated on several pages (a syndicated
+    paragraph, a quotation) is left to the dedup stage, which keeps one copy instead of none.
+    """
+    pages_of: dict[str, list[int]] = {}
+    for i, (host, _) in enumerate(pages):
+        pages_of.setdefault(host, []).append(i)
+    out = [text for _, text in pages]
+    dropped = 0
+    for idx in pages_of.values():
+        if len(idx) < min_pages:
+            continue
+        seen: Counter[str] = Counter()
+        for i in idx:
+            seen.update({ln.strip() for ln in out[i].split("\n")} - {""})
+        template = {ln for ln, n in seen.items() if n >= min_pages and not is_prose(ln)}
+        if not template:
+            continue
+        for i in idx:
+            lines = out[i].split("\n")
+            kept = [ln for ln in lines if ln.strip() not in template]
+            if len(kept) != len(lines):
+                dropped += len(lines) - len(kept)
+                out[i] = "\n".join(kept).strip()
+    return out, dropped

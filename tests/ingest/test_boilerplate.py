@@ -10,6 +10,7 @@ import pytest
 from pipeline.ingest.boilerplate import (
     TAIL_LINES,
     anchor_texts,
+    drop_site_repeats,
     is_prose,
     line_words,
     looks_truncated,
@@ -148,3 +149,20 @@ def test_looks_truncated(main: str, full: str, truncated: bool) -> None:
 def test_recover_article_starts_at_the_first_long_paragraph() -> None:
     full = "\n".join(["Home", "Recipes", "Country bread", *METHOD, "Share", "Pin it"])
     assert recover_article(full) == "\n".join(METHOD)
+
+
+# -- site repeats -----------------------------------------------------------------------------------------------------
+
+
+def test_site_template_lines_go_only_within_a_site_and_only_when_not_prose() -> None:
+    crumbs, slogan = "Home › Politics › Budget", "Your city, your news"
+    quote = "Our newsroom is independent and funded by readers like you, every single day of the year."
+    site = [("ex.com", "\n".join([crumbs, f"{EN} Page {i}.", slogan, quote])) for i in range(3)]
+    other = [("other.org", "\n".join([crumbs, ZH, slogan]))]  # the same lines, another site, one page
+    texts, dropped = drop_site_repeats(site + other)
+    assert dropped == 6
+    for i, text in enumerate(texts[:3]):
+        assert text == f"{EN} Page {i}.\n{quote}"  # the repeated sentence is left to dedup
+    assert texts[3] == other[0][1]
+    two = drop_site_repeats(site[:2])
+    assert two == ([t for _, t in site[:2]], 0)  # on two pages a line may be shared content: kept
