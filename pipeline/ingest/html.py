@@ -8,10 +8,9 @@ read+extract+langid stage has a budget of ~1 ms per document. Its options are ch
 * ``alt_texts=False`` — image alt texts are mostly file names, "logo", "image" or SEO keywords, not prose;
 * ``links=False``, ``form_fields=False`` — URLs and input values are not text in the page's language;
 * ``noscript=False`` — ``<noscript>`` is nearly always "please enable JavaScript";
-* ``comments=False`` by default (``comments=True`` on request) — the comment sections Resiliparse finds hold real
-  running text but also the comment form, "X said on <date>:" lines and replies; on the article-extraction
-  benchmark they cost 0.011 F1 (precision 0.891 → 0.872) and ~30% of the speed. `extract.comments` turns them on;
-
+* ``comments=False`` by default (``comments=True`` on request, `extract.comments`) — the comment sections
+  Resiliparse finds hold real running text, but also the comment form and "X said on <date>:" lines, and an
+  article's body excludes them: on the article-extraction benchmark they cost 0.011 F1 (precision 0.891 → 0.872);
 * ``post_meta=False`` — bylines and "posted on <date>" lines are boilerplate.
 
 ``main_content=True`` applies Resiliparse's boilerplate heuristics (navigation, footers, sidebars); with False all
