@@ -6,9 +6,12 @@ only the header or the teaser. Both are judged here on the extracted text, line 
 any language:
 
 * **link lines** — a line that is the text of one link of the page, or a run of link texts joined by separators
-  (``Home | News | Sport``), is navigation, not prose. Link texts come from one C-level regex over the raw HTML
-  (anchors without markup inside; ~0.1 ms for a 100 KB page), not from walking the DOM in Python (Resiliparse's
-  node collections cost ~0.5 ms per anchor to iterate: 10-50 ms per news page);
+  (``Home | News | Sport``) or by spaces (a short line without a sentence end), is navigation, not prose. Link
+  texts come from one C-level regex over the raw HTML (anchors without markup inside; ~0.1 ms for a 100 KB page),
+  not from walking the DOM in Python (Resiliparse's node collections cost ~0.5 ms per anchor to iterate: 10-50 ms
+  per news page);
+* **truncated main content** (`looks_truncated`, `recover_article`) — main text under a tenth of the visible text,
+  while the visible text holds prose lines it lacks worth more than twice the main text;
 * **the tail** — after the last prose line (a sentence end and at least `PROSE_WORDS` English-equivalent words),
   a tail made only of short lines (fewer than `TAIL_WORDS` each) is sharing, tagging and comment-form furniture;
 * **site repeats** (`drop_site_repeats`, per shard, run by the extract stage) — a line that is not prose and repeats
@@ -58,12 +61,13 @@ TAIL_WORDS = 12
 TAIL_LINES = 10
 #: A line whose characters are at least this share of link texts is a link line.
 LINK_SHARE = 0.8
-#: Truncated main content: main text below this share of the visible text, ...
+#: Truncated main content: main text below this share of the visible text, while prose lines that main content
+#: lacks add up to at least `MISSING_PROSE` characters and to more than twice the main text.
 TRUNCATED_SHARE = 0.1
-#: ... while long paragraphs (at least `LONG_PARAGRAPH` English-equivalent characters) that main content lacks
-#: add up to at least `MISSING_LONG` characters and to more than twice the main text.
+MISSING_PROSE = 500
+#: The recovered article starts at the first paragraph of prose this long (English-equivalent characters), or at
+#: the first prose line when there is none (a recipe's steps).
 LONG_PARAGRAPH = 200
-MISSING_LONG = 500
 
 #: Where the scripts without spaces (Thai ... Khmer, CJK, kana, Yi) and Hangul live. A line with no character in these
 #: blocks is in a space-separated script (Latin with its quotes and dashes, Cyrillic, Arabic, Indic, ...) and is
@@ -72,6 +76,9 @@ _SCRIPT_LOOKUP = re.compile("[\u0e00-\u1fff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uff
 # Bounded repeats: a page of "<a" without ">" must not make the scan quadratic (no single page may stall a shard).
 _ANCHOR = re.compile(r"<a\b[^<>]{0,2000}>([^<]{1,300})</a\s{0,10}>", re.IGNORECASE)
 _SEPARATOR_CHARS = "|•·»›/\t"
+#: Link runs joined by single spaces are looked for in lines of at most this many words, anchors of at most this many.
+_RUN_MAX_WORDS = 40
+_ANCHOR_MAX_WORDS = 8
 _SEPARATORS = re.compile(r"\s*(?:[|•·»›/]|\s{2,})\s*")
 _BULLET = "•*-–—·▪► \t"
 
@@ -117,12 +124,30 @@ def _link_share(line: str, anchors: frozenset[str]) -> float:
         return 0.0
     if s in anchors:
         return 1.0
-    if "  " not in raw and not any(c in raw for c in _SEPARATOR_CHARS):  # one piece: not a run of links
+    if "  " in raw or any(c in raw for c in _SEPARATOR_CHARS):
+        parts = [p for p in _SEPARATORS.split(raw) if p]
+        if len(parts) >= 2:
+            return sum(len(p) for p in parts if p in anchors) / sum(len(p) for p in parts)
+    return _covered_by_links(s, anchors)
+
+
+def _covered_by_links(s: str, anchors: frozenset[str]) -> float:
+    """Share of a short line made of link texts side by side (``Home About us Contact``), matched greedily, longest
+    first. Prose and long lines are not looked at: a sentence is not navigation."""
+    words = s.split(" ")
+    if len(words) > _RUN_MAX_WORDS or ends_sentence(s):
         return 0.0
-    parts = [p for p in _SEPARATORS.split(raw) if p]
-    if len(parts) < 2:
-        return 0.0
-    return sum(len(p) for p in parts if p in anchors) / sum(len(p) for p in parts)
+    covered, i = 0, 0
+    while i < len(words):
+        for n in range(min(_ANCHOR_MAX_WORDS, len(words) - i), 0, -1):
+            piece = " ".join(words[i : i + n])
+            if piece in anchors:
+                covered += len(piece)
+                i += n
+                break
+        else:
+            i += 1
+    return covered / len(s)
 
 
 def remove_boilerplate(text: str, anchors: frozenset[str] = frozenset()) -> str:
@@ -145,10 +170,8 @@ def remove_boilerplate(text: str, anchors: frozenset[str] = frozenset()) -> str:
     return "\n".join(lines).strip()
 
 
-def _long_paragraphs(text: str) -> list[str]:
-    return [
-        s for s in (ln.strip() for ln in text.split("\n")) if len(s) >= LONG_PARAGRAPH / 3.4 and _long(s)
-    ]  # 3.4: the largest per-character weight (Han); shorter lines cannot be long in any script
+def _prose_lines(text: str) -> list[str]:
+    return [s for s in (ln.strip(_BULLET) for ln in text.split("\n")) if s and is_prose(s)]
 
 
 def _long(line: str) -> bool:
@@ -163,26 +186,33 @@ def _long(line: str) -> bool:
 def looks_truncated(main: str, full: str) -> bool:
     """Whether main-content extraction kept only a header or teaser of a page whose visible text holds the article.
 
-    True when the main text is under `TRUNCATED_SHARE` of all visible text while the visible text holds long
-    paragraphs, absent from the main text, worth at least `MISSING_LONG` characters and twice the main text.
+    True when the main text is under `TRUNCATED_SHARE` of all visible text while the visible text holds prose
+    (`is_prose` lines: a recipe's steps count as much as a magazine's long paragraphs), absent from the main text,
+    worth at least `MISSING_PROSE` characters and twice the main text.
     """
-    if len(main) >= TRUNCATED_SHARE * len(full) or len(full) < MISSING_LONG:
+    if len(main) >= TRUNCATED_SHARE * len(full) or len(full) < MISSING_PROSE:
         return False
-    missing = sum(len(p) for p in _long_paragraphs(full) if p not in main)
-    return missing >= MISSING_LONG and missing > 2 * len(main)
+    missing = sum(len(p) for p in _prose_lines(full) if p not in main)
+    return missing >= MISSING_PROSE and missing > 2 * len(main)
 
 
 def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
-    """The article inside all visible text: from the first long paragraph to the last prose line, without link lines.
+    """The article inside all visible text, without link lines and short-line tail.
 
-    Used when main content came out truncated (`looks_truncated`): the head before the first long paragraph is the
-    site's header and navigation; the tail is cut by `remove_boilerplate`.
+    Used when main content came out truncated (`looks_truncated`). The article starts at the first long paragraph
+    of prose (or the first prose line: a recipe's steps), extended upwards over the lines above it up to the nearest
+    link line (the site's navigation): a title, a teaser, a list of ingredients. The end is cut by
+    `remove_boilerplate`.
     """
     lines = full.split("\n")
-    first = next((i for i, ln in enumerate(lines) if _long(ln.strip())), 0)
-    # keep prose lines right above the first long paragraph (a lead-in shorter than a long paragraph)
+    first = next((i for i, ln in enumerate(lines) if _long(ln.strip())), None)
+    if first is None:
+        first = next((i for i, ln in enumerate(lines) if is_prose(ln.strip(_BULLET))), 0)
     start = first
-    while start > 0 and lines[start - 1].strip() and is_prose(lines[start - 1].strip()):
+    while start > 0 and anchors:
+        above = lines[start - 1].strip()
+        if above and _link_share(above, anchors) >= LINK_SHARE:
+            break
         start -= 1
     return remove_boilerplate("\n".join(lines[start:]), anchors)
 

@@ -126,6 +126,31 @@ def test_truncated_main_content_is_recovered_and_counted(tmp_path: Path) -> None
     assert isinstance(doc, Document) and doc.repairs == ("main_content_recovered",) and METHOD[-1] in doc.text
 
 
+STEPS = [
+    "Preheat the oven to 220 degrees and dust a baking tray with flour.",
+    "Mix the flour, salt and yeast in a large bowl, then add the warm water.",
+    "Knead the dough for ten minutes until it is smooth and springs back.",
+    "Cover the bowl and leave the dough to rise for one hour in a warm place.",
+    "Shape the dough into a round loaf and place it on the baking tray.",
+    "Slash the top with a sharp knife so that the loaf can rise in the oven.",
+    "Bake for thirty minutes until the crust is golden and sounds hollow.",
+    "Let the bread cool on a wire rack for at least twenty minutes before slicing.",
+]
+
+
+def test_a_recipe_of_short_steps_is_recovered_with_its_ingredients() -> None:
+    ingredients = "".join(f"<li>{x}</li>" for x in ("500 g flour", "10 g salt", "7 g yeast", "350 ml water"))
+    steps = "".join(f"<li>{x}</li>" for x in STEPS)
+    html = page(
+        "<article><h1>Country bread</h1><p>A simple loaf for every day.</p></article>"
+        f'<div class="sidebar"><h2>Ingredients</h2><ul>{ingredients}</ul><h2>Method</h2><ol>{steps}</ol></div>'
+    )
+    text, _, recovered = extract_page(html, ExtractOptions())
+    assert recovered
+    assert all(x in text for x in STEPS) and "350 ml water" in text and "Ingredients" in text
+    assert "Section 1" not in text  # the navigation above stops the article's upward extension
+
+
 def test_comments_left_out_on_purpose_are_not_a_truncated_article() -> None:
     comments = "".join(f'<div class="comment"><p>{m}</p></div>' for m in METHOD)
     html = article([EN], f'<section class="comments"><h2>Comments</h2>{comments}</section>')
