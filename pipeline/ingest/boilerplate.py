@@ -158,7 +158,7 @@ def remove_boilerplate(text: str, anchors: frozenset[str] = frozenset()) -> str:
     last, tail = len(lines) - 1, 0
     while last >= 0:  # from the end: the last prose line, checking that everything after it is short furniture
         s = lines[last].strip()
-        if s:
+        if s.strip(_BULLET):  # an empty list item ("•" of an icon) is not a line of its own
             if is_prose(s):
                 break
             tail += 1
@@ -201,8 +201,8 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
 
     Used when main content came out truncated (`looks_truncated`). The article starts at the first long paragraph
     of prose (or the first prose line: a recipe's steps), extended upwards over the lines above it up to the nearest
-    link line (the site's navigation): a title, a teaser, a list of ingredients. The end is cut by
-    `remove_boilerplate`.
+    link line (the site's navigation): a title, a teaser, a list of ingredients. It ends before the first run of more
+    than `TAIL_LINES` lines that are not prose (sidebars, footers); `remove_boilerplate` cuts its own tail.
     """
     lines = full.split("\n")
     first = next((i for i, ln in enumerate(lines) if _long(ln.strip())), None)
@@ -214,7 +214,20 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
         if above and _link_share(above, anchors) >= LINK_SHARE:
             break
         start -= 1
-    return remove_boilerplate("\n".join(lines[start:]), anchors)
+    end, gap = first, 0  # the article ends before the first run of more than TAIL_LINES lines that are not prose
+    for i in range(first, len(lines)):
+        s = lines[i].strip(_BULLET)
+        if not s:
+            continue
+        if is_prose(s):
+            end, gap = i, 0
+        else:
+            gap += 1
+            if gap > TAIL_LINES:
+                break
+    else:
+        end = len(lines) - 1
+    return remove_boilerplate("\n".join(lines[start : end + 1]), anchors)
 
 
 #: A short line on at least this many pages of one host in a shard is that site's template, not its content.

@@ -588,7 +588,7 @@ def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
         and (opt.comments or looks_truncated(html_to_text(html, main_content=True, **(kw | {"comments": True})), full))
     ):
         recovered = recover_article(full, anchors)
-        if not too_short(recovered, opt.min_text_chars):
+        if len(recovered) > 2 * len(text) and not too_short(recovered, opt.min_text_chars):  # it did find more
             return recovered, False, True
     if short and opt.main_content_fallback:
         return full, True, False

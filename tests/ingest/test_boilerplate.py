@@ -191,3 +191,12 @@ def test_site_template_lines_go_only_within_a_site_and_only_when_not_prose() -> 
     assert texts[3] == other[0][1]
     two = drop_site_repeats(site[:2])
     assert two == ([t for _, t in site[:2]], 0)  # on two pages a line may be shared content: kept
+
+
+def test_recover_article_ends_before_the_sidebar() -> None:
+    sidebar = [f"Archive {2010 + i}" for i in range(TAIL_LINES + 1)]
+    footer = "This site uses cookies to measure its audience; by reading on you accept their use."
+    full = "\n".join(["Home", "Country bread", *METHOD, *sidebar, footer])
+    assert recover_article(full) == "\n".join(METHOD)
+    icons = "\n".join([*METHOD, "Share this:", *["•"] * 12, "Like this:"])  # icon-only list items are not lines
+    assert remove_boilerplate(icons) == "\n".join(METHOD)
