@@ -31,15 +31,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from pipeline.text.scripts import script_counts
-from pipeline.text.segment import (
-    ENGLISH_LETTERS_PER_WORD,
-    KOREAN_WORDS_PER_WORD,
-    SENTENCE_MARK_RE,
-    ends_sentence,
-    latin_char_equivalents,
-    profile_for,
-)
+from pipeline.text.scripts import dominant_script
+from pipeline.text.segment import SENTENCE_MARK_RE, ScriptProfile, char_units, ends_sentence, profile_for
 
 __all__ = [
     "PROSE_WORDS",
@@ -48,6 +41,7 @@ __all__ = [
     "drop_site_repeats",
     "is_prose",
     "line_words",
+    "text_profile",
     "looks_truncated",
     "recover_article",
     "remove_boilerplate",
@@ -65,14 +59,10 @@ LINK_SHARE = 0.8
 #: lacks add up to at least `MISSING_PROSE` characters and to more than twice the main text.
 TRUNCATED_SHARE = 0.1
 MISSING_PROSE = 500
-#: The recovered article starts at the first paragraph of prose this long (English-equivalent characters), or at
-#: the first prose line when there is none (a recipe's steps).
-LONG_PARAGRAPH = 200
+#: The recovered article starts at the first paragraph of prose this long (English-equivalent words, ~200 characters
+#: of English), or at the first prose line when there is none (a recipe's steps).
+LONG_PARAGRAPH_WORDS = 33
 
-#: Where the scripts without spaces (Thai ... Khmer, CJK, kana, Yi) and Hangul live. A line with no character in these
-#: blocks is in a space-separated script (Latin with its quotes and dashes, Cyrillic, Arabic, Indic, ...) and is
-#: counted with `str.split`, without the numpy script lookup per line (a C-level regex search instead).
-_SCRIPT_LOOKUP = re.compile("[\u0e00-\u1fff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]")
 # Bounded repeats: a page of "<a" without ">" must not make the scan quadratic (no single page may stall a shard).
 _ANCHOR = re.compile(r"<a\b[^<>]{0,2000}>([^<]{1,300})</a\s{0,10}>", re.IGNORECASE)
 _SEPARATOR_CHARS = "|•·»›/\t"
@@ -96,25 +86,30 @@ def anchor_texts(html: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def line_words(line: str) -> float:
-    """English-equivalent words in a line: whitespace words, eojeols / 0.68 for Korean, and English letters per word
-    for a line mostly in a script without spaces (Han, kana, Thai, ...: a Han character is 1/1.5 word)."""
+def text_profile(text: str) -> ScriptProfile:
+    """The units a text's lines are counted in: its dominant script's profile (one script lookup per text, not per
+    line: the lookup is a numpy pass that costs more than the rest of the pass on a short line)."""
+    return profile_for(dominant_script(text))
+
+
+_LATIN = profile_for("Latn")
+
+
+def line_words(line: str, profile: ScriptProfile = _LATIN) -> float:
+    """English-equivalent words in a line of a text in `profile`'s script: whitespace words (eojeols / 0.68 for
+    Korean), or characters per English word for scripts without spaces (a Han character is 1/1.5 word). An ASCII
+    line is counted in whitespace words whatever the text's script (an English footer on a Chinese page)."""
     n = len(line.split())
-    if line.isascii() or not _SCRIPT_LOOKUP.search(line):
+    if line.isascii():
         return float(n)
-    counts = script_counts(line)
-    letters = sum(counts.values())
-    spaceless = sum(c for s, c in counts.items() if profile_for(s).unit == "char")
-    if spaceless * 2 > letters:
-        return latin_char_equivalents(line) / ENGLISH_LETTERS_PER_WORD
-    if counts.get("Hang", 0) * 2 > letters:
-        return n / KOREAN_WORDS_PER_WORD
-    return float(n)
+    if profile.unit == "char":
+        return len(char_units(line)) / profile.chars_per_word
+    return n / profile.chars_per_word  # chars_per_word: 1.0 for alphabets, the eojeols per English word for Hangul
 
 
-def is_prose(line: str) -> bool:
+def is_prose(line: str, profile: ScriptProfile = _LATIN) -> bool:
     """A stripped line that reads as running text: a sentence end and at least `PROSE_WORDS` words."""
-    return ends_sentence(line) and line_words(line) >= PROSE_WORDS
+    return ends_sentence(line) and line_words(line, profile) >= PROSE_WORDS
 
 
 def _link_share(line: str, anchors: frozenset[str]) -> float:
@@ -150,8 +145,12 @@ def _covered_by_links(s: str, anchors: frozenset[str]) -> float:
     return covered / len(s)
 
 
-def remove_boilerplate(text: str, anchors: frozenset[str] = frozenset()) -> str:
-    """`text` without link lines and without a tail of short lines after the last prose line (module docstring)."""
+def remove_boilerplate(
+    text: str, anchors: frozenset[str] = frozenset(), profile: ScriptProfile | None = None
+) -> str:
+    """`text` without link lines and without a tail of short lines after the last prose line (module docstring).
+    `profile`: the units of the text's script (default: `text_profile(text)`)."""
+    profile = profile or text_profile(text)
     lines = text.split("\n")
     if anchors:
         lines = [ln for ln in lines if ln.isspace() or not ln or _link_share(ln.strip(), anchors) < LINK_SHARE]
@@ -159,10 +158,10 @@ def remove_boilerplate(text: str, anchors: frozenset[str] = frozenset()) -> str:
     while last >= 0:  # from the end: the last prose line, checking that everything after it is short furniture
         s = lines[last].strip()
         if s.strip(_BULLET):  # an empty list item ("•" of an icon) is not a line of its own
-            if is_prose(s):
+            if is_prose(s, profile):
                 break
             tail += 1
-            if tail > TAIL_LINES or line_words(s) >= TAIL_WORDS:
+            if tail > TAIL_LINES or line_words(s, profile) >= TAIL_WORDS:
                 return "\n".join(lines).strip()
         last -= 1
     if last >= 0:
@@ -170,15 +169,14 @@ def remove_boilerplate(text: str, anchors: frozenset[str] = frozenset()) -> str:
     return "\n".join(lines).strip()
 
 
-def _prose_lines(text: str) -> list[str]:
-    return [s for s in (ln.strip(_BULLET) for ln in text.split("\n")) if s and is_prose(s)]
+def _prose_lines(text: str, profile: ScriptProfile) -> list[str]:
+    return [s for s in (ln.strip(_BULLET) for ln in text.split("\n")) if s and is_prose(s, profile)]
 
 
-def _long(line: str) -> bool:
-    """A long paragraph of prose: `LONG_PARAGRAPH` English-equivalent characters and sentences (a tag cloud or a
+def _long(line: str, profile: ScriptProfile) -> bool:
+    """A long paragraph of prose: `LONG_PARAGRAPH_WORDS` English-equivalent words and sentences (a tag cloud or a
     keyword string is long too, but has no sentence end)."""
-    plain = line.isascii() or not _SCRIPT_LOOKUP.search(line)
-    if (len(line) if plain else latin_char_equivalents(line)) < LONG_PARAGRAPH:
+    if line_words(line, profile) < LONG_PARAGRAPH_WORDS:
         return False
     return ends_sentence(line) or len(SENTENCE_MARK_RE.findall(line)) >= 2
 
@@ -192,7 +190,7 @@ def looks_truncated(main: str, full: str) -> bool:
     """
     if len(main) >= TRUNCATED_SHARE * len(full) or len(full) < MISSING_PROSE:
         return False
-    missing = sum(len(p) for p in _prose_lines(full) if p not in main)
+    missing = sum(len(p) for p in _prose_lines(full, text_profile(full)) if p not in main)
     return missing >= MISSING_PROSE and missing > 2 * len(main)
 
 
@@ -204,10 +202,11 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
     link line (the site's navigation): a title, a teaser, a list of ingredients. It ends before the first run of more
     than `TAIL_LINES` lines that are not prose (sidebars, footers); `remove_boilerplate` cuts its own tail.
     """
+    profile = text_profile(full)
     lines = full.split("\n")
-    first = next((i for i, ln in enumerate(lines) if _long(ln.strip())), None)
+    first = next((i for i, ln in enumerate(lines) if _long(ln.strip(), profile)), None)
     if first is None:
-        first = next((i for i, ln in enumerate(lines) if is_prose(ln.strip(_BULLET))), 0)
+        first = next((i for i, ln in enumerate(lines) if is_prose(ln.strip(_BULLET), profile)), 0)
     start = first
     while start > 0 and anchors:
         above = lines[start - 1].strip()
@@ -219,7 +218,7 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
         s = lines[i].strip(_BULLET)
         if not s:
             continue
-        if is_prose(s):
+        if is_prose(s, profile):
             end, gap = i, 0
         else:
             gap += 1
@@ -227,7 +226,7 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
                 break
     else:
         end = len(lines) - 1
-    return remove_boilerplate("\n".join(lines[start : end + 1]), anchors)
+    return remove_boilerplate("\n".join(lines[start : end + 1]), anchors, profile)
 
 
 #: A short line on at least this many pages of one host in a shard is that site's template, not its content.
@@ -254,7 +253,11 @@ def drop_site_repeats(pages: Sequence[tuple[str, str]], min_pages: int = SITE_RE
         seen: Counter[str] = Counter()
         for i in idx:
             seen.update({ln.strip() for ln in out[i].split("\n")} - {""})
-        template = {ln for ln, n in seen.items() if n >= min_pages and not is_prose(ln)}
+        repeated = [ln for ln, n in seen.items() if n >= min_pages]
+        if not repeated:
+            continue
+        profile = text_profile("\n".join(repeated))
+        template = {ln for ln in repeated if not is_prose(ln, profile)}
         if not template:
             continue
         for i in idx:

@@ -16,6 +16,7 @@ from pipeline.ingest.boilerplate import (
     looks_truncated,
     recover_article,
     remove_boilerplate,
+    text_profile,
 )
 from pipeline.ingest.warc import Document, ExtractOptions, extract_page, extract_stream
 from pipeline.ingest.warc_writer import WarcWriter
@@ -43,8 +44,11 @@ def article(paragraphs: list[str], extra: str = "") -> str:
 def test_line_words_are_script_aware() -> None:
     assert line_words(EN) == 18
     for text in (ZH, JA, KO):  # the same sentence: about as many English-equivalent words
-        assert 12 <= line_words(text) <= 26, (text, line_words(text))
-    assert all(is_prose(t) for t in (EN, ZH, JA, KO))
+        profile = text_profile(text)
+        assert 12 <= line_words(text, profile) <= 26, (text, line_words(text, profile))
+        assert is_prose(text, profile)
+        assert line_words(text) < line_words(text, profile)  # as bare whitespace words they would look short
+    assert line_words("Copyright 2026 Example Inc.", text_profile(ZH)) == 4  # an ASCII line on a Chinese page
     assert not is_prose("Share this article")
     assert not is_prose("Budget approved.")  # a sentence, but too short to be prose
 
