@@ -584,7 +584,7 @@ def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
     if (
         check_truncated
         and looks_truncated(text, full)
-        # long paragraphs that are the comments the options leave out are not a truncated article
+        # prose that is the comment section the options leave out is not a truncated article
         and (opt.comments or looks_truncated(html_to_text(html, main_content=True, **(kw | {"comments": True})), full))
     ):
         recovered = recover_article(full, anchors)
