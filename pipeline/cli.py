@@ -40,7 +40,7 @@ def _load(path: Path) -> PipelineConfig:
     try:
         return with_absolute_paths(load_config(path))
     except ConfigError as e:
-        console.print(f"[red]config error[/red] {e}", highlight=False)
+        console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -159,7 +159,7 @@ def run(
         wanted = [s.strip() for s in stages.split(",") if s.strip()]
         unknown = [s for s in wanted if s not in STAGE_ORDER]
         if unknown:
-            console.print(f"[red]unknown stage(s): {', '.join(unknown)}; known: {', '.join(STAGE_ORDER)}[/red]")
+            console.print(f"[red]unknown stage(s): {escape(', '.join(unknown))}; known: {', '.join(STAGE_ORDER)}[/red]")
             raise typer.Exit(2)
         chosen = [s for s in STAGE_ORDER if s in wanted]
     _run(cfg, chosen, ray_address, force)
@@ -206,7 +206,7 @@ def stats(
         from pipeline.report_html import write_html
 
         write_html(outdir, report, html)
-        (console if as_json else out).print(f"stats: wrote {html}", highlight=False)
+        (console if as_json else out).print(f"stats: wrote {escape(str(html))}", highlight=False)
 
 
 @app.command()
@@ -228,7 +228,7 @@ def calibrate(
 
     cfg = _load(config)
     if cfg.calibrate is None:
-        console.print(f"[red]config error[/red] {config}: no `calibrate` section (inputs, text_field, lang_field ...)",
+        console.print(f"[red]config error[/red] {escape(str(config))}: no `calibrate` section (inputs, text_field, lang_field ...)",
                       highlight=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(2)
     target = output or cfg.calibrate.output_path(cfg.run.work_dir)
@@ -250,7 +250,7 @@ def calibrate(
             command = f"polyglot calibrate --config {config}" + (f" --output {output}" if output else "")
             cal = run_calibration(cfg.calibrate, cfg.filter.quality, target, progress=update, command=command)
     except (CalibrationError, FileNotFoundError) as e:
-        console.print(f"[red]calibrate: bad input[/red] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[red]calibrate: bad input[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     out = _report_console()
     render(cal, out)

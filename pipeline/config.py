@@ -132,12 +132,35 @@ class ExtractSection(_Section):
     main_content_fallback: bool = Field(
         default=True, description="When main-content extraction is empty, keep all visible text instead."
     )
+    comments: bool = Field(default=False, description="Keep the text of comment sections (Resiliparse).")
+    remove_boilerplate: bool = Field(
+        default=True,
+        description="After main content (Resiliparse), drop link lines and a tail of short lines after the last prose line.",
+    )
+    site_repeat_pages: int = Field(
+        default=3,
+        ge=0,
+        description="Drop non-prose lines found on this many pages of one host in a shard (site templates); 0: off.",
+    )
+    recover_truncated: bool = Field(
+        default=True,
+        description="When main content is a small part of the visible text that lacks its long paragraphs, take the "
+        "article from the visible text (counted as main_content_recovered).",
+    )
     normalize: Literal["NFC", "none"] = Field(
         default="NFC", description="Unicode normalization of document text (NFC composes decomposed Hangul/Vietnamese)."
     )
     max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
-    min_text_chars: int = Field(default=20, ge=1, description="Shorter extractions are skipped as empty.")
+    min_text_chars: int = Field(
+        default=20,
+        ge=1,
+        description="Shorter extractions are skipped as empty; counted in English-equivalent characters "
+        "(a Han character ~3.3, a kana ~2.3, a Hangul syllable ~2.5: the filter's units per script).",
+    )
     max_bad_char_ratio: float = Field(default=0.005, ge=0, le=1, description="Decoding-failure threshold.")
+    max_control_ratio: float = Field(
+        default=0.02, ge=0, le=1, description="More control bytes (NUL, ...) than this fraction: binary; fewer NULs are stripped."
+    )
 
 
 class LangidSection(_Section):

@@ -1128,7 +1128,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     with shares before and after balancing per language and family, removals by reason and language, the filter
     measurements that fail, PII / C4 / other counter tables, tokenizer parity, balance warnings and the shards."""
     if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements")):
-        console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)")
+        console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)", markup=False)
         return
     _render_funnel(report, console)
     _render_docs_per_stage(report, console)

@@ -22,6 +22,7 @@ from typing import Any
 import xxhash
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.config import PipelineConfig, RaySection
@@ -289,7 +290,7 @@ def run_stage(
         _run_on_ray(stage, cfg, pending, result)
     result.seconds = time.perf_counter() - t0
     for f in result.failed:
-        console.print(f"[red]{stage.name}: shard {f['shard_id']} failed: {f['error']}[/red]")
+        console.print(f"[red]{stage.name}: shard {escape(str(f['shard_id']))} failed: {escape(str(f['error']))}[/red]")
     console.print(result.summary(), highlight=False)
     return result
 

@@ -2,6 +2,10 @@
 
 Order of decisions (the first that applies wins):
 
+0. ISO-2022 — the payload holds an ISO-2022-JP or ISO-2022-KR escape sequence (``ESC $ B``, ``ESC $ ) C``, ...).
+   These encodings are 7-bit: without this step the ASCII fast path would keep the raw escape sequences as text.
+   Decoded with Python's ``iso2022_jp_2`` / ``iso2022_jp_ext`` / ``iso2022_kr`` codecs (source ``header`` or
+   ``meta`` when a label names ISO-2022, else ``detected``), and accepted under the same ``max_bad_ratio``.
 1. ``ascii`` — the payload is pure ASCII: every ASCII-compatible label decodes it the same way.
 2. ``utf-8`` — the payload is strictly valid UTF-8 (a leading UTF-8 BOM is dropped). Legacy multi-byte text
    (EUC-KR, Shift_JIS, GBK, ...) and natural single-byte text are almost never valid UTF-8 by accident, so this
@@ -24,7 +28,9 @@ Order of decisions (the first that applies wins):
 4. If no candidate passes, the least-bad decode is returned with source ``fallback`` and its ``bad_chars``: the
    caller decides whether that is a decoding failure.
 
-Labels are mapped as browsers map them (WHATWG, via Resiliparse's ``map_encoding_to_html5``), then widened to the
+Labels are mapped as browsers map them (WHATWG, via Resiliparse's ``map_encoding_to_html5``); a label WHATWG does
+not define but Python decodes (``johab``, ``cp949``, ``euc-jis-2004``, ``iso-2022-kr``, ...) is honoured through
+Python's codec registry rather than ignored (non-text codecs such as ``base64`` are refused). Then they are widened to the
 superset codec browsers actually decode with: gb2312/gbk → gb18030, euc-kr/ks_c_5601-1987 → cp949,
 shift_jis/sjis → cp932, big5 → big5hkscs, tis-620/iso-8859-11/windows-874 → cp874, x-mac-cyrillic → mac_cyrillic;
 iso-8859-1/latin1/us-ascii → cp1252 comes from WHATWG itself. Unknown labels are ignored, not fatal. UTF-16
@@ -68,6 +74,17 @@ _EXTRA_LABELS = {"x-mac-cyrillic": "mac-cyrillic", "x-mac-ukrainian": "mac-cyril
 #: and Korean is the first target language. Measured: other CJK legacy encodings it detected reliably.
 _GIVE_UP_GUESS = "cp949"
 
+#: Python text codecs that are not charsets a web page can be written in.
+_NOT_CHARSETS = frozenset(
+    {"idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined", "mbcs", "oem", "utf-7"}
+)
+#: Escape sequences that designate a double-byte set in ISO-2022-JP(-2) (``ESC $ @``, ``ESC $ B``, ``ESC $ A``,
+#: ``ESC $ ( C``, ``ESC $ ( D``) or ISO-2022-KR (``ESC $ ) C``); half-width katakana ``ESC ( I`` (iso2022_jp_ext).
+_ISO2022_KR = b"\x1b$)C"
+_ISO2022_JP = re.compile(rb"\x1b(?:\$[@AB]|\$\([CDQ]|\(I)")
+#: Python codecs tried, in order, for a page with ISO-2022-JP escapes (the widest first that decodes it).
+_ISO2022_JP_CODECS = ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_3")
+
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:+-]+)""", re.IGNORECASE)
 _FOLD_HIGH = bytes(range(0x80)) + b"\x80" * 0x80
 
@@ -87,22 +104,25 @@ class Decoded:
         return self.bad_chars / len(self.text) if self.text else 0.0
 
 
-def resolve_label(label: str | None, *, python_names: bool = False) -> str | None:
-    """A charset label → the Python codec a browser-faithful decoder should use, or None if unknown.
+def _python_codec(key: str) -> str | None:
+    """A label WHATWG does not define, as a Python text codec (johab, cp949, ...), or None."""
+    try:
+        info = codecs.lookup(key)
+    except LookupError:
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
-    `python_names` also accepts Python codec names outside WHATWG (uchardet reports e.g. ``cp949``).
-    """
+
+def resolve_label(label: str | None) -> str | None:
+    """A charset label → the Python codec a browser-faithful decoder should use, or None if unknown."""
     if not label:
         return None
     key = label.strip().strip("\"'").strip().lower()
     if not key:
         return None
-    name = _EXTRA_LABELS.get(key) or map_encoding_to_html5(key, fallback_utf8=False)
-    if name is None and python_names:
-        try:
-            name = codecs.lookup(key).name
-        except LookupError:
-            return None
+    name = _EXTRA_LABELS.get(key) or map_encoding_to_html5(key, fallback_utf8=False) or _python_codec(key)
     if name is None:
         return None
     name = _WIDEN.get(name, name)
@@ -136,7 +156,28 @@ def _detect(payload: bytes) -> str | None:
     """uchardet's guess as a Python codec name, without the HTML5 renaming that destroys cp949 and mac-cyrillic."""
     det = EncodingDetector()
     det.update(payload)
-    return resolve_label(det.encoding(html5_compatible=False), python_names=True)
+    return resolve_label(det.encoding(html5_compatible=False))
+
+
+def _iso2022(payload: bytes, http_charset: str | None, max_bad_ratio: float, scan_bytes: int) -> Decoded | None:
+    """The page decoded as ISO-2022-JP/KR if it holds their escape sequences (and decodes cleanly), else None."""
+    if _ISO2022_KR in payload:
+        codecs_ = ("iso2022_kr",)
+    elif _ISO2022_JP.search(payload):
+        codecs_ = _ISO2022_JP_CODECS
+    else:
+        return None
+    source = "detected"
+    for label, where in ((resolve_label(http_charset), "header"), (_meta_charset(payload, scan_bytes), "meta")):
+        if label is not None and label.startswith("iso2022"):
+            source = where
+            break
+    for codec in codecs_:
+        text = payload.decode(codec, "replace")
+        bad = text.count("\ufffd")
+        if bad <= max_bad_ratio * len(text):
+            return Decoded(text, codecs.lookup(codec).name, source, bad)
+    return None
 
 
 def decode_html(
@@ -147,6 +188,8 @@ def decode_html(
     meta_scan_bytes: int = 2048,
 ) -> Decoded:
     """Decode an HTML payload (rules in the module docstring); never raises on bad bytes or labels."""
+    if b"\x1b" in payload and (iso := _iso2022(payload, http_charset, max_bad_ratio, meta_scan_bytes)) is not None:
+        return iso
     if payload.isascii():
         return Decoded(payload.decode("ascii"), "ascii", "ascii", 0)
     try:

@@ -8,8 +8,9 @@ read+extract+langid stage has a budget of ~1 ms per document. Its options are ch
 * ``alt_texts=False`` — image alt texts are mostly file names, "logo", "image" or SEO keywords, not prose;
 * ``links=False``, ``form_fields=False`` — URLs and input values are not text in the page's language;
 * ``noscript=False`` — ``<noscript>`` is nearly always "please enable JavaScript";
-* ``comments=True`` — user comments are real running text, valuable for smaller languages; quality filters
-  downstream drop spam;
+* ``comments=False`` by default (``comments=True`` on request, `extract.comments`) — the comment sections
+  Resiliparse finds hold real running text, but also the comment form and "X said on <date>:" lines, and an
+  article's body excludes them: on the article-extraction benchmark they cost 0.011 F1 (precision 0.891 → 0.872);
 * ``post_meta=False`` — bylines and "posted on <date>" lines are boilerplate.
 
 ``main_content=True`` applies Resiliparse's boilerplate heuristics (navigation, footers, sidebars); with False all
@@ -29,13 +30,28 @@ __all__ = ["EXTRACTORS", "html_to_text", "html_title", "require_extractor"]
 EXTRACTORS = ("resiliparse", "trafilatura")
 
 
+#: What installs a working trafilatura (lxml >= 5.2 moved its HTML cleaner, which trafilatura imports, into
+#: lxml_html_clean; the extra pulls both).
+INSTALL_HINT = "pip install 'polyglot-pipeline[trafilatura]'"
+
+
 def _trafilatura() -> ModuleType:
-    """Import trafilatura only when chosen: it is slow to import and an optional dependency."""
+    """Import trafilatura only when chosen: it is slow to import and an optional dependency.
+
+    A missing package and a broken one are told apart: the ImportError of an installed trafilatura that cannot
+    import (a missing lxml_html_clean, a binary mismatch) is shown as it is, not hidden behind "not installed".
+    """
     try:
         import trafilatura
+    except ModuleNotFoundError as e:
+        if e.name != "trafilatura":
+            raise ImportError(
+                f"extractor 'trafilatura' is installed but cannot be imported: {type(e).__name__}: {e}; {INSTALL_HINT}"
+            ) from e
+        raise ImportError(f"extractor 'trafilatura' needs the trafilatura package: {INSTALL_HINT}") from e
     except ImportError as e:
         raise ImportError(
-            "extractor 'trafilatura' needs the trafilatura package: pip install polyglot-pipeline[trafilatura]"
+            f"extractor 'trafilatura' is installed but cannot be imported: {type(e).__name__}: {e}; {INSTALL_HINT}"
         ) from e
     return trafilatura
 
@@ -48,11 +64,22 @@ def require_extractor(extractor: str) -> None:
         _trafilatura()
 
 
-def html_to_text(html: str, *, extractor: str = "resiliparse", main_content: bool = True) -> str:
-    """The page's text, paragraphs separated by blank lines; "" when the page has none."""
+def html_to_text(
+    html: str,
+    *,
+    extractor: str = "resiliparse",
+    main_content: bool = True,
+    comments: bool = False,
+    tree: HTMLTree | None = None,
+) -> str:
+    """The page's text, paragraphs separated by blank lines; "" when the page has none.
+
+    `tree` is the page already parsed by Resiliparse (reused when extracting twice); trafilatura ignores
+    `comments` (its option ``include_comments`` is on) and `tree`.
+    """
     if extractor == "resiliparse":
         return extract_plain_text(
-            HTMLTree.parse(html),
+            tree if tree is not None else HTMLTree.parse(html),
             preserve_formatting=True,
             main_content=main_content,
             list_bullets=True,
@@ -60,7 +87,7 @@ def html_to_text(html: str, *, extractor: str = "resiliparse", main_content: boo
             links=False,
             form_fields=False,
             noscript=False,
-            comments=True,
+            comments=comments,
             post_meta=False,
         )
     if extractor == "trafilatura":

@@ -10,12 +10,15 @@ Skip reasons, a fixed vocabulary the extract stage counts per shard:
 * ``not_html`` — a response whose content type is not text/html or application/xhtml+xml (or has none);
 * ``http_status`` — a response whose HTTP status is not 2xx;
 * ``oversized`` — payload larger than ``max_payload_bytes`` (not read into memory when Content-Length says so);
-* ``binary`` — NUL bytes in the payload despite a text content type (images served as text/html, undecoded
-  compression, ...);
+* ``binary`` — a text content type over binary data (images served as text/html, undecoded compression, ...),
+  judged by evidence: a file-format magic number at the start (PNG, JPEG, GIF, PDF, gzip, zip, ...), or control
+  bytes (C0 other than tab, newlines, form feed and ESC) making up more than ``max_control_ratio`` of the payload.
+  A few stray NUL bytes in an otherwise textual page are removed, not fatal (counted as the ``nul_stripped`` repair);
 * ``decode_failed`` — no charset candidate decodes the page with at most ``max_bad_char_ratio`` replacement
   characters (see `pipeline.ingest.charset`);
-* ``empty_extraction`` — fewer than ``min_text_chars`` characters of text after extraction (or the extractor
-  failed on the page). With ``main_content_fallback`` (default) a page whose main-content extraction comes out
+* ``empty_extraction`` — less than ``min_text_chars`` of text after extraction, counted in English-equivalent
+  characters (`pipeline.text.segment.latin_char_equivalents`: the filter's units per script), or the extractor
+  failed on the page. With ``main_content_fallback`` (default) a page whose main-content extraction comes out
   empty is extracted once more with all visible text before it is given up: on 100 real CC pages Resiliparse's
   boilerplate heuristics emptied 3 pages that hold real text (one a full news article);
 * ``malformed_record`` — FastWARC cannot parse the record (bad WARC header, a Content-Length that disagrees with
@@ -34,8 +37,14 @@ record follows where FastWARC stopped. FastWARC 2.0.1 panics (a Rust ``PanicExce
 stream that cannot seek, e.g. a pipe, so such a stream is first spooled to a temporary file; a panic on damaged data
 is reported like any other reader failure.
 
-The common path costs a few attribute reads, one ``in`` check for NUL bytes and the ASCII/UTF-8 fast path of the
-charset decoder on top of FastWARC and Resiliparse.
+Text of a kept page (`extract_page`): Resiliparse main content (no comment sections unless ``comments``), then the
+boilerplate pass of `pipeline.ingest.boilerplate` (link lines, a short-line tail); a main text under
+`RECOVER_BELOW_CHARS` is checked for truncation against all visible text, and a truncated one is replaced by the
+article found in the visible text (the ``main_content_recovered`` repair). Repairs are not skips: the document is
+kept and the stage counts each repair by name, as it counts ``full_text_fallback``.
+
+The common path costs a few attribute reads, a ``startswith`` for magic numbers, one ``in`` check for NUL bytes and
+the ASCII/UTF-8 fast path of the charset decoder on top of FastWARC and Resiliparse.
 """
 
 from __future__ import annotations
@@ -52,10 +61,23 @@ from typing import BinaryIO
 
 from fastwarc.warc import ArchiveIterator, HeaderMap, WarcRecord, WarcRecordType
 
+from resiliparse.parse.html import HTMLTree
+
+from pipeline.ingest.boilerplate import anchor_texts, looks_truncated, recover_article, remove_boilerplate
 from pipeline.ingest.charset import decode_html
 from pipeline.ingest.html import html_to_text, require_extractor
+from pipeline.text.segment import MIN_LATIN_WEIGHT, latin_char_equivalents
 
-__all__ = ["ExtractOptions", "Document", "Skipped", "SKIP_REASONS", "HTML_TYPES", "extract_stream"]
+__all__ = [
+    "ExtractOptions",
+    "Document",
+    "Skipped",
+    "SKIP_REASONS",
+    "HTML_TYPES",
+    "extract_page",
+    "extract_stream",
+    "too_short",
+]
 
 #: Every value `Skipped.reason` can take.
 SKIP_REASONS = (
@@ -75,6 +97,18 @@ _WANTED = WarcRecordType.warcinfo | WarcRecordType.response | WarcRecordType.con
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_START = b"WARC/1."
 _CHUNK = 1 << 20
+#: Truncated main content is looked for only below this many characters (the cases seen: 30-600 of 8,000-14,000):
+#: the check extracts the page a second time, which longer main texts do not need.
+RECOVER_BELOW_CHARS = 1000
+#: Magic numbers of binary formats that get served as text/html (payload start, leading whitespace skipped). Hand
+#: listed: a libmagic binding needs a system library, and these few prefixes cost one `startswith`.
+_MAGIC = (
+    b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"%PDF-", b"\x1f\x8b", b"PK\x03\x04", b"BZh",
+    b"7z\xbc\xaf\x27\x1c", b"\x28\xb5\x2f\xfd", b"Rar!\x1a\x07", b"OggS", b"ID3", b"fLaC", b"wOFF", b"wOF2",
+    b"\x7fELF", b"\x00\x00\x01\x00", b"II*\x00", b"MM\x00*", b"\xd0\xcf\x11\xe0",
+)  # fmt: skip
+#: C0 control bytes that text never holds (tab, LF, VT, FF, CR and ESC — ISO-2022's escape — excluded).
+_CONTROL = bytes(b for b in range(0x20) if b not in b"\t\n\x0b\x0c\r\x1b")
 
 
 @dataclass
@@ -84,8 +118,12 @@ class ExtractOptions:
     extractor: str = "resiliparse"
     main_content: bool = True
     max_payload_bytes: int = 5 * 2**20
-    min_text_chars: int = 1  # after strip
+    #: Minimum text size after strip, in characters of English text that say as much (`latin_char_equivalents`:
+    #: a Han character counts ~3.3, a Hangul syllable ~2.5), so a short CJK sentence counts like a short English one.
+    min_text_chars: int = 1
     max_bad_char_ratio: float = 0.005
+    #: A payload with more control bytes (NUL, ...) than this fraction is binary; fewer NULs are stripped.
+    max_control_ratio: float = 0.02
     #: When main-content extraction leaves less than `min_text_chars`, take all visible text instead (Resiliparse's
     #: boilerplate heuristics empty some real article pages; the quality filter judges the fuller text later).
     main_content_fallback: bool = True
@@ -93,6 +131,13 @@ class ExtractOptions:
     #: conjoining jamo (macOS file names, some CMSs), Vietnamese with combining tone marks — into the precomposed
     #: form every later stage (language ID, dedup, the tokenizer) expects; "none" keeps the text as extracted.
     normalize: str = "NFC"
+    #: Resiliparse's comment-section text (off: see `pipeline.ingest.html`).
+    comments: bool = False
+    #: Drop link lines and the short-line tail after the last prose line (`pipeline.ingest.boilerplate`).
+    remove_boilerplate: bool = True
+    #: When main content is a small part of the visible text while the page holds long paragraphs it lacks, take the
+    #: article from the visible text instead (`looks_truncated`), counted as the ``main_content_recovered`` repair.
+    recover_truncated: bool = True
 
 
 @dataclass
@@ -111,6 +156,8 @@ class Document:
     payload_bytes: int
     text: str
     full_text_fallback: bool = False  # main-content extraction was empty; this is all visible text
+    #: What was repaired on the way, counted per name by the stage: ``nul_stripped``, ``main_content_recovered``.
+    repairs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -231,8 +278,11 @@ class _ShardReader:
         payload = self._payload(rec, url)
         if isinstance(payload, Skipped):
             return payload
+        repairs: tuple[str, ...] = ()
+        if (why := _binary_evidence(payload, self.opt.max_control_ratio)) is not None:
+            return Skipped(pos, "binary", f"{why} in a {ctype} payload", url)
         if b"\x00" in payload and payload[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-            return Skipped(pos, "binary", f"NUL bytes in a {ctype} payload", url)
+            payload, repairs = payload.replace(b"\x00", b""), ("nul_stripped",)
         dec = decode_html(payload, rec.http_charset, max_bad_ratio=self.opt.max_bad_char_ratio)
         if dec.bad_chars > self.opt.max_bad_char_ratio * len(dec.text):
             return Skipped(
@@ -241,17 +291,16 @@ class _ShardReader:
                 f"best candidate {dec.charset} left {dec.bad_chars} replacement characters in {len(dec.text)}",
                 url,
             )
-        fallback = False
         try:
-            text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=self.opt.main_content).strip()
-            if len(text) < self.opt.min_text_chars and self.opt.main_content and self.opt.main_content_fallback:
-                text = html_to_text(dec.text, extractor=self.opt.extractor, main_content=False).strip()
-                fallback = True
+            text, fallback, recovered = extract_page(dec.text, self.opt)
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
             return Skipped(pos, "empty_extraction", f"extractor failed: {type(e).__name__}: {e}", url)
+        if recovered:
+            repairs += ("main_content_recovered",)
         doc = self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
-        if fallback and isinstance(doc, Document):
-            doc.full_text_fallback = True
+        if isinstance(doc, Document):
+            doc.full_text_fallback = fallback
+            doc.repairs = repairs
         return doc
 
     def _conversion(self, rec: WarcRecord) -> Item:
@@ -268,7 +317,13 @@ class _ShardReader:
             if bad > self.opt.max_bad_char_ratio * len(text):
                 return Skipped(pos, "decode_failed", f"{bad} invalid UTF-8 sequences in {len(text)} chars", url)
         ctype = (rec.headers.get("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
-        return self._document(rec, url, "wet", ctype, "utf-8", source, len(payload), text.strip())
+        repairs: tuple[str, ...] = ()
+        if "\x00" in text:
+            text, repairs = text.replace("\x00", ""), ("nul_stripped",)
+        doc = self._document(rec, url, "wet", ctype, "utf-8", source, len(payload), text.strip())
+        if isinstance(doc, Document):
+            doc.repairs = repairs
+        return doc
 
     def _payload(self, rec: WarcRecord, url: str | None) -> bytes | Skipped:
         """The payload, read at most cap+1 bytes; oversized and cut-short payloads become a Skipped."""
@@ -294,6 +349,9 @@ class _ShardReader:
         h = rec.http_headers
         return h.get("Content-Encoding") is not None or h.get("Transfer-Encoding") is not None
 
+    def _too_short(self, text: str) -> bool:
+        return too_short(text, self.opt.min_text_chars)
+
     def _broken_header(self, rec: WarcRecord, url: str | None, what: str) -> Skipped:
         """A record whose headers are unusable: truncated if the record (or its gzip member) is cut short, else
         malformed. Re-reads the record, but only for such records."""
@@ -308,8 +366,11 @@ class _ShardReader:
         self, rec: WarcRecord, url: str | None, fmt: str, ctype: str, charset: str, source: str, size: int, text: str
     ) -> Item:
         pos = rec.stream_pos
-        if len(text) < self.opt.min_text_chars:
-            return Skipped(pos, "empty_extraction", f"{len(text)} chars of text < {self.opt.min_text_chars}", url)
+        if self._too_short(text):
+            size = latin_char_equivalents(text)
+            return Skipped(
+                pos, "empty_extraction", f"{size:.1f} English-equivalent chars of text < {self.opt.min_text_chars}", url
+            )
         if self.opt.normalize == "NFC" and not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
         return Document(
@@ -496,6 +557,44 @@ class _ShardReader:
         return self.size
 
 
+def too_short(text: str, limit: int) -> bool:
+    """Whether `text` is below `limit` English-equivalent characters (counted only near the limit)."""
+    if len(text) >= limit / MIN_LATIN_WEIGHT:
+        return False
+    return not text or latin_char_equivalents(text) < limit
+
+
+def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
+    """A decoded page's text as the extract stage keeps it, and how: (text, fell back to all visible text,
+    recovered a truncated main content). May raise whatever the extractor raises."""
+    tree = HTMLTree.parse(html) if opt.extractor == "resiliparse" else None
+    kw = {"extractor": opt.extractor, "comments": opt.comments, "tree": tree}
+    text = html_to_text(html, main_content=opt.main_content, **kw).strip()
+    if not opt.main_content:
+        return text, False, False
+    resiliparse = opt.extractor == "resiliparse"
+    anchors = anchor_texts(html) if resiliparse and (opt.remove_boilerplate or opt.recover_truncated) else frozenset()
+    if resiliparse and opt.remove_boilerplate:
+        text = remove_boilerplate(text, anchors)
+    short = too_short(text, opt.min_text_chars)
+    check_truncated = resiliparse and opt.recover_truncated and len(text) < RECOVER_BELOW_CHARS
+    if not (short and opt.main_content_fallback) and not check_truncated:
+        return text, False, False
+    full = html_to_text(html, main_content=False, **kw).strip()
+    if (
+        check_truncated
+        and looks_truncated(text, full)
+        # prose that is the comment section the options leave out is not a truncated article
+        and (opt.comments or looks_truncated(html_to_text(html, main_content=True, **(kw | {"comments": True})), full))
+    ):
+        recovered = recover_article(full, anchors)
+        if len(recovered) > 2 * len(text) and not too_short(recovered, opt.min_text_chars):  # it did find more
+            return recovered, False, True
+    if short and opt.main_content_fallback:
+        return full, True, False
+    return text, False, False
+
+
 def _parse_warc_head(stream: BinaryIO) -> tuple[HeaderMap, int]:
     """A WARC header block parsed by FastWARC, and its length in bytes (blank line included)."""
     head = HeaderMap()
@@ -508,6 +607,18 @@ def _content_length(head: HeaderMap) -> int | None:
         return int(head.get("Content-Length") or "")
     except ValueError:
         return None
+
+
+def _binary_evidence(payload: bytes, max_control_ratio: float) -> str | None:
+    """Why a payload is binary data rather than text (None: it is text). UTF-16 with a BOM is text."""
+    if payload.lstrip()[:16].startswith(_MAGIC):
+        return "a binary file signature"
+    if b"\x00" not in payload or payload[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    control = len(payload) - len(payload.translate(None, _CONTROL))
+    if control > max_control_ratio * len(payload):
+        return f"{control} control bytes in {len(payload)}"
+    return None
 
 
 def _reader_failure(e: BaseException) -> bool:

@@ -402,6 +402,8 @@ def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[s
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> BalanceResult:
     """counts (per shard) -> plan (driver, skipped when nothing changed) -> select (per shard) -> plan table."""
+    from rich.markup import escape
+
     from pipeline.runtime import console, run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
@@ -450,7 +452,7 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
             "rerun `polyglot balance --force`"
         )
         result.warnings.append(msg)
-        console.print(f"[red]balance: {msg}[/red]", highlight=False)
+        console.print(f"[red]balance: {escape(msg)}[/red]", highlight=False)
     result.achieved = achieved
     result.plan_table = plan.format_table({lang: achieved.get(lang, 0) for lang in plan.languages})
     console.print(result.plan_table, highlight=False, markup=False)

@@ -1,16 +1,20 @@
 """`polyglot extract`: WARC/WET shards → one Parquet file of documents per shard.
 
 Reading, charset decoding and HTML → text live in `pipeline.ingest` (Ray-free); this stage plans shards, turns the
-reader's documents into an Arrow table and counts every record it could not use, by reason.
+reader's documents into an Arrow table and counts every record it could not use, by reason. Across the shard's
+documents it drops each site's template lines (`pipeline.ingest.boilerplate.drop_site_repeats`), the one step that
+needs more than one page.
 """
 
 from __future__ import annotations
 
 import posixpath
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from pipeline.ingest.warc import Document, ExtractOptions, Skipped, extract_stream
+from pipeline.ingest.boilerplate import drop_site_repeats
+from pipeline.ingest.warc import Document, ExtractOptions, Skipped, extract_stream, too_short
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.storage import expand_inputs, join, open_input, write_parquet
 
@@ -41,7 +45,7 @@ def doc_id(shard_id: str, offset: int) -> str:
 
 class ExtractStage(Stage):
     name = "extract"
-    version = "2"  # 2: NFC-normalized text
+    version = "3"  # 2: NFC-normalized text; 3: boilerplate pass, site repeats, truncation recovery, no comments, ...
 
     def config_parts(self) -> tuple[str, ...]:
         return ("extract",)
@@ -69,16 +73,20 @@ class ExtractStage(Stage):
             extractor=ex.extractor,
             main_content=ex.main_content,
             main_content_fallback=ex.main_content_fallback,
+            comments=ex.comments,
+            remove_boilerplate=ex.remove_boilerplate,
+            recover_truncated=ex.recover_truncated,
             normalize=ex.normalize,
             max_payload_bytes=int(ex.max_payload_mb * 2**20),
             min_text_chars=ex.min_text_chars,
             max_bad_char_ratio=ex.max_bad_char_ratio,
+            max_control_ratio=ex.max_control_ratio,
         )
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         stats = ShardStats()
-        cols: dict[str, list] = {name: [] for name in SCHEMA.names}
         source = posixpath.basename(task.inputs[0])
+        docs: list[Document] = []
         n = 0
         with open_input(task.inputs[0]) as stream:
             for item in extract_stream(stream, self.options, crawl_id=self.cfg.extract.crawl_id):
@@ -90,23 +98,44 @@ class ExtractStage(Stage):
                     stats.removed_doc("und", item.reason)
                     continue
                 assert isinstance(item, Document)
-                stats.seen("und", item.text, item.payload_bytes)
-                stats.kept("und", item.text)
-                if item.full_text_fallback:
-                    stats.count("full_text_fallback")
-                cols["doc_id"].append(doc_id(task.shard_id, item.offset))
-                cols["text"].append(item.text)
-                cols["url"].append(item.url)
-                cols["warc_record_id"].append(item.record_id)
-                cols["fetch_date"].append(item.date)
-                cols["crawl_id"].append(item.crawl_id)
-                cols["source_shard"].append(source)
-                cols["record_offset"].append(item.offset)
-                cols["source_format"].append(item.source_format)
-                cols["content_type"].append(item.content_type)
-                cols["charset"].append(item.charset)
-                cols["charset_source"].append(item.charset_source)
-                cols["payload_bytes"].append(item.payload_bytes)
+                docs.append(item)
         progress(n % 500)
+        self._drop_site_repeats(docs, stats)
+        cols: dict[str, list] = {name: [] for name in SCHEMA.names}
+        for item in docs:
+            stats.seen("und", item.text, item.payload_bytes)
+            if too_short(item.text, self.options.min_text_chars):  # only site repeats can have shortened it
+                stats.removed_doc("und", "empty_extraction")
+                continue
+            stats.kept("und", item.text)
+            if item.full_text_fallback:
+                stats.count("full_text_fallback")
+            for repair in item.repairs:
+                stats.count(repair)
+            cols["doc_id"].append(doc_id(task.shard_id, item.offset))
+            cols["text"].append(item.text)
+            cols["url"].append(item.url)
+            cols["warc_record_id"].append(item.record_id)
+            cols["fetch_date"].append(item.date)
+            cols["crawl_id"].append(item.crawl_id)
+            cols["source_shard"].append(source)
+            cols["record_offset"].append(item.offset)
+            cols["source_format"].append(item.source_format)
+            cols["content_type"].append(item.content_type)
+            cols["charset"].append(item.charset)
+            cols["charset_source"].append(item.charset_source)
+            cols["payload_bytes"].append(item.payload_bytes)
         write_parquet(pa.table(cols, schema=SCHEMA), task.outputs["main"])
         return stats
+
+    def _drop_site_repeats(self, docs: list[Document], stats: ShardStats) -> None:
+        """Remove each site's template lines across the shard's pages (`drop_site_repeats`), counting them."""
+        min_pages = self.cfg.extract.site_repeat_pages
+        if not min_pages or len(docs) < min_pages:
+            return
+        hosts = [(urlsplit(d.url).hostname or f"#{i}") for i, d in enumerate(docs)]
+        texts, dropped = drop_site_repeats(list(zip(hosts, (d.text for d in docs), strict=True)), min_pages)
+        if dropped:
+            stats.count("site_repeat_lines", dropped)
+            for d, text in zip(docs, texts, strict=True):
+                d.text = text

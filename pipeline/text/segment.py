@@ -57,6 +57,7 @@ __all__ = [
     "count_letterless_units",
     "count_letterless_words",
     "ends_sentence",
+    "latin_char_equivalents",
     "line_unit_count",
     "line_unit_counts",
     "profile_for",
@@ -151,6 +152,9 @@ _UNMEASURED_SPACELESS = 4.0
 #: Eojeols per English word on the UDHR (Korean is space-delimited: the factor rescales word counts only).
 KOREAN_WORDS_PER_WORD = 0.68
 _NO_SENTENCE_PUNCT = frozenset({"Thai", "Laoo"})
+#: Letters per English word, and Hangul syllables per eojeol, on the UDHR (module docstring).
+ENGLISH_LETTERS_PER_WORD = 5.0
+KOREAN_SYLLABLES_PER_WORD = 2.9
 
 
 @lru_cache(maxsize=256)
@@ -164,6 +168,30 @@ def profile_for(script: str | None) -> ScriptProfile:
     if code == "Hang":
         return ScriptProfile(code, "word", KOREAN_WORDS_PER_WORD, True)
     return ScriptProfile(code, "word", 1.0, True)
+
+
+@lru_cache(maxsize=256)
+def _latin_weight(script: str) -> float:
+    """How many English letters one letter of `script` stands for (1 for alphabets, ~3.3 for Han)."""
+    if script == "Hang":
+        return ENGLISH_LETTERS_PER_WORD / (KOREAN_WORDS_PER_WORD * KOREAN_SYLLABLES_PER_WORD)
+    profile = profile_for(script)
+    return ENGLISH_LETTERS_PER_WORD / profile.chars_per_word if profile.unit == "char" else 1.0
+
+
+def latin_char_equivalents(text: str) -> float:
+    """The length of `text` in characters of English text that say as much: each letter of a script with character
+    units (Han, kana, Thai, ...) or of Hangul weighs English letters per word / its letters per English word
+    (`profile_for`), everything else 1. A 17-character Japanese sentence is ~38, a Chinese one ~56.
+    """
+    from pipeline.text.scripts import script_counts  # builds a 1 MB table on first import
+
+    return len(text) + sum(n * (_latin_weight(s) - 1.0) for s, n in script_counts(text).items())
+
+
+#: The smallest `_latin_weight` of any script (Myanmar): below `min_chars / MIN_LATIN_WEIGHT` characters a text may
+#: be short in `latin_char_equivalents`; above it, it cannot.
+MIN_LATIN_WEIGHT = ENGLISH_LETTERS_PER_WORD / max(_CHARS_PER_WORD.values())
 
 
 def words(text: str) -> list[str]:

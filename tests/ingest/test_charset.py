@@ -179,13 +179,45 @@ def test_hopeless_bytes_fall_back_with_their_damage() -> None:
         ("bogus", None),
         ("", None),
         (None, None),
-        ("cp949", None),  # not a WHATWG label: ignored in headers and <meta>
+        ("cp949", "cp949"),  # not WHATWG labels, but Python decodes them: honoured rather than dropped
+        ("johab", "johab"),
+        ("ISO-2022-KR", "iso2022_kr"),
+        ("mac-cyrillic", "mac-cyrillic"),
+        ("base64", None),  # Python codecs that are not text charsets
+        ("unicode-escape", None),
+        ("utf-7", None),
     ],
 )
 def test_resolve_label(label: str | None, codec: str | None) -> None:
     assert resolve_label(label) == codec
 
 
-def test_resolve_detector_names() -> None:
-    assert resolve_label("cp949", python_names=True) == "cp949"
-    assert resolve_label("mac-cyrillic", python_names=True) == "mac-cyrillic"
+def test_johab_page_is_decoded_by_its_label() -> None:
+    html = page(KO_CP949_ONLY)
+    d = decode_html(html.encode("johab"), "johab")
+    assert (d.source, d.charset, d.bad_chars, d.text) == ("header", "johab", 0, html)
+    d = decode_html(page(KO_CP949_ONLY, meta("johab")).encode("johab"), None)
+    assert (d.source, d.charset, d.bad_chars) == ("meta", "johab", 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "charset"),
+    [
+        (JA, "iso2022_jp", "iso2022_jp_2"),
+        (JA + "ｱｲｳｴｵ", "iso2022_jp_ext", "iso2022_jp_ext"),  # half-width katakana: ESC ( I
+        (KO, "iso2022_kr", "iso2022_kr"),
+    ],
+)
+def test_seven_bit_iso2022_pages_are_not_taken_for_ascii(text: str, codec: str, charset: str) -> None:
+    html = page(text)
+    payload = html.encode(codec)
+    assert payload.isascii()  # the trap: 7-bit, so the ASCII fast path would keep the escape sequences
+    d = decode_html(payload, None)
+    assert (d.source, d.charset, d.bad_chars, d.text) == ("detected", charset, 0, html)
+    assert "\x1b" not in d.text
+    assert decode_html(payload, "iso-2022-jp" if "jp" in codec else "iso-2022-kr").source == "header"
+
+
+def test_escape_bytes_alone_do_not_make_iso2022() -> None:
+    html = page("a terminal colour code \x1b[31m stays as it is")
+    assert decode_html(html.encode("ascii"), None).source == "ascii"

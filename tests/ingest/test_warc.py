@@ -182,7 +182,7 @@ def test_every_skip_reason_of_a_readable_record(tmp_path: Path) -> None:
         w.response("https://ex.kr/bin", b"<html>\x00\x01\x02</html>", http_headers=UTF8)
         w.response("https://ex.kr/junk", junk, http_headers=[("Content-Type", "text/html; charset=euc-kr")])
         w.response("https://ex.kr/empty", b"<html><script>var a = 1;</script></html>", http_headers=UTF8)
-        w.response("https://ex.kr/short", html("안녕").encode(), http_headers=UTF8)
+        w.response("https://ex.kr/short", html("안").encode(), http_headers=UTF8)
         w.raw(
             format_record(
                 [
@@ -429,3 +429,84 @@ def test_text_is_nfc_normalized(tmp_path: Path) -> None:
     assert KO in doc.text and unicodedata.is_normalized("NFC", doc.text)
     (raw,) = read(path, ExtractOptions(normalize="none"))
     assert nfd in raw.text
+
+
+# -- binary by evidence ----------------------------------------------------------------------------------------------
+
+
+def test_stray_nul_bytes_in_a_text_page_are_stripped_not_fatal(tmp_path: Path) -> None:
+    body = html(f"{KO} " * 4 + "<a href=\"/news\x00\x00/1\">관련\x00 기사</a>").encode("utf-8")
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/news", body, http_headers=UTF8))
+    (doc,) = read(path)
+    assert isinstance(doc, Document), doc
+    assert KO in doc.text and "관련 기사" in doc.text and "\x00" not in doc.text
+    assert doc.repairs == ("nul_stripped",) and doc.payload_bytes == len(body) - 3
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "why"),
+    [
+        ("png", b"\x89PNG\r\n\x1a\n" + b"IHDR" + bytes(range(1, 200)), "signature"),
+        ("gzip", gzip.compress(page(1)), "signature"),  # compression the server did not declare
+        ("pdf", b"%PDF-1.7\n" + page(1), "signature"),
+        ("blob", bytes(random.Random(1).randbytes(4000)), "control bytes"),
+        ("utf16-no-bom", html(KO).encode("utf-16-le"), "control bytes"),
+    ],
+)
+def test_binary_payloads_served_as_html(tmp_path: Path, name: str, payload: bytes, why: str) -> None:
+    path, _ = build(tmp_path, lambda w: w.response(f"https://ex.kr/{name}", payload, http_headers=UTF8))
+    (item,) = read(path)
+    assert isinstance(item, Skipped) and item.reason == "binary" and why in item.detail, item
+
+
+def test_utf16_with_bom_is_text_not_binary(tmp_path: Path) -> None:
+    body = "\ufeff".encode("utf-16-le") + html(KO).encode("utf-16-le")
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/u16", body, http_headers=[("Content-Type", "text/html")]))
+    (doc,) = read(path)
+    assert isinstance(doc, Document) and doc.text == KO and doc.repairs == ()
+
+
+# -- min_text_chars in script-aware units ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("吾輩は猫である。名前はまだ無い。", True),  # a whole Japanese sentence: 16 characters
+        ("朱镕基总理在北京会见了代表团。", True),  # a whole Chinese sentence: 15 characters
+        ("대한민국은 민주공화국이다.", True),  # 14 characters
+        ("Read more about it", False),  # an 18-character English fragment
+        ("Menu", False),
+        ("これは", False),  # three kana say about one English word
+    ],
+)
+def test_min_text_chars_counts_a_short_cjk_sentence_like_english(tmp_path: Path, text: str, kept: bool) -> None:
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.jp/", html(text).encode(), http_headers=UTF8))
+    (item,) = read(path, ExtractOptions(min_text_chars=20, main_content_fallback=False))
+    if kept:
+        assert isinstance(item, Document) and item.text == text
+    else:
+        assert isinstance(item, Skipped) and item.reason == "empty_extraction" and "English-equivalent" in item.detail
+
+
+# -- legacy encodings end to end ---------------------------------------------------------------------------------------
+
+JA = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "header", "charset"),
+    [
+        (JA, "iso2022_jp", "text/html", "iso2022_jp_2"),  # 7-bit: looks like ASCII
+        (KO, "iso2022_kr", "text/html", "iso2022_kr"),
+        (KO + " 똠방각하", "johab", "text/html; charset=johab", "johab"),  # a label WHATWG does not define
+    ],
+)
+def test_legacy_korean_and_japanese_pages_are_documents(
+    tmp_path: Path, text: str, codec: str, header: str, charset: str
+) -> None:
+    body = html(text).encode(codec)
+    path, _ = build(tmp_path, lambda w: w.response("https://ex.jp/", body, http_headers=[("Content-Type", header)]))
+    (doc,) = read(path)
+    assert isinstance(doc, Document), doc
+    assert (doc.text, doc.charset) == (text, charset) and "\x1b" not in doc.text

@@ -177,3 +177,43 @@ def test_on_ray_rerun_skips_and_output_is_deterministic(ray_session, tmp_path: P
     assert {p: p.read_bytes() for p in files} == first
     rec = json.loads(Path(record_path(cfg, "langid", "CC-TEST-00001")).read_text())
     assert rec["stats"]["docs_in"] == 11
+
+
+def test_extract_counts_repairs_by_name(tmp_path: Path) -> None:
+    """Pages kept after a repair are counted per repair in the shard stats (nothing changes silently)."""
+    from tests.ingest.test_boilerplate import recipe_page
+
+    (tmp_path / "in").mkdir()
+    utf8 = [("Content-Type", "text/html; charset=utf-8")]
+    with open(tmp_path / "in" / "CC-TEST-00001.warc.gz", "wb") as fh:
+        w = WarcWriter(fh)
+        w.response("https://ex.ko/nul", page(PARAS["ko"] + "<a href='/x\x00'>링크</a>").encode(), http_headers=utf8)
+        w.response("https://ex.en/recipe", recipe_page().encode(), http_headers=utf8)
+        w.response("https://ex.de/a", page(PARAS["de"]).encode(), http_headers=utf8)
+    (res,) = _run_local(ExtractStage, config(tmp_path))
+    assert res["ok"], res
+    assert res["stats"]["docs_out"] == 3
+    counters = res["stats"]["counters"]
+    assert counters.get("nul_stripped") == 1 and counters.get("main_content_recovered") == 1, counters
+    rows = {r["url"]: r for r in pq.read_table(tmp_path / "out" / "extract" / "CC-TEST-00001.parquet").to_pylist()}
+    assert "\x00" not in rows["https://ex.ko/nul"]["text"] and "Step 8" in rows["https://ex.en/recipe"]["text"]
+
+
+def test_extract_drops_site_template_lines_across_the_shard(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    utf8 = [("Content-Type", "text/html; charset=utf-8")]
+    slogan = "<p>Seoul Daily · since 1999</p>"
+    with open(tmp_path / "in" / "CC-TEST-00002.warc.gz", "wb") as fh:
+        w = WarcWriter(fh)
+        for i, lang in enumerate(("ko", "en", "de")):
+            w.response(f"https://news.ex/{i}", page(slogan + PARAS[lang]).encode(), http_headers=utf8)
+        w.response("https://other.ex/1", page(slogan + PARAS["ru"]).encode(), http_headers=utf8)
+    (res,) = _run_local(ExtractStage, config(tmp_path))
+    rows = {r["url"]: r["text"] for r in pq.read_table(tmp_path / "out" / "extract" / "CC-TEST-00002.parquet").to_pylist()}
+    assert res["stats"]["counters"].get("site_repeat_lines") == 6  # the slogan and the "News" heading, 3 pages each
+    assert all("Seoul Daily" not in rows[f"https://news.ex/{i}"] for i in range(3))
+    assert all(rows[f"https://news.ex/{i}"] == PARAS[lang] for i, lang in enumerate(("ko", "en", "de")))
+    assert "Seoul Daily" in rows["https://other.ex/1"]  # one page of another site: nothing to compare with
+    off = config(tmp_path / "off", extract={"inputs": [str(tmp_path / "in" / "*.warc.gz")], "site_repeat_pages": 0})
+    (res_off,) = _run_local(ExtractStage, off)
+    assert "site_repeat_lines" not in res_off["stats"]["counters"]

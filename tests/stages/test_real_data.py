@@ -93,7 +93,10 @@ def test_truncated_member_is_counted_and_the_stage_completes(run: Path) -> None:
 
 
 @pytest.mark.slow
-def test_whirlwind_warc_and_wet_give_the_same_language(run: Path) -> None:
+def test_whirlwind_warc_and_wet_give_the_same_page_and_language_family(run: Path) -> None:
+    """The same an.wikipedia.org page as WARC and as WET. It is Aragonese; CC's WET header says Spanish, and lid.176
+    scores the two nearly alike on it (0.28 / 0.26 on our WARC text, which lacks the WET's link lines): either is a
+    right reading of the page, anything else is an extraction or routing error."""
     records = {p.stem: json.loads(p.read_text()) for p in (run / "_state" / "extract").glob("whirlwind*.json")}
     by_format = {}
     for shard, rec in records.items():
@@ -101,7 +104,7 @@ def test_whirlwind_warc_and_wet_give_the_same_language(run: Path) -> None:
         by_format[doc["source_format"]] = doc
     assert set(by_format) == {"warc", "wet"}
     assert by_format["warc"]["url"] == by_format["wet"]["url"]
-    assert by_format["warc"]["lang"] == by_format["wet"]["lang"]
+    assert {by_format["warc"]["lang"], by_format["wet"]["lang"]} <= {"arg_Latn", "spa_Latn"}
 
 
 @pytest.mark.slow
