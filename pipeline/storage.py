@@ -13,6 +13,7 @@ the store). Libraries that need real local files (fastText) get one through `loc
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -131,20 +132,59 @@ def local_copy(url: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Marks a temporary sibling of a file being written (`<name>.tmp-<random>`); a killed writer may leave one.
+TMP_MARK = ".tmp-"
+
+#: Size and xxh3 hash of every file this process wrote through `atomic_write_bytes`, by URL as given: the
+#: runtime keeps them in a shard's completion record without reading the outputs back.
+written: dict[str, tuple[int, str]] = {}
+
+
+class StorageFullError(OSError):
+    """The file system or store has no space left for a file (ENOSPC / EDQUOT); the message names the file."""
+
+
 def atomic_write_bytes(url: str, data: bytes) -> None:
-    """Write `data` to a temporary sibling and rename it into place."""
+    """Write `data` to a temporary sibling and rename it into place.
+
+    A file that already holds exactly these bytes is left untouched: its mtime (part of the fingerprint of every
+    stage that reads it) stays, so redoing a shard with an equal result does not make later stages redo theirs.
+    """
     fs, path = fs_and_path(url)
+    digest = xxhash.xxh3_64_hexdigest(data)
+    if _same_bytes(fs, path, data):
+        written[url] = (len(data), digest)
+        return
     parent = posixpath.dirname(path) if not isinstance(fs, LocalFileSystem) else os.path.dirname(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:12]}"
     try:
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
         with fs.open(tmp, "wb") as f:
             f.write(data)
         fs.mv(tmp, path)
+        written[url] = (len(data), digest)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFullError(e.errno, f"no space left writing {url} ({len(data):,} bytes)") from e
+        raise
     finally:
-        if fs.exists(tmp):
-            fs.rm(tmp)
+        try:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        except OSError:
+            pass  # a temporary file that cannot be removed now is removed when the stage next starts
+
+
+def _same_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> bool:
+    """Whether `path` exists with exactly `data` (read only when the size already matches)."""
+    try:
+        if fs.size(path) != len(data):
+            return False
+        with fs.open(path, "rb") as f:
+            return f.read() == data
+    except (FileNotFoundError, OSError):
+        return False
 
 
 def write_parquet(table: pa.Table, url: str) -> int:
@@ -157,9 +197,13 @@ def write_parquet(table: pa.Table, url: str) -> int:
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
+    """Read a Parquet file; a damaged file raises ValueError naming the file, not only the shard."""
     fs, path = fs_and_path(url)
     with fs.open(path, "rb") as f:
-        return pq.read_table(f, columns=columns)
+        try:
+            return pq.read_table(f, columns=columns)
+        except pa.ArrowInvalid as e:
+            raise ValueError(f"cannot read Parquet file {url}: {e}") from e
 
 
 def write_arrow(table: pa.Table, url: str) -> int:
@@ -205,3 +249,30 @@ def list_files(url: str, suffix: str = "") -> list[str]:
         return []
     names = [p for p in fs.ls(path, detail=False) if p.endswith(suffix) and not fs.isdir(p)]
     return sorted(_with_protocol(fs, p, url) for p in names)
+
+
+def list_dir(url: str) -> dict[str, int]:
+    """Size of every file directly below a directory, by name, from one listing ({} when it does not exist).
+
+    One request on an object store, however many files: the runtime checks completion records and outputs against
+    listings instead of asking about each file.
+    """
+    fs, path = fs_and_path(url)
+    try:
+        entries = fs.ls(path, detail=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return {
+        posixpath.basename(e["name"].rstrip("/")): int(e.get("size") or 0)
+        for e in entries
+        if e.get("type") != "directory"
+    }
+
+
+def remove(url: str) -> None:
+    """Delete a file; a file already gone is fine."""
+    fs, path = fs_and_path(url)
+    try:
+        fs.rm(path)
+    except FileNotFoundError:
+        pass

@@ -1,8 +1,12 @@
-"""A tiny real stage for testing the runtime contract without WARCs or models: JSON lines → upper-cased Parquet."""
+"""A tiny real stage for testing the runtime contract without WARCs or models: JSON lines → upper-cased Parquet.
+
+A document "BOOM" raises in the stage; "DIE" ends the worker process at once, as a crash or the OOM killer would.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pyarrow as pa
 
@@ -34,6 +38,8 @@ class ToyStage(Stage):
                 text = json.loads(line)["text"]
                 if text == "BOOM":
                     raise ValueError("planted failure")
+                if text == "DIE":
+                    os._exit(1)  # a worker killed mid-shard (segfault, OOM killer)
                 stats.seen("und", text)
                 if len(text) >= self.cfg.extract.min_text_chars:
                     stats.kept("und", text)
