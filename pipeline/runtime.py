@@ -36,7 +36,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.config import PipelineConfig, RaySection
 from pipeline.stages.base import Stage, ShardTask
-from pipeline.storage import TMP_MARK, is_local, join, list_dir, read_json, remove, write_json, written
+from pipeline.storage import (
+    TMP_MARK,
+    FolderListings,
+    is_local,
+    join,
+    json_bytes,
+    list_dir,
+    listing_scope,
+    read_json,
+    remove,
+    write_json,
+    written,
+)
 
 console = Console(stderr=True, soft_wrap=True)  # summary lines stay one line in logs
 log = logging.getLogger(__name__)
@@ -46,6 +58,8 @@ STATE_DIR = "_state"
 ERROR_SUFFIX = ".error.json"
 #: The work-dir lock, directly in `_state/` (not a stage folder).
 LOCK_FILE = "lock.json"
+#: A stage's index beside its record folder, `_state/<stage>.index`: every completion record in one file.
+INDEX_SUFFIX = ".index"
 
 
 def record_path(cfg: PipelineConfig, stage: str, shard_id: str) -> str:
@@ -227,51 +241,38 @@ def expected_record(stage: Stage, task: ShardTask, config_hash: str) -> dict[str
     }
 
 
-class Listings:
-    """Folder listings taken once and asked about many files: deciding that 10⁴ shards are done costs one
-    listing per folder (plus one read per record), not an `exists` per record and per output."""
-
-    def __init__(self) -> None:
-        self._dirs: dict[str, dict[str, int]] = {}
-
-    def names(self, folder: str) -> dict[str, int]:
-        """File name → size of the files directly below `folder` (listed on first use)."""
-        if folder not in self._dirs:
-            self._dirs[folder] = list_dir(folder)
-        return self._dirs[folder]
-
-    def size(self, url: str) -> int | None:
-        """The size of `url`, or None when its folder's listing does not have it."""
-        folder, name = url.rstrip("/").rsplit("/", 1)
-        return self.names(folder).get(name)
-
-    def forget(self, url: str) -> None:
-        """Drop what the listing says about `url` (removed since)."""
-        folder, name = url.rstrip("/").rsplit("/", 1)
-        self._dirs.get(folder, {}).pop(name, None)
-
-    def remove_temporaries(self, folders: list[str]) -> int:
-        """Delete the `*.tmp-*` files a killed writer left in `folders`; how many. Safe because the work-dir lock
-        keeps any other run of this work dir from writing at the same time."""
-        n = 0
-        for folder in dict.fromkeys(folders):
-            for name in [k for k in self.names(folder) if TMP_MARK in k]:
-                remove(join(folder, name))
-                self.names(folder).pop(name)
-                n += 1
-        return n
+def remove_temporaries(listings: FolderListings, folders: list[str]) -> int:
+    """Delete the `*.tmp-*` files a killed writer left in `folders`; how many. Safe because the work-dir lock keeps
+    any other run of this work dir from writing at the same time."""
+    n = 0
+    for folder in dict.fromkeys(folders):
+        for name in [k for k in listings.entries(folder) if TMP_MARK in k]:
+            url = join(folder, name)
+            remove(url)
+            listings.forget(url)
+            n += 1
+    return n
 
 
-def matching_record(path: str, expected: dict[str, Any], listings: Listings | None = None) -> dict[str, Any] | None:
+def matching_record(
+    path: str, expected: dict[str, Any], listings: FolderListings | None = None, known: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The record at `path` when it agrees with `expected` on version, inputs, config and outputs and every output
-    is still there with the size the record kept (a truncated or rewritten output is not done); else None."""
-    listings = listings or Listings()
-    if listings.size(path) is None:
+    is still there with the size the record kept (a truncated or rewritten output is not done); else None.
+
+    `known` is the record as the stage index has it: used without reading the file when the listed file has
+    exactly its size."""
+    listings = listings or FolderListings()
+    size = listings.size(path)
+    if size is None:
         return None
-    try:
-        rec = read_json(path)
-    except (OSError, ValueError):
-        return None
+    if known is not None and size == len(json_bytes(known)):
+        rec = known
+    else:
+        try:
+            rec = read_json(path)
+        except (OSError, ValueError):
+            return None
     keys = ("version", "input_fingerprint", "config_hash", "outputs")
     if not isinstance(rec, dict) or any(rec.get(k) != expected[k] for k in keys):
         return None
@@ -283,7 +284,24 @@ def matching_record(path: str, expected: dict[str, Any], listings: Listings | No
     return rec
 
 
-def record_matches(path: str, expected: dict[str, Any], listings: Listings | None = None) -> bool:
+def index_path(cfg: PipelineConfig, stage: str) -> str:
+    """Where a stage's index of its completion records lives (outside its record folder)."""
+    return join(cfg.run.work_dir, STATE_DIR, f"{stage}{INDEX_SUFFIX}")
+
+
+def _read_index(path: str, listings: FolderListings) -> dict[str, dict[str, Any]]:
+    """The records a stage's index holds, by shard id ({} when there is none or it cannot be read)."""
+    if listings.size(path) is None:
+        return {}
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    recs = data.get("records") if isinstance(data, dict) else None
+    return recs if isinstance(recs, dict) else {}
+
+
+def record_matches(path: str, expected: dict[str, Any], listings: FolderListings | None = None) -> bool:
     """Whether the record at `path` still describes the current inputs, config and outputs (`matching_record`)."""
     return matching_record(path, expected, listings) is not None
 
@@ -346,8 +364,8 @@ def run_global_step(
         "outputs": outputs,
     }
     path = global_record_path(cfg, stage, step)
-    listings = Listings()
-    listings.remove_temporaries([_folder(path), *(_folder(o) for o in outputs.values())])
+    listings = FolderListings()
+    remove_temporaries(listings, [_folder(path), *(_folder(o) for o in outputs.values())])
     rec = None if force else matching_record(path, expected, listings)
     if rec is not None:
         console.print(f"{stage} {step}: unchanged, skipped", highlight=False)
@@ -360,7 +378,7 @@ def run_global_step(
 
 def _output_sizes(outputs: dict[str, str]) -> dict[str, int]:
     """The size of each output just written: from what this process wrote, else one listing per folder."""
-    listings = Listings()
+    listings = FolderListings()
     sizes = {}
     for name, url in outputs.items():
         size = written[url][0] if url in written else listings.size(url)
@@ -413,7 +431,8 @@ def run_shard(
             "worker": worker,
             "time": _now(),
         }
-    return {"shard_id": task.shard_id, "ok": True, "stats": record["stats"], "seconds": seconds, "run": run}
+    return {"shard_id": task.shard_id, "ok": True, "stats": record["stats"], "seconds": seconds, "run": run,
+            "record": record}  # fmt: skip
 
 
 def _make_actor_class() -> Any:
@@ -507,33 +526,45 @@ def run_stage(
     result = StageResult(stage=stage.name, shards=len(tasks), unit=stage.progress_unit)
 
     state_dir = join(cfg.run.work_dir, STATE_DIR, stage.name)
-    listings = Listings()
-    swept = listings.remove_temporaries([state_dir, *(_folder(p) for t in tasks for p in t.outputs.values())])
+    listings = FolderListings()
+    swept = remove_temporaries(listings, [state_dir, *(_folder(p) for t in tasks for p in t.outputs.values())])
     if swept:
         log.info("%s: removed %d temporary file(s) left by an interrupted run", stage.name, swept)
-    old_errors = {n[: -len(ERROR_SUFFIX)] for n in listings.names(state_dir) if n.endswith(ERROR_SUFFIX)}
+    old_errors = {n[: -len(ERROR_SUFFIX)] for n in listings.entries(state_dir) if n.endswith(ERROR_SUFFIX)}
 
+    # The completion check: one listing per folder (records, outputs, inputs) and the index, not calls per shard.
+    ipath = index_path(cfg, stage.name)
+    index = {} if force else _read_index(ipath, listings)
+    done: dict[str, dict[str, Any]] = {}
     pending: list[tuple[ShardTask, dict[str, Any]]] = []
-    for task in tasks:
-        expected = expected_record(stage, task, config_hash)
-        rec = None if force else matching_record(record_path(cfg, stage.name, task.shard_id), expected, listings)
-        if rec is not None:
-            result.skipped += 1
-            result.add(rec["stats"])
-        else:
-            pending.append((task, expected))
+    with listing_scope(listings):
+        for task in tasks:
+            expected = expected_record(stage, task, config_hash)
+            path = record_path(cfg, stage.name, task.shard_id)
+            rec = None if force else matching_record(path, expected, listings, index.get(task.shard_id))
+            if rec is not None:
+                done[task.shard_id] = rec
+                result.skipped += 1
+                result.add(rec["stats"])
+            else:
+                pending.append((task, expected))
 
     def settle(res: dict[str, Any]) -> None:
         """Keep a failure on disk, or drop the one an earlier run left."""
         if res["ok"]:
+            done[res["shard_id"]] = res["record"]
             if res["shard_id"] in old_errors:
                 remove(error_path(cfg, stage.name, res["shard_id"]))
         else:
             write_json(error_path(cfg, stage.name, res["shard_id"]), _error_document(stage.name, res))
 
     if pending:
+        if listings.size(ipath) is not None:
+            remove(ipath)  # records are about to change: a run killed from here on must not trust the old index
         ensure_ray(cfg.ray, address)
         _run_on_ray(stage, cfg, pending, result, settle)
+    if done and (pending or index.keys() != done.keys()):
+        write_json(ipath, {"stage": stage.name, "records": dict(sorted(done.items()))})
     result.seconds = time.perf_counter() - t0
     for f in result.failed:
         console.print(f"[red]{stage.name}: shard {f['shard_id']} failed: {f['error']}[/red]", highlight=False)

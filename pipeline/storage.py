@@ -94,16 +94,75 @@ def fingerprint(url: str) -> str:
     """A cheap identity of a file's current content: size plus mtime / ETag / checksum, whatever the store has.
 
     Cheap on purpose (a 1 GB WARC is not re-read to decide that nothing changed); a rewritten file gets a new
-    mtime or ETag and so a new fingerprint.
+    mtime or ETag and so a new fingerprint (`atomic_write_bytes` does not rewrite equal bytes). Inside
+    `listing_scope` the details come from one listing of the file's folder instead of one request per file.
     """
-    fs, path = fs_and_path(url)
-    info = fs.info(path)
+    info = _scope.info(url) if _scope is not None else None
+    if info is None:
+        fs, path = fs_and_path(url)
+        info = fs.info(path)
     parts = [str(info.get("size"))]
     for key in ("ETag", "etag", "md5", "checksum", "mtime", "LastModified", "last_modified", "created"):
         if key in info and info[key] is not None:
             parts.append(f"{key}={info[key]}")
             break
     return xxhash.xxh3_64_hexdigest("|".join([url, *parts]).encode())
+
+
+class FolderListings:
+    """Folder listings taken once and asked about many files. Deciding that 10⁴ shards are done then costs one
+    listing per folder (a request per 1,000 files on S3), not an `exists` or `info` per file. Only for a moment
+    in which nothing else writes those folders (the runtime's completion check, under the work-dir lock)."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def entries(self, folder: str) -> dict[str, dict[str, Any]]:
+        """File name → details (size, mtime or ETag) of the files directly below `folder`, listed on first use."""
+        if folder not in self._dirs:
+            fs, path = fs_and_path(folder)
+            try:
+                listed = fs.ls(path, detail=True)
+            except (FileNotFoundError, NotADirectoryError):
+                listed = []
+            self._dirs[folder] = {
+                posixpath.basename(e["name"].rstrip("/")): e for e in listed if e.get("type") != "directory"
+            }
+        return self._dirs[folder]
+
+    def info(self, url: str) -> dict[str, Any] | None:
+        folder, name = _split(url)
+        return self.entries(folder).get(name)
+
+    def size(self, url: str) -> int | None:
+        """The size of `url`, or None when its folder's listing does not have it."""
+        info = self.info(url)
+        return None if info is None else int(info.get("size") or 0)
+
+    def forget(self, url: str) -> None:
+        """Drop what the listing says about `url` (removed since)."""
+        folder, name = _split(url)
+        self._dirs.get(folder, {}).pop(name, None)
+
+
+def _split(url: str) -> tuple[str, str]:
+    folder, _, name = url.rstrip("/").rpartition("/")
+    return folder, name
+
+
+_scope: FolderListings | None = None
+
+
+@contextmanager
+def listing_scope(listings: FolderListings) -> Iterator[FolderListings]:
+    """Within the block, `fingerprint` (and so every stage's `input_fingerprint`) reads file details from
+    `listings`, one listing per folder."""
+    global _scope
+    outer, _scope = _scope, listings
+    try:
+        yield listings
+    finally:
+        _scope = outer
 
 
 def open_input(url: str) -> BinaryIO:
@@ -231,9 +290,14 @@ def read_arrow(url: str, columns: list[str] | None = None) -> pa.Table:
     return table.select(columns) if columns is not None else table
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The bytes `write_json` writes for `obj`: sorted keys, so equal content gives equal bytes (and size)."""
+    return (json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
 def write_json(url: str, obj: Any) -> None:
     """Atomically write JSON with sorted keys (deterministic bytes for deterministic content)."""
-    atomic_write_bytes(url, (json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+    atomic_write_bytes(url, json_bytes(obj))
 
 
 def read_json(url: str) -> Any:
@@ -252,21 +316,8 @@ def list_files(url: str, suffix: str = "") -> list[str]:
 
 
 def list_dir(url: str) -> dict[str, int]:
-    """Size of every file directly below a directory, by name, from one listing ({} when it does not exist).
-
-    One request on an object store, however many files: the runtime checks completion records and outputs against
-    listings instead of asking about each file.
-    """
-    fs, path = fs_and_path(url)
-    try:
-        entries = fs.ls(path, detail=True)
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    return {
-        posixpath.basename(e["name"].rstrip("/")): int(e.get("size") or 0)
-        for e in entries
-        if e.get("type") != "directory"
-    }
+    """Size of every file directly below a directory, by name, from one listing ({} when it does not exist)."""
+    return {name: int(e.get("size") or 0) for name, e in FolderListings().entries(url).items()}
 
 
 def remove(url: str) -> None:

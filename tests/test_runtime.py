@@ -177,3 +177,43 @@ def test_run_shard_without_ray(tmp_path: Path) -> None:
     (task,) = stage.plan()
     res = run_shard(stage, task, {"stage": "toy"})
     assert res["ok"] and res["stats"]["docs_out"] == 40
+
+
+def _storage_calls_to_skip(tmp: Path, n_shards: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    import pipeline.storage as storage
+
+    tmp.mkdir()
+    _inputs(tmp, n_shards=n_shards)
+    cfg = _cfg(tmp)
+    assert run_stage(ToyStage, cfg).ok
+    calls = []
+    real = storage.fs_and_path
+    monkeypatch.setattr(storage, "fs_and_path", lambda url: calls.append(url) or real(url))
+    res = run_stage(ToyStage, cfg)
+    monkeypatch.setattr(storage, "fs_and_path", real)
+    assert res.skipped == n_shards and res.docs_in == 50 * n_shards  # the counts come from the index
+    return len(calls)
+
+
+def test_skipping_costs_listings_not_calls_per_shard(ray_session, tmp_path: Path, monkeypatch) -> None:
+    """Every storage call goes through `fs_and_path`: skipping 3 or 12 completed shards costs the same few calls
+    (one listing per folder and one read of the stage index; the bench on S3: scripts/bench/skip_s3.py)."""
+    few = _storage_calls_to_skip(tmp_path / "a", 3, monkeypatch)
+    many = _storage_calls_to_skip(tmp_path / "b", 12, monkeypatch)
+    assert few == many <= 8, (few, many)
+
+
+def test_index_is_dropped_before_records_change(ray_session, tmp_path: Path) -> None:
+    """A run that redoes shards removes the stage index first, so a run killed midway leaves no index that still
+    vouches for the old records; the next run reads the records and writes a new index."""
+    from pipeline.runtime import index_path
+
+    _inputs(tmp_path, n_shards=3)
+    cfg = _cfg(tmp_path)
+    run_stage(ToyStage, cfg)
+    index = Path(index_path(cfg, "toy"))
+    assert sorted(json.loads(index.read_text())["records"]) == ["shard-0", "shard-1", "shard-2"]
+    _inputs(tmp_path, n_shards=3, bad=1)  # shard-1 now fails (and every input changed)
+    res = run_stage(ToyStage, cfg)
+    assert [f["shard_id"] for f in res.failed] == ["shard-1"]
+    assert sorted(json.loads(index.read_text())["records"]) == ["shard-0", "shard-2"]
