@@ -1215,8 +1215,8 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)")
         return
     _render_failed(report, console)
-    if not report.get("stages"):
-        return
+    if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements")):
+        return  # failures only: nothing completed yet
     _render_funnel(report, console)
     _render_docs_per_stage(report, console)
     _render_languages(report, console)
