@@ -175,3 +175,68 @@ def test_full_disk_names_the_path_and_records_nothing(ray_session, tmp_path: Pat
     marker.unlink()  # space freed
     res = run_stage(ToyStage, cfg)
     assert res.ok and [r["shard_id"] for r in res.results] == ["shard-1"]
+
+
+# ------------------------------------------------------------------------------------------------ what the CLI says
+
+
+def _failing_run(tmp_path: Path, monkeypatch, capsys, result_or_error, verbose: bool) -> str:
+    import typer
+
+    import pipeline.stages as stages
+    from pipeline import cli
+
+    def runner(name):  # noqa: ANN001, ANN202
+        def run(cfg, address, force):  # noqa: ANN001, ANN202
+            if isinstance(result_or_error, Exception):
+                raise result_or_error
+            return result_or_error
+
+        return run
+
+    monkeypatch.setattr(stages, "runner", runner)
+    monkeypatch.setattr(cli, "console", Console(stderr=True, width=300, soft_wrap=True))
+    with pytest.raises(typer.Exit):
+        cli._run(_cfg(tmp_path), ["extract"], None, False, verbose)
+    return capsys.readouterr().err
+
+
+def test_cli_prints_the_first_failed_shards_traceback_and_all_with_v(tmp_path: Path, monkeypatch, capsys) -> None:
+    from pipeline.runtime import StageResult
+
+    failed = [{"shard_id": f"s{i}", "ok": False, "error": f"ValueError: bad {i}",
+               "traceback": f"Traceback (most recent call last):\n  File \"x.py\", line {i}\nValueError: bad {i}"}
+              for i in range(3)]  # fmt: skip
+    result = StageResult(stage="extract", shards=3, failed=failed)
+    out = _failing_run(tmp_path, monkeypatch, capsys, result, verbose=False)
+    assert 'File "x.py", line 0' in out and "line 1" not in out and "-v prints every traceback" in out
+    assert "3 shard(s) failed" in out and "_state/extract/*.error.json" in out
+    out = _failing_run(tmp_path, monkeypatch, capsys, result, verbose=True)
+    assert all(f'File "x.py", line {i}' in out for i in range(3))
+
+
+def test_cli_says_where_a_whole_stage_error_was_raised(tmp_path: Path, monkeypatch, capsys) -> None:
+    def buggy() -> None:
+        raise ValueError("[not markup] something broke")
+
+    try:
+        buggy()
+    except ValueError as e:
+        error = e
+    out = _failing_run(tmp_path, monkeypatch, capsys, error, verbose=False)
+    assert "extract: ValueError: [not markup] something broke" in out
+    assert "raised in test_reliability.py:" in out and "buggy" in out
+    out = _failing_run(tmp_path, monkeypatch, capsys, error, verbose=True)
+    assert "Traceback (most recent call last)" in out
+
+
+def test_stats_with_failures_only(tmp_path: Path) -> None:
+    err = tmp_path / "_state" / "extract" / "s1.error.json"
+    err.parent.mkdir(parents=True)
+    err.write_text(json.dumps({"shard_id": "s1", "error": "OSError: disk", "attempts": 1, "worker": {"host": "h"}}))
+    rep = collect(str(tmp_path))
+    assert [f["shard_id"] for f in rep["failed"]] == ["s1"] and "extract" not in rep["stages"]
+    console = Console(record=True, width=200)
+    render(rep, console)
+    text = console.export_text()
+    assert "Failed shards (1" in text and "OSError: disk" in text
