@@ -45,7 +45,7 @@ def _load(path: Path) -> PipelineConfig:
 
 
 def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: bool, verbose: bool = False) -> None:
-    from pipeline.runtime import WorkDirLocked, shutdown_ray, work_dir_lock
+    from pipeline.runtime import WorkDirLocked, clear_stage_error, record_stage_error, shutdown_ray, work_dir_lock
     from pipeline.stages import runner
 
     try:
@@ -55,7 +55,12 @@ def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: boo
                     result = runner(name)(cfg, address, force)
                 except (FileNotFoundError, ValueError, RuntimeError) as e:
                     _print_stage_error(name, e, verbose)
+                    try:
+                        record_stage_error(cfg, name, e)
+                    except OSError:
+                        pass  # the message above is what counts; the work dir itself may be what failed
                     raise typer.Exit(1) from None
+                clear_stage_error(cfg, name)
                 if not result.ok:
                     for f in result.failed if verbose else result.failed[:1]:
                         console.print(f"{name}: shard {f['shard_id']} failed:", style="red", highlight=False, markup=False)

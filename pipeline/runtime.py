@@ -371,6 +371,7 @@ def run_global_step(
         console.print(f"{stage} {step}: unchanged, skipped", highlight=False)
         return dict(rec.get("stats", {}), skipped=True)
     ensure_ray(cfg.ray, address)
+    written.clear()
     summary = fn()
     write_json(path, dict(expected, output_sizes=_output_sizes(outputs), stats=summary))
     return summary
@@ -411,8 +412,7 @@ def run_shard(
     """
     worker = worker or worker_info()
     t0 = time.perf_counter()
-    for url in task.outputs.values():
-        written.pop(url, None)
+    written.clear()  # what this shard writes, and nothing older
     try:
         stats = stage.process(task, progress or (lambda n: None))
         sizes = _output_sizes(task.outputs)
@@ -570,6 +570,24 @@ def run_stage(
         console.print(f"[red]{stage.name}: shard {f['shard_id']} failed: {f['error']}[/red]", highlight=False)
     console.print(result.summary(), highlight=False)
     return result
+
+
+#: The error file of a whole-stage failure, among its shards' (`polyglot stats` lists it as shard `_stage`).
+STAGE_ERROR = "_stage"
+
+
+def record_stage_error(cfg: PipelineConfig, stage: str, error: BaseException) -> str:
+    """Keep an error that stopped a whole stage (not one shard) in `_state/<stage>/_stage.error.json`; its path."""
+    path = error_path(cfg, stage, STAGE_ERROR)
+    tb = "".join(traceback.format_exception(error))
+    write_json(path, _error_document(stage, {"shard_id": STAGE_ERROR, "error": f"{type(error).__name__}: {error}",
+                                             "traceback": tb, "worker": worker_info("driver")}))  # fmt: skip
+    return path
+
+
+def clear_stage_error(cfg: PipelineConfig, stage: str) -> None:
+    """Drop a whole-stage error kept by an earlier run, once the stage got through."""
+    remove(error_path(cfg, stage, STAGE_ERROR))
 
 
 def _error_document(stage: str, res: dict[str, Any]) -> dict[str, Any]:

@@ -228,6 +228,9 @@ def test_cli_says_where_a_whole_stage_error_was_raised(tmp_path: Path, monkeypat
     assert "raised in test_reliability.py:" in out and "buggy" in out
     out = _failing_run(tmp_path, monkeypatch, capsys, error, verbose=True)
     assert "Traceback (most recent call last)" in out
+    kept = json.loads((tmp_path / "out" / "_state" / "extract" / "_stage.error.json").read_text())
+    assert kept["error"] == "ValueError: [not markup] something broke" and "def buggy" not in kept["traceback"]
+    assert "in buggy" in kept["traceback"] and kept["worker"]["node"] == "driver"
 
 
 def test_stats_with_failures_only(tmp_path: Path) -> None:
