@@ -709,9 +709,12 @@ def _run_on_ray(
                             raise RuntimeError(f"{stage.name}: a worker could not set the stage up: {e}") from e
                         _drop(actor)
                         actors.remove(actor)
-                        fresh = worker_cls.remote(type(stage), cfg_json)
-                        actors.append(fresh)
-                        idle.append(fresh)
+                        # A replacement, unless the cluster shrank (a node lost for good): one that can never be
+                        # placed would hold its shard forever.
+                        if not actors or len(actors) < _pool_size(stage, cfg, len(queue) + len(inflight) + 1):
+                            fresh = worker_cls.remote(type(stage), cfg_json)
+                            actors.append(fresh)
+                            idle.append(fresh)
                         n = deaths[task.shard_id] = deaths.get(task.shard_id, 0) + 1
                         reason = _death_reason(e)
                         if n <= cfg.ray.shard_retries:

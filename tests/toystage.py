@@ -1,6 +1,6 @@
 """A tiny real stage for testing the runtime contract without WARCs or models: JSON lines → upper-cased Parquet.
 
-A document "BOOM" raises in the stage; "DIE" ends the worker process at once, as a crash or the OOM killer would. A file `<input>.full` beside an
+A document "BOOM" raises in the stage; "DIE" ends the worker process at once, as a crash or the OOM killer would. "SLOW" takes a second. A file `<input>.full` beside an
 input makes the shard's output meet a full disk.
 """
 
@@ -10,6 +10,7 @@ import errno
 import io
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -47,6 +48,8 @@ class ToyStage(Stage):
                     raise ValueError("planted failure")
                 if text == "DIE":
                     os._exit(1)  # a worker killed mid-shard (segfault, OOM killer)
+                if text == "SLOW":
+                    time.sleep(1.0)
                 stats.seen("und", text)
                 if len(text) >= self.cfg.extract.min_text_chars:
                     stats.kept("und", text)
