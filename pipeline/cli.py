@@ -77,15 +77,17 @@ def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: boo
 
 
 def _print_stage_error(name: str, e: BaseException, verbose: bool) -> None:
-    """A whole-stage error: the message, and where it was raised (a bug and a config mistake look different);
-    the full traceback with -v."""
+    """A whole-stage error: the message, then the exception type and where it was raised (a bug and a config
+    mistake look different); the full traceback with -v."""
     import traceback
 
     if verbose:
         console.print("".join(traceback.format_exception(e)), highlight=False, markup=False)
+    msg = str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}"  # steps name their stage already
     frame = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
-    where = f" (raised in {Path(frame.filename).name}:{frame.lineno}, {frame.name}; -v for the traceback)" if frame and not verbose else ""
-    console.print(f"[red]{name}: {type(e).__name__}: {escape(str(e))}[/red]{escape(where)}", highlight=False,
+    where = f" in {Path(frame.filename).name}:{frame.lineno}, {frame.name}" if frame else ""
+    hint = "" if verbose else "; -v for the traceback"
+    console.print(f"[red]{escape(msg)}[/red] ({type(e).__name__} raised{escape(where)}{hint})", highlight=False,
                   soft_wrap=True)  # fmt: skip
 
 
