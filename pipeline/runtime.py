@@ -173,10 +173,13 @@ def _create_lock(path: str, me: dict[str, Any]) -> bool:
         try:
             os.link(tmp, path)  # atomic, and fails when another run holds the lock
             return True
-        except FileExistsError:
+        except (FileExistsError, FileNotFoundError):  # taken, or our temporary swept by the holder's stage start
             return False
         finally:
-            os.unlink(tmp)
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
     if list_dir(_folder(path)).get(LOCK_FILE) is not None:
         return False
     write_json(path, me)
@@ -527,13 +530,14 @@ def run_stage(
 
     state_dir = join(cfg.run.work_dir, STATE_DIR, stage.name)
     listings = FolderListings()
-    swept = remove_temporaries(listings, [state_dir, *(_folder(p) for t in tasks for p in t.outputs.values())])
+    ipath = index_path(cfg, stage.name)
+    folders = [state_dir, _folder(ipath), *(_folder(p) for t in tasks for p in t.outputs.values())]
+    swept = remove_temporaries(listings, folders)
     if swept:
         log.info("%s: removed %d temporary file(s) left by an interrupted run", stage.name, swept)
     old_errors = {n[: -len(ERROR_SUFFIX)] for n in listings.entries(state_dir) if n.endswith(ERROR_SUFFIX)}
 
     # The completion check: one listing per folder (records, outputs, inputs) and the index, not calls per shard.
-    ipath = index_path(cfg, stage.name)
     index = {} if force else _read_index(ipath, listings)
     done: dict[str, dict[str, Any]] = {}
     pending: list[tuple[ShardTask, dict[str, Any]]] = []

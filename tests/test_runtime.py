@@ -161,6 +161,7 @@ def test_stage_start_removes_temporary_files(ray_session, tmp_path: Path) -> Non
     cfg = _cfg(tmp_path)
     run_stage(ToyStage, cfg)
     left = [tmp_path / "out" / "_state" / "toy" / "shard-0.json.tmp-0123456789ab",
+            tmp_path / "out" / "_state" / "toy.index.tmp-00112233aabb",
             tmp_path / "out" / "toy" / "shard-1.parquet.tmp-ba9876543210"]  # fmt: skip
     for p in left:
         p.write_bytes(b"")
