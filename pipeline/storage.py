@@ -14,6 +14,7 @@ the store). Libraries that need real local files (fastText) get one through `loc
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import json
 import os
@@ -236,10 +237,15 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
 
 
 def _same_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> bool:
-    """Whether `path` exists with exactly `data` (read only when the size already matches)."""
+    """Whether `path` exists with exactly `data`: compared only when the size matches, through the store's MD5
+    ETag when it has one (a single-part upload), else by reading the file."""
     try:
-        if fs.size(path) != len(data):
+        info = fs.info(path)
+        if info.get("size") != len(data):
             return False
+        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+        if len(etag) == 32 and "-" not in etag:
+            return hashlib.md5(data).hexdigest() == etag  # noqa: S324 - S3's own content checksum, not security
         with fs.open(path, "rb") as f:
             return f.read() == data
     except (FileNotFoundError, OSError):
