@@ -29,6 +29,7 @@ AddressOpt = Annotated[
     typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Join an existing Ray cluster instead of embedded Ray."),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo every shard, even completed ones.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the traceback of every failure, not only the first.")]
 
 
 def _report_console() -> Console:
@@ -44,23 +45,51 @@ def _load(path: Path) -> PipelineConfig:
         raise typer.Exit(2) from None
 
 
-def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: bool) -> None:
-    from pipeline.runtime import shutdown_ray
+def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: bool, verbose: bool = False) -> None:
+    from pipeline.runtime import WorkDirLocked, clear_stage_error, record_stage_error, shutdown_ray, work_dir_lock
     from pipeline.stages import runner
 
     try:
-        for name in stages:
-            try:
-                result = runner(name)(cfg, address, force)
-            except (FileNotFoundError, ValueError, RuntimeError) as e:
-                msg = str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}"  # steps name their stage already
-                console.print(f"[red]{escape(msg)}[/red]", highlight=False, soft_wrap=True)
-                raise typer.Exit(1) from None
-            if not result.ok:
-                console.print(f"[red]{name}: {len(result.failed)} shard(s) failed; later stages not run[/red]")
-                raise typer.Exit(1)
+        with work_dir_lock(cfg.run.work_dir, " ".join(["polyglot", *sys.argv[1:]])):
+            for name in stages:
+                try:
+                    result = runner(name)(cfg, address, force)
+                except (FileNotFoundError, ValueError, RuntimeError) as e:
+                    _print_stage_error(name, e, verbose)
+                    try:
+                        record_stage_error(cfg, name, e)
+                    except OSError:
+                        pass  # the message above is what counts; the work dir itself may be what failed
+                    raise typer.Exit(1) from None
+                clear_stage_error(cfg, name)
+                if not result.ok:
+                    for f in result.failed if verbose else result.failed[:1]:
+                        console.print(f"{name}: shard {f['shard_id']} failed:", style="red", highlight=False, markup=False)
+                        console.print(f.get("traceback") or f["error"], highlight=False, markup=False)
+                    more = "" if verbose or len(result.failed) == 1 else " (-v prints every traceback)"
+                    console.print(f"[red]{name}: {len(result.failed)} shard(s) failed; later stages not run; "
+                                  f"errors in _state/{name}/*.error.json{more}[/red]", highlight=False, soft_wrap=True)  # fmt: skip
+                    raise typer.Exit(1)
+    except WorkDirLocked as e:
+        console.print(f"[red]refused:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     finally:
         shutdown_ray()
+
+
+def _print_stage_error(name: str, e: BaseException, verbose: bool) -> None:
+    """A whole-stage error: the message, then the exception type and where it was raised (a bug and a config
+    mistake look different); the full traceback with -v."""
+    import traceback
+
+    if verbose:
+        console.print("".join(traceback.format_exception(e)), highlight=False, markup=False)
+    msg = str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}"  # steps name their stage already
+    frame = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    where = f" in {Path(frame.filename).name}:{frame.lineno}, {frame.name}" if frame else ""
+    hint = "" if verbose else "; -v for the traceback"
+    console.print(f"[red]{escape(msg)}[/red] ({type(e).__name__} raised{escape(where)}{hint})", highlight=False,
+                  soft_wrap=True)  # fmt: skip
 
 
 @app.command()
@@ -151,6 +180,7 @@ def run(
     ray_address: AddressOpt = None,
     force: ForceOpt = False,
     stages: Annotated[str | None, typer.Option(help="Comma-separated subset of run.stages to execute.")] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run every stage listed in run.stages, in pipeline order, then print the stats report."""
     cfg = _load(config)
@@ -162,7 +192,7 @@ def run(
             console.print(f"[red]unknown stage(s): {escape(', '.join(unknown))}; known: {', '.join(STAGE_ORDER)}[/red]")
             raise typer.Exit(2)
         chosen = [s for s in STAGE_ORDER if s in wanted]
-    _run(cfg, chosen, ray_address, force)
+    _run(cfg, chosen, ray_address, force, verbose)
     from pipeline.report import collect, render
 
     render(collect(cfg.run.work_dir), _report_console())

@@ -86,6 +86,12 @@ class RaySection(_Section):
     num_cpus: int | None = Field(default=None, ge=1, description="CPUs of the embedded Ray (default: all).")
     object_store_mb: int = Field(default=1024, ge=64, description="Object store of the embedded Ray.")
     max_workers: int | None = Field(default=None, ge=1, description="Cap on parallel workers per stage.")
+    shard_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of a shard whose worker died (crash in native code, OOM kill, lost node), each on a "
+        "fresh worker, before the shard is reported failed. An exception raised by a stage is not retried.",
+    )
 
 
 class ShardSelection(_Section):

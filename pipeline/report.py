@@ -48,6 +48,8 @@ from pipeline.storage import exists, fs_and_path, join, list_files, open_input, 
 
 LANG_FIELDS = ("docs_in", "docs_out", "chars_in", "chars_out", "bytes_in", "bytes_out")
 STATE_DIR = "_state"
+#: A failed shard's error file (written by `pipeline.runtime`).
+ERROR_SUFFIX = ".error.json"
 GLOBAL_DIR = "_global"
 #: Stages whose records carry no per-language documents (extract counts every document as `und`: no language yet).
 NO_LANGUAGE_STAGES = ("download", "extract")
@@ -80,8 +82,16 @@ def _sum_records(paths: list[str]) -> dict[str, Any]:
     by_lang: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LANG_FIELDS, 0))
     removed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counters: dict[str, int] = defaultdict(int)
+    run = {"shards_timed": 0, "worker_seconds": 0.0, "peak_rss_mb": 0.0, "nodes": set()}
     for path in paths:
-        st = read_json(path).get("stats", {})
+        rec = read_json(path)
+        st = rec.get("stats", {})
+        how = rec.get("run")
+        if isinstance(how, dict) and how.get("seconds") is not None:
+            run["shards_timed"] += 1
+            run["worker_seconds"] += float(how["seconds"])
+            run["peak_rss_mb"] = max(run["peak_rss_mb"], float(how.get("peak_rss_mb") or 0.0))
+            run["nodes"].add(how.get("node"))
         for lang, counts in st.get("by_lang", {}).items():
             for k in LANG_FIELDS:
                 by_lang[lang][k] += int(counts.get(k, 0))
@@ -97,7 +107,42 @@ def _sum_records(paths: list[str]) -> dict[str, Any]:
         "by_lang": dict(sorted(by_lang.items())),
         "removed": {r: dict(sorted(v.items())) for r, v in sorted(removed.items())},
         "counters": dict(sorted(counters.items())),
+        "run": dict(run, nodes=len(run["nodes"]), worker_seconds=round(run["worker_seconds"], 3)),
     }
+
+
+def _throughput(stages: dict[str, Any]) -> dict[str, Any]:
+    """Per stage, from the shard records that say how they ran: worker-seconds, documents and MB read per
+    worker-second, the largest worker peak RSS and how many nodes ran shards."""
+    out = {}
+    for name, st in stages.items():
+        run = st.get("run") or {}
+        secs = run.get("worker_seconds") or 0.0
+        if not run.get("shards_timed"):
+            continue
+        bytes_in = sum(c.get("bytes_in", 0) for c in st["by_lang"].values()) or st["counters"].get("bytes", 0)
+        out[name] = {
+            "shards_timed": run["shards_timed"],
+            "worker_seconds": secs,
+            "docs_per_s": round(st["docs_in"] / secs, 1) if secs else None,
+            "mb_per_s": round(bytes_in / 2**20 / secs, 2) if secs else None,
+            "peak_rss_mb": run["peak_rss_mb"],
+            "nodes": run["nodes"],
+        }
+    return out
+
+
+def _failures(work_dir: str, stage: str, paths: list[str]) -> list[dict[str, Any]]:
+    """The failed shards of a stage, from their error files (`_state/<stage>/<shard>.error.json`)."""
+    out = []
+    for path in paths:
+        err = _read_optional(path) or {}
+        shard = path.rsplit("/", 1)[-1][: -len(ERROR_SUFFIX)]
+        worker = err.get("worker") or {}
+        out.append({"stage": stage, "shard_id": err.get("shard_id", shard), "error": err.get("error", "?"),
+                    "time": err.get("time"), "attempts": err.get("attempts"), "host": worker.get("host"),
+                    "file": path})  # fmt: skip
+    return out
 
 
 def _read_optional(url: str) -> dict[str, Any] | None:
@@ -452,14 +497,19 @@ def collect(work_dir: str) -> dict[str, Any]:
     ``counters``), ``substages`` (the same for ``<stage>/<sub>`` records), ``steps`` ({stage: {step: summary}} of the
     corpus-wide steps), ``languages`` and ``families`` (sizes per stage, exact tokens, shares, removals),
     ``share_basis``, ``family_source``, ``funnel``, ``tokenizer``, ``balance``, ``shards``,
-    ``filter_measurements`` (`filter_measurements`; each None when absent).
+    ``filter_measurements`` (`filter_measurements`; each None when absent), ``failed`` (one entry per shard with an
+    error file: stage, shard, error, time, attempts, host) and ``throughput`` (per stage: worker-seconds, documents
+    and MB read per worker-second, peak RSS, nodes).
     """
     stages: dict[str, Any] = {}
     substages: dict[str, Any] = {}
     steps: dict[str, dict[str, Any]] = {}
+    failed: list[dict[str, Any]] = []
     for stage in _stage_dirs(work_dir):
         base = join(work_dir, STATE_DIR, stage)
-        records = list_files(base, ".json")
+        files = list_files(base, ".json")
+        records = [p for p in files if not p.endswith(ERROR_SUFFIX)]
+        failed.extend(_failures(work_dir, stage, [p for p in files if p.endswith(ERROR_SUFFIX)]))
         if records:
             stages[stage] = _sum_records(records)
         for sub in _subdirs(base):
@@ -488,6 +538,8 @@ def collect(work_dir: str) -> dict[str, Any]:
         "substages": substages,
         "steps": steps,
         "funnel": _funnel(stages),
+        "failed": failed,
+        "throughput": _throughput(stages),
         "languages": lang_part["languages"],
         "families": families,
         "family_source": lang_part["family_source"],
@@ -1123,13 +1175,48 @@ def _render_balance_and_shards(report: dict[str, Any], console: Console) -> None
         )
 
 
+def _render_failed(report: dict[str, Any], console: Console) -> None:
+    failed = report.get("failed") or []
+    if not failed:
+        return
+    t = _table(f"Failed shards ({len(failed)}; details and tracebacks in the error files)",
+               [("stage", "code"), ("shard", "code"), ("error", "l"), ("attempts", "r"), ("host", "code"),
+                ("time", "code"), ("file", "l")])  # fmt: skip
+    for f in failed:
+        error = f["error"] if len(f["error"]) <= 160 else f["error"][:157] + "..."
+        t.add_row(f["stage"], f["shard_id"], Text(error), str(f["attempts"] or "-"), f["host"] or "-",
+                  f["time"] or "-", Text(f["file"]))  # fmt: skip
+    console.print(t)
+
+
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.1f}"
+
+
+def _render_throughput(report: dict[str, Any], console: Console) -> None:
+    rows = report.get("throughput") or {}
+    if not rows:
+        return
+    t = _table("Throughput per stage (per worker, from the shard records; skipped shards keep the figures of "
+               "the run that made them)",
+               [("stage", "code"), ("shards", "r"), ("worker-s", "r"), ("docs/s", "r"), ("MB/s", "r"),
+                ("peak RSS MB", "r"), ("nodes", "r")])  # fmt: skip
+    for name, r in rows.items():
+        t.add_row(name, _fmt(r["shards_timed"]), f"{r['worker_seconds']:,.1f}", _rate(r["docs_per_s"]),
+                  _rate(r["mb_per_s"]), f"{r['peak_rss_mb']:,.0f}", str(r["nodes"]))  # fmt: skip
+    console.print(t)
+
+
 def render(report: dict[str, Any], console: Console) -> None:
     """Rich tables: funnel with removals, documents per language and stage, sizes (estimates) and tokens (exact)
     with shares before and after balancing per language and family, removals by reason and language, the filter
     measurements that fail, PII / C4 / other counter tables, tokenizer parity, balance warnings and the shards."""
-    if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements")):
+    if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements", "failed")):
         console.print(f"no completed shards below {report['work_dir']} (nothing has run yet?)", markup=False)
         return
+    _render_failed(report, console)
+    if not any(report.get(k) for k in ("stages", "tokenizer", "balance", "shards", "filter_measurements")):
+        return  # failures only: nothing completed yet
     _render_funnel(report, console)
     _render_docs_per_stage(report, console)
     _render_languages(report, console)
@@ -1138,3 +1225,4 @@ def render(report: dict[str, Any], console: Console) -> None:
     _render_counters(report, console)
     _render_tokenizer(report, console)
     _render_balance_and_shards(report, console)
+    _render_throughput(report, console)

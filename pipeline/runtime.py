@@ -4,19 +4,29 @@ This is the one module that knows about Ray. A stage's shard tasks go to a pool 
 instance each, set up once — models load once per worker, not per shard); every actor reads its own shard and
 writes its own output, so no Ray Data read task can be starved of CPUs by the actors (on 2 cores, a Ray Data read
 followed by an actor pool of 2 deadlocked: ray issue #44687). After a shard's outputs are in place the worker writes a completion
-record: input fingerprint, config hash, outputs and counts. A rerun skips shards whose record still matches.
+record: input fingerprint, config hash, outputs with their sizes and hashes, counts, and how the shard ran. A rerun
+skips shards whose record still matches and whose outputs are intact. A worker that dies is replaced, never reused;
+a failure is kept in an error file beside the records. One run at a time holds a work dir (`work_dir_lock`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
+import re
 import resource
+import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import xxhash
@@ -27,11 +37,30 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.config import PipelineConfig, RaySection
 from pipeline.stages.base import Stage, ShardTask
-from pipeline.storage import exists, join, read_json, write_json
+from pipeline.storage import (
+    TMP_MARK,
+    FolderListings,
+    is_local,
+    join,
+    json_bytes,
+    list_dir,
+    listing_scope,
+    read_json,
+    remove,
+    write_json,
+    written,
+)
 
 console = Console(stderr=True, soft_wrap=True)  # summary lines stay one line in logs
+log = logging.getLogger(__name__)
 
 STATE_DIR = "_state"
+#: A failed shard's error file beside its (absent) record: `_state/<stage>/<shard>.error.json`.
+ERROR_SUFFIX = ".error.json"
+#: The work-dir lock, directly in `_state/` (not a stage folder).
+LOCK_FILE = "lock.json"
+#: A stage's index beside its record folder, `_state/<stage>.index`: every completion record in one file.
+INDEX_SUFFIX = ".index"
 
 
 def record_path(cfg: PipelineConfig, stage: str, shard_id: str) -> str:
@@ -46,9 +75,11 @@ def ensure_ray(ray_cfg: RaySection, address: str | None = None) -> None:
     """Join the given cluster (flag > RAY_ADDRESS > config), or start an embedded local Ray.
 
     The embedded Ray always uses `address="local"`: a bare `ray.init()` may try to join a dead cluster left
-    behind by a killed run and hang.
+    behind by a killed run and hang. It listens on 127.0.0.1 only: asked for 127.0.0.1, Ray on Linux swaps in the
+    host's address and its servers listen on every interface, unless its cluster mode is off while it starts.
     """
     import ray
+    import ray._private.ray_constants as ray_constants
 
     if ray.is_initialized():
         return
@@ -57,13 +88,19 @@ def ensure_ray(ray_cfg: RaySection, address: str | None = None) -> None:
     if target and target != "local":
         ray.init(address=target, logging_level="WARNING")
         return
-    ray.init(
-        address="local",
-        num_cpus=ray_cfg.num_cpus or os.cpu_count() or 1,
-        object_store_memory=ray_cfg.object_store_mb * 2**20,
-        include_dashboard=False,
-        logging_level="WARNING",
-    )
+    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False  # keeps 127.0.0.1 as the node address (services.get_node_ip_address)
+    try:
+        ray.init(
+            address="local",
+            _node_ip_address="127.0.0.1",
+            num_cpus=ray_cfg.num_cpus or os.cpu_count() or 1,
+            object_store_memory=ray_cfg.object_store_mb * 2**20,
+            include_dashboard=False,
+            logging_level="WARNING",
+        )
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
 def shutdown_ray() -> None:
@@ -71,6 +108,125 @@ def shutdown_ray() -> None:
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+# --------------------------------------------------------------------------------------------------- work-dir lock
+
+
+class WorkDirLocked(RuntimeError):
+    """Another run holds the work dir."""
+
+
+def lock_path(work_dir: str) -> str:
+    return join(work_dir, STATE_DIR, LOCK_FILE)
+
+
+@contextmanager
+def work_dir_lock(work_dir: str, command: str = "") -> Iterator[dict[str, Any]]:
+    """Hold `<work_dir>/_state/lock.json` (owner pid, host, start time, command) while a run writes the work dir.
+
+    A second run refuses with `WorkDirLocked` naming the owner. A lock whose owner is gone (same host, no such
+    process, or the pid now belongs to another process) is stale and taken over. On a local disk the lock is
+    created atomically (a hard link that fails if the file exists); on an object store it is written and read
+    back, which leaves a small window for two runs started within the same second.
+    """
+    path = lock_path(work_dir)
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": _now(),
+        "process_start": (_proc_stat(os.getpid()) or ("", None))[1],
+        "command": command,
+        "token": uuid.uuid4().hex,
+    }
+    for _ in range(3):
+        if _create_lock(path, me):
+            break
+        holder = _read_lock(path)
+        if holder is None:
+            continue  # released in between
+        if not _lock_is_stale(holder):
+            raise WorkDirLocked(
+                f"{work_dir} is in use by another run (pid {holder.get('pid')} on {holder.get('host')}, started "
+                f"{holder.get('started')}: {holder.get('command') or '?'}). Wait for it to finish; if that run is "
+                f"gone (e.g. on another machine), delete {path}"
+            )
+        log.warning("removing a stale lock of pid %s on %s (%s)", holder.get("pid"), holder.get("host"), path)
+        remove(path)
+    else:
+        raise WorkDirLocked(f"could not take the lock {path}: other runs keep taking it")
+    try:
+        yield me
+    finally:
+        holder = _read_lock(path)
+        if holder is not None and holder.get("token") == me["token"]:
+            remove(path)
+
+
+def _create_lock(path: str, me: dict[str, Any]) -> bool:
+    """Create the lock file holding `me` unless it exists; whether this process now holds it."""
+    data = json.dumps(me, sort_keys=True, indent=1) + "\n"
+    if is_local(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}{TMP_MARK}{me['token'][:12]}"
+        with open(tmp, "w") as f:
+            f.write(data)
+        try:
+            os.link(tmp, path)  # atomic, and fails when another run holds the lock
+            return True
+        except (FileExistsError, FileNotFoundError):  # taken, or our temporary swept by the holder's stage start
+            return False
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    if list_dir(_folder(path)).get(LOCK_FILE) is not None:
+        return False
+    write_json(path, me)
+    holder = _read_lock(path)
+    return holder is not None and holder.get("token") == me["token"]
+
+
+def _read_lock(path: str) -> dict[str, Any] | None:
+    """The lock's content; {} when it cannot be read (treated as stale); None when there is no lock."""
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and start time (clock ticks since boot) on Linux, or None: the start time tells a
+    live owner from a reused pid, the state a killed owner not yet reaped (Z)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _lock_is_stale(holder: dict[str, Any]) -> bool:
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return True  # unreadable lock: its writer was killed mid-write
+    if holder.get("host") != socket.gethostname():
+        return False  # cannot tell from here whether a process on another machine still runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return False
+    state, start = stat
+    return state == "Z" or holder.get("process_start") not in (None, start)
 
 
 # ---------------------------------------------------------------------------------------------- completion records
@@ -89,26 +245,81 @@ def expected_record(stage: Stage, task: ShardTask, config_hash: str) -> dict[str
     }
 
 
+def remove_temporaries(listings: FolderListings, folders: list[str]) -> int:
+    """Delete the `*.tmp-*` files a killed writer left in `folders`; how many. Safe because the work-dir lock keeps
+    any other run of this work dir from writing at the same time."""
+    n = 0
+    for folder in dict.fromkeys(folders):
+        for name in [k for k in listings.entries(folder) if TMP_MARK in k]:
+            url = join(folder, name)
+            remove(url)
+            listings.forget(url)
+            n += 1
+    return n
+
+
+def matching_record(
+    path: str, expected: dict[str, Any], listings: FolderListings | None = None, known: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The record at `path` when it agrees with `expected` on version, inputs, config and outputs and every output
+    is still there with the size the record kept (a truncated or rewritten output is not done); else None.
+
+    `known` is the record as the stage index has it: used without reading the file when the listed file has
+    exactly its size."""
+    listings = listings or FolderListings()
+    size = listings.size(path)
+    if size is None:
+        return None
+    if known is not None and size == len(json_bytes(known)):
+        rec = known
+    else:
+        try:
+            rec = read_json(path)
+        except (OSError, ValueError):
+            return None
+    keys = ("version", "input_fingerprint", "config_hash", "outputs")
+    if not isinstance(rec, dict) or any(rec.get(k) != expected[k] for k in keys):
+        return None
+    sizes = rec.get("output_sizes") or {}
+    for name, out in expected["outputs"].items():
+        size = listings.size(out)
+        if size is None or (name in sizes and sizes[name] != size):
+            return None
+    return rec
+
+
+def index_path(cfg: PipelineConfig, stage: str) -> str:
+    """Where a stage's index of its completion records lives (outside its record folder)."""
+    return join(cfg.run.work_dir, STATE_DIR, f"{stage}{INDEX_SUFFIX}")
+
+
+def _read_index(path: str, listings: FolderListings) -> dict[str, dict[str, Any]]:
+    """The records a stage's index holds, by shard id ({} when there is none or it cannot be read)."""
+    if listings.size(path) is None:
+        return {}
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    recs = data.get("records") if isinstance(data, dict) else None
+    return recs if isinstance(recs, dict) else {}
+
+
+def record_matches(path: str, expected: dict[str, Any], listings: FolderListings | None = None) -> bool:
+    """Whether the record at `path` still describes the current inputs, config and outputs (`matching_record`)."""
+    return matching_record(path, expected, listings) is not None
+
+
 def is_complete(stage: Stage, task: ShardTask, expected: dict[str, Any] | None = None) -> bool:
-    """A shard is done when its record matches the current inputs and config and its outputs exist."""
+    """A shard is done when its record matches the current inputs and config and its outputs are intact."""
     if expected is None:
         expected = expected_record(stage, task, stage.cfg.section_hash(*stage.config_parts()))
     return record_matches(record_path(stage.cfg, stage.name, task.shard_id), expected)
 
 
-def record_matches(path: str, expected: dict[str, Any]) -> bool:
-    """The record at `path` exists, agrees with `expected` on version, inputs, config and outputs, and every
-    output it names exists."""
-    if not exists(path):
-        return False
-    try:
-        rec = read_json(path)
-    except (OSError, ValueError):
-        return False
-    keys = ("version", "input_fingerprint", "config_hash", "outputs")
-    if any(rec.get(k) != expected[k] for k in keys):
-        return False
-    return all(exists(p) for p in expected["outputs"].values())
+def error_path(cfg: PipelineConfig, stage: str, shard_id: str) -> str:
+    """Where the last failure of a shard is kept (removed when the shard later succeeds)."""
+    return join(cfg.run.work_dir, STATE_DIR, stage, f"{shard_id}{ERROR_SUFFIX}")
 
 
 def global_record_path(cfg: PipelineConfig, stage: str, step: str) -> str:
@@ -126,6 +337,10 @@ def shard_records_fingerprint(
         rec = read_json(record_path(cfg, stage_cls.name, t.shard_id))
         parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}:{extra(rec) if extra else ''}")
     return xxhash.xxh3_64_hexdigest("|".join(parts).encode())
+
+
+def _folder(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[0]
 
 
 def run_global_step(
@@ -153,23 +368,63 @@ def run_global_step(
         "outputs": outputs,
     }
     path = global_record_path(cfg, stage, step)
-    if not force and record_matches(path, expected):
+    listings = FolderListings()
+    remove_temporaries(listings, [_folder(path), *(_folder(o) for o in outputs.values())])
+    rec = None if force else matching_record(path, expected, listings)
+    if rec is not None:
         console.print(f"{stage} {step}: unchanged, skipped", highlight=False)
-        return dict(read_json(path).get("stats", {}), skipped=True)
+        return dict(rec.get("stats", {}), skipped=True)
     ensure_ray(cfg.ray, address)
+    written.clear()
     summary = fn()
-    write_json(path, dict(expected, stats=summary))
+    write_json(path, dict(expected, output_sizes=_output_sizes(outputs), stats=summary))
     return summary
 
 
-def run_shard(stage: Stage, task: ShardTask, expected: dict[str, Any], progress: Any = None) -> dict[str, Any]:
+def _output_sizes(outputs: dict[str, str]) -> dict[str, int]:
+    """The size of each output just written: from what this process wrote, else one listing per folder."""
+    listings = FolderListings()
+    sizes = {}
+    for name, url in outputs.items():
+        size = written[url][0] if url in written else listings.size(url)
+        if size is not None:
+            sizes[name] = size
+    return sizes
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def worker_info(node: str = "local") -> dict[str, Any]:
+    """Who ran a shard: Ray node id, host and process."""
+    return {"node": node, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def run_shard(
+    stage: Stage, task: ShardTask, expected: dict[str, Any], progress: Any = None, worker: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Process one shard and write its completion record; errors come back as a result, never raised.
 
-    Shared by the Ray actor and by in-process callers (tests, debugging).
+    The record keeps, beside `expected`, each output's size and content hash (a damaged output is redone) and
+    how the shard ran: seconds, peak RSS, node. Shared by the Ray actor and by in-process callers (tests, debugging).
     """
+    worker = worker or worker_info()
     t0 = time.perf_counter()
+    written.clear()  # what this shard writes, and nothing older
     try:
         stats = stage.process(task, progress or (lambda n: None))
+        sizes = _output_sizes(task.outputs)
+        hashes = {name: written[url][1] for name, url in task.outputs.items() if url in written}
+        seconds = time.perf_counter() - t0
+        run = dict(worker, seconds=round(seconds, 3), peak_rss_mb=_peak_rss_mb())
+        record = dict(expected, output_sizes=sizes, output_hashes=hashes, run=run, stats=stats.to_dict())
+        write_json(record_path(stage.cfg, stage.name, task.shard_id), record)
     except Exception as e:  # noqa: BLE001 - one bad shard must not stop the others
         return {
             "shard_id": task.shard_id,
@@ -177,15 +432,11 @@ def run_shard(stage: Stage, task: ShardTask, expected: dict[str, Any], progress:
             "error": f"{type(e).__name__}: {e}",
             "traceback": traceback.format_exc(),
             "seconds": time.perf_counter() - t0,
+            "worker": worker,
+            "time": _now(),
         }
-    record = dict(expected, stats=stats.to_dict())
-    write_json(record_path(stage.cfg, stage.name, task.shard_id), record)
-    return {
-        "shard_id": task.shard_id,
-        "ok": True,
-        "stats": record["stats"],
-        "seconds": time.perf_counter() - t0,
-    }
+    return {"shard_id": task.shard_id, "ok": True, "stats": record["stats"], "seconds": seconds, "run": run,
+            "record": record}  # fmt: skip
 
 
 def _make_actor_class() -> Any:
@@ -197,7 +448,7 @@ def _make_actor_class() -> Any:
             self.stage = stage_cls(PipelineConfig.model_validate_json(cfg_json))
             self.stage.setup()
             self.done = 0
-            self.node_id = ray.get_runtime_context().get_node_id()
+            self.worker = worker_info(ray.get_runtime_context().get_node_id())
 
         def progress(self) -> int:
             return self.done
@@ -207,9 +458,9 @@ def _make_actor_class() -> Any:
 
         def run(self, task: ShardTask, expected: dict[str, Any]) -> dict[str, Any]:
             self.done = 0
-            result = run_shard(self.stage, task, expected, self._bump)
-            result["node_id"] = self.node_id
-            result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            result = run_shard(self.stage, task, expected, self._bump, self.worker)
+            result["node_id"] = self.worker["node"]
+            result["peak_rss_mb"] = _peak_rss_mb()
             return result
 
     return StageWorker
@@ -267,8 +518,10 @@ def run_stage(
 ) -> StageResult:
     """Run one stage over all its shards: skip the completed ones, process the rest in parallel on Ray.
 
-    `started` (a `time.perf_counter()` value) makes the summary's seconds count from an earlier point, for a stage
-    whose per-shard step comes after corpus-wide work.
+    At start, temporary files left by a killed writer in the stage's record and output folders are removed. A
+    failed shard's error, traceback, worker and time go to `_state/<stage>/<shard>.error.json`, removed when the
+    shard later succeeds. `started` (a `time.perf_counter()` value) makes the summary's seconds count from an
+    earlier point, for a stage whose per-shard step comes after corpus-wide work.
     """
     t0 = time.perf_counter() if started is None else started
     stage = stage_cls(cfg)
@@ -276,23 +529,84 @@ def run_stage(
     config_hash = cfg.section_hash(*stage.config_parts())
     result = StageResult(stage=stage.name, shards=len(tasks), unit=stage.progress_unit)
 
+    state_dir = join(cfg.run.work_dir, STATE_DIR, stage.name)
+    listings = FolderListings()
+    ipath = index_path(cfg, stage.name)
+    folders = [state_dir, _folder(ipath), *(_folder(p) for t in tasks for p in t.outputs.values())]
+    swept = remove_temporaries(listings, folders)
+    if swept:
+        log.info("%s: removed %d temporary file(s) left by an interrupted run", stage.name, swept)
+    old_errors = {n[: -len(ERROR_SUFFIX)] for n in listings.entries(state_dir) if n.endswith(ERROR_SUFFIX)}
+
+    # The completion check: one listing per folder (records, outputs, inputs) and the index, not calls per shard.
+    index = {} if force else _read_index(ipath, listings)
+    done: dict[str, dict[str, Any]] = {}
     pending: list[tuple[ShardTask, dict[str, Any]]] = []
-    for task in tasks:
-        expected = expected_record(stage, task, config_hash)
-        if not force and is_complete(stage, task, expected):
-            result.skipped += 1
-            result.add(read_json(record_path(cfg, stage.name, task.shard_id))["stats"])
+    with listing_scope(listings):
+        for task in tasks:
+            expected = expected_record(stage, task, config_hash)
+            path = record_path(cfg, stage.name, task.shard_id)
+            rec = None if force else matching_record(path, expected, listings, index.get(task.shard_id))
+            if rec is not None:
+                done[task.shard_id] = rec
+                result.skipped += 1
+                result.add(rec["stats"])
+            else:
+                pending.append((task, expected))
+
+    def settle(res: dict[str, Any]) -> None:
+        """Keep a failure on disk, or drop the one an earlier run left."""
+        if res["ok"]:
+            done[res["shard_id"]] = res["record"]
+            if res["shard_id"] in old_errors:
+                remove(error_path(cfg, stage.name, res["shard_id"]))
         else:
-            pending.append((task, expected))
+            write_json(error_path(cfg, stage.name, res["shard_id"]), _error_document(stage.name, res))
 
     if pending:
+        if listings.size(ipath) is not None:
+            remove(ipath)  # records are about to change: a run killed from here on must not trust the old index
         ensure_ray(cfg.ray, address)
-        _run_on_ray(stage, cfg, pending, result)
+        _run_on_ray(stage, cfg, pending, result, settle)
+    if done and (pending or index.keys() != done.keys()):
+        write_json(ipath, {"stage": stage.name, "records": dict(sorted(done.items()))})
     result.seconds = time.perf_counter() - t0
     for f in result.failed:
-        console.print(f"[red]{stage.name}: shard {escape(str(f['shard_id']))} failed: {escape(str(f['error']))}[/red]")
+        console.print(f"[red]{stage.name}: shard {escape(str(f['shard_id']))} failed: {escape(str(f['error']))}[/red]",
+                      highlight=False)
     console.print(result.summary(), highlight=False)
     return result
+
+
+#: The error file of a whole-stage failure, among its shards' (`polyglot stats` lists it as shard `_stage`).
+STAGE_ERROR = "_stage"
+
+
+def record_stage_error(cfg: PipelineConfig, stage: str, error: BaseException) -> str:
+    """Keep an error that stopped a whole stage (not one shard) in `_state/<stage>/_stage.error.json`; its path."""
+    path = error_path(cfg, stage, STAGE_ERROR)
+    tb = "".join(traceback.format_exception(error))
+    write_json(path, _error_document(stage, {"shard_id": STAGE_ERROR, "error": f"{type(error).__name__}: {error}",
+                                             "traceback": tb, "worker": worker_info("driver")}))  # fmt: skip
+    return path
+
+
+def clear_stage_error(cfg: PipelineConfig, stage: str) -> None:
+    """Drop a whole-stage error kept by an earlier run, once the stage got through."""
+    remove(error_path(cfg, stage, STAGE_ERROR))
+
+
+def _error_document(stage: str, res: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "shard_id": res["shard_id"],
+        "error": res["error"],
+        "traceback": res.get("traceback", ""),
+        "worker": res.get("worker", {}),
+        "time": res.get("time") or _now(),
+        "attempts": res.get("attempts", 1),
+        "seconds": round(res.get("seconds", 0.0), 3),
+    }
 
 
 def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -> list[Any]:
@@ -342,15 +656,38 @@ def _pool_size(stage: Stage, cfg: PipelineConfig, n_tasks: int) -> int:
     return size
 
 
-def _run_on_ray(stage: Stage, cfg: PipelineConfig, pending: list[tuple[ShardTask, dict[str, Any]]], result: StageResult) -> None:
-    import ray
+def _death_reason(e: BaseException) -> str:
+    """The useful part of Ray's message about a lost worker (exit type and detail, pid, address), without its
+    generic advice; the full message goes to the error file's traceback."""
+    text = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
+    found = {k: re.search(rf"{k}: (\S+)", text) for k in ("pid", "ip", "Worker exit type")}
+    detail = re.search(r"Worker exit detail: (.*?)(?= Some common causes|$)", text)
+    where = ", ".join(f"{k.split()[-1]} {m.group(1)}" for k, m in found.items() if m)
+    if detail:
+        return f"{detail.group(1).strip()} ({where})" if where else detail.group(1).strip()
+    return f"{type(e).__name__}: {text}"[:400]
 
-    worker_cls = _make_actor_class().options(num_cpus=stage.cpus_per_worker, max_restarts=2, max_task_retries=2)
+
+def _run_on_ray(
+    stage: Stage,
+    cfg: PipelineConfig,
+    pending: list[tuple[ShardTask, dict[str, Any]]],
+    result: StageResult,
+    settle: Callable[[dict[str, Any]], None] = lambda res: None,
+) -> None:
+    """Run the pending shards on a pool of actors. A worker that dies (segfault in a native library, OOM kill,
+    lost node) is dropped and replaced by a fresh one, never handed another shard; its shard is retried up to
+    `ray.shard_retries` times, then reported failed with the reason. `settle` sees every final result."""
+    import ray
+    from ray.exceptions import RayActorError, RayError
+
+    worker_cls = _make_actor_class().options(num_cpus=stage.cpus_per_worker, max_restarts=0, max_task_retries=0)
     cfg_json = cfg.model_dump_json()
     actors = [worker_cls.remote(type(stage), cfg_json) for _ in range(_pool_size(stage, cfg, len(pending)))]
-    queue = list(pending)
+    queue = deque(pending)
     idle = list(actors)
-    inflight: dict[Any, tuple[Any, ShardTask]] = {}
+    inflight: dict[Any, tuple[Any, ShardTask, dict[str, Any]]] = {}
+    deaths: dict[str, int] = {}
     docs_done_finished = 0
     live = console.is_terminal and not os.environ.get("CI")
     progress = Progress(
@@ -363,40 +700,77 @@ def _run_on_ray(stage: Stage, cfg: PipelineConfig, pending: list[tuple[ShardTask
         disable=not live,
         transient=True,
     )
-    with progress:
-        bar = progress.add_task(stage.name, total=len(pending), docs=0)
-        while queue or inflight:
-            while queue and idle:
-                task, expected = queue.pop(0)
-                actor = idle.pop()
-                inflight[actor.run.remote(task, expected)] = (actor, task)
-            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
-            for ref in ready:
-                actor, task = inflight.pop(ref)
-                idle.append(actor)
-                try:
-                    res = ray.get(ref)
-                except Exception as e:  # noqa: BLE001 - a worker lost for good (node gone, retries used up)
-                    res = {"shard_id": task.shard_id, "ok": False, "error": f"{type(e).__name__}: {e}"}
-                result.results.append(res)
-                if res["ok"]:
-                    result.add(res["stats"])
-                    unit = stage.progress_unit
-                    docs_done_finished += res["stats"]["docs_in"] if unit == "docs" else res["stats"]["counters"].get(unit, 0)
-                else:
-                    result.failed.append(res)
-                progress.advance(bar)
-                if not live:
-                    _log_shard(stage.name, res, len(result.results), len(pending), stage.progress_unit)
-            if live and inflight:
-                busy = [a for a, _ in inflight.values()]
-                try:
-                    running = sum(ray.get([a.progress.remote() for a in busy], timeout=2))
-                except Exception:  # noqa: BLE001 - progress is cosmetic
-                    running = 0
-                progress.update(bar, docs=docs_done_finished + running)
-    for a in actors:
-        ray.kill(a)
+    try:
+        with progress:
+            bar = progress.add_task(stage.name, total=len(pending), docs=0)
+            while queue or inflight:
+                while queue and idle:
+                    task, expected = queue.popleft()
+                    actor = idle.pop()
+                    inflight[actor.run.remote(task, expected)] = (actor, task, expected)
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    actor, task, expected = inflight.pop(ref)
+                    try:
+                        res = ray.get(ref)
+                    except RayError as e:  # the worker process is gone: never reuse it
+                        if isinstance(e, RayActorError) and getattr(e, "_actor_init_failed", False):
+                            raise RuntimeError(f"{stage.name}: a worker could not set the stage up: {e}") from e
+                        _drop(actor)
+                        actors.remove(actor)
+                        # A replacement, unless the cluster shrank (a node lost for good): one that can never be
+                        # placed would hold its shard forever.
+                        if not actors or len(actors) < _pool_size(stage, cfg, len(queue) + len(inflight) + 1):
+                            fresh = worker_cls.remote(type(stage), cfg_json)
+                            actors.append(fresh)
+                            idle.append(fresh)
+                        n = deaths[task.shard_id] = deaths.get(task.shard_id, 0) + 1
+                        reason = _death_reason(e)
+                        if n <= cfg.ray.shard_retries:
+                            log.warning("%s: shard %s lost its worker (%s); retry %d of %d on a fresh worker",
+                                        stage.name, task.shard_id, reason, n, cfg.ray.shard_retries)
+                            queue.appendleft((task, expected))
+                            continue
+                        res = {
+                            "shard_id": task.shard_id,
+                            "ok": False,
+                            "error": f"worker died ({n} attempt{'s' if n > 1 else ''}): {reason}",
+                            "traceback": str(e),
+                            "attempts": n,
+                            "time": _now(),
+                        }
+                    else:
+                        idle.append(actor)
+                    settle(res)
+                    result.results.append(res)
+                    if res["ok"]:
+                        result.add(res["stats"])
+                        unit = stage.progress_unit
+                        docs_done_finished += res["stats"]["docs_in"] if unit == "docs" else res["stats"]["counters"].get(unit, 0)
+                    else:
+                        result.failed.append(res)
+                    progress.advance(bar)
+                    if not live:
+                        _log_shard(stage.name, res, len(result.results), len(pending), stage.progress_unit)
+                if live and inflight:
+                    busy = [a for a, _, _ in inflight.values()]
+                    try:
+                        running = sum(ray.get([a.progress.remote() for a in busy], timeout=2))
+                    except Exception:  # noqa: BLE001 - progress is cosmetic
+                        running = 0
+                    progress.update(bar, docs=docs_done_finished + running)
+    finally:
+        for a in actors:
+            _drop(a)
+
+
+def _drop(actor: Any) -> None:
+    import ray
+
+    try:
+        ray.kill(actor, no_restart=True)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
 
 
 def _log_shard(stage: str, res: dict[str, Any], i: int, n: int, unit: str = "docs") -> None:

@@ -13,6 +13,8 @@ the store). Libraries that need real local files (fastText) get one through `loc
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import json
 import os
@@ -93,16 +95,75 @@ def fingerprint(url: str) -> str:
     """A cheap identity of a file's current content: size plus mtime / ETag / checksum, whatever the store has.
 
     Cheap on purpose (a 1 GB WARC is not re-read to decide that nothing changed); a rewritten file gets a new
-    mtime or ETag and so a new fingerprint.
+    mtime or ETag and so a new fingerprint (`atomic_write_bytes` does not rewrite equal bytes). Inside
+    `listing_scope` the details come from one listing of the file's folder instead of one request per file.
     """
-    fs, path = fs_and_path(url)
-    info = fs.info(path)
+    info = _scope.info(url) if _scope is not None else None
+    if info is None:
+        fs, path = fs_and_path(url)
+        info = fs.info(path)
     parts = [str(info.get("size"))]
     for key in ("ETag", "etag", "md5", "checksum", "mtime", "LastModified", "last_modified", "created"):
         if key in info and info[key] is not None:
             parts.append(f"{key}={info[key]}")
             break
     return xxhash.xxh3_64_hexdigest("|".join([url, *parts]).encode())
+
+
+class FolderListings:
+    """Folder listings taken once and asked about many files. Deciding that 10⁴ shards are done then costs one
+    listing per folder (a request per 1,000 files on S3), not an `exists` or `info` per file. Only for a moment
+    in which nothing else writes those folders (the runtime's completion check, under the work-dir lock)."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def entries(self, folder: str) -> dict[str, dict[str, Any]]:
+        """File name → details (size, mtime or ETag) of the files directly below `folder`, listed on first use."""
+        if folder not in self._dirs:
+            fs, path = fs_and_path(folder)
+            try:
+                listed = fs.ls(path, detail=True)
+            except (FileNotFoundError, NotADirectoryError):
+                listed = []
+            self._dirs[folder] = {
+                posixpath.basename(e["name"].rstrip("/")): e for e in listed if e.get("type") != "directory"
+            }
+        return self._dirs[folder]
+
+    def info(self, url: str) -> dict[str, Any] | None:
+        folder, name = _split(url)
+        return self.entries(folder).get(name)
+
+    def size(self, url: str) -> int | None:
+        """The size of `url`, or None when its folder's listing does not have it."""
+        info = self.info(url)
+        return None if info is None else int(info.get("size") or 0)
+
+    def forget(self, url: str) -> None:
+        """Drop what the listing says about `url` (removed since)."""
+        folder, name = _split(url)
+        self._dirs.get(folder, {}).pop(name, None)
+
+
+def _split(url: str) -> tuple[str, str]:
+    folder, _, name = url.rstrip("/").rpartition("/")
+    return folder, name
+
+
+_scope: FolderListings | None = None
+
+
+@contextmanager
+def listing_scope(listings: FolderListings) -> Iterator[FolderListings]:
+    """Within the block, `fingerprint` (and so every stage's `input_fingerprint`) reads file details from
+    `listings`, one listing per folder."""
+    global _scope
+    outer, _scope = _scope, listings
+    try:
+        yield listings
+    finally:
+        _scope = outer
 
 
 def open_input(url: str) -> BinaryIO:
@@ -131,20 +192,64 @@ def local_copy(url: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: Marks a temporary sibling of a file being written (`<name>.tmp-<random>`); a killed writer may leave one.
+TMP_MARK = ".tmp-"
+
+#: Size and xxh3 hash of every file this process wrote through `atomic_write_bytes`, by URL as given: the
+#: runtime keeps them in a shard's completion record without reading the outputs back.
+written: dict[str, tuple[int, str]] = {}
+
+
+class StorageFullError(OSError):
+    """The file system or store has no space left for a file (ENOSPC / EDQUOT); the message names the file."""
+
+
 def atomic_write_bytes(url: str, data: bytes) -> None:
-    """Write `data` to a temporary sibling and rename it into place."""
+    """Write `data` to a temporary sibling and rename it into place.
+
+    A file that already holds exactly these bytes is left untouched: its mtime (part of the fingerprint of every
+    stage that reads it) stays, so redoing a shard with an equal result does not make later stages redo theirs.
+    """
     fs, path = fs_and_path(url)
+    digest = xxhash.xxh3_64_hexdigest(data)
+    if _same_bytes(fs, path, data):
+        written[url] = (len(data), digest)
+        return
     parent = posixpath.dirname(path) if not isinstance(fs, LocalFileSystem) else os.path.dirname(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:12]}"
     try:
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
         with fs.open(tmp, "wb") as f:
             f.write(data)
         fs.mv(tmp, path)
+        written[url] = (len(data), digest)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFullError(e.errno, f"no space left writing {url} ({len(data):,} bytes)") from e
+        raise
     finally:
-        if fs.exists(tmp):
-            fs.rm(tmp)
+        try:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        except OSError:
+            pass  # a temporary file that cannot be removed now is removed when the stage next starts
+
+
+def _same_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> bool:
+    """Whether `path` exists with exactly `data`: compared only when the size matches, through the store's MD5
+    ETag when it has one (a single-part upload), else by reading the file."""
+    try:
+        info = fs.info(path)
+        if info.get("size") != len(data):
+            return False
+        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+        if len(etag) == 32 and "-" not in etag:
+            return hashlib.md5(data).hexdigest() == etag  # noqa: S324 - S3's own content checksum, not security
+        with fs.open(path, "rb") as f:
+            return f.read() == data
+    except (FileNotFoundError, OSError):
+        return False
 
 
 def write_parquet(table: pa.Table, url: str) -> int:
@@ -157,9 +262,13 @@ def write_parquet(table: pa.Table, url: str) -> int:
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
+    """Read a Parquet file; a damaged file raises ValueError naming the file, not only the shard."""
     fs, path = fs_and_path(url)
     with fs.open(path, "rb") as f:
-        return pq.read_table(f, columns=columns)
+        try:
+            return pq.read_table(f, columns=columns)
+        except pa.ArrowInvalid as e:
+            raise ValueError(f"cannot read Parquet file {url}: {e}") from e
 
 
 def write_arrow(table: pa.Table, url: str) -> int:
@@ -187,9 +296,14 @@ def read_arrow(url: str, columns: list[str] | None = None) -> pa.Table:
     return table.select(columns) if columns is not None else table
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The bytes `write_json` writes for `obj`: sorted keys, so equal content gives equal bytes (and size)."""
+    return (json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
 def write_json(url: str, obj: Any) -> None:
     """Atomically write JSON with sorted keys (deterministic bytes for deterministic content)."""
-    atomic_write_bytes(url, (json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+    atomic_write_bytes(url, json_bytes(obj))
 
 
 def read_json(url: str) -> Any:
@@ -205,3 +319,17 @@ def list_files(url: str, suffix: str = "") -> list[str]:
         return []
     names = [p for p in fs.ls(path, detail=False) if p.endswith(suffix) and not fs.isdir(p)]
     return sorted(_with_protocol(fs, p, url) for p in names)
+
+
+def list_dir(url: str) -> dict[str, int]:
+    """Size of every file directly below a directory, by name, from one listing ({} when it does not exist)."""
+    return {name: int(e.get("size") or 0) for name, e in FolderListings().entries(url).items()}
+
+
+def remove(url: str) -> None:
+    """Delete a file; a file already gone is fine."""
+    fs, path = fs_and_path(url)
+    try:
+        fs.rm(path)
+    except FileNotFoundError:
+        pass

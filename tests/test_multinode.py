@@ -57,3 +57,53 @@ def test_stage_spreads_shards_over_two_nodes(tmp_path: Path) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["ok"] and out["docs_out"] == 120
     assert len(out["nodes"]) == 2, out
+
+
+NODE_LOSS = textwrap.dedent(
+    """
+    import json, sys, threading, time
+    from pathlib import Path
+    import ray
+    from ray import cloudpickle
+    from ray.cluster_utils import Cluster
+
+    import tests
+    from pipeline.config import parse_config
+    from pipeline.runtime import run_stage
+    from tests.toystage import ToyStage
+
+    tmp = Path(sys.argv[1])
+    (tmp / "in").mkdir()
+    for s in range(6):
+        (tmp / "in" / f"s{s}.jsonl").write_text("\\n".join(json.dumps({"text": "SLOW" if i == 0 else f"doc {s} {i}"}) for i in range(20)))
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        worker_node = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        cloudpickle.register_pickle_by_value(tests)
+        cfg = parse_config({"run": {"work_dir": str(tmp / "out")}, "extract": {"inputs": [str(tmp / "in" / "*.jsonl")], "min_text_chars": 1}})
+        threading.Timer(1.5, lambda: cluster.remove_node(worker_node, allow_graceful=False)).start()
+        res = run_stage(ToyStage, cfg, address=cluster.address)
+        print(json.dumps({"ok": res.ok, "docs_out": res.docs_out, "failed": [f["error"] for f in res.failed]}))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_lost_node_costs_no_shard(tmp_path: Path) -> None:
+    """A node removed mid-stage takes its worker with it: the worker is dropped (no replacement the shrunk cluster
+    could not place), its shard is retried on the node left, and every shard completes."""
+    proc = subprocess.run(
+        [sys.executable, "-c", NODE_LOSS, str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["ok"] and out["docs_out"] == 120, out
+    assert "lost its worker" in proc.stderr, proc.stderr[-3000:]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import parse_config
-from pipeline.runtime import record_path, run_shard, run_stage
+from pipeline.runtime import ERROR_SUFFIX, error_path, record_path, run_shard, run_stage
 from tests.toystage import ToyStage
 
 
@@ -22,13 +22,19 @@ def _cfg(tmp: Path, min_chars: int = 3):
     )
 
 
-def _inputs(tmp: Path, n_shards: int = 4, bad: int | None = None) -> None:
+def _inputs(tmp: Path, n_shards: int = 4, bad: int | None = None, poison: str = "BOOM") -> None:
     (tmp / "in").mkdir(exist_ok=True)
     for s in range(n_shards):
         lines = [{"text": f"doc {s}-{i}" if i % 5 else "x"} for i in range(50)]
         if s == bad:
-            lines[10] = {"text": "BOOM"}
+            lines[10] = {"text": poison}
         (tmp / "in" / f"shard-{s}.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+
+
+def _fix(tmp: Path, s: int) -> None:
+    """Take the planted poison out of shard `s` (the other inputs keep their mtimes)."""
+    path = tmp / "in" / f"shard-{s}.jsonl"
+    path.write_text(path.read_text().replace('"BOOM"', '"fixed"').replace('"DIE"', '"fixed"'))
 
 
 def _outputs(tmp: Path) -> dict[str, bytes]:
@@ -89,6 +95,79 @@ def test_failed_shard_is_reported_not_recorded(ray_session, tmp_path: Path) -> N
     assert not (tmp_path / "out" / "toy" / "shard-1.parquet").exists()
     assert len(_outputs(tmp_path)) == 3
     assert res.docs_in == 150  # the other shards went through
+    err = json.loads(Path(error_path(cfg, "toy", "shard-1")).read_text())
+    assert err["error"] == "ValueError: planted failure"
+    assert 'raise ValueError("planted failure")' in err["traceback"] and "toystage.py" in err["traceback"]
+    assert err["worker"]["pid"] and err["worker"]["host"] and err["worker"]["node"] and err["time"]
+
+    _fix(tmp_path, 1)  # the shard is fixed: the rerun redoes only it and drops its error file
+    res = run_stage(ToyStage, cfg)
+    assert res.ok and res.skipped == 3 and [r["shard_id"] for r in res.results] == ["shard-1"]
+    assert not os.path.exists(error_path(cfg, "toy", "shard-1"))
+
+
+def test_dying_worker_fails_only_its_shard(ray_session, tmp_path: Path) -> None:
+    """A shard that kills its worker (os._exit, as a segfault or the OOM killer would) is retried on fresh workers,
+    then reported failed with the reason; the dead worker never gets another shard, so every other shard completes."""
+    _inputs(tmp_path, n_shards=12, bad=3, poison="DIE")
+    cfg = _cfg(tmp_path).model_copy(update={"ray": _cfg(tmp_path).ray.model_copy(update={"shard_retries": 1})})
+    res = run_stage(ToyStage, cfg)
+    assert [f["shard_id"] for f in res.failed] == ["shard-3"]
+    assert res.failed[0]["error"].startswith("worker died (2 attempts)")
+    assert res.shards == 12 and len(_outputs(tmp_path)) == 11 and res.docs_in == 550
+    err = json.loads(Path(error_path(cfg, "toy", "shard-3")).read_text())
+    assert err["attempts"] == 2 and "worker died" in err["error"]
+    records = sorted(p.name for p in (tmp_path / "out" / "_state" / "toy").iterdir())
+    assert len([r for r in records if not r.endswith(ERROR_SUFFIX)]) == 11
+
+    _fix(tmp_path, 3)  # fixed: a rerun redoes exactly that shard
+    res = run_stage(ToyStage, cfg)
+    assert res.ok and res.skipped == 11 and [r["shard_id"] for r in res.results] == ["shard-3"]
+    assert not os.path.exists(error_path(cfg, "toy", "shard-3"))
+
+
+def test_records_keep_sizes_hashes_and_how_the_shard_ran(ray_session, tmp_path: Path) -> None:
+    _inputs(tmp_path, n_shards=2)
+    cfg = _cfg(tmp_path)
+    run_stage(ToyStage, cfg)
+    rec = json.loads(Path(record_path(cfg, "toy", "shard-0")).read_text())
+    out = tmp_path / "out" / "toy" / "shard-0.parquet"
+    assert rec["output_sizes"] == {"main": out.stat().st_size}
+    assert len(rec["output_hashes"]["main"]) == 16
+    assert rec["run"]["seconds"] > 0 and rec["run"]["peak_rss_mb"] > 10 and rec["run"]["node"] != "local"
+
+
+def test_damaged_output_is_redone_without_cascading(ray_session, tmp_path: Path) -> None:
+    """A truncated output no longer counts as done; redoing a shard with equal bytes leaves the file (and its
+    mtime, which later stages fingerprint) untouched."""
+    _inputs(tmp_path, n_shards=3)
+    cfg = _cfg(tmp_path)
+    run_stage(ToyStage, cfg)
+    first = _outputs(tmp_path)
+    damaged = tmp_path / "out" / "toy" / "shard-1.parquet"
+    damaged.write_bytes(first["shard-1.parquet"][:-20])
+    res = run_stage(ToyStage, cfg)
+    assert res.skipped == 2 and [r["shard_id"] for r in res.results] == ["shard-1"]
+    assert _outputs(tmp_path) == first
+
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "toy").glob("*.parquet")}
+    run_stage(ToyStage, cfg, force=True)
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "toy").glob("*.parquet")} == mtimes
+
+
+def test_stage_start_removes_temporary_files(ray_session, tmp_path: Path) -> None:
+    """A writer killed between its temporary file and the rename leaves `*.tmp-*` behind; the next run removes them."""
+    _inputs(tmp_path, n_shards=2)
+    cfg = _cfg(tmp_path)
+    run_stage(ToyStage, cfg)
+    left = [tmp_path / "out" / "_state" / "toy" / "shard-0.json.tmp-0123456789ab",
+            tmp_path / "out" / "_state" / "toy.index.tmp-00112233aabb",
+            tmp_path / "out" / "toy" / "shard-1.parquet.tmp-ba9876543210"]  # fmt: skip
+    for p in left:
+        p.write_bytes(b"")
+    res = run_stage(ToyStage, cfg)
+    assert res.skipped == 2
+    assert not any(p.exists() for p in left)
 
 
 def test_run_shard_without_ray(tmp_path: Path) -> None:
@@ -99,3 +178,43 @@ def test_run_shard_without_ray(tmp_path: Path) -> None:
     (task,) = stage.plan()
     res = run_shard(stage, task, {"stage": "toy"})
     assert res["ok"] and res["stats"]["docs_out"] == 40
+
+
+def _storage_calls_to_skip(tmp: Path, n_shards: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    import pipeline.storage as storage
+
+    tmp.mkdir()
+    _inputs(tmp, n_shards=n_shards)
+    cfg = _cfg(tmp)
+    assert run_stage(ToyStage, cfg).ok
+    calls = []
+    real = storage.fs_and_path
+    monkeypatch.setattr(storage, "fs_and_path", lambda url: calls.append(url) or real(url))
+    res = run_stage(ToyStage, cfg)
+    monkeypatch.setattr(storage, "fs_and_path", real)
+    assert res.skipped == n_shards and res.docs_in == 50 * n_shards  # the counts come from the index
+    return len(calls)
+
+
+def test_skipping_costs_listings_not_calls_per_shard(ray_session, tmp_path: Path, monkeypatch) -> None:
+    """Every storage call goes through `fs_and_path`: skipping 3 or 12 completed shards costs the same few calls
+    (one listing per folder and one read of the stage index; the bench on S3: scripts/bench/skip_s3.py)."""
+    few = _storage_calls_to_skip(tmp_path / "a", 3, monkeypatch)
+    many = _storage_calls_to_skip(tmp_path / "b", 12, monkeypatch)
+    assert few == many <= 8, (few, many)
+
+
+def test_index_is_dropped_before_records_change(ray_session, tmp_path: Path) -> None:
+    """A run that redoes shards removes the stage index first, so a run killed midway leaves no index that still
+    vouches for the old records; the next run reads the records and writes a new index."""
+    from pipeline.runtime import index_path
+
+    _inputs(tmp_path, n_shards=3)
+    cfg = _cfg(tmp_path)
+    run_stage(ToyStage, cfg)
+    index = Path(index_path(cfg, "toy"))
+    assert sorted(json.loads(index.read_text())["records"]) == ["shard-0", "shard-1", "shard-2"]
+    _inputs(tmp_path, n_shards=3, bad=1)  # shard-1 now fails (and every input changed)
+    res = run_stage(ToyStage, cfg)
+    assert [f["shard_id"] for f in res.failed] == ["shard-1"]
+    assert sorted(json.loads(index.read_text())["records"]) == ["shard-0", "shard-2"]

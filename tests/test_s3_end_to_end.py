@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +105,23 @@ def test_a_file_written_by_another_process_after_a_listing_is_seen(endpoint: str
     assert list_files(base, ".json") == [f"{base}/a.json", f"{base}/b.json"]
     other.rm(f"{bucket}/_state/stage/b.json")
     assert not exists(f"{base}/b.json")
+
+
+def test_equal_bytes_are_not_rewritten_on_s3(endpoint: str, pipeline_fs: None) -> None:
+    """A rewrite with equal bytes keeps the object (its ETag and LastModified, which later stages fingerprint):
+    compared through the MD5 ETag, without downloading it. Other bytes replace it."""
+    from pipeline.storage import atomic_write_bytes
+
+    fs = _fs(endpoint)
+    url = f"s3://{_bucket(fs)}/a.bin"
+    atomic_write_bytes(url, b"x" * 1000)
+    before = fs.info(url[5:])["LastModified"]
+    time.sleep(1.1)  # LastModified has a resolution of one second
+    atomic_write_bytes(url, b"x" * 1000)
+    fs.invalidate_cache()
+    assert fs.info(url[5:])["LastModified"] == before
+    atomic_write_bytes(url, b"y" * 1000)
+    assert fs.cat(url[5:]) == b"y" * 1000
 
 
 def test_expand_inputs_sees_files_added_below_a_listed_prefix(endpoint: str, pipeline_fs: None) -> None:

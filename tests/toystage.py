@@ -1,10 +1,22 @@
-"""A tiny real stage for testing the runtime contract without WARCs or models: JSON lines → upper-cased Parquet."""
+"""A tiny real stage for testing the runtime contract without WARCs or models: JSON lines → upper-cased Parquet.
+
+A document "BOOM" raises in the stage; "DIE" ends the worker process at once, as a crash or the OOM killer would. "SLOW" takes a second. A file `<input>.full` beside an
+input makes the shard's output meet a full disk.
+"""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
 import pyarrow as pa
+from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.storage import expand_inputs, join, open_input, write_parquet
@@ -34,6 +46,10 @@ class ToyStage(Stage):
                 text = json.loads(line)["text"]
                 if text == "BOOM":
                     raise ValueError("planted failure")
+                if text == "DIE":
+                    os._exit(1)  # a worker killed mid-shard (segfault, OOM killer)
+                if text == "SLOW":
+                    time.sleep(1.0)
                 stats.seen("und", text)
                 if len(text) >= self.cfg.extract.min_text_chars:
                     stats.kept("und", text)
@@ -42,5 +58,42 @@ class ToyStage(Stage):
                     stats.removed_doc("und", "too_short")
         progress(len(texts))
         stats.meta["node"] = self.node
-        write_parquet(pa.table({"text": pa.array(texts, pa.string())}), task.outputs["main"])
+        table = pa.table({"text": pa.array(texts, pa.string())})
+        if os.path.exists(task.inputs[0] + ".full"):  # the disk is full for this shard's output
+            with full_disk():
+                write_parquet(table, task.outputs["main"])
+        write_parquet(table, task.outputs["main"])
         return stats
+
+
+@contextmanager
+def full_disk() -> Iterator[None]:
+    """A storage shim: local files opened for writing take a few bytes, then fail with ENOSPC, as on a full disk."""
+
+    class Full(io.RawIOBase):
+        def __init__(self, f: BinaryIO) -> None:
+            self.f = f
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:
+            self.f.write(bytes(data)[:10])
+            self.f.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            self.f.close()
+            super().close()
+
+    real = LocalFileSystem._open
+
+    def _open(self: LocalFileSystem, path: str, mode: str = "rb", *args: Any, **kwargs: Any) -> Any:
+        f = real(self, path, mode, *args, **kwargs)
+        return Full(f) if "w" in mode else f
+
+    LocalFileSystem._open = _open
+    try:
+        yield
+    finally:
+        LocalFileSystem._open = real
