@@ -125,6 +125,8 @@ class SecondOpinion:
 
     name: str
     languages: frozenset[str]
+    #: Whether `top`'s score is the share of the text in that language (0..1): the vote is then weighted by it.
+    score_is_share: bool = False
 
     def top(self, line: str, script: str | None) -> tuple[str, float]:
         """(canonical code or `UND`, score) for one normalized line of text."""
@@ -146,6 +148,7 @@ class Cld2(SecondOpinion):
     """CLD2 via pycld2; the score is the share of the text in the top language (0..1)."""
 
     name = "cld2"
+    score_is_share = True
 
     def __init__(self) -> None:
         import pycld2
@@ -212,7 +215,10 @@ class EnsemblePrediction:
 
 
 class Ensemble:
-    """fastText (`LanguageIdentifier`) plus second opinions inside confusable groups (see the module docstring)."""
+    """fastText (`LanguageIdentifier`) plus second opinions inside confusable groups (see the module docstring).
+
+    `weights` ({group: {model: weight}}) replaces the groups' measured weights (for measuring other ones).
+    """
 
     def __init__(
         self,
@@ -223,6 +229,7 @@ class Ensemble:
         consult: str = "groups",
         macro_fallback: bool = False,
         macro_min_share: float = 0.75,
+        weights: dict[str, dict[str, float]] | None = None,
     ) -> None:
         if consult not in ("groups", "always"):
             raise ValueError(f"consult must be 'groups' or 'always', got {consult!r}")
@@ -233,10 +240,9 @@ class Ensemble:
         self.macro_fallback = macro_fallback
         self.macro_min_share = macro_min_share
         names = {m.name for m in self.models}
-        self._weights = {
-            g.name: {m: w for m, w in (g.weights_heliport if "heliport" in names else g.weights).items() if m in names}
-            for g in self.groups
-        }
+        if weights is None:  # the measured weights of the groups file, for the models at hand
+            weights = {g.name: g.weights_heliport if "heliport" in names else g.weights for g in self.groups}
+        self._weights = {g.name: {m: w for m, w in weights.get(g.name, {}).items() if m in names} for g in self.groups}
         self._group_of = {m: g for g in self.groups for m in g.members}
 
     def _members(self, group: ConfusableGroup, script: str | None) -> list[str]:
@@ -288,7 +294,7 @@ class Ensemble:
             code, score = opinions[m.name]
             iso = code.partition("_")[0]
             if iso in members:
-                tally[iso] = tally.get(iso, 0.0) + w * (score if m.name == "cld2" else 1.0)
+                tally[iso] = tally.get(iso, 0.0) + w * (score if m.score_is_share else 1.0)
         if not tally:  # fastText's labels are all outside the members written in this script
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group.name, votes)
         ranked = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
