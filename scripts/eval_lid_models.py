@@ -38,6 +38,7 @@ from eval_langid import DATA, lang_of, load_tatoeba_long  # noqa: E402
 
 from pipeline.lang.codes import LID176_LABELS, UND, normalize_label  # noqa: E402
 from pipeline.lang.ensemble import (  # noqa: E402
+    MARKERS,
     ConfusableGroup,
     Ensemble,
     SecondOpinion,
@@ -191,23 +192,24 @@ def vote_all(lid: LanguageIdentifier, models: Sequence[SecondOpinion], weight: f
 
 
 def fit(lid: MemoLid, models: Sequence[SecondOpinion], groups: Sequence[ConfusableGroup], dev: list[Sample],
-        penalty: float = 20.0) -> dict[str, dict[str, float]]:
+        markers: bool, penalty: float = 20.0) -> dict[str, dict[str, float]]:
     """Per group, the weights (from `GRID`) with the best mean dev accuracy of its members, minus `penalty` times
     any member's loss beyond 0.005 against fastText alone."""
     base, _ = accuracy(dev, lambda t: iso(lid.predict_lines(t)[0].lang))
     totals = Counter(g for g, _ in dev)
     out: dict[str, dict[str, float]] = {}
+    names = [m.name for m in models] + ([MARKERS] if markers else [])
     for group in groups:
         sub = [(g, t) for g, t in dev if iso(lid.predict_lines(t)[0].lang) in group.members]
         golds = [m for m in group.members if m in base]
         if not golds:
-            out[group.name] = {m.name: 0.0 for m in models}
+            out[group.name] = {name: 0.0 for name in names}
             continue
         sub_base, _ = accuracy(sub, lambda t: iso(lid.predict_lines(t)[0].lang))
         sub_n = Counter(g for g, _ in sub)
         best: tuple[float, dict[str, float]] | None = None
-        for ws in itertools.product(GRID, repeat=len(models)):
-            w = dict(zip((m.name for m in models), ws))
+        for ws in itertools.product(GRID, repeat=len(names)):
+            w = dict(zip(names, ws))
             ens = Ensemble(lid, models, [group], weights={group.name: w})
             got, _ = accuracy(sub, ensemble_fn(ens))
             val = {m: base[m] + (got.get(m, 0.0) - sub_base.get(m, 0.0)) * sub_n[m] / totals[m] for m in golds}
@@ -223,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--fit", action="store_true", help="fit group weights on the dev half for every combination")
+    ap.add_argument("--combos", default=None,
+                    help="with --fit: only these combinations, e.g. 'cld2+markers,cld2+heliport+markers' (default all)")
     ap.add_argument("--show-languages", action="store_true", help="per-language accuracy of every row")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
@@ -261,15 +265,18 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("  same + macrolanguage fallback (a macrolanguage counts as right for its members)",
                          ensemble_fn(mf), macro_right))
     if args.fit:
-        names_all = [n for n in ("cld2", "heliport", "cld3") if n in second]
+        names_all = [n for n in ("cld2", "heliport", "cld3") if n in second] + [MARKERS]
         for r in range(1, len(names_all) + 1):
             for names in itertools.combinations(names_all, r):
+                if args.combos is not None and "+".join(names) not in args.combos.split(","):
+                    continue
                 t0 = time.perf_counter()
-                w = fit(lid, [second[n] for n in names], groups, halves["dev"])
+                models = [second[n] for n in names if n != MARKERS]
+                w = fit(lid, models, groups, halves["dev"], MARKERS in names)
                 print(f"fitted weights, fastText + {' + '.join(names)} ({time.perf_counter() - t0:.0f} s):")
                 for g, ws in w.items():
                     print(f"  {g:<22} " + " ".join(f"{n}={v:g}" for n, v in ws.items()))
-                ens = Ensemble(lid, [second[n] for n in names], groups, weights=w)
+                ens = Ensemble(lid, models, groups, weights=w)
                 rows.append((f"fastText + {' + '.join(names)} (groups, fitted)", ensemble_fn(ens), None))
     others = [second[n] for n in ("cld2", "heliport") if n in second]
     rows.append((f"vote over all languages: fastText + {' + '.join(m.name for m in others)} x0.5",

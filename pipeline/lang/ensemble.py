@@ -5,10 +5,12 @@ Russian/Ukrainian, ...), and every such error moves balancing budget from a lang
 that ship in PyPI wheels and run offline separate some of these pairs better, but are worse than fastText elsewhere
 (CLD2 calls many short sentences English). So fastText stays the primary model and its label stands unless it falls
 in a *confusable group* (`pipeline/data/lang/confusable_groups.tsv`); then fastText's probabilities of the group's
-members and each second model's top label (when it is a member) are added with per-group weights, and the member
-with the most votes wins. A model votes in a group only if it has labels for at least two of the members written in
-the text's script (HeLI-OTS knows Malay/Indonesian only as ``msa``: it abstains there). The weights were measured
-(README "Language ID"; ``scripts/eval_lid_models.py``).
+members, each second model's top label (when it is a member) and the group's *marker words*
+(`pipeline/data/lang/group_markers.tsv`: ``ikkje`` is Nynorsk, ``kerana`` Malay, ``uvijek`` Croatian or Bosnian —
+each member gets the share of the text's marker words that point to it) are added with per-group weights, and the
+member with the most votes wins. A model votes in a group only if it has labels for at least two of the members
+written in the text's script (HeLI-OTS knows Malay/Indonesian only as ``msa``: it abstains there); a model whose
+weight in the group is 0 is not run. The weights were measured (README "Language ID"; ``scripts/eval_lid_models.py``).
 
 Second-opinion models:
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,14 +49,21 @@ __all__ = [
     "EnsemblePrediction",
     "SecondOpinion",
     "load_groups",
+    "load_markers",
     "make_model",
+    "parse_groups",
+    "parse_markers",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Second-opinion models the ensemble knows, by name.
 MODELS = ("cld2", "heliport")
+#: The name of the marker-word vote in the groups' weights.
+MARKERS = "markers"
 _GROUPS_FILE = ("data", "lang", "confusable_groups.tsv")
+_MARKERS_FILE = ("data", "lang", "group_markers.tsv")
+_WORD = re.compile(r"\w+(?:-\w+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +82,10 @@ def _weights(text: str, where: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in text.split():
         name, sep, value = item.partition("=")
-        if not sep or name not in MODELS:
-            raise ValueError(f"{where}: bad weight {item!r} (expected MODEL=NUMBER with MODEL one of {MODELS})")
+        if not sep or name not in (*MODELS, MARKERS):
+            raise ValueError(
+                f"{where}: bad weight {item!r} (expected NAME=NUMBER with NAME one of {(*MODELS, MARKERS)})"
+            )
         try:
             out[name] = float(value)
         except ValueError:
@@ -118,6 +130,40 @@ def load_groups(path: str | None = None) -> tuple[ConfusableGroup, ...]:
         res = importlib.resources.files("pipeline").joinpath(*_GROUPS_FILE)
         return tuple(parse_groups(res.read_text(encoding="utf-8"), "/".join(_GROUPS_FILE)))
     return tuple(parse_groups(Path(path).read_text(encoding="utf-8"), str(path)))
+
+
+def parse_markers(text: str, groups: Sequence[ConfusableGroup], source: str = "<markers>") -> dict[str, dict[str, frozenset[str]]]:
+    """{group: {word: members it points to}} from the TSV format of ``group_markers.tsv`` (see its header)."""
+    by_name = {g.name: g for g in groups}
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        where = f"{source}:{n}"
+        cols = raw.split("\t")
+        if len(cols) != 3:
+            raise ValueError(f"{where}: expected 3 tab-separated columns (group, members, words), got {len(cols)}")
+        name, members_s, words = (c.strip() for c in cols)
+        if name not in by_name:
+            raise ValueError(f"{where}: unknown group {name!r} (groups: {', '.join(by_name)})")
+        members = frozenset(members_s.split())
+        if not members or not members <= set(by_name[name].members):
+            raise ValueError(f"{where}: members {members_s!r} are not all in group {name!r}")
+        table = out.setdefault(name, {})
+        for word in words.split():
+            if word != word.lower():
+                raise ValueError(f"{where}: marker words are lower case: {word!r}")
+            table[word] = table.get(word, frozenset()) | members
+    return out
+
+
+@functools.cache
+def load_markers(path: str | None = None) -> dict[str, dict[str, frozenset[str]]]:
+    """The marker words of the package's ``data/lang/group_markers.tsv`` (or of `path`), for `load_groups()`."""
+    if path is None:
+        res = importlib.resources.files("pipeline").joinpath(*_MARKERS_FILE)
+        return parse_markers(res.read_text(encoding="utf-8"), load_groups(), "/".join(_MARKERS_FILE))
+    return parse_markers(Path(path).read_text(encoding="utf-8"), load_groups(), str(path))
 
 
 class SecondOpinion:
@@ -230,6 +276,7 @@ class Ensemble:
         macro_fallback: bool = False,
         macro_min_share: float = 0.75,
         weights: dict[str, dict[str, float]] | None = None,
+        markers: dict[str, dict[str, frozenset[str]]] | None = None,
     ) -> None:
         if consult not in ("groups", "always"):
             raise ValueError(f"consult must be 'groups' or 'always', got {consult!r}")
@@ -242,7 +289,9 @@ class Ensemble:
         names = {m.name for m in self.models}
         if weights is None:  # the measured weights of the groups file, for the models at hand
             weights = {g.name: g.weights_heliport if "heliport" in names else g.weights for g in self.groups}
+        names.add(MARKERS)
         self._weights = {g.name: {m: w for m, w in weights.get(g.name, {}).items() if m in names} for g in self.groups}
+        self.markers = load_markers() if markers is None else markers
         self._group_of = {m: g for g in self.groups for m in g.members}
 
     def _members(self, group: ConfusableGroup, script: str | None) -> list[str]:
@@ -263,14 +312,14 @@ class Ensemble:
         members = self._members(group, p.script) if group is not None else []
         weights = self._weights[group.name] if group is not None else {}
         active = [m for m in self.models if self.consult == "always" or (len(members) > 1 and weights.get(m.name))]
-        if not active and not (self.macro_fallback and group is not None and group.macro):
+        if not active and not weights.get(MARKERS) and not (self.macro_fallback and group is not None and group.macro):
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group and group.name, votes)
         joined = " ".join(lines)
         opinions = {m.name: m.top(joined, p.script) for m in active}
         votes += [(name, lang, score) for name, (lang, score) in opinions.items()]
         if group is None or len(members) < 2:
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group and group.name, votes)
-        return self._vote(p, group, members, opinions, votes)
+        return self._vote(p, group, members, opinions, votes, joined)
 
     def _vote(
         self,
@@ -279,6 +328,7 @@ class Ensemble:
         members: list[str],
         opinions: dict[str, tuple[str, float]],
         votes: list[tuple[str, str, float]],
+        text: str,
     ) -> EnsemblePrediction:
         tally: dict[str, float] = {}
         group_mass = 0.0
@@ -295,6 +345,20 @@ class Ensemble:
             iso = code.partition("_")[0]
             if iso in members:
                 tally[iso] = tally.get(iso, 0.0) + w * (score if m.score_is_share else 1.0)
+        w = self._weights[group.name].get(MARKERS, 0.0)
+        table = self.markers.get(group.name)
+        if w and table:
+            hits: dict[str, int] = {}
+            found = 0
+            for word in _WORD.findall(text.lower()):
+                pointed = table.get(word)
+                if pointed is not None:
+                    found += 1
+                    for m in pointed:
+                        hits[m] = hits.get(m, 0) + 1
+            for m, k in hits.items():
+                if m in members:
+                    tally[m] = tally.get(m, 0.0) + w * k / found
         if not tally:  # fastText's labels are all outside the members written in this script
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group.name, votes)
         ranked = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.lang.codes import normalize_label
-from pipeline.lang.ensemble import Ensemble, load_groups, make_model, parse_groups
+from pipeline.lang.ensemble import Ensemble, load_groups, load_markers, make_model, parse_groups, parse_markers
 from pipeline.lang.identify import LanguageIdentifier, window_starts
 
 # Own sentences. fastText lid.176 calls the Nynorsk one Danish; CLD2 knows better.
@@ -43,7 +43,11 @@ def test_shipped_groups() -> None:
     assert {"zho", "yue", "wuu"} <= members["chinese"] and groups["chinese"].macro == "zho"
     assert members["east_slavic"] == {"rus", "ukr", "bel"} and {"hin", "urd", "mar", "nep"} <= members["hindustani"]
     for g in groups.values():
-        assert set(g.weights) == {"cld2"} and set(g.weights_heliport) == {"cld2", "heliport"}
+        assert set(g.weights) == {"cld2", "markers"} and set(g.weights_heliport) == {"cld2", "heliport", "markers"}
+    markers = load_markers()
+    assert {"bcms", "malay", "nordic", "afrikaans_dutch", "czech_slovak"} <= set(markers)
+    assert markers["bcms"]["uvijek"] == {"hrv", "bos"} and markers["bcms"]["šta"] == {"srp", "bos"}
+    assert markers["nordic"]["ikkje"] == {"nno"} and markers["malay"]["kerana"] == {"msa"}
 
 
 @pytest.mark.parametrize(
@@ -63,6 +67,20 @@ def test_group_file_errors(line: str, message: str) -> None:
         parse_groups("# comment\n" + line, "my.tsv") if "\n" not in line else parse_groups(line, "my.tsv")
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("bcms\thrv\tšta\tx", "expected 3 tab-separated columns"),
+        ("balkan\thrv\tšta", "unknown group 'balkan'"),
+        ("bcms\thrv slv\tšta", "members 'hrv slv' are not all in group 'bcms'"),
+        ("bcms\tsrp\tŠta", "marker words are lower case: 'Šta'"),
+    ],
+)
+def test_marker_file_errors(line: str, message: str) -> None:
+    with pytest.raises(ValueError, match="m.tsv:1: " + message):
+        parse_markers(line, load_groups(), "m.tsv")
+
+
 # --- the vote --------------------------------------------------------------------------------------------------------
 
 
@@ -75,9 +93,18 @@ def test_second_opinion_resolves_a_group(lid: LanguageIdentifier, cld2) -> None:
     assert p.score == pytest.approx(sum(s for c, s in p.top_k if c[:3] in {"nor", "nno", "dan", "swe"}))
 
 
+def test_marker_words_vote(lid: LanguageIdentifier) -> None:
+    malay = "Saya tidak faham kenapa dia pergi ke pejabat semalam."  # faham, pejabat, semalam: Malaysian usage
+    indonesian = "Saya tidak paham kenapa dia pergi ke kantor kemarin."
+    assert lid.predict(malay).lang == lid.predict(indonesian).lang == "ind_Latn"
+    ens = Ensemble(lid, [])
+    assert ens.predict(malay).lang == "msa_Latn" and ens.predict(indonesian).lang == "ind_Latn"
+    assert Ensemble(lid, [], weights={}).predict(malay).lang == "ind_Latn"  # markers off: fastText alone
+
+
 def test_fasttext_alone_is_unchanged(lid: LanguageIdentifier) -> None:
     for text in (NYNORSK, CROATIAN, ENGLISH, SERBIAN_CYRILLIC):
-        p, q = lid.predict(text), Ensemble(lid, []).predict(text)
+        p, q = lid.predict(text), Ensemble(lid, [], weights={}).predict(text)
         assert (q.lang, q.score, q.top_k, q.script) == (p.lang, p.score, p.top_k, p.script)
         assert q.votes == [("fasttext", p.lang, p.score)]
 
@@ -122,8 +149,10 @@ def test_heliport_votes(lid: LanguageIdentifier, cld2) -> None:
     heli = make_model("heliport")
     assert {"nno", "nor", "afr", "slk"} <= heli.languages and "ind" not in heli.languages
     p = Ensemble(lid, [cld2, heli]).predict(NYNORSK)
-    # in this group CLD2 adds nothing once HeLI-OTS votes (its measured weight is 0): it is not run
-    assert p.lang == "nno_Latn" and [m for m, _, _ in p.votes] == ["fasttext", "heliport"]
+    assert p.lang == "nno_Latn" and [m for m, _, _ in p.votes] == ["fasttext", "cld2", "heliport"]
+    # where every model's measured weight is 0 (BCMS), none is run
+    q = Ensemble(lid, [cld2, heli]).predict(CROATIAN)
+    assert q.group == "bcms" and [m for m, _, _ in q.votes] == ["fasttext"]
 
 
 # --- long and mixed pages --------------------------------------------------------------------------------------------
