@@ -18,10 +18,11 @@ Second-opinion models:
 - ``heliport`` — HeLI-OTS (`heliport`, GPL-3.0, 220 languages, ~90 MB of models in the wheel, ~7 s to load); only
   with the optional extra ``pip install 'polyglot-pipeline[heliport]'``.
 
-When a group votes, the score is fastText's probability of the group (its members' probabilities summed): how
-sure it is that the text is in one of these languages, which is what ``langid.min_score`` should test; the vote
-decides which one. Every consulted model's top label and score is kept in `EnsemblePrediction.votes`, so a user can decide again
-without recomputing. With ``consult="always"`` the second models run on every document, not only inside groups.
+When a group votes, the score is fastText's probability of the group (its members' probabilities summed): how sure
+it is that the text is in one of these languages, which is what ``langid.min_score`` should test; the vote decides
+which one. Every consulted model's top label and score is kept in `EnsemblePrediction.votes`, so a user can decide
+again without recomputing. With ``consult="always"`` the second models run on every document, not only inside
+groups.
 
 **Macrolanguage fallback** — with ``macro_fallback=True``, a group with a macrolanguage (``hbs``, ``msa``, ``nor``,
 ``zho``) whose winner has less than ``macro_min_share`` of the group's votes, with the runner-up also covered by the
@@ -132,7 +133,9 @@ def load_groups(path: str | None = None) -> tuple[ConfusableGroup, ...]:
     return tuple(parse_groups(Path(path).read_text(encoding="utf-8"), str(path)))
 
 
-def parse_markers(text: str, groups: Sequence[ConfusableGroup], source: str = "<markers>") -> dict[str, dict[str, frozenset[str]]]:
+def parse_markers(
+    text: str, groups: Sequence[ConfusableGroup], source: str = "<markers>"
+) -> dict[str, dict[str, frozenset[str]]]:
     """{group: {word: members it points to}} from the TSV format of ``group_markers.tsv`` (see its header)."""
     by_name = {g.name: g for g in groups}
     out: dict[str, dict[str, frozenset[str]]] = {}

@@ -5,15 +5,15 @@ per worker, the label → canonical code mapping is memoized, and everything aro
 a few tens of microseconds (numpy passes over at most `DEFAULT_MAX_CHARS` characters, no per-character Python).
 
 **What the model sees** — `normalize_for_lid` of the document's first `DEFAULT_MAX_CHARS` (1,000) characters, not the
-whole text. Measured with lid.176.ftz by ``scripts/eval_langid.py --windows`` (960 documents of ~3,000 characters
-built from Tatoeba sentences, 96 languages): accuracy 0.867 at 100 characters, 0.910 at 250, 0.923 at 500, 0.931 at
-1,000, 0.932 at 1,500, 0.9375 at 2,000 and on the whole text; on 164 UDHR documents (~10,000 characters) 1,000
-characters score exactly as the whole text (0.732). fastText's time grows with the text: on 100 real Common Crawl
-pages (2,700 characters on average) ``predict`` takes ~140 µs per page, bare ``model.predict`` on the whole page
-~370 µs, on its first 1,000 characters ~100 µs. Past 1,000 characters only close pairs (bul/rus, hrv/srp, nor/dan)
-still move (0.6 % of those documents between 1,000 and 2,000), at twice the cost: pass ``max_chars`` to trade speed
-for that. A document whose first window is mostly digits and symbols gets one wider look (4x) before it is
-called `UND`.
+whole text (long pages: a few such windows, below). Measured with lid.176.ftz by ``scripts/eval_langid.py --windows``
+(960 documents of ~3,000 characters built from Tatoeba sentences, 96 languages): accuracy 0.867 at 100 characters, 0.910
+at 250, 0.923 at 500, 0.931 at 1,000, 0.932 at 1,500, 0.9375 at 2,000 and on the whole text; on 164 UDHR documents
+(~10,000 characters) 1,000 characters score exactly as the whole text (0.732). fastText's time grows with the text: on
+100 real Common Crawl pages (2,700 characters on average) ``predict`` takes ~140 µs per page, bare ``model.predict`` on
+the whole page ~370 µs, on its first 1,000 characters ~100 µs. Past 1,000 characters only close pairs (bul/rus, hrv/srp,
+nor/dan) still move (0.6 % of those documents between 1,000 and 2,000), at twice the cost: pass ``max_chars`` to trade
+speed for that. A document whose first window is mostly digits and symbols gets one wider look (4x) before it is called
+`UND`.
 
 **Long and mixed pages** — a document longer than two windows is classified in up to ``max_windows`` windows (the
 first, the last and evenly spaced ones between, each starting at a word boundary): its language is the one with the
@@ -172,7 +172,7 @@ class Prediction:
     """One document's language: canonical code (`UND` if there was nothing to identify), its probability, the
     model's top-k alternatives (canonical codes, best first, probabilities of labels that map to the same code
     summed), the text's dominant script (ISO 15924, None without letters) and the share of the characters seen
-whose window's top language is `lang`."""
+    whose window's top language is `lang`."""
 
     lang: str
     score: float
