@@ -156,6 +156,12 @@ class LangidSection(_Section):
     max_windows: int = Field(
         default=3, ge=1, le=50, description="Windows of 1,000 characters a long document is classified in."
     )
+    adopt_unknown: bool = Field(
+        default=False,
+        description="Take a second model's label for a language fastText has no label for (Faroese, Xhosa, Zulu, "
+        "Māori...) when fastText's top probability is under adopt_unknown_below.",
+    )
+    adopt_unknown_below: float = Field(default=0.5, gt=0, le=1)
 
     @field_validator("ensemble")
     @classmethod

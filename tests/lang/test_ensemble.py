@@ -126,6 +126,16 @@ def test_macrolanguage_fallback(lid: LanguageIdentifier, cld2) -> None:
     assert fallback.predict(ENGLISH).lang == "eng_Latn"
 
 
+def test_languages_fasttext_has_no_label_for(lid: LanguageIdentifier, cld2) -> None:
+    xhosa = "Ndiyabulela kakhulu ngoncedo lwakho namhlanje."  # "thank you very much for your help today"
+    assert "xho" not in lid.languages and {"eng", "nno", "hbs", "zho"} <= lid.languages and len(lid.languages) > 170
+    assert Ensemble(lid, [cld2]).predict(xhosa).lang == "eng_Latn"  # lid.176, unsure
+    p = Ensemble(lid, [cld2], adopt_unknown=True).predict(xhosa)
+    assert p.lang == "xho_Latn" and p.votes[1][:2] == ("cld2", "xho_Latn") and p.score < 0.5
+    assert Ensemble(lid, [cld2], adopt_unknown=True).predict(ENGLISH).lang == "eng_Latn"  # sure: CLD2 not asked
+    assert Ensemble(lid, [cld2], adopt_unknown=True, adopt_below=0.01).predict(xhosa).lang == "eng_Latn"
+
+
 def test_group_members_must_be_written_in_the_script(lid: LanguageIdentifier, cld2) -> None:
     p = Ensemble(lid, [cld2], macro_fallback=True, consult="always").predict(SERBIAN_CYRILLIC)
     assert p.lang == "srp_Cyrl"  # bos/hrv/hbs are Latin only: nothing to vote on, no macrolanguage
