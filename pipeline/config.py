@@ -161,7 +161,9 @@ class LangidSection(_Section):
         description="Take a second model's label for a language fastText has no label for (Faroese, Xhosa, Zulu, "
         "Māori...) when fastText's top probability is under adopt_unknown_below.",
     )
-    adopt_unknown_below: float = Field(default=0.5, gt=0, le=1)
+    adopt_unknown_below: float = Field(
+        default=0.5, gt=0, le=1, description="fastText's top probability under which adopt_unknown applies."
+    )
 
     @field_validator("ensemble")
     @classmethod
