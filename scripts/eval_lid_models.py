@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     for names in shipped:
         if all(n in second for n in names):
             ens = Ensemble(lid, [second[n] for n in names], groups)
-            rows.append((f"fastText + {' + '.join(names)} (groups, shipped weights)", ensemble_fn(ens), None))
+            rows.append((f"fastText + {' + '.join(names)} + markers (groups, shipped weights)", ensemble_fn(ens), None))
             mf = Ensemble(lid, [second[n] for n in names], groups, macro_fallback=True)
             rows.append(("  same + macrolanguage fallback (a macrolanguage counts as right for its members)",
                          ensemble_fn(mf), macro_right))
