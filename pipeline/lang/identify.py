@@ -246,11 +246,12 @@ class LanguageIdentifier:
         span = 4 * self.max_chars  # normalize_for_lid looks at no more than this
         lines = [normalize_for_lid(text[s : s + span], self.max_chars) for s in starts]
         lines = [ln for ln in lines if ln]
-        preds = [self._predict_line(ln) for ln in lines]
-        if not preds:
+        if not lines:
             return Prediction(UND, 0.0, [], None), []
-        if len(preds) == 1:
-            return preds[0], lines
+        if len(lines) == 1:
+            return self._predict_line(lines[0]), lines
+        script = dominant_script(" ".join(lines))  # once for the page: it maps script-less labels (sr, zh)
+        preds = [self._predict_line(ln, script) for ln in lines]
         total = sum(map(len, lines))
         mass: dict[str, float] = {}
         for ln, p in zip(lines, preds):
@@ -259,13 +260,13 @@ class LanguageIdentifier:
         top = sorted(mass.items(), key=lambda cp: (-cp[1], cp[0]))[: self.top_k]
         lang = top[0][0]
         share = sum(len(ln) for ln, p in zip(lines, preds) if p.lang == lang) / total
-        script = dominant_script(" ".join(lines))
         return Prediction(lang, min(top[0][1], 1.0), top, script, share), lines
 
-    def _predict_line(self, line: str) -> Prediction:
+    def _predict_line(self, line: str, script: str | None = None) -> Prediction:
         if not line:
             return Prediction(UND, 0.0, [], None)
-        script = dominant_script(line)
+        if script is None:
+            script = dominant_script(line)
         labels, probs = self.model.predict(line, self.top_k)
         if not labels:  # hierarchical-softmax models drop labels under 1e-5
             return Prediction(UND, 0.0, [], script)
