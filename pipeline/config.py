@@ -170,7 +170,7 @@ class ExtractSection(_Section):
 
 
 class LangidSection(_Section):
-    """fastText language identification."""
+    """Language identification: fastText, with second opinions inside confusable groups (pipeline.lang.ensemble)."""
 
     model_path: str | None = Field(
         default=None, description="Any fastText LID model (lid.176.bin, GlotLID, OpenLID); default: lid.176.ftz."
@@ -178,6 +178,42 @@ class LangidSection(_Section):
     top_k: int = Field(default=3, ge=1, le=20)
     min_score: float = Field(default=0.5, ge=0, le=1, description="Minimum top-1 probability to keep a document.")
     min_score_by_lang: dict[str, float] = Field(default_factory=dict, description="Per-language overrides.")
+    ensemble: list[Literal["cld2", "heliport"]] = Field(
+        default_factory=lambda: ["cld2"],
+        description="Second-opinion models that vote inside confusable groups: cld2 (default), heliport (GPL-3.0, "
+        "needs the `heliport` extra); [] for fastText alone.",
+    )
+    consult: Literal["groups", "always"] = Field(
+        default="groups",
+        description="Run the second models only where fastText's label is in a confusable group, or on every "
+        "document (their labels are then in lang_models for every document).",
+    )
+    macrolanguage_fallback: bool = Field(
+        default=False,
+        description="Label a document with the group's macrolanguage (hbs, msa, nor, zho) when the vote inside the "
+        "group is not confident.",
+    )
+    macrolanguage_min_share: float = Field(
+        default=0.75, gt=0, le=1, description="Share of the group's votes the winner needs to keep its own label."
+    )
+    max_windows: int = Field(
+        default=3, ge=1, le=50, description="Windows of 1,000 characters a long document is classified in."
+    )
+    adopt_unknown: bool = Field(
+        default=False,
+        description="Take a second model's label for a language fastText has no label for (Faroese, Xhosa, Zulu, "
+        "Māori...) when fastText's top probability is under adopt_unknown_below.",
+    )
+    adopt_unknown_below: float = Field(
+        default=0.5, gt=0, le=1, description="fastText's top probability under which adopt_unknown applies."
+    )
+
+    @field_validator("ensemble")
+    @classmethod
+    def _unique_models(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"a model is listed twice: {v}")
+        return v
 
     @field_validator("min_score_by_lang")
     @classmethod

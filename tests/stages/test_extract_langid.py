@@ -217,3 +217,53 @@ def test_extract_drops_site_template_lines_across_the_shard(tmp_path: Path) -> N
     off = config(tmp_path / "off", extract={"inputs": [str(tmp_path / "in" / "*.warc.gz")], "site_repeat_pages": 0})
     (res_off,) = _run_local(ExtractStage, off)
     assert "site_repeat_lines" not in res_off["stats"]["counters"]
+
+
+def _langid_table(tmp: Path, texts: list[str], **langid) -> list[dict]:
+    """LangidStage.process on a plain extract-like shard (no Ray): the kept and rejected rows together."""
+    import pyarrow as pa
+
+    from pipeline.stages.base import ShardTask
+    from pipeline.storage import write_parquet
+
+    cols = {f.name: [None] * len(texts) for f in SCHEMA}
+    cols.update(doc_id=[f"t/{i}" for i in range(len(texts))], text=texts, record_offset=list(range(len(texts))))
+    src = tmp / "in.parquet"
+    write_parquet(pa.table(cols, schema=SCHEMA), str(src))
+    cfg = parse_config({"run": {"work_dir": str(tmp / "out")}, "extract": {"inputs": [str(src)]},
+                        "langid": {"min_score": 0.0, **langid}})
+    stage = LangidStage(cfg)
+    stage.setup()
+    out = {"main": str(tmp / "kept.parquet"), "rejected": str(tmp / "rejected.parquet")}
+    stage.process(ShardTask("t", (str(src),), out), lambda n: None)
+    rows = pq.read_table(out["main"]).to_pylist() + pq.read_table(out["rejected"]).to_pylist()
+    return sorted(rows, key=lambda r: r["doc_id"])
+
+
+def test_langid_ensemble_columns(tmp_path: Path) -> None:
+    nynorsk = "Vi skal reise til byen i morgon tidleg."  # fastText alone: Danish
+    mixed = PARAS["en"] * 8 + "\n" + PARAS["de"] * 8
+    rows = _langid_table(tmp_path, [nynorsk, mixed, PARAS["ko"]])
+    assert [r["lang"] for r in rows] == ["nno_Latn", rows[1]["lang"], "kor_Hang"]
+    assert rows[0]["lang_group"] == "nordic"
+    assert [(m["model"], m["lang"]) for m in rows[0]["lang_models"]] == [("fasttext", "dan_Latn"), ("cld2", "nno_Latn")]
+    assert rows[0]["lang_topk"][0]["lang"] == "dan_Latn"  # fastText's own alternatives stay as they were
+    assert rows[1]["lang"] in ("eng_Latn", "deu_Latn") and 0.3 < rows[1]["lang_share"] < 0.8
+    assert rows[2]["lang_share"] == 1.0 and rows[2]["lang_group"] is None
+    assert [m["model"] for m in rows[2]["lang_models"]] == ["fasttext"]
+    alone = _langid_table(tmp_path / "alone", [nynorsk], ensemble=[], max_windows=1)
+    assert alone[0]["lang"] == "dan_Latn" and [m["model"] for m in alone[0]["lang_models"]] == ["fasttext"]
+    macro = _langid_table(tmp_path / "macro", ["Ovo je rečenica na hrvatskom jeziku."], macrolanguage_fallback=True)
+    assert macro[0]["lang"] == "hbs_Latn" and macro[0]["lang_group"] == "bcms"
+
+
+def test_langid_ensemble_config_errors() -> None:
+    from pipeline.config import ConfigError
+
+    base = {"run": {"work_dir": "/tmp/x"}, "extract": {"inputs": ["x"]}}
+    with pytest.raises(ConfigError, match=r"langid\.ensemble.*cld3"):
+        parse_config({**base, "langid": {"ensemble": ["cld3"]}})
+    with pytest.raises(ConfigError, match="a model is listed twice"):
+        parse_config({**base, "langid": {"ensemble": ["cld2", "cld2"]}})
+    with pytest.raises(ConfigError, match=r"langid\.consult"):
+        parse_config({**base, "langid": {"consult": "sometimes"}})
