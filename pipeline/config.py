@@ -156,6 +156,10 @@ class ExtractSection(_Section):
     normalize: Literal["NFC", "none"] = Field(
         default="NFC", description="Unicode normalization of document text (NFC composes decomposed Hangul/Vietnamese)."
     )
+    max_dom_depth: int = Field(
+        default=512, ge=16, description="A page nested deeper is extracted as all visible text (deep_dom_plain_text): "
+        "main-content extraction time grows super-linearly with nesting (100,000 levels: tens of minutes).",
+    )
     max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
     min_text_chars: int = Field(
         default=20,

@@ -10,6 +10,9 @@ Order of decisions (the first that applies wins):
 2. ``utf-8`` — the payload is strictly valid UTF-8 (a leading UTF-8 BOM is dropped). Legacy multi-byte text
    (EUC-KR, Shift_JIS, GBK, ...) and natural single-byte text are almost never valid UTF-8 by accident, so this
    fast path is right even when a label says otherwise, and it skips the costly detection for most of the web.
+   ``mostly_utf8`` — a payload of mostly valid UTF-8 with a few invalid bytes (at least `MOSTLY_UTF8` valid
+   multi-byte characters per invalid sequence: legacy encodings seldom form valid UTF-8 sequences) is UTF-8 with
+   replacement characters, whatever the label, rather than cp1252 mojibake of its whole text.
    A UTF-16 byte-order mark is honoured next, as browsers do (reported as ``detected``).
 3. Candidates, each decoded with ``errors="replace"`` and accepted only if replacement characters are at most
    ``max_bad_ratio`` of the decoded characters (else the next candidate is tried):
@@ -55,7 +58,7 @@ from resiliparse.parse.encoding import EncodingDetector, map_encoding_to_html5
 __all__ = ["Decoded", "decode_html", "resolve_label", "SOURCES"]
 
 #: Every value `Decoded.source` can take.
-SOURCES = ("ascii", "utf-8", "header", "meta", "detected", "fallback")
+SOURCES = ("ascii", "utf-8", "mostly_utf8", "header", "meta", "detected", "fallback")
 
 #: WHATWG canonical codec → the superset codec browsers decode with (Python's narrow codecs would reject the
 #: extension characters real pages use, e.g. GBK-only Han in pages labelled gb2312, or cp949-only Hangul).
@@ -180,6 +183,21 @@ def _iso2022(payload: bytes, http_charset: str | None, max_bad_ratio: float, sca
     return None
 
 
+#: Valid multi-byte UTF-8 characters needed per invalid sequence to read a page as UTF-8 with replacement.
+#: Legacy encodings seldom form valid UTF-8 sequences (cp1252 text: almost never; EUC-KR: ~1 in 3 pairs), so a page
+#: of mostly valid UTF-8 with a few stray bytes is UTF-8 — never cp1252 mojibake of its whole text.
+MOSTLY_UTF8 = 8
+
+
+def _mostly_utf8(payload: bytes) -> Decoded | None:
+    text = payload.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    valid = sum(1 for ch in text if ch > "\x7f") - bad
+    if bad and valid >= MOSTLY_UTF8 * bad:
+        return Decoded(text[1:] if text[:1] == "\ufeff" else text, "utf-8", "mostly_utf8", bad)
+    return None
+
+
 def decode_html(
     payload: bytes,
     http_charset: str | None,
@@ -198,6 +216,9 @@ def decode_html(
         pass
     else:  # the C codec, not "utf-8-sig" (a Python-level wrapper, ~40% slower here); drop a BOM by hand
         return Decoded(text[1:] if text[:1] == "\ufeff" else text, "utf-8", "utf-8", 0)
+
+    if (mostly := _mostly_utf8(payload)) is not None:
+        return mostly
 
     if payload[:2] in (b"\xff\xfe", b"\xfe\xff"):
         codec = "utf-16-le" if payload[:2] == b"\xff\xfe" else "utf-16-be"

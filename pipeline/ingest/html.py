@@ -19,12 +19,13 @@ visible text is kept.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import ModuleType
 
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
-__all__ = ["EXTRACTORS", "html_to_text", "html_title", "require_extractor"]
+__all__ = ["EXTRACTORS", "dom_deeper_than", "html_to_text", "html_title", "require_extractor"]
 
 #: Extractor names `html_to_text` accepts.
 EXTRACTORS = ("resiliparse", "trafilatura")
@@ -112,3 +113,17 @@ def html_to_text(
 def html_title(html: str) -> str | None:
     """The page's <title>, whitespace collapsed; None when absent. Costs one Resiliparse parse (~tens of µs)."""
     return HTMLTree.parse(html).title or None
+
+
+
+def dom_deeper_than(tree: HTMLTree, limit: int) -> bool:
+    """Whether some element of the parsed page has more than `limit` ancestors. Resiliparse's main-content
+    extraction takes time that grows super-linearly with nesting (measured: 1,000 levels 0.08 s, 4,000 1.4 s,
+    100,000 tens of minutes) while all-visible-text extraction stays linear. One selector query in Lexbor (C),
+    stopping at the first such element: ~0.15 ms for a page of 1,000 elements."""
+    return tree.document is not None and tree.document.query_selector(_deep_selector(limit)) is not None
+
+
+@lru_cache(maxsize=8)
+def _deep_selector(limit: int) -> str:
+    return " ".join(["*"] * (limit + 2))  # html > body > ... : `limit` levels below the root element

@@ -9,7 +9,8 @@ Skip reasons, a fixed vocabulary the extract stage counts per shard:
 
 * ``not_html`` — a response whose content type is not text/html or application/xhtml+xml (or has none);
 * ``http_status`` — a response whose HTTP status is not 2xx;
-* ``oversized`` — payload larger than ``max_payload_bytes`` (not read into memory when Content-Length says so);
+* ``oversized`` — payload larger than ``max_payload_bytes`` (not read into memory when Content-Length says so;
+  reading resumes at the next record, found from the raw framing, so nothing after it is lost);
 * ``binary`` — a text content type over binary data (images served as text/html, undecoded compression, ...),
   judged by evidence: a file-format magic number at the start (PNG, JPEG, GIF, PDF, gzip, zip, ...), or control
   bytes (C0 other than tab, newlines, form feed and ESC) making up more than ``max_control_ratio`` of the payload.
@@ -23,7 +24,8 @@ Skip reasons, a fixed vocabulary the extract stage counts per shard:
   boilerplate heuristics emptied 3 pages that hold real text (one a full news article);
 * ``malformed_record`` — FastWARC cannot parse the record (bad WARC header, a Content-Length that disagrees with
   the record, garbage between records) or the HTTP headers are unusable;
-* ``truncated`` — the record or its gzip member is cut short, or the stream ends mid-record.
+* ``truncated`` — the record or its gzip member is cut short, or the stream ends mid-record;
+* ``empty_file`` — the input holds no bytes at all (a download cut at zero, a placeholder file).
 
 Bad input never stops the shard. What FastWARC 2.0.1 does with broken input, measured: on garbage between records,
 a gzip member that is cut short in mid-file, or a wrong Content-Length it raises ``OSError`` ("Invalid WARC header",
@@ -65,7 +67,7 @@ from resiliparse.parse.html import HTMLTree
 
 from pipeline.ingest.boilerplate import anchor_texts, looks_truncated, recover_article, remove_boilerplate
 from pipeline.ingest.charset import decode_html
-from pipeline.ingest.html import html_to_text, require_extractor
+from pipeline.ingest.html import dom_deeper_than, html_to_text, require_extractor
 from pipeline.text.segment import MIN_LATIN_WEIGHT, latin_char_equivalents
 
 __all__ = [
@@ -89,6 +91,7 @@ SKIP_REASONS = (
     "empty_extraction",
     "malformed_record",
     "truncated",
+    "empty_file",
 )
 #: Content types read as HTML (lower case, without parameters).
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -138,6 +141,9 @@ class ExtractOptions:
     #: When main content is a small part of the visible text while the page holds long paragraphs it lacks, take the
     #: article from the visible text instead (`looks_truncated`), counted as the ``main_content_recovered`` repair.
     recover_truncated: bool = True
+    #: A page nested deeper than this is extracted as all visible text (``deep_dom_plain_text``): main-content
+    #: extraction time grows super-linearly with depth (`pipeline.ingest.html.dom_deeper_than`).
+    max_dom_depth: int = 512
 
 
 @dataclass
@@ -156,7 +162,8 @@ class Document:
     payload_bytes: int
     text: str
     full_text_fallback: bool = False  # main-content extraction was empty; this is all visible text
-    #: What was repaired on the way, counted per name by the stage: ``nul_stripped``, ``main_content_recovered``.
+    #: What was repaired on the way, counted per name by the stage: ``nul_stripped``, ``main_content_recovered``,
+    #: ``deep_dom_plain_text``.
     repairs: tuple[str, ...] = ()
 
 
@@ -200,6 +207,9 @@ class _ShardReader:
     # -- the loop ------------------------------------------------------------------------------------------------
 
     def run(self) -> Iterator[Item]:
+        if self._size() <= self.start:
+            yield Skipped(self.start, "empty_file", "the input holds no bytes")
+            return
         it_start = self.start
         it = self._iterator(it_start)
         last: int | None = None  # offset of the last record this iterator gave us
@@ -234,12 +244,23 @@ class _ShardReader:
                     return
                 it_start = at
             else:
+                nxt = None
+                if isinstance(item, Skipped) and item.reason in ("oversized", "truncated"):
+                    # Past the record by its raw framing, not through FastWARC: it would read (and content-decode)
+                    # the rest of an oversized record, which lost every record after a large gzip-encoded one, and
+                    # after a payload shorter than its Content-Length it stumbles on the next record.
+                    nxt = self._record_end(pos)
+                    if nxt is not None and item.reason == "truncated":  # the record is whole: its length lies
+                        item = Skipped(pos, "malformed_record", f"Content-Length larger than the record: {item.detail}",
+                                       item.url)  # fmt: skip
                 if item is not None:
                     if pending is not None:
                         yield pending
                     pending = item
                 last = pos
-                continue
+                if nxt is None:
+                    continue
+                it_start = nxt
             it, last = self._iterator(it_start), None
 
     def _iterator(self, at: int) -> Iterator[WarcRecord]:
@@ -292,11 +313,11 @@ class _ShardReader:
                 url,
             )
         try:
-            text, fallback, recovered = extract_page(dec.text, self.opt)
+            text, fallback, repair = extract_page(dec.text, self.opt)
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
             return Skipped(pos, "empty_extraction", f"extractor failed: {type(e).__name__}: {e}", url)
-        if recovered:
-            repairs += ("main_content_recovered",)
+        if repair:
+            repairs += (repair,)
         doc = self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
         if isinstance(doc, Document):
             doc.full_text_fallback = fallback
@@ -459,6 +480,16 @@ class _ShardReader:
         at = self._resume_point(seen[-1] + 1)
         return None if at is None else (None, at)
 
+    def _record_end(self, at: int) -> int | None:
+        """Where the next record starts after the one at `at`, from the raw framing (its gzip member, or its WARC
+        header and Content-Length); None when that cannot be told (a gzip member holding several records)."""
+        end, state = self._member(at) if self.gzip else self._extent(at)
+        if state != "ok":
+            return None
+        if end >= self._size() or self._resume_point(end) == end:
+            return end
+        return None
+
     def _resume_point(self, frm: int) -> int | None:
         """The first offset at or after `frm` where FastWARC reads a record starting exactly there, or None."""
         pos = frm
@@ -564,14 +595,18 @@ def too_short(text: str, limit: int) -> bool:
     return not text or latin_char_equivalents(text) < limit
 
 
-def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
-    """A decoded page's text as the extract stage keeps it, and how: (text, fell back to all visible text,
-    recovered a truncated main content). May raise whatever the extractor raises."""
+def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, str | None]:
+    """A decoded page's text as the extract stage keeps it, and how: (text, fell back to all visible text, the
+    repair made: ``main_content_recovered``, ``deep_dom_plain_text`` or None). May raise what the extractor raises."""
     tree = HTMLTree.parse(html) if opt.extractor == "resiliparse" else None
     kw = {"extractor": opt.extractor, "comments": opt.comments, "tree": tree}
+    if tree is not None and opt.main_content and dom_deeper_than(tree, opt.max_dom_depth):
+        # main content would take minutes on such a page: all visible text is linear, boilerplate lines removed
+        text = html_to_text(html, main_content=False, **kw).strip()
+        return (remove_boilerplate(text, frozenset()) if opt.remove_boilerplate else text), False, "deep_dom_plain_text"
     text = html_to_text(html, main_content=opt.main_content, **kw).strip()
     if not opt.main_content:
-        return text, False, False
+        return text, False, None
     resiliparse = opt.extractor == "resiliparse"
     anchors = anchor_texts(html) if resiliparse and (opt.remove_boilerplate or opt.recover_truncated) else frozenset()
     if resiliparse and opt.remove_boilerplate:
@@ -579,7 +614,7 @@ def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
     short = too_short(text, opt.min_text_chars)
     check_truncated = resiliparse and opt.recover_truncated and len(text) < RECOVER_BELOW_CHARS
     if not (short and opt.main_content_fallback) and not check_truncated:
-        return text, False, False
+        return text, False, None
     full = html_to_text(html, main_content=False, **kw).strip()
     if (
         check_truncated
@@ -589,10 +624,10 @@ def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, bool]:
     ):
         recovered = recover_article(full, anchors)
         if len(recovered) > 2 * len(text) and not too_short(recovered, opt.min_text_chars):  # it did find more
-            return recovered, False, True
+            return recovered, False, "main_content_recovered"
     if short and opt.main_content_fallback:
-        return full, True, False
-    return text, False, False
+        return full, True, None
+    return text, False, None
 
 
 def _parse_warc_head(stream: BinaryIO) -> tuple[HeaderMap, int]:

@@ -45,7 +45,7 @@ def doc_id(shard_id: str, offset: int) -> str:
 
 class ExtractStage(Stage):
     name = "extract"
-    version = "3"  # 2: NFC-normalized text; 3: boilerplate pass, site repeats, truncation recovery, no comments, ...
+    version = "4"  # 2: NFC-normalized text; 3: boilerplate pass, site repeats, truncation recovery, no comments; 4: deep pages
 
     def config_parts(self) -> tuple[str, ...]:
         return ("extract",)
@@ -76,6 +76,7 @@ class ExtractStage(Stage):
             comments=ex.comments,
             remove_boilerplate=ex.remove_boilerplate,
             recover_truncated=ex.recover_truncated,
+            max_dom_depth=ex.max_dom_depth,
             normalize=ex.normalize,
             max_payload_bytes=int(ex.max_payload_mb * 2**20),
             min_text_chars=ex.min_text_chars,

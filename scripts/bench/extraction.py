@@ -83,10 +83,11 @@ def run_once(pages: dict[str, str], opt: ExtractOptions) -> tuple[dict[str, str]
     out, how = {}, Counter()
     t0 = time.perf_counter()
     for k, html in pages.items():
-        text, fallback, recovered = extract_page(html, opt)
+        text, fallback, repair = extract_page(html, opt)
         out[k] = text
         how["full_text_fallback"] += fallback
-        how["main_content_recovered"] += recovered
+        if repair:
+            how[repair] += 1
     return out, len(pages) / (time.perf_counter() - t0), how
 
 

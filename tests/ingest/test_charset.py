@@ -127,12 +127,11 @@ def test_legacy_encodings_round_trip(
 def test_nearly_utf8_page_keeps_its_label() -> None:
     """A UTF-8 page with one stray byte is still UTF-8: a few replacement characters, under the threshold."""
     body = page(KO + JA + RU).encode("utf-8").replace(b"<body>", b"<body>\xff")
-    d = decode_html(body, "utf-8")
-    assert (d.source, d.charset, d.bad_chars) == ("header", "utf-8", 1)
-    strict = decode_html(body, "utf-8", max_bad_ratio=0.0)
-    assert strict.source != "header"
-    unlabelled = decode_html(body, None)
-    assert (unlabelled.source, unlabelled.charset, unlabelled.bad_chars) == ("fallback", "utf-8", 1)
+    for label in ("utf-8", None, "windows-1252"):
+        d = decode_html(body, label)
+        assert (d.source, d.charset, d.bad_chars) == ("mostly_utf8", "utf-8", 1), label
+    # the caller still judges the replacement characters against its own ratio
+    assert decode_html(body, "utf-8", max_bad_ratio=0.0).bad_chars == 1
 
 
 def test_meta_outside_scan_window_is_ignored() -> None:
@@ -221,3 +220,17 @@ def test_seven_bit_iso2022_pages_are_not_taken_for_ascii(text: str, codec: str, 
 def test_escape_bytes_alone_do_not_make_iso2022() -> None:
     html = page("a terminal colour code \x1b[31m stays as it is")
     assert decode_html(html.encode("ascii"), None).source == "ascii"
+
+
+def test_mostly_utf8_with_stray_bytes_is_utf8_not_mojibake() -> None:
+    text = "<html><body><p>“Smart quotes” and café, naïve résumé — déjà vu. 대한민국은 민주공화국이다.</p></body></html>"
+    body = text.encode()
+    damaged = body[:40] + b"\x92" + body[40:]
+    for label in ("utf-8", None, "iso-8859-1"):
+        dec = decode_html(damaged, label)
+        assert (dec.charset, dec.source, dec.bad_chars) == ("utf-8", "mostly_utf8", 1), label
+        assert "résumé" in dec.text and "대한민국" in dec.text
+    # legacy text is not taken for damaged UTF-8
+    assert decode_html("대한민국은 민주공화국이다. 주권은 국민에게 있다.".encode("euc-kr") * 20, None).charset == "cp949"
+    latin = ("Voilà un café très élégant, où l'on mange des crêpes. " * 10).encode("cp1252")
+    assert decode_html(latin, None).charset == "cp1252"

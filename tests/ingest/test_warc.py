@@ -302,7 +302,7 @@ def test_not_a_warc_and_empty_input() -> None:
     items = read(b"<html><body>just a page</body></html>")
     assert [(x.reason, x.offset) for x in items] == [("malformed_record", 0)]
     assert "FastWARC" in items[0].detail
-    assert read(b"") == []
+    assert [(x.reason, x.offset) for x in read(b"")] == [("empty_file", 0)]  # counted, never silent
 
 
 class _Unseekable(io.RawIOBase):
@@ -510,3 +510,68 @@ def test_legacy_korean_and_japanese_pages_are_documents(
     (doc,) = read(path)
     assert isinstance(doc, Document), doc
     assert (doc.text, doc.charset) == (text, charset) and "\x1b" not in doc.text
+
+
+# -- oversized records and pathological pages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress", [True, False])
+@pytest.mark.parametrize("encoding", ["gzip", None])
+@pytest.mark.parametrize("mb", [8, pytest.param(48, marks=pytest.mark.slow), pytest.param(100, marks=pytest.mark.slow)])
+def test_an_oversized_record_is_skipped_and_the_rest_of_the_file_read(
+    tmp_path: Path, compress: bool, encoding: str | None, mb: int
+) -> None:
+    body = b"<html><body>" + b"<p>filler text of a very large page</p>\n" * (mb * 2**20 // 40) + b"</body></html>"
+    headers = list(UTF8)
+    if encoding == "gzip":
+        body = gzip.compress(body, 1)
+        headers.append(("Content-Encoding", "gzip"))
+
+    def fill(w: WarcWriter) -> None:
+        good(w, 0)
+        w.response("https://ex.kr/big", body, http_headers=headers)
+        for i in (1, 2, 3):
+            good(w, i)
+
+    path, offsets = build(tmp_path, fill, compress=compress)
+    items = read(path)
+    assert summary(items) == [("doc", offsets[0], "https://ex.kr/0"), ("oversized", offsets[1]),
+                              *(("doc", offsets[i], f"https://ex.kr/{i - 1}") for i in (2, 3, 4))]  # fmt: skip
+
+
+def test_a_deeply_nested_page_takes_the_linear_path(tmp_path: Path) -> None:
+    sentence = "모든 인류 구성원의 천부의 존엄성과 동등하고 양도할 수 없는 권리를 인정하는 것이 세계의 자유의 기초이다."
+    deep = f"<html><body>{'<div>' * 100_000}<p>{sentence}</p>{'</div>' * 100_000}</body></html>".encode()
+
+    def fill(w: WarcWriter) -> None:
+        good(w, 0)
+        w.response("https://ex.kr/deep", deep, http_headers=UTF8)
+        good(w, 1)
+
+    path, _ = build(tmp_path, fill)
+    items = read(path)  # main-content extraction alone would take tens of minutes on this page
+    docs = [x for x in items if isinstance(x, Document)]
+    assert [d.url for d in docs] == ["https://ex.kr/0", "https://ex.kr/deep", "https://ex.kr/1"]
+    assert docs[1].text == sentence and docs[1].repairs == ("deep_dom_plain_text",)
+    assert docs[0].repairs == () and docs[2].repairs == ()
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("delta", [300, 5000, 100_000])
+@pytest.mark.parametrize("last", [False, True])
+def test_a_content_length_too_long_counts_the_record_once(tmp_path: Path, compress: bool, delta: int, last: bool) -> None:
+    def fill(w: WarcWriter) -> None:
+        _bad_length(delta)(w) if not last else (good(w, 1), w.raw(_bad_record(delta)))
+
+    path, offsets = build(tmp_path, fill, compress=compress)
+    items = read(path)
+    assert [off for _, off, *_ in summary(items)] == offsets  # every record once, in order
+    assert [isinstance(x, Document) for x in items] == [True, False] + [True] * (len(offsets) - 2)
+    assert items[1].reason in ("malformed_record", "truncated") and items[1].detail
+
+
+def _bad_record(delta: int) -> bytes:
+    block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + page(2)
+    headers = [("WARC-Type", "response"), ("WARC-Target-URI", "https://ex.kr/2"),
+               ("Content-Type", "application/http; msgtype=response")]  # fmt: skip
+    return format_record(headers, block, content_length=len(block) + delta)
