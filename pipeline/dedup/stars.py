@@ -66,6 +66,8 @@ def both_ways(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def split_by_node(u: np.ndarray, v: np.ndarray, num_partitions: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Directed edges grouped by the partition of their first node: `[(u, v) of partition 0, ...]`."""
     part = node_partition(u, num_partitions)
+    if num_partitions < 1 << 16:  # numpy's stable sort of 16-bit keys is a radix sort: linear
+        part = part.astype(np.uint16)
     order = np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(num_partitions + 1))
     u, v = u[order], v[order]

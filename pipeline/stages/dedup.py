@@ -302,6 +302,12 @@ def _reset_peak() -> None:
         pass
 
 
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
 def _peak_mb() -> float:
     """Peak RSS of this process (MB) since `_reset_peak`."""
     try:
@@ -378,6 +384,7 @@ def _seed_edges(job: dict[str, Any]) -> dict[str, Any]:
     u, v = both_ways(np.concatenate(u_parts), np.concatenate(v_parts))
     out["directed_edges"] = _write_split(u, v, job["out"], p, num_partitions)
     out["peak_mb"] = _peak_mb()
+    out["node_id"] = _node_id()
     return out
 
 
@@ -400,6 +407,7 @@ def _star_step(job: dict[str, Any]) -> dict[str, Any]:
     del u, v
     _write_split(*both_ways(a, b), job["out"], p, num_partitions)
     out["peak_mb"] = _peak_mb()
+    out["node_id"] = _node_id()
     return out
 
 
@@ -433,12 +441,9 @@ def distributed_labels(
     """Each document's component label (smallest index in its cluster) by large-star/small-star rounds as Ray
     tasks over node-partitioned edge files; the driver holds per-document labels and per-task counts, no edges.
     Returns (labels, summary counts)."""
-    from pipeline.runtime import console
-
     d = cfg.dedup
     P = d.num_partitions
     root = _cc_dir(cfg)
-    labels_dir = join(root, "labels")
     t0 = time.perf_counter()
     seed_dir = join(root, "round-000")
     jobs = [
@@ -453,7 +458,23 @@ def distributed_labels(
         "verified_edges": sum(s["verified_edges"] for s in seeds),
         "exact_edges": sum(s["exact_edges"] for s in seeds),
     }
-    peak = max(s["peak_mb"] for s in seeds)
+    labels, stats = star_rounds(root, seed_dir, num_docs, P)
+    node_ids = set(stats.pop("node_ids")) | {s["node_id"] for s in seeds}
+    summary.update(stats, task_nodes=len(node_ids))
+    summary["max_task_peak_mb"] = round(max(stats["max_task_peak_mb"], *(s["peak_mb"] for s in seeds)), 1)
+    summary["components_seconds"] = round(time.perf_counter() - t0, 3)
+    return labels, summary
+
+
+def star_rounds(root: str, seed_dir: str, num_docs: int, num_partitions: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Large-star/small-star rounds over the node-partitioned edge files in `seed_dir` (to-<q>/from-<p>.arrow,
+    both directions) until every partition is stars; the step files go under `root` and are removed as soon as
+    the next step has read them, `root` itself at the end. Returns (labels, counts)."""
+    from pipeline.runtime import console
+
+    P = num_partitions
+    labels_dir = join(root, "labels")
+    peak, nodes = 0.0, set()
     current, rounds = seed_dir, 0
     while True:
         t_round = time.perf_counter()
@@ -464,11 +485,11 @@ def distributed_labels(
             "dedup components: large-star",
         )
         peak = max(peak, *(r["peak_mb"] for r in res))
+        nodes.update(r["node_id"] for r in res)
         edges, left = sum(r["edges"] for r in res) // 2, sum(r["unsettled"] for r in res)
         _rmtree(current)
         if left == 0:
             _rmtree(after_large)
-            console.print(f"dedup components: settled after {rounds} rounds ({edges:,} edges)", highlight=False)
             break
         if rounds >= MAX_ROUNDS:
             raise RuntimeError(f"dedup components: not settled after {MAX_ROUNDS} rounds ({left:,} nodes left)")
@@ -480,6 +501,7 @@ def distributed_labels(
             "dedup components: small-star",
         )
         peak = max(peak, *(r["peak_mb"] for r in res))
+        nodes.update(r["node_id"] for r in res)
         _rmtree(after_large)
         console.print(
             f"dedup components: round {rounds}: {edges:,} edges, {left:,} unsettled nodes | "
@@ -487,12 +509,17 @@ def distributed_labels(
             highlight=False,
         )
     labels = np.arange(num_docs, dtype=np.int64)
+    clustered = 0
     for p in range(P):
         t = read_arrow(join(labels_dir, f"{_part_name(p)}.arrow"))
         labels[t.column("doc").to_numpy()] = t.column("label").to_numpy()
+        clustered += t.num_rows
     _rmtree(root)
-    summary.update(rounds=rounds, max_task_peak_mb=round(peak, 1), components_seconds=round(time.perf_counter() - t0, 3))
-    return labels, summary
+    console.print(
+        f"dedup components: settled after {rounds} rounds, {clustered:,} documents joined to another",
+        highlight=False,
+    )
+    return labels, {"rounds": rounds, "max_task_peak_mb": round(peak, 1), "node_ids": sorted(nodes)}
 
 
 def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, Any]:
