@@ -415,7 +415,8 @@ def _map_tasks(fn: Any, jobs: list[Any], label: str) -> list[Any]:
     """`fn(job)` for every job as Ray tasks (Ray runs as many at once as there are CPUs); results in job order."""
     import ray
 
-    remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+    # SPREAD: partitions go to every node (Ray would otherwise keep short tasks on the driver's node)
+    remote = ray.remote(num_cpus=1, max_retries=2, scheduling_strategy="SPREAD")(fn)
     refs = [remote.remote(j) for j in jobs]
     try:
         return ray.get(refs)
