@@ -12,7 +12,8 @@
    every bucket as a chain (k members, k-1 edges). The driver keeps the candidate edges whose Jaccard reaches the
    threshold (`verify`: of the shingle-hash sets, or the signature estimate), a batch of edges at a time reading only
    their documents' rows, adds a chain per group of identical normalized texts (exact
-   duplicates), and takes connected components with scipy. Each cluster keeps one document — the first in corpus
+   duplicates), and takes connected components with scipy, or, above `distributed_above_edges`, with distributed
+   large-star/small-star rounds (see Scale). Each cluster keeps one document — the first in corpus
    order (shard id, then record offset), or the longest — and the decision for every document is written per shard.
    Not Ray Data `groupby` (130 s for 2M keys here, see the Ray notes) and not a pairwise index: sorting is the grouping.
 3. **apply** (per shard, `DedupStage`): kept documents go to `dedup/<shard>.parquet` with `dup_cluster_size` (how many
@@ -20,11 +21,16 @@
    `dedup/removed/<shard>.parquet` with `dedup_reason` (`exact-duplicate` when its normalized text equals the kept
    one's, else `near-duplicate`) and `duplicate_of`.
 
-Scale: the driver holds 8 bytes of exact hash, a few bytes of metadata per document, the candidate edges, and the
-shingle sets (or signatures) of one batch of edge endpoints (`VERIFY_BATCH_EDGES`). scipy's components run ~1e7 edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on
-this 2-core machine (Ray notes). Beyond ~1e8 edges, components need a distributed algorithm (iterated
-large-star/small-star min-label propagation over hash-partitioned edges, O(log n) shuffle rounds); the partitioned
-edge files this stage produces are the input such a step would take.
+Scale: the driver holds 8 bytes of exact hash and a few bytes of metadata per document. On the scipy path
+(`dedup.components: driver`, or `auto` up to `distributed_above_edges`) it also holds the candidate edges and the
+shingle sets (or signatures) of one batch of edge endpoints (`VERIFY_BATCH_EDGES`); scipy's components run ~1e7
+edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on this 2-core machine (Ray notes). On the distributed path no edge
+reaches the driver: each partition task verifies its own candidates and writes them, with the exact-duplicate
+chains of its share of exact hashes, to edge files split by a hash of the node (`pipeline.dedup.stars`);
+large-star/small-star rounds (Kiveris et al. 2014) then run as one Ray task per partition and operation until every
+partition is stars centred on each component's smallest document, so a task holds one partition's edges. Both paths
+give the same labels, hence byte-identical decision files. `scripts/bench/dedup_scale.py --components-edges` measures
+it.
 """
 
 from __future__ import annotations

@@ -252,3 +252,31 @@ def test_distributed_components_exact_only_and_leftovers(ray_session, tmp_path: 
     assert _decisions(tmp_path) == want
     _, removed = outputs(tmp_path)
     assert sorted(r["doc_id"] for r in removed) == sorted(k for k, v in expected.items() if v == "exact-duplicate")
+
+
+def test_demo_crawl_same_decisions_either_components_path(ray_session, tmp_path: Path) -> None:
+    """The bundled demo crawl (configs/demo.yaml) through extract, langid, filter and dedup: the distributed
+    components reproduce scipy's decision files byte for byte, and the demo's planted duplicates are merged."""
+    import yaml
+
+    from pipeline.config import with_absolute_paths
+    from pipeline.stages import runner
+    from tests.conftest import PROJECT_ROOT
+
+    raw = yaml.safe_load((PROJECT_ROOT / "configs" / "demo.yaml").read_text())
+    raw["run"] = {"work_dir": str(tmp_path / "out"), "stages": ["extract", "langid", "filter", "dedup"]}
+    raw["extract"]["inputs"] = [str(PROJECT_ROOT / p) for p in raw["extract"]["inputs"]]
+
+    def run(components: str) -> dict:
+        raw["dedup"]["components"] = components
+        c = with_absolute_paths(parse_config(raw, base_dir=PROJECT_ROOT))
+        for name in c.run.stages:
+            assert runner(name)(c, None, False).ok
+        return json.loads(Path(global_record_path(c, "dedup", "clusters")).read_text())["stats"]
+
+    drv = run("driver")
+    want = _decisions(tmp_path)
+    dist = run("distributed")
+    assert dist["components"] == "distributed" and dist["rounds"] >= 1
+    assert _decisions(tmp_path) == want and len(want) == 4
+    assert dist["removed_exact"] == drv["removed_exact"] and dist["removed_near"] == drv["removed_near"] > 0
