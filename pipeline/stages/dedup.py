@@ -488,7 +488,10 @@ def star_rounds(root: str, seed_dir: str, num_docs: int, num_partitions: int) ->
         after_large = join(root, f"round-{rounds + 1:03d}-large")
         res = _map_tasks(
             _star_step,
-            [{"op": "large", "p": p, "partitions": P, "in": current, "out": after_large, "labels": labels_dir} for p in range(P)],
+            [
+                {"op": "large", "p": p, "partitions": P, "in": current, "out": after_large, "labels": labels_dir}
+                for p in range(P)
+            ],
             "dedup components: large-star",
         )
         peak = max(peak, *(r["peak_mb"] for r in res))
@@ -560,13 +563,16 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
     distributed = d.components == "distributed"
     candidate_files: list[str] | None = None
     if d.fuzzy and n:
-        band_files = [[(t.outputs[_part_name(p)], int(bases[i])) for i, t in enumerate(sig_tasks)] for p in range(d.num_partitions)]
+        band_files = [
+            [(t.outputs[_part_name(p)], int(bases[i])) for i, t in enumerate(sig_tasks)] for p in range(d.num_partitions)
+        ]
         if d.components == "driver":
             edges = run_tasks(partition_edges, [(f, "chain") for f in band_files], label="dedup: bucket edges")
             src = np.concatenate([e[0] for e in edges])
             dst = np.concatenate([e[1] for e in edges])
         else:  # candidates stay in files; their count decides where the components run
-            candidate_files = [join(_cc_dir(cfg), "candidates", f"{_part_name(p)}.arrow") for p in range(d.num_partitions)]
+            cand_dir = join(_cc_dir(cfg), "candidates")
+            candidate_files = [join(cand_dir, f"{_part_name(p)}.arrow") for p in range(d.num_partitions)]
             found = run_tasks(
                 candidate_edges_to_file,
                 [(f, "chain", out) for f, out in zip(band_files, candidate_files)],
@@ -594,9 +600,7 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
         distributed = len(exact_edges[0]) > d.distributed_above_edges
     if distributed and n:
         del exact_edges
-        cid, stats = distributed_labels(
-            cfg, sig_files, bases, n, scope_dict.dictionary.to_pylist(), candidate_files
-        )
+        cid, stats = distributed_labels(cfg, sig_files, bases, n, scope_dict.dictionary.to_pylist(), candidate_files)
         summary.update(stats, components="distributed")
         if not d.exact:
             summary.pop("exact_edges", None)
