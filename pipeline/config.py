@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import xxhash
 import yaml
@@ -352,6 +352,20 @@ class DedupSection(_Section):
         "an object store, more memory).",
     )
     write_removed: bool = Field(default=True, description="Write removed documents to dedup/removed/ with reasons.")
+    components: Literal["auto", "driver", "distributed"] = Field(
+        default="auto",
+        description="Where connected components are computed: scipy on the driver, or large-star/small-star rounds "
+        "as Ray tasks over partitioned edge files (memory per task bounded by partition size); auto: distributed "
+        "above distributed_above_edges. Same clusters either way.",
+    )
+    distributed_above_edges: int = Field(
+        default=50_000_000,
+        ge=0,
+        description="With components: auto, edges (candidate + exact-duplicate) above which the distributed path "
+        "runs; scipy needs ~6 GB on the driver for 5e7 edges.",
+    )
+    #: How the clusters are computed, not what they are: left out of the hash of the per-shard steps.
+    HASH_EXCLUDE: ClassVar[frozenset[str]] = frozenset({"components", "distributed_above_edges"})
 
     @model_validator(mode="after")
     def _something(self) -> DedupSection:
@@ -494,7 +508,7 @@ class PipelineConfig(_Section):
 
 
 def _dump(v: Any) -> Any:
-    return v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+    return v.model_dump(mode="json", exclude=getattr(v, "HASH_EXCLUDE", None)) if isinstance(v, BaseModel) else v
 
 
 def _describe(err: dict[str, Any]) -> str:

@@ -107,3 +107,57 @@ def test_a_lost_node_costs_no_shard(tmp_path: Path) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["ok"] and out["docs_out"] == 120, out
     assert "lost its worker" in proc.stderr, proc.stderr[-3000:]
+
+
+DEDUP_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import ray
+    from ray import cloudpickle
+    from ray.cluster_utils import Cluster
+
+    import tests
+    from pipeline.runtime import global_record_path
+    from pipeline.stages import dedup as dedup_stage
+    from tests.stages.test_dedup import cfg, corpus, write_inputs
+
+    tmp = Path(sys.argv[1])
+    shards, expected = corpus(seed=1)
+    write_inputs(tmp, shards)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        cloudpickle.register_pickle_by_value(tests)
+        decisions = tmp / "out" / "dedup" / "clusters"
+        out = {}
+        for how in ("driver", "distributed"):
+            res = dedup_stage.run(cfg(tmp, components=how), address=cluster.address)
+            rec = json.loads(Path(global_record_path(cfg(tmp), "dedup", "clusters")).read_text())["stats"]
+            out[how] = {"ok": res.ok, "stats": rec, "files": {p.name: p.read_bytes().hex() for p in sorted(decisions.iterdir())}}
+        print(json.dumps({"expected": len(expected), **out}))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    """
+)
+
+
+@pytest.mark.slow
+def test_distributed_dedup_components_on_two_nodes(tmp_path: Path) -> None:
+    """The large-star/small-star rounds run as tasks on both nodes and give the driver's decisions byte for byte."""
+    proc = subprocess.run(
+        [sys.executable, "-c", DEDUP_SCRIPT, str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    drv, dist = out["driver"], out["distributed"]
+    assert drv["ok"] and dist["ok"]
+    assert dist["stats"]["components"] == "distributed" and dist["stats"]["task_nodes"] == 2, dist["stats"]
+    assert dist["files"] == drv["files"] and len(drv["files"]) == 3
+    assert dist["stats"]["removed_exact"] + dist["stats"]["removed_near"] == out["expected"]

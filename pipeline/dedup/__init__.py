@@ -13,6 +13,9 @@ Modules, in pipeline order:
 * `verify`     -- `verify_edges_exact` (default: the true Jaccard of the shingle-hash sets) or `verify_edges` (the
   signature estimate): drop candidate edges below the threshold.
 * `components` -- `cluster_documents`: connected components; cluster id, size and kept document per document.
+* `stars`      -- large-star/small-star kernels for one partition: the same components, computed over
+  node-partitioned edge files by Ray tasks when the edges outgrow the driver (`star_components` runs them in one
+  process).
 
 How a distributed stage uses it (the recommended setup, measured in scripts/bench/dedup_quality.py):
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Clusters", "connected_components", "cluster_documents", "dense_ids"]
+__all__ = ["Clusters", "connected_components", "cluster_documents", "clusters_from_labels", "dense_ids"]
 
 
 @dataclass
@@ -169,7 +169,14 @@ def cluster_documents(
     `quality` (optional, `[num_docs]`, higher is better, NaN worst): the kept document is the best one; ties and
     the default go to the smallest document index. Singletons are their own cluster of size 1, kept.
     """
-    cid = connected_components(num_docs, src, dst, method)
+    return clusters_from_labels(connected_components(num_docs, src, dst, method), quality)
+
+
+def clusters_from_labels(cid: np.ndarray, quality: np.ndarray | None = None) -> Clusters:
+    """`Clusters` from each document's component label (its smallest member index, whichever algorithm found
+    it): sizes and the kept document, by `quality` as in `cluster_documents`."""
+    cid = np.asarray(cid, dtype=np.int64)
+    num_docs = len(cid)
     size = np.bincount(cid, minlength=num_docs)[cid] if num_docs else np.empty(0, dtype=np.int64)
     if quality is None:
         kept = cid.copy()

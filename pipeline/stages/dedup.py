@@ -12,7 +12,8 @@
    every bucket as a chain (k members, k-1 edges). The driver keeps the candidate edges whose Jaccard reaches the
    threshold (`verify`: of the shingle-hash sets, or the signature estimate), a batch of edges at a time reading only
    their documents' rows, adds a chain per group of identical normalized texts (exact
-   duplicates), and takes connected components with scipy. Each cluster keeps one document — the first in corpus
+   duplicates), and takes connected components with scipy, or, above `distributed_above_edges`, with distributed
+   large-star/small-star rounds (see Scale). Each cluster keeps one document — the first in corpus
    order (shard id, then record offset), or the longest — and the decision for every document is written per shard.
    Not Ray Data `groupby` (130 s for 2M keys here, see the Ray notes) and not a pairwise index: sorting is the grouping.
 3. **apply** (per shard, `DedupStage`): kept documents go to `dedup/<shard>.parquet` with `dup_cluster_size` (how many
@@ -20,15 +21,21 @@
    `dedup/removed/<shard>.parquet` with `dedup_reason` (`exact-duplicate` when its normalized text equals the kept
    one's, else `near-duplicate`) and `duplicate_of`.
 
-Scale: the driver holds 8 bytes of exact hash, a few bytes of metadata per document, the candidate edges, and the
-shingle sets (or signatures) of one batch of edge endpoints (`dedup.verify_batch_edges`). scipy's components run ~1e7 edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on
-this 2-core machine (Ray notes). Beyond ~1e8 edges, components need a distributed algorithm (iterated
-large-star/small-star min-label propagation over hash-partitioned edges, O(log n) shuffle rounds); the partitioned
-edge files this stage produces are the input such a step would take.
+Scale: the driver holds 8 bytes of exact hash and a few bytes of metadata per document. On the scipy path
+(`dedup.components: driver`, or `auto` up to `distributed_above_edges`) it also holds the candidate edges and the
+shingle sets (or signatures) of one batch of edge endpoints (`dedup.verify_batch_edges`); scipy's components run ~1e7
+edges in ~9 s / 1.3 GB, ~5e7 in ~55 s / 6 GB on this 2-core machine (Ray notes). On the distributed path no edge
+reaches the driver: each partition task verifies its own candidates and writes them, with the exact-duplicate
+chains of its share of exact hashes, to edge files split by a hash of the node (`pipeline.dedup.stars`);
+large-star/small-star rounds (Kiveris et al. 2014) then run as one Ray task per partition and operation until every
+partition is stars centred on each component's smallest document, so a task holds one partition's edges. Both paths
+give the same labels, hence byte-identical decision files. `scripts/bench/dedup_scale.py --components-edges` measures
+it.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -38,7 +45,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from pipeline.config import PipelineConfig
-from pipeline.dedup.components import cluster_documents
+from pipeline.dedup.components import clusters_from_labels, connected_components
 from pipeline.dedup.lsh import (
     BandKeys,
     band_keys,
@@ -52,11 +59,22 @@ from pipeline.dedup.lsh import (
 from pipeline.dedup.minhash import MinHasher
 from pipeline.dedup.normalize import exact_hash, exact_hashes
 from pipeline.dedup.shingles import ShingleConfig, text_script
+from pipeline.dedup.stars import both_ways, large_star, small_star, sorted_unique, split_by_node, star_labels, unsettled
 from pipeline.dedup.shingles import shingles as shingles_of
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import join, read_arrow, read_parquet, write_arrow, write_parquet
+from pipeline.storage import (
+    atomic_write_bytes,
+    exists,
+    fs_and_path,
+    join,
+    open_input,
+    read_arrow,
+    read_parquet,
+    write_arrow,
+    write_parquet,
+)
 
 REASON_EXACT = "exact-duplicate"
 REASON_NEAR = "near-duplicate"
@@ -269,9 +287,259 @@ def _verify(d: Any, files: list[str], bases: np.ndarray, src: np.ndarray, dst: n
     return keep
 
 
+# -- distributed connected components: every function below `_seed_edges` runs as a Ray task on one partition
+
+
+def _cc_dir(cfg: PipelineConfig) -> str:
+    """Intermediate edge files of the distributed components; removed before and after each run."""
+    return join(cfg.run.work_dir, "dedup", "cc")
+
+
+def _rmtree(url: str) -> None:
+    fs, path = fs_and_path(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def _reset_peak() -> None:
+    """Start this process's peak-RSS count afresh (Ray reuses worker processes across tasks)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # not Linux, or not allowed: the peak then covers the worker's earlier tasks too
+        pass
+
+
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process (MB) since `_reset_peak`."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _edge_file(step_dir: str, to: int, frm: int) -> str:
+    return join(step_dir, f"to-{to:04d}", f"from-{frm:04d}.arrow")
+
+
+def _write_split(u: np.ndarray, v: np.ndarray, step_dir: str, p: int, num_partitions: int) -> int:
+    """Write directed edges to the partitions of their first node: one file per receiving partition."""
+    for q, (pu, pv) in enumerate(split_by_node(u, v, num_partitions)):
+        write_arrow(pa.table({"u": pu, "v": pv}), _edge_file(step_dir, q, p))
+    return len(u)
+
+
+def _read_partition(step_dir: str, p: int, num_partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Partition p's directed edges (sorted, unique) from every sender's file."""
+    us, vs = [], []
+    for q in range(num_partitions):
+        t = read_arrow(_edge_file(step_dir, p, q))
+        us.append(t.column("u").to_numpy())
+        vs.append(t.column("v").to_numpy())
+    return sorted_unique(np.concatenate(us), np.concatenate(vs))
+
+
+def candidate_edges_to_file(job: tuple[list[tuple[str, int]], str, str]) -> int:
+    """One LSH partition's candidate edges written to a file instead of returned; their number. A Ray task."""
+    files, mode, out = job
+    src, dst = partition_edges((files, mode))
+    write_arrow(pa.table({"src": src, "dst": dst}), out)
+    return int(len(src))
+
+
+def _seed_edges(job: dict[str, Any]) -> dict[str, Any]:
+    """Partition p's verified candidate edges and exact-duplicate chains, written split by node partition: the
+    input of the first round. Memory: one partition's candidates and its share of the exact hashes."""
+    _reset_peak()
+    d, p, num_partitions = job["dedup"], job["p"], job["partitions"]
+    u_parts, v_parts = [], []
+    out: dict[str, Any] = {"verified_edges": 0, "exact_edges": 0}
+    if job["candidates"] is not None:
+        t = read_arrow(job["candidates"])
+        src, dst = t.column("src").to_numpy(), t.column("dst").to_numpy()
+        if d.verify != "off" and len(src):
+            keep = _verify(d, job["sig_files"], job["bases"], src, dst)
+            src, dst = src[keep], dst[keep]
+        out["verified_edges"] = int(len(src))
+        u_parts.append(src)
+        v_parts.append(dst)
+    if d.exact:  # the documents whose exact hash falls in partition p: all copies of a text meet here
+        idx_parts, hash_parts, scope_parts = [], [], []
+        scopes = pa.array(job["scopes"], pa.string())
+        for path, base in zip(job["sig_files"], job["bases"]):
+            t = read_arrow(path, ["exact_hash", "scope"])
+            h = t.column("exact_hash").to_numpy()
+            mine = np.flatnonzero((h % np.uint64(num_partitions) == np.uint64(p)) & (h != np.uint64(EMPTY_HASH)))
+            idx_parts.append(mine + int(base))
+            hash_parts.append(h[mine])
+            code = pc.index_in(t.column("scope").combine_chunks(), value_set=scopes).to_numpy(zero_copy_only=False)
+            scope_parts.append(np.asarray(code, dtype=np.int64)[mine])
+        idx, h, sc = np.concatenate(idx_parts), np.concatenate(hash_parts), np.concatenate(scope_parts)
+        es, ed = _exact_edges(h, sc, np.ones(len(h), dtype=bool))
+        out["exact_edges"] = int(len(es))
+        u_parts.append(idx[es])
+        v_parts.append(idx[ed])
+    u, v = both_ways(np.concatenate(u_parts), np.concatenate(v_parts))
+    out["directed_edges"] = _write_split(u, v, job["out"], p, num_partitions)
+    out["peak_mb"] = _peak_mb()
+    out["node_id"] = _node_id()
+    return out
+
+
+def _star_step(job: dict[str, Any]) -> dict[str, Any]:
+    """One large-star or small-star operation on partition p. A large star first counts the partition's unsettled
+    nodes and, when there are none, writes its (leaf, centre) labels: if every partition is settled, those are
+    the components and the step's output is not needed."""
+    _reset_peak()
+    p, num_partitions = job["p"], job["partitions"]
+    u, v = _read_partition(job["in"], p, num_partitions)
+    out: dict[str, Any] = {"edges": int(len(u))}
+    if job["op"] == "large":
+        out["unsettled"] = unsettled(u, v)
+        if out["unsettled"] == 0:
+            leaf, centre = star_labels(u, v)
+            write_arrow(pa.table({"doc": leaf, "label": centre}), join(job["labels"], f"{_part_name(p)}.arrow"))
+        a, b = large_star(u, v)
+    else:
+        a, b = small_star(u, v)
+    del u, v
+    _write_split(*both_ways(a, b), job["out"], p, num_partitions)
+    out["peak_mb"] = _peak_mb()
+    out["node_id"] = _node_id()
+    return out
+
+
+def _map_tasks(fn: Any, jobs: list[Any], label: str) -> list[Any]:
+    """`fn(job)` for every job as Ray tasks (Ray runs as many at once as there are CPUs); results in job order."""
+    import ray
+
+    # SPREAD: partitions go to every node (Ray would otherwise keep short tasks on the driver's node)
+    remote = ray.remote(num_cpus=1, max_retries=2, scheduling_strategy="SPREAD")(fn)
+    refs = [remote.remote(j) for j in jobs]
+    try:
+        return ray.get(refs)
+    except Exception as e:  # noqa: BLE001 - re-raised with the step's name
+        for r in refs:
+            ray.cancel(r)
+        cause = getattr(e, "cause", None) or e
+        raise RuntimeError(f"{label}: {type(cause).__name__}: {cause}") from e
+
+
+#: Rounds after which the distributed components give up (a chain of 10^9 documents needs ~30).
+MAX_ROUNDS = 100
+
+
+def distributed_labels(
+    cfg: PipelineConfig,
+    sig_files: list[str],
+    bases: np.ndarray,
+    num_docs: int,
+    scopes: list[str],
+    candidate_files: list[str] | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Each document's component label (smallest index in its cluster) by large-star/small-star rounds as Ray
+    tasks over node-partitioned edge files; the driver holds per-document labels and per-task counts, no edges.
+    Returns (labels, summary counts)."""
+    d = cfg.dedup
+    P = d.num_partitions
+    root = _cc_dir(cfg)
+    t0 = time.perf_counter()
+    seed_dir = join(root, "round-000")
+    jobs = [
+        {
+            "dedup": d, "p": p, "partitions": P, "out": seed_dir, "sig_files": sig_files, "bases": bases,
+            "scopes": scopes, "candidates": candidate_files[p] if candidate_files else None,
+        }
+        for p in range(P)
+    ]  # fmt: skip
+    seeds = _map_tasks(_seed_edges, jobs, "dedup components: seed")
+    summary: dict[str, Any] = {
+        "verified_edges": sum(s["verified_edges"] for s in seeds),
+        "exact_edges": sum(s["exact_edges"] for s in seeds),
+    }
+    labels, stats = star_rounds(root, seed_dir, num_docs, P)
+    node_ids = set(stats.pop("node_ids")) | {s["node_id"] for s in seeds}
+    summary.update(stats, task_nodes=len(node_ids))
+    summary["max_task_peak_mb"] = round(max(stats["max_task_peak_mb"], *(s["peak_mb"] for s in seeds)), 1)
+    summary["components_seconds"] = round(time.perf_counter() - t0, 3)
+    return labels, summary
+
+
+def star_rounds(root: str, seed_dir: str, num_docs: int, num_partitions: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Large-star/small-star rounds over the node-partitioned edge files in `seed_dir` (to-<q>/from-<p>.arrow,
+    both directions) until every partition is stars; the step files go under `root` and are removed as soon as
+    the next step has read them, `root` itself at the end. Returns (labels, counts)."""
+    from pipeline.runtime import console
+
+    P = num_partitions
+    labels_dir = join(root, "labels")
+    peak, nodes = 0.0, set()
+    current, rounds = seed_dir, 0
+    while True:
+        t_round = time.perf_counter()
+        after_large = join(root, f"round-{rounds + 1:03d}-large")
+        res = _map_tasks(
+            _star_step,
+            [
+                {"op": "large", "p": p, "partitions": P, "in": current, "out": after_large, "labels": labels_dir}
+                for p in range(P)
+            ],
+            "dedup components: large-star",
+        )
+        peak = max(peak, *(r["peak_mb"] for r in res))
+        nodes.update(r["node_id"] for r in res)
+        edges, left = sum(r["edges"] for r in res) // 2, sum(r["unsettled"] for r in res)
+        _rmtree(current)
+        if left == 0:
+            _rmtree(after_large)
+            break
+        if rounds >= MAX_ROUNDS:
+            raise RuntimeError(f"dedup components: not settled after {MAX_ROUNDS} rounds ({left:,} nodes left)")
+        rounds += 1
+        current = join(root, f"round-{rounds:03d}")
+        res = _map_tasks(
+            _star_step,
+            [{"op": "small", "p": p, "partitions": P, "in": after_large, "out": current} for p in range(P)],
+            "dedup components: small-star",
+        )
+        peak = max(peak, *(r["peak_mb"] for r in res))
+        nodes.update(r["node_id"] for r in res)
+        _rmtree(after_large)
+        console.print(
+            f"dedup components: round {rounds}: {edges:,} edges, {left:,} unsettled nodes | "
+            f"{time.perf_counter() - t_round:.1f} s",
+            highlight=False,
+        )
+    labels = np.arange(num_docs, dtype=np.int64)
+    clustered = 0
+    for p in range(P):
+        t = read_arrow(join(labels_dir, f"{_part_name(p)}.arrow"))
+        labels[t.column("doc").to_numpy()] = t.column("label").to_numpy()
+        clustered += t.num_rows
+    _rmtree(root)
+    console.print(
+        f"dedup components: settled after {rounds} rounds, {clustered:,} documents joined to another",
+        highlight=False,
+    )
+    return labels, {"rounds": rounds, "max_task_peak_mb": round(peak, 1), "node_ids": sorted(nodes)}
+
+
 def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, Any]:
     """The corpus-wide step: candidate edges per partition (Ray tasks), verification, exact-duplicate chains,
-    connected components, and one decision file per shard. Returns the step's summary counts."""
+    connected components, and one decision file per shard. Returns the step's summary counts.
+
+    Components run with scipy on the driver, or (`dedup.components`: distributed, or auto above
+    `distributed_above_edges`) as large-star/small-star rounds in Ray tasks; both give the same labels."""
     from pipeline.runtime import run_tasks
 
     d = cfg.dedup
@@ -284,36 +552,73 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
     scopes = pa.concat_arrays([m.column("scope").combine_chunks() for m in metas]) if metas else pa.array([], pa.string())
     exact = np.concatenate([m.column("exact_hash").to_numpy() for m in metas]) if metas else np.empty(0, np.uint64)
     chars = np.concatenate([m.column("chars").to_numpy() for m in metas]) if metas else np.empty(0, np.int64)
-    scope = pc.dictionary_encode(scopes).indices.to_numpy(zero_copy_only=False).astype(np.int64) if n else np.empty(0, np.int64)
+    scope_dict = pc.dictionary_encode(scopes) if n else None
+    scope = scope_dict.indices.to_numpy(zero_copy_only=False).astype(np.int64) if n else np.empty(0, np.int64)
     usable = exact != np.uint64(EMPTY_HASH)
+    sig_files = [t.outputs["signatures"] for t in sig_tasks]
 
     src_parts: list[np.ndarray] = []
     dst_parts: list[np.ndarray] = []
     summary: dict[str, Any] = {"documents": n, "shards": len(sig_tasks)}
+    _rmtree(_cc_dir(cfg))  # leftovers of a killed run
+    exact_edges = _exact_edges(exact, scope, usable) if d.exact and n and d.components != "distributed" else None
+    distributed = d.components == "distributed"
+    candidate_files: list[str] | None = None
     if d.fuzzy and n:
-        jobs = [
-            ([(t.outputs[_part_name(p)], int(bases[i])) for i, t in enumerate(sig_tasks)], "chain")
-            for p in range(d.num_partitions)
+        band_files = [
+            [(t.outputs[_part_name(p)], int(bases[i])) for i, t in enumerate(sig_tasks)] for p in range(d.num_partitions)
         ]
-        edges = run_tasks(partition_edges, jobs, label="dedup: bucket edges")
-        src = np.concatenate([e[0] for e in edges])
-        dst = np.concatenate([e[1] for e in edges])
-        src, dst = dedupe_edges(src, dst)
-        summary["candidate_edges"] = int(len(src))
-        if d.verify != "off" and len(src):
-            keep = _verify(d, [t.outputs["signatures"] for t in sig_tasks], bases, src, dst)
-            src, dst = src[keep], dst[keep]
-        summary["verified_edges"] = int(len(src))
-        src_parts.append(src)
-        dst_parts.append(dst)
-    if d.exact and n:
-        es, ed = _exact_edges(exact, scope, usable)
-        summary["exact_edges"] = int(len(es))
-        src_parts.append(es)
-        dst_parts.append(ed)
-    src = np.concatenate(src_parts) if src_parts else np.empty(0, np.int64)
-    dst = np.concatenate(dst_parts) if dst_parts else np.empty(0, np.int64)
-    clusters = cluster_documents(n, src, dst, quality=chars.astype(np.float64) if d.keep == "longest" else None)
+        if d.components == "driver":
+            edges = run_tasks(partition_edges, [(f, "chain") for f in band_files], label="dedup: bucket edges")
+            src = np.concatenate([e[0] for e in edges])
+            dst = np.concatenate([e[1] for e in edges])
+        else:  # candidates stay in files; their count decides where the components run
+            cand_dir = join(_cc_dir(cfg), "candidates")
+            candidate_files = [join(cand_dir, f"{_part_name(p)}.arrow") for p in range(d.num_partitions)]
+            found = run_tasks(
+                candidate_edges_to_file,
+                [(f, "chain", out) for f, out in zip(band_files, candidate_files)],
+                label="dedup: bucket edges",
+            )
+            total = sum(found) + (len(exact_edges[0]) if exact_edges is not None else 0)
+            distributed = distributed or total > d.distributed_above_edges
+            if not distributed:
+                tables = [read_arrow(f) for f in candidate_files]
+                src = np.concatenate([t.column("src").to_numpy() for t in tables])
+                dst = np.concatenate([t.column("dst").to_numpy() for t in tables])
+                del tables
+        if not distributed:
+            src, dst = dedupe_edges(src, dst)
+            summary["candidate_edges"] = int(len(src))
+            if d.verify != "off" and len(src):
+                keep = _verify(d, sig_files, bases, src, dst)
+                src, dst = src[keep], dst[keep]
+            summary["verified_edges"] = int(len(src))
+            src_parts.append(src)
+            dst_parts.append(dst)
+        else:
+            summary["candidate_edges"] = int(sum(found))  # repeats across partitions not yet removed
+    elif exact_edges is not None and d.components == "auto":
+        distributed = len(exact_edges[0]) > d.distributed_above_edges
+    if distributed and n:
+        del exact_edges
+        cid, stats = distributed_labels(cfg, sig_files, bases, n, scope_dict.dictionary.to_pylist(), candidate_files)
+        summary.update(stats, components="distributed")
+        if not d.exact:
+            summary.pop("exact_edges", None)
+    else:
+        if exact_edges is not None:
+            summary["exact_edges"] = int(len(exact_edges[0]))
+            src_parts.append(exact_edges[0])
+            dst_parts.append(exact_edges[1])
+        del exact_edges
+        src = np.concatenate(src_parts) if src_parts else np.empty(0, np.int64)
+        dst = np.concatenate(dst_parts) if dst_parts else np.empty(0, np.int64)
+        cid = connected_components(n, src, dst)
+        del src, dst, src_parts, dst_parts
+        summary["components"] = "driver"
+    _rmtree(_cc_dir(cfg))
+    clusters = clusters_from_labels(cid, quality=chars.astype(np.float64) if d.keep == "longest" else None)
 
     kept_id = clusters.kept_id
     keep = clusters.keep
@@ -324,7 +629,7 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
     )
     for i, t in enumerate(sig_tasks):
         lo, hi = int(bases[i]), int(bases[i] + counts[i])
-        write_arrow(
+        _write_if_changed(
             pa.table(
                 {
                     "keep": pa.array(keep[lo:hi], pa.bool_()),
@@ -343,6 +648,35 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
         seconds=round(time.perf_counter() - t0, 3),
     )
     return summary
+
+
+def _write_if_changed(table: pa.Table, url: str) -> None:
+    """Write an Arrow file unless the same bytes are already there: a rerun that finds the same clusters (another
+    `components` path, say) leaves the decisions, and so the apply step's input fingerprints, untouched."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    data = sink.getvalue().to_pybytes()
+    if exists(url):
+        with open_input(url) as f:
+            if f.read() == data:
+                return
+    atomic_write_bytes(url, data)
+
+
+def clusters_config_hash(cfg: PipelineConfig) -> str:
+    """The dedup settings' hash plus how the components are computed: changing `components` reruns the clusters
+    step only (the per-shard steps' hash leaves it out)."""
+    d = cfg.dedup
+    how = f"{d.components}:{d.distributed_above_edges}"
+    return xxhash.xxh3_64_hexdigest(f"{cfg.section_hash(*DedupSignatures(cfg).config_parts())}|{how}".encode())
+
+
+def components_note(summary: dict[str, Any]) -> str:
+    """How the clusters step found its components, for the summary line."""
+    if summary.get("components") != "distributed":
+        return "on the driver"
+    return f"distributed: {summary['rounds']} rounds, peak {summary['max_task_peak_mb']:,.0f} MB per task"
 
 
 def decisions_path(cfg: PipelineConfig, shard_id: str) -> str:
@@ -423,7 +757,7 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  
         lambda: find_clusters(cfg, sig_tasks),
         version=SIG_VERSION,
         input_fingerprint=shard_records_fingerprint(cfg, DedupSignatures, sig_tasks),
-        config_hash=cfg.section_hash(*DedupSignatures(cfg).config_parts()),
+        config_hash=clusters_config_hash(cfg),
         outputs={t.shard_id: decisions_path(cfg, t.shard_id) for t in sig_tasks},
         force=force,
         address=address,
@@ -432,8 +766,8 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  
         console.print(
             f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
             f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
-            f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges) "
-            f"| {summary['seconds']:.1f} s",
+            f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges; "
+            f"components {components_note(summary)}) | {summary['seconds']:.1f} s",
             highlight=False,
         )
     return run_stage(DedupStage, cfg, address=address, force=force, started=t0)

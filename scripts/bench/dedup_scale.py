@@ -16,6 +16,16 @@ and prints seconds per step, peak RSS (resource.getrusage), edge counts, and the
 Target: finishes on a 2-core box with peak RSS under 8 GB.
 
 Not a test: run it by hand,  python scripts/bench/dedup_scale.py [--docs 1000000 --partitions 16]
+
+`--components-edges N` instead runs the distributed connected components alone (the clusters step's path above
+`dedup.distributed_above_edges`) on local Ray: Ray tasks write a random graph of N undirected edges over N
+documents straight into node-partitioned edge files (70 % inside blocks of 8 documents: many small clusters; 20 %
+chains of 1,000 through random documents; 10 % among the first 2 % of documents: one giant component), then the
+large-star/small-star rounds of `pipeline.stages.dedup.star_rounds` run to the end. Prints the rounds (one line
+each), seconds, the peak RSS of the largest task (VmHWM of the Ray worker, reset at each task's start) and of the
+driver; `--check` also compares the labels with scipy (small N only: scipy needs ~6 GB at 5e7 edges).
+
+    python scripts/bench/dedup_scale.py --components-edges 50000000 --partitions 16
 """
 
 from __future__ import annotations
@@ -82,6 +92,76 @@ def planted_signatures(n: int, num_perm: int, dup_fraction: float, rng: np.rando
     return sig, label
 
 
+def _graph_part(job: dict) -> dict:
+    """Ray task: generator g's share of the random graph, written split by node partition (both directions)."""
+    from pipeline.dedup.stars import both_ways
+    from pipeline.stages.dedup import _node_id, _peak_mb, _reset_peak, _write_split
+
+    _reset_peak()
+    g, P, n, m = job["g"], job["partitions"], job["docs"], job["edges"]
+    rng = np.random.default_rng(job["seed"] * 1000 + g)
+    span = (n // P) // 8 * 8
+    lo, hi = g * span, (g + 1) * span if g < P - 1 else n
+    k = m // P + (m % P if g == P - 1 else 0)
+    k_small, k_chain = int(0.7 * k), int(0.2 * k)
+    k_giant = k - k_small - k_chain
+    a = rng.integers(lo, hi, k_small)
+    b = np.minimum((a // 8) * 8 + rng.integers(0, 8, k_small), hi - 1)
+    cn = lo + rng.permutation(hi - lo)[: min(hi - lo, k_chain + k_chain // 1000 + 1)]
+    link = (np.arange(len(cn) - 1) % 1000) != 999
+    ca, cb = cn[:-1][link][:k_chain], cn[1:][link][:k_chain]
+    ga, gb = rng.integers(0, max(2, n // 50), k_giant), rng.integers(0, max(2, n // 50), k_giant)
+    src, dst = np.concatenate([a, ca, ga]), np.concatenate([b, cb, gb])
+    u, v = both_ways(src, dst)
+    del a, b, ca, cb, ga, gb
+    _write_split(u, v, job["out"], g, P)
+    if job["keep_edges"]:
+        np.save(job["keep_edges"], np.stack([src, dst]))
+    return {"edges": int(len(src)), "peak_mb": _peak_mb(), "node_id": _node_id()}
+
+
+def components_bench(args: argparse.Namespace) -> None:
+    import shutil
+    import tempfile
+
+    from pipeline.config import RaySection
+    from pipeline.runtime import ensure_ray
+    from pipeline.stages.dedup import _map_tasks, star_rounds
+
+    n = m = int(args.components_edges)
+    P = args.partitions
+    ensure_ray(RaySection(num_cpus=args.cpus, object_store_mb=512))
+    root = tempfile.mkdtemp(prefix="dedup-cc-bench-")
+    try:
+        seed_dir = f"{root}/cc/round-000"
+        t0 = time.perf_counter()
+        jobs = [
+            {"g": g, "partitions": P, "docs": n, "edges": m, "seed": args.seed, "out": seed_dir,
+             "keep_edges": f"{root}/edges-{g}.npy" if args.check else None}
+            for g in range(P)
+        ]  # fmt: skip
+        gen = _map_tasks(_graph_part, jobs, "bench: graph")
+        print(f"{sum(r['edges'] for r in gen):,} edges over {n:,} documents in {P} partitions written in "
+              f"{time.perf_counter() - t0:.1f} s (largest generator task {max(r['peak_mb'] for r in gen):,.0f} MB)",
+              flush=True)
+        t0 = time.perf_counter()
+        labels, stats = star_rounds(f"{root}/cc", seed_dir, n, P)
+        secs = time.perf_counter() - t0
+        print(f"\ncomponents: {secs:.1f} s, {stats['rounds']} rounds, largest task peak {stats['max_task_peak_mb']:,.0f} MB "
+              f"(Ray worker RSS, {P} partitions), driver peak {peak_rss_mb():,.0f} MB "
+              f"(labels: {labels.nbytes / 2**20:,.0f} MB); clusters {int((labels == np.arange(n)).sum()):,}")
+        if args.check:
+            from pipeline.dedup.components import connected_components
+
+            e = np.concatenate([np.load(f"{root}/edges-{g}.npy") for g in range(P)], axis=1)
+            same = np.array_equal(labels, connected_components(n, e[0], e[1]))
+            print(f"same labels as scipy: {same}")
+            if not same:
+                raise SystemExit(1)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=1_000_000)
@@ -90,7 +170,13 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument("--dup-fraction", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--components-edges", type=float, default=0, help="run the distributed components bench instead")
+    ap.add_argument("--cpus", type=int, default=2, help="local Ray CPUs (components bench)")
+    ap.add_argument("--check", action="store_true", help="compare the components with scipy (small sizes)")
     args = ap.parse_args()
+    if args.components_edges:
+        components_bench(args)
+        return
 
     rng = np.random.default_rng(args.seed)
     times: dict[str, float] = {}

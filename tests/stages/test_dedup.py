@@ -195,3 +195,87 @@ def test_rerun_skips_and_a_changed_shard_redoes_only_what_depends_on_it(ray_sess
     # corpus order: S0's new copy comes before S1's original, so the S1 document is the one that goes
     assert any(r["doc_id"] == shards["S1"][0]["doc_id"] and r["duplicate_of"] == "S0/99000" for r in removed)
     assert res.ok
+
+
+def _decisions(tmp: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((tmp / "out" / "dedup" / "clusters").glob("*.arrow"))}
+
+
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_distributed_components_give_byte_identical_decisions(ray_session, tmp_path: Path, keep: str) -> None:
+    """Large-star/small-star rounds as Ray tasks find the same clusters as scipy on the driver: same decision files,
+    byte for byte; switching `components` reruns the clusters step only, and its intermediate files are gone."""
+    shards, expected = corpus(seed=9)
+    # a longer chain of near copies across shards, so the rounds have something to propagate
+    rng = random.Random(2)
+    text = shards["S0"][0]["text"]
+    for k in range(6):
+        text = near_copy(text, "Latin", rng, 0.002)
+        shards[f"S{k % 3}"].append(_doc(f"S{k % 3}", 50 + k, text, shards["S0"][0]["lang"]))
+    write_inputs(tmp_path, shards)
+    dedup_stage.run(cfg(tmp_path, keep=keep, components="driver"))
+    want = _decisions(tmp_path)
+    rec_path = Path(global_record_path(cfg(tmp_path), "dedup", "clusters"))
+    assert json.loads(rec_path.read_text())["stats"]["components"] == "driver"
+    outs = sorted((tmp_path / "out" / "dedup").rglob("*.parquet")) + sorted((tmp_path / "out" / "dedup").rglob("*.arrow"))
+    before = {p: p.stat().st_mtime_ns for p in outs}  # signatures, band keys, decisions, kept and removed docs
+
+    res = dedup_stage.run(cfg(tmp_path, keep=keep, components="distributed"))
+    stats = json.loads(rec_path.read_text())["stats"]
+    assert stats["components"] == "distributed" and stats["rounds"] >= 1 and stats["max_task_peak_mb"] > 0
+    assert _decisions(tmp_path) == want
+    assert res.skipped == 3 and {p: p.stat().st_mtime_ns for p in outs} == before  # only the clusters step reran
+    assert not (tmp_path / "out" / "dedup" / "cc").exists()
+    kept, removed = outputs(tmp_path)
+    assert len(removed) == len(expected) + 6
+
+    # auto: above the edge limit distributed, below on the driver; the same files either way
+    dedup_stage.run(cfg(tmp_path, keep=keep, distributed_above_edges=0))
+    assert json.loads(rec_path.read_text())["stats"]["components"] == "distributed"
+    dedup_stage.run(cfg(tmp_path, keep=keep))
+    assert json.loads(rec_path.read_text())["stats"]["components"] == "driver"
+    assert _decisions(tmp_path) == want
+
+
+def test_distributed_components_exact_only_and_leftovers(ray_session, tmp_path: Path) -> None:
+    """Exact duplicates alone (no MinHash) also go through the partitioned rounds; files a killed run left in the
+    components' work dir do not change the result."""
+    shards, expected = corpus(seed=4)
+    write_inputs(tmp_path, shards)
+    dedup_stage.run(cfg(tmp_path, fuzzy=False, components="driver"))
+    want = _decisions(tmp_path)
+    junk = tmp_path / "out" / "dedup" / "cc" / "round-001" / "to-0000" / "from-0000.arrow"
+    junk.parent.mkdir(parents=True)
+    pa.ipc.new_file(str(junk), pa.schema([("u", pa.int64()), ("v", pa.int64())])).close()
+    dedup_stage.run(cfg(tmp_path, fuzzy=False, components="distributed"))
+    assert _decisions(tmp_path) == want
+    _, removed = outputs(tmp_path)
+    assert sorted(r["doc_id"] for r in removed) == sorted(k for k, v in expected.items() if v == "exact-duplicate")
+
+
+def test_demo_crawl_same_decisions_either_components_path(ray_session, tmp_path: Path) -> None:
+    """The bundled demo crawl (configs/demo.yaml) through extract, langid, filter and dedup: the distributed
+    components reproduce scipy's decision files byte for byte, and the demo's planted duplicates are merged."""
+    import yaml
+
+    from pipeline.config import with_absolute_paths
+    from pipeline.stages import runner
+    from tests.conftest import PROJECT_ROOT
+
+    raw = yaml.safe_load((PROJECT_ROOT / "configs" / "demo.yaml").read_text())
+    raw["run"] = {"work_dir": str(tmp_path / "out"), "stages": ["extract", "langid", "filter", "dedup"]}
+    raw["extract"]["inputs"] = [str(PROJECT_ROOT / p) for p in raw["extract"]["inputs"]]
+
+    def run(components: str) -> dict:
+        raw["dedup"]["components"] = components
+        c = with_absolute_paths(parse_config(raw, base_dir=PROJECT_ROOT))
+        for name in c.run.stages:
+            assert runner(name)(c, None, False).ok
+        return json.loads(Path(global_record_path(c, "dedup", "clusters")).read_text())["stats"]
+
+    drv = run("driver")
+    want = _decisions(tmp_path)
+    dist = run("distributed")
+    assert dist["components"] == "distributed" and dist["rounds"] >= 0  # the demo's clusters are small: often stars already
+    assert _decisions(tmp_path) == want and len(want) == 4
+    assert dist["removed_exact"] == drv["removed_exact"] and dist["removed_near"] == drv["removed_near"] > 0
