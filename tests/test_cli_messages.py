@@ -14,7 +14,10 @@ from pipeline import cli
 HINT = "extractor 'trafilatura' needs the trafilatura package: pip install 'polyglot-pipeline[trafilatura]'"
 
 
-def test_stage_error_keeps_square_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stage_error_keeps_square_brackets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pipeline.config import parse_config
+
+    cfg = parse_config({"run": {"work_dir": str(tmp_path / "out")}, "extract": {"inputs": ["x.warc.gz"]}})
     out = io.StringIO()
     monkeypatch.setattr(cli, "console", Console(file=out, width=300, color_system=None))
 
@@ -26,7 +29,7 @@ def test_stage_error_keeps_square_brackets(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(pipeline.stages, "runner", lambda name: failing)
     monkeypatch.setattr("pipeline.runtime.shutdown_ray", lambda: None)
     with pytest.raises(typer.Exit):
-        cli._run(object(), ["extract"], None, False)  # type: ignore[arg-type]
+        cli._run(cfg, ["extract"], None, False)
     assert f"extract: {HINT}" in out.getvalue()
 
 
