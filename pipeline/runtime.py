@@ -685,7 +685,10 @@ def _run_on_ray(
     cfg_json = cfg.model_dump_json()
     actors = [worker_cls.remote(type(stage), cfg_json) for _ in range(_pool_size(stage, cfg, len(pending)))]
     queue = deque(pending)
-    idle = list(actors)
+    # A worker gets shards only once it is up: a replacement started while a lost node still counts in the cluster
+    # can never be placed, and a shard handed to it would wait forever while a live worker sits idle.
+    starting: dict[Any, Any] = {a.__ray_ready__.remote(): a for a in actors}
+    idle: list[Any] = []
     inflight: dict[Any, tuple[Any, ShardTask, dict[str, Any]]] = {}
     deaths: dict[str, int] = {}
     docs_done_finished = 0
@@ -708,8 +711,24 @@ def _run_on_ray(
                     task, expected = queue.popleft()
                     actor = idle.pop()
                     inflight[actor.run.remote(task, expected)] = (actor, task, expected)
-                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+                if queue and not (inflight or starting or idle):  # every worker is gone: start one more
+                    fresh = worker_cls.remote(type(stage), cfg_json)
+                    actors.append(fresh)
+                    starting[fresh.__ray_ready__.remote()] = fresh
+                ready, _ = ray.wait([*inflight, *starting], num_returns=1, timeout=0.5)
                 for ref in ready:
+                    if ref in starting:
+                        actor = starting.pop(ref)
+                        try:
+                            ray.get(ref)
+                        except RayError as e:
+                            if isinstance(e, RayActorError) and getattr(e, "_actor_init_failed", False):
+                                raise RuntimeError(f"{stage.name}: a worker could not set the stage up: {e}") from e
+                            _drop(actor)  # died before it was up (its node lost): the rest of the pool goes on
+                            actors.remove(actor)
+                        else:
+                            idle.append(actor)
+                        continue
                     actor, task, expected = inflight.pop(ref)
                     try:
                         res = ray.get(ref)
@@ -723,7 +742,7 @@ def _run_on_ray(
                         if not actors or len(actors) < _pool_size(stage, cfg, len(queue) + len(inflight) + 1):
                             fresh = worker_cls.remote(type(stage), cfg_json)
                             actors.append(fresh)
-                            idle.append(fresh)
+                            starting[fresh.__ray_ready__.remote()] = fresh
                         n = deaths[task.shard_id] = deaths.get(task.shard_id, 0) + 1
                         reason = _death_reason(e)
                         if n <= cfg.ray.shard_retries:

@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     tmp = Path(sys.argv[1])
     (tmp / "in").mkdir()
     for s in range(6):
-        (tmp / "in" / f"s{s}.jsonl").write_text("\\n".join(json.dumps({"text": f"doc {s} {i}"}) for i in range(20)))
+        (tmp / "in" / f"s{s}.jsonl").write_text("\\n".join(json.dumps({"text": "SLOW" if i == 0 else f"doc {s} {i}"}) for i in range(20)))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
         cluster.add_node(num_cpus=1)
@@ -75,14 +75,14 @@ NODE_LOSS = textwrap.dedent(
     tmp = Path(sys.argv[1])
     (tmp / "in").mkdir()
     for s in range(6):
-        (tmp / "in" / f"s{s}.jsonl").write_text("\\n".join(json.dumps({"text": "SLOW" if i == 0 else f"doc {s} {i}"}) for i in range(20)))
+        (tmp / "in" / f"s{s}.jsonl").write_text("\\n".join(json.dumps({"text": "SLOW" if i < 4 else f"doc {s} {i}"}) for i in range(20)))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
         worker_node = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         cloudpickle.register_pickle_by_value(tests)
         cfg = parse_config({"run": {"work_dir": str(tmp / "out")}, "extract": {"inputs": [str(tmp / "in" / "*.jsonl")], "min_text_chars": 1}})
-        threading.Timer(1.5, lambda: cluster.remove_node(worker_node, allow_graceful=False)).start()
+        threading.Timer(6.0, lambda: cluster.remove_node(worker_node, allow_graceful=False)).start()
         res = run_stage(ToyStage, cfg, address=cluster.address)
         print(json.dumps({"ok": res.ok, "docs_out": res.docs_out, "failed": [f["error"] for f in res.failed]}))
     finally:
