@@ -37,6 +37,7 @@ and ``zho`` are also the codes of standard Malay, Bokmål and Chinese (see `pipe
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import functools
 import importlib.resources
 import logging
@@ -174,7 +175,7 @@ def load_markers(path: str | None = None) -> dict[str, dict[str, frozenset[str]]
     return parse_markers(Path(path).read_text(encoding="utf-8"), load_groups(), str(path))
 
 
-class SecondOpinion:
+class SecondOpinion(ABC):
     """A second LID model: its name, the ISO 639-3 languages it can output, and its top label for a text."""
 
     name: str
@@ -182,9 +183,9 @@ class SecondOpinion:
     #: Whether `top`'s score is the share of the text in that language (0..1): the vote is then weighted by it.
     score_is_share: bool = False
 
+    @abstractmethod
     def top(self, line: str, script: str | None) -> tuple[str, float]:
         """(canonical code or `UND`, score) for one normalized line of text."""
-        raise NotImplementedError
 
 
 def _canonical(label: str, script: str | None) -> str:
