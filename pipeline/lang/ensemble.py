@@ -37,11 +37,11 @@ and ``zho`` are also the codes of standard Malay, Bokmål and Chinese (see `pipe
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import functools
 import importlib.resources
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
