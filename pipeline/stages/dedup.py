@@ -65,11 +65,8 @@ from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
 from pipeline.storage import (
-    atomic_write_bytes,
-    exists,
     fs_and_path,
     join,
-    open_input,
     read_arrow,
     read_parquet,
     write_arrow,
@@ -629,7 +626,7 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
     )
     for i, t in enumerate(sig_tasks):
         lo, hi = int(bases[i]), int(bases[i] + counts[i])
-        _write_if_changed(
+        write_arrow(
             pa.table(
                 {
                     "keep": pa.array(keep[lo:hi], pa.bool_()),
@@ -648,20 +645,6 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
         seconds=round(time.perf_counter() - t0, 3),
     )
     return summary
-
-
-def _write_if_changed(table: pa.Table, url: str) -> None:
-    """Write an Arrow file unless the same bytes are already there: a rerun that finds the same clusters (another
-    `components` path, say) leaves the decisions, and so the apply step's input fingerprints, untouched."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    data = sink.getvalue().to_pybytes()
-    if exists(url):
-        with open_input(url) as f:
-            if f.read() == data:
-                return
-    atomic_write_bytes(url, data)
 
 
 def clusters_config_hash(cfg: PipelineConfig) -> str:
