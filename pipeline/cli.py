@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.config import STAGE_ORDER, ConfigError, PipelineConfig, load_config, with_absolute_paths
+from pipeline.config import ConfigError, PipelineConfig, load_config, with_absolute_paths
+from pipeline.registry import BUILTIN, StageSpec
 
 app = typer.Typer(
     add_completion=False,
@@ -29,7 +31,7 @@ AddressOpt = Annotated[
     typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Join an existing Ray cluster instead of embedded Ray."),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo every shard, even completed ones.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the traceback of every failure, not only the first.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the traceback of every failure, not only the first, and the details of each step.")]
 
 
 def _report_console() -> Console:
@@ -37,7 +39,21 @@ def _report_console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=140)
 
 
-def _load(path: Path) -> PipelineConfig:
+def _log_to_stderr(verbose: bool) -> None:
+    """The pipeline's log lines (stage summaries at INFO, details at DEBUG with -v) on stderr, as bare lines."""
+    logger = logging.getLogger("pipeline")
+    for h in [h for h in logger.handlers if getattr(h, "_polyglot_cli", False)]:
+        logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler._polyglot_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def _load(path: Path, verbose: bool = False) -> PipelineConfig:
+    _log_to_stderr(verbose)
     try:
         return with_absolute_paths(load_config(path))
     except ConfigError as e:
@@ -53,7 +69,7 @@ def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: boo
         with work_dir_lock(cfg.run.work_dir, " ".join(["polyglot", *sys.argv[1:]])):
             for name in stages:
                 try:
-                    result = runner(name)(cfg, address, force)
+                    result = runner(name, cfg)(cfg, address, force)
                 except (FileNotFoundError, ValueError, RuntimeError) as e:
                     _print_stage_error(name, e, verbose)
                     try:
@@ -92,86 +108,20 @@ def _print_stage_error(name: str, e: BaseException, verbose: bool) -> None:
                   soft_wrap=True)  # fmt: skip
 
 
-@app.command()
-def download(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Fetch Common Crawl shards.
+def _stage_command(spec: StageSpec) -> None:
+    """One verb per registered built-in stage, with the stage's help; plug-ins run through `polyglot run`."""
 
-    Reads `crawl-data/<crawl>/<kind>.paths.gz` from download.base_url, picks shards (first N, seeded sample, or
-    a list) and writes them to <work_dir>/download/crawl-data/..., verified (size, gzip integrity) and resumable.
-    """
-    _run(_load(config), ["download"], ray_address, force)
+    def command(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False,
+                verbose: VerboseOpt = False) -> None:  # fmt: skip
+        _run(_load(config, verbose), [spec.name], ray_address, force, verbose)
 
-
-@app.command()
-def extract(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """WARC/WET → text.
-
-    Reads extract.inputs (or the downloaded shards); writes <work_dir>/extract/<shard>.parquet with doc_id, text,
-    url, WARC record id, fetch date, crawl id, source shard and record offset. Unusable records are counted by
-    reason.
-    """
-    _run(_load(config), ["extract"], ray_address, force)
+    command.__doc__ = spec.help
+    command.__name__ = spec.name
+    app.command(name=spec.name)(command)
 
 
-@app.command()
-def langid(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Language identification with fastText.
-
-    Reads <work_dir>/extract/; writes <work_dir>/langid/<shard>.parquet (kept documents with lang, score, top-k,
-    script, family) and <work_dir>/langid/rejected/<shard>.parquet (the rest, with reject_reason).
-    """
-    _run(_load(config), ["langid"], ray_address, force)
-
-
-@app.command(name="filter")
-def filter_(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Language-aware quality rules (Gopher, C4, FineWeb; words and sentences defined per script), then PII masking.
-
-    Reads the previous stage's documents; writes <work_dir>/filter/<shard>.parquet (kept, C4 line removals applied,
-    PII replaced by typed placeholders) and <work_dir>/filter/removed/<shard>.parquet (with filter_reason).
-    """
-    _run(_load(config), ["filter"], ray_address, force)
-
-
-@app.command()
-def dedup(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Exact and near-duplicate (MinHash LSH) removal across the whole corpus.
-
-    Reads the previous stage's documents; writes <work_dir>/dedup/<shard>.parquet (kept documents with
-    dup_cluster_size and dup_cluster_id) and <work_dir>/dedup/removed/<shard>.parquet (dedup_reason, duplicate_of).
-    Intermediates: dedup/signatures/, dedup/bands/, dedup/clusters/.
-    """
-    _run(_load(config), ["dedup"], ray_address, force)
-
-
-@app.command()
-def tokenizer(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Train the shared SentencePiece tokenizer on a family-balanced sample, export it for Hugging Face.
-
-    Reads the deduplicated documents; writes <work_dir>/tokenizer/ (tokenizer.model, tokenizer.json and its
-    configs, the id-parity check against SentencePiece, and the parity report beside an unbalanced baseline).
-    """
-    _run(_load(config), ["tokenizer"], ray_address, force)
-
-
-@app.command()
-def balance(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Balance tokens per language family (temperature or UniMax, repeat caps), on exact token counts.
-
-    Reads the deduplicated documents and <work_dir>/tokenizer/tokenizer.model; writes <work_dir>/balance/<shard>.parquet
-    (the chosen documents with their repeat count) and the plan table.
-    """
-    _run(_load(config), ["balance"], ray_address, force)
-
-
-@app.command()
-def shards(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
-    """Write training shards: Arrow IPC files of token ids, globally shuffled, with a manifest and a dataset card.
-
-    Reads <work_dir>/balance/ and the tokenizer; writes <work_dir>/shards/ (shard-NNNNN.arrow, manifest.json,
-    README.md), loadable with datasets.Dataset.from_file and pipeline.training.
-    """
-    _run(_load(config), ["shards"], ray_address, force)
+for _spec in BUILTIN:
+    _stage_command(_spec)
 
 
 @app.command()
@@ -183,15 +133,16 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run every stage listed in run.stages, in pipeline order, then print the stats report."""
-    cfg = _load(config)
+    cfg = _load(config, verbose)
     chosen = cfg.run.stages
     if stages:
         wanted = [s.strip() for s in stages.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in STAGE_ORDER]
+        known = [s.name for s in cfg.stage_specs()]
+        unknown = [s for s in wanted if s not in known]
         if unknown:
-            console.print(f"[red]unknown stage(s): {escape(', '.join(unknown))}; known: {', '.join(STAGE_ORDER)}[/red]")
+            console.print(f"[red]unknown stage(s): {escape(', '.join(unknown))}; known: {', '.join(known)}[/red]")
             raise typer.Exit(2)
-        chosen = [s for s in STAGE_ORDER if s in wanted]
+        chosen = [s for s in known if s in wanted]
     _run(cfg, chosen, ray_address, force, verbose)
     from pipeline.report import collect, render
 

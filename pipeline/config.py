@@ -8,6 +8,7 @@ path and what was expected.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -31,9 +32,10 @@ from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
 from pipeline.tokenizer.settings import TokenizerSettings
 
-StageName = Literal["download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards"]
-#: The order `polyglot run` uses; a config's `run.stages` is a subset of it.
-STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards")
+from pipeline.registry import BUILTIN, StageSpec, entry_point_targets, ordered, plugin_spec
+
+#: The built-in stages in the order `polyglot run` uses (plug-ins go after their anchors: `PipelineConfig.stage_specs`).
+STAGE_ORDER: tuple[str, ...] = tuple(s.name for s in BUILTIN)
 
 
 class ConfigError(ValueError):
@@ -48,9 +50,10 @@ class RunSection(_Section):
     """Where outputs go and which stages `polyglot run` executes."""
 
     work_dir: str = Field(description="Root of every stage's output: a local path or any fsspec URL (s3://...).")
-    stages: list[StageName] = Field(
-        default_factory=lambda: ["extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards"],
-        description="Stages `polyglot run` executes, always in pipeline order.",
+    stages: list[str] | None = Field(
+        default=None,
+        description="Stages `polyglot run` executes, always in pipeline order; default: every built-in stage but "
+        "download, and the plug-ins of `plugins`.",
     )
 
     @field_validator("work_dir")
@@ -69,10 +72,25 @@ class RunSection(_Section):
 
     @field_validator("stages")
     @classmethod
-    def _ordered_unique(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
             raise ValueError("a stage is listed twice")
-        return sorted(v, key=STAGE_ORDER.index)
+        return v
+
+
+class PluginSection(_Section):
+    """A third-party stage: its class by import path, where it runs, and its settings (validated by the class's
+    `Settings` model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, populate_by_name=True)
+
+    class_: str | None = Field(
+        default=None, alias="class",
+        description="'package.module:Class', a subclass of pipeline.stages.base.Stage; may be left out for a stage "
+        "an installed package declares in the `polyglot.stages` entry-point group.",
+    )
+    after: str | None = Field(default=None, description="The stage it runs after (default: the class's `after`).")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Its settings (the class's `Settings` model).")
 
 
 class RaySection(_Section):
@@ -429,6 +447,29 @@ class PipelineConfig(_Section):
     calibrate: CalibrateSettings | None = Field(
         default=None, description="`polyglot calibrate`: per-language quality thresholds from a reference corpus."
     )
+    plugins: dict[str, PluginSection] = Field(
+        default_factory=dict, description="Third-party stages by name: class, `after`, settings."
+    )
+
+    @model_validator(mode="after")
+    def _resolve_stages(self) -> PipelineConfig:
+        """Check every plug-in and every name in run.stages, and put run.stages in pipeline order (all defaults
+        when it is not given), so every later check and every stage sees one resolved list."""
+        specs = self.stage_specs()
+        names = [s.name for s in specs]
+        for name, plugin in self.plugins.items():
+            self.plugin_settings(name)  # its settings validate now, not in a worker
+        if self.run.stages is None:
+            chosen = [s.name for s in specs if s.default]
+        else:
+            unknown = [s for s in self.run.stages if s not in names]
+            if unknown:
+                raise ValueError(f"run.stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(names)} "
+                                 "(a third-party stage is declared under `plugins`)")  # fmt: skip
+            chosen = [n for n in names if n in self.run.stages]
+        if chosen == self.run.stages:
+            return self
+        return self.model_copy(update={"run": self.run.model_copy(update={"stages": chosen})})
 
     @field_validator("languages")
     @classmethod
@@ -489,9 +530,50 @@ class PipelineConfig(_Section):
     def _stages_need_sections(self) -> PipelineConfig:
         if "download" in self.run.stages and self.download is None:
             raise ValueError("run.stages includes 'download' but there is no `download` section")
-        if "download" not in self.run.stages and self.extract.inputs is None and self.download is None:
-            raise ValueError("extract.inputs is required when there is no `download` section")
+        if "extract" in self.run.stages and self.extract.inputs is None and self.download is None:
+            raise ValueError("run.stages includes 'extract': it needs extract.inputs or a `download` section")
         return self
+
+    def stage_specs(self) -> list[StageSpec]:
+        """Every stage this config can run, in pipeline order: the built-ins, the plug-ins of `plugins`, and the
+        entry-point stages named in run.stages."""
+        return list(_stage_specs(self._plugin_targets()))
+
+    def _plugin_targets(self) -> tuple[tuple[str, str, str | None], ...]:
+        eps = entry_point_targets()
+        out = []
+        for name, plugin in self.plugins.items():
+            target = plugin.class_ or eps.get(name)
+            if target is None:
+                raise ValueError(f"plugins.{name}: no `class` given and no installed package declares a stage of "
+                                 f"that name (entry-point group polyglot.stages)")  # fmt: skip
+            out.append((name, target, plugin.after))
+        listed = self.run.stages or []
+        out += [(n, eps[n], None) for n in listed if n in eps and n not in self.plugins]
+        return tuple(out)
+
+    def stage_spec(self, name: str) -> StageSpec:
+        """The spec of one stage (KeyError naming the known ones when there is no such stage)."""
+        for s in self.stage_specs():
+            if s.name == name:
+                return s
+        raise KeyError(f"no stage '{name}'; known: {', '.join(s.name for s in self.stage_specs())}")
+
+    def plugin_settings(self, name: str) -> BaseModel | dict[str, Any]:
+        """A plug-in's settings, validated by its class's `Settings` model (a plain dict when it has none)."""
+        plugin = self.plugins.get(name, PluginSection())
+        cls = self.stage_spec(name).load()
+        model = getattr(cls, "Settings", None)
+        if model is None:
+            if plugin.settings:
+                raise ValueError(f"plugins.{name}.settings: {cls.__name__} takes no settings (it has no `Settings`)")
+            return {}
+        try:
+            return model.model_validate(plugin.settings)
+        except ValidationError as e:
+            problems = "; ".join(f"plugins.{name}.settings.{'.'.join(str(p) for p in err['loc'])}: "
+                                 f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())  # fmt: skip
+            raise ValueError(problems) from None
 
     def family_table(self) -> dict[str, list[str]]:
         """The families in force: the config's own table, else the default one."""
@@ -502,13 +584,30 @@ class PipelineConfig(_Section):
         return DEFAULT_FAMILIES
 
     def section_hash(self, *parts: str) -> str:
-        """A stable hash of the named config parts: a stage redoes a shard when it changes."""
-        data = {p: _dump(getattr(self, p)) for p in parts}
+        """A stable hash of the named config parts, each a section or a dotted key inside one (`dedup.keep`,
+        `plugins.myst`): a step redoes its work exactly when what it reads changes."""
+        data = {p: _dump(self.value_at(p)) for p in parts}
         return xxhash.xxh3_64_hexdigest(json.dumps(data, sort_keys=True, ensure_ascii=False).encode())
+
+    def value_at(self, path: str) -> Any:
+        """The config value at a dotted key path (`dedup.shingles.char_n`)."""
+        cur: Any = self
+        for part in path.split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else getattr(cur, part)
+        return cur
+
+
+@lru_cache(maxsize=32)
+def _stage_specs(plugins: tuple[tuple[str, str, str | None], ...]) -> tuple[StageSpec, ...]:
+    return tuple(ordered([*BUILTIN, *(plugin_spec(name, target, after) for name, target, after in plugins)]))
 
 
 def _dump(v: Any) -> Any:
-    return v.model_dump(mode="json", exclude=getattr(v, "HASH_EXCLUDE", None)) if isinstance(v, BaseModel) else v
+    if isinstance(v, BaseModel):
+        return v.model_dump(mode="json", exclude=getattr(v, "HASH_EXCLUDE", None))
+    if isinstance(v, dict):
+        return {k: _dump(x) for k, x in v.items()}
+    return v
 
 
 def _describe(err: dict[str, Any]) -> str:

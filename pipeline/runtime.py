@@ -18,7 +18,6 @@ import os
 import re
 import resource
 import socket
-import sys
 import time
 import traceback
 import uuid
@@ -32,7 +31,6 @@ from typing import Any
 import xxhash
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.config import PipelineConfig, RaySection
@@ -305,6 +303,19 @@ def _read_index(path: str, listings: FolderListings) -> dict[str, dict[str, Any]
     return recs if isinstance(recs, dict) else {}
 
 
+def read_stage_index(cfg: PipelineConfig, stage: str) -> dict[str, Any] | None:
+    """A stage's index as its last run left it: `records` (by shard id) and `failed` (shard ids); None when there
+    is none (the stage never ran, or its last run was interrupted before the end)."""
+    path = index_path(cfg, stage)
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("records"), dict):
+        return None
+    return {"records": data["records"], "failed": list(data.get("failed") or [])}
+
+
 def record_matches(path: str, expected: dict[str, Any], listings: FolderListings | None = None) -> bool:
     """Whether the record at `path` still describes the current inputs, config and outputs (`matching_record`)."""
     return matching_record(path, expected, listings) is not None
@@ -372,7 +383,7 @@ def run_global_step(
     remove_temporaries(listings, [_folder(path), *(_folder(o) for o in outputs.values())])
     rec = None if force else matching_record(path, expected, listings)
     if rec is not None:
-        console.print(f"{stage} {step}: unchanged, skipped", highlight=False)
+        log.info(f"{stage} {step}: unchanged, skipped")
         return dict(rec.get("stats", {}), skipped=True)
     ensure_ray(cfg.ray, address)
     written.clear()
@@ -526,6 +537,7 @@ def run_stage(
     t0 = time.perf_counter() if started is None else started
     stage = stage_cls(cfg)
     tasks = stage.plan()
+    log.debug("%s: %d shard(s) planned", stage.name, len(tasks))
     config_hash = cfg.section_hash(*stage.config_parts())
     result = StageResult(stage=stage.name, shards=len(tasks), unit=stage.progress_unit)
 
@@ -568,13 +580,13 @@ def run_stage(
             remove(ipath)  # records are about to change: a run killed from here on must not trust the old index
         ensure_ray(cfg.ray, address)
         _run_on_ray(stage, cfg, pending, result, settle)
-    if done and (pending or index.keys() != done.keys()):
-        write_json(ipath, {"stage": stage.name, "records": dict(sorted(done.items()))})
+    if pending or index.keys() != done.keys():
+        failed = sorted(str(f["shard_id"]) for f in result.failed)
+        write_json(ipath, {"stage": stage.name, "records": dict(sorted(done.items())), "failed": failed})
     result.seconds = time.perf_counter() - t0
     for f in result.failed:
-        console.print(f"[red]{stage.name}: shard {escape(str(f['shard_id']))} failed: {escape(str(f['error']))}[/red]",
-                      highlight=False)
-    console.print(result.summary(), highlight=False)
+        log.error("%s: shard %s failed: %s", stage.name, f["shard_id"], f["error"])
+    log.info(result.summary())
     return result
 
 
@@ -641,7 +653,7 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -
                     raise ValueError(f"{label}: {cause}") from cause
                 raise RuntimeError(f"{label}: task {i} failed: {type(cause).__name__}: {cause}") from e
             done += 1
-    console.print(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s", highlight=False)
+    log.info(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s")
     return results
 
 
@@ -692,14 +704,16 @@ def _run_on_ray(
     inflight: dict[Any, tuple[Any, ShardTask, dict[str, Any]]] = {}
     deaths: dict[str, int] = {}
     docs_done_finished = 0
-    live = console.is_terminal and not os.environ.get("CI")
+    out = Console(stderr=True)
+    # A live bar only for someone watching: a terminal, outside CI, with this module's output switched on.
+    live = out.is_terminal and not os.environ.get("CI") and log.isEnabledFor(logging.INFO)
     progress = Progress(
         TextColumn(f"[bold]{stage.name}[/bold]"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("shards · {task.fields[docs]:,} " + stage.progress_unit),
         TimeElapsedColumn(),
-        console=console,
+        console=out,
         disable=not live,
         transient=True,
     )
@@ -799,4 +813,4 @@ def _log_shard(stage: str, res: dict[str, Any], i: int, n: int, unit: str = "doc
         line = f"{stage} [{i}/{n}] {res['shard_id']}: {done} ({res['seconds']:.1f} s)"
     else:
         line = f"{stage} [{i}/{n}] {res['shard_id']}: FAILED {res['error']}"
-    print(line, file=sys.stderr, flush=True)
+    log.info(line)

@@ -253,9 +253,13 @@ def _same_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> bool:
 
 
 def write_parquet(table: pa.Table, url: str) -> int:
-    """Write a table as zstd Parquet, atomically; returns the number of bytes written."""
+    """Write a table as zstd Parquet, atomically; returns the number of bytes written. An empty table gives a file
+    with the schema and no row group (readers such as `datasets` refuse a row group of 0 rows)."""
     buf = io.BytesIO()
-    pq.write_table(table, buf, **PARQUET_OPTIONS)
+    if table.num_rows:
+        pq.write_table(table, buf, **PARQUET_OPTIONS)
+    else:
+        pq.ParquetWriter(buf, table.schema, **PARQUET_OPTIONS).close()
     data = buf.getvalue()
     atomic_write_bytes(url, data)
     return len(data)

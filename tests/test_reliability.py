@@ -186,7 +186,7 @@ def _failing_run(tmp_path: Path, monkeypatch, capsys, result_or_error, verbose: 
     import pipeline.stages as stages
     from pipeline import cli
 
-    def runner(name):  # noqa: ANN001, ANN202
+    def runner(name, cfg=None):  # noqa: ANN001, ANN202
         def run(cfg, address, force):  # noqa: ANN001, ANN202
             if isinstance(result_or_error, Exception):
                 raise result_or_error

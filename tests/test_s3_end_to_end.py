@@ -225,7 +225,7 @@ def test_demo_on_s3_completes_every_stage_and_writes_everything_to_the_bucket(de
                  "tokenizer/tokenizer_config.json", "tokenizer/special_tokens_map.json",
                  "tokenizer/unbalanced/tokenizer.model", "balance/plan.json", "balance/plan.txt"):  # fmt: skip
         assert name in files, name
-    assert not [f for f in files if ".tmp-" in f or f.startswith("shards/_scatter")]  # temporaries cleaned up
+    assert not [f for f in files if ".tmp-" in f or f.startswith("_work/shards/scatter")]  # temporaries cleaned up
     assert list(demo_on_s3["cwd"].iterdir()) == []  # no URL was mistaken for a local path
     report = json.loads(fs.cat_file(f"{work}/tokenizer/report.json"))
     assert report["parity_source"] == f"s3://{demo_on_s3['bucket']}/parallel" and report["id_parity"]["identical"]

@@ -178,7 +178,7 @@ def clusters_from_labels(cid: np.ndarray, quality: np.ndarray | None = None) -> 
     cid = np.asarray(cid, dtype=np.int64)
     num_docs = len(cid)
     size = np.bincount(cid, minlength=num_docs)[cid] if num_docs else np.empty(0, dtype=np.int64)
-    if quality is None:
+    if quality is None or not num_docs:
         kept = cid.copy()
     else:
         q = np.asarray(quality, dtype=np.float64)

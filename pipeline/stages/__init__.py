@@ -1,73 +1,110 @@
-"""One module per CLI verb, and the two facts that tie them together: how each verb is run, and what it reads.
+"""One module per built-in stage, and the two facts that tie stages together: how each is run, and what it reads.
 
-Most stages are per-shard (`pipeline.runtime.run_stage` over a `Stage` class). A stage with a corpus-wide step
-(dedup: clusters across every shard) has a module-level `run(cfg, address, force)` instead; `runner` hides the
-difference from the CLI.
+The stages themselves are listed in `pipeline.registry` (built-ins) and the config's `plugins`. Every stage class
+runs through its `run` classmethod: per-shard stages go straight to `pipeline.runtime.run_stage`; a stage with
+corpus-wide steps (dedup, tokenizer, balance, shards) chains its steps there.
 
 What a document stage reads: the output of the nearest earlier document stage listed in `run.stages` (so `filter`
-may be left out and `dedup` then reads `langid`), or `langid` when none is listed (a stage run on its own after
-the earlier ones ran in another invocation). `tokenizer` and `balance` read the last document stage in the same way.
+may be left out and `dedup` then reads `langid`), or, when none is listed (a stage run on its own after the earlier
+ones ran in another invocation), the nearest earlier one that has completed. `tokenizer` and `balance` read the last
+document stage in the same way. A stage plans its shards from that stage's completion records (its index), so the
+raw inputs may be gone once the stage that read them has run.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pipeline.config import STAGE_ORDER, PipelineConfig
+from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
     from pipeline.runtime import StageResult
     from pipeline.stages.base import ShardTask, Stage
 
-#: Stages whose main output is one Parquet file of documents per source shard, in pipeline order.
-DOCUMENT_STAGES: tuple[str, ...] = tuple(s for s in STAGE_ORDER if s in ("extract", "langid", "filter", "dedup"))
-
-_CLASSES = {
-    "download": ("pipeline.stages.download", "DownloadStage"),
-    "extract": ("pipeline.stages.extract", "ExtractStage"),
-    "langid": ("pipeline.stages.langid", "LangidStage"),
-    "filter": ("pipeline.stages.filter", "FilterStage"),
-    "dedup": ("pipeline.stages.dedup", "DedupStage"),
-    "tokenizer": ("pipeline.stages.tokenizer", "TokenizerStage"),
-    "balance": ("pipeline.stages.balance", "BalanceStage"),
-    "shards": ("pipeline.stages.shards", "ShardsStage"),
-}
-
 Runner = Callable[[PipelineConfig, "str | None", bool], "StageResult"]
 
 
-def stage_class(name: str) -> type[Stage]:
-    """The `Stage` class whose per-shard outputs are the stage's result (for dedup: the final apply step)."""
-    module, cls = _CLASSES[name]
-    return getattr(importlib.import_module(module), cls)
+def stage_class(name: str, cfg: PipelineConfig | None = None) -> type[Stage]:
+    """The `Stage` class of a stage (for a stage with corpus-wide steps: the final per-shard step, whose records
+    are the stage's result). `cfg` is needed for plug-ins."""
+    from pipeline.registry import BUILTIN
+
+    spec = next((s for s in BUILTIN if s.name == name), None) if cfg is None else cfg.stage_spec(name)
+    if spec is None:
+        raise KeyError(f"no built-in stage '{name}'")
+    cls = spec.load()
+    return getattr(cls, "result_step", cls)
 
 
-def runner(name: str) -> Runner:
-    """What `polyglot <name>` runs: the module's own `run` if it has one, else `run_stage` over its class."""
-    module = importlib.import_module(_CLASSES[name][0])
-    if hasattr(module, "run"):
-        return module.run
-    from pipeline.runtime import run_stage
+def runner(name: str, cfg: PipelineConfig | None = None) -> Runner:
+    """What `polyglot <name>` runs: the stage class's `run`."""
+    from pipeline.registry import BUILTIN
 
-    cls = stage_class(name)
-    return lambda cfg, address, force: run_stage(cls, cfg, address=address, force=force)
+    spec = next(s for s in BUILTIN if s.name == name) if cfg is None else cfg.stage_spec(name)
+    return spec.load().run
+
+
+def document_stages(cfg: PipelineConfig) -> list[str]:
+    """The stages whose main output is one Parquet file of documents per shard, in pipeline order."""
+    return [s.name for s in cfg.stage_specs() if s.kind in ("source", "document")]
+
+
+#: The built-in document stages, in pipeline order.
+DOCUMENT_STAGES: tuple[str, ...] = ("extract", "langid", "filter", "dedup")
 
 
 def upstream_stage(cfg: PipelineConfig, name: str) -> str:
-    """The document stage whose output `name` reads (for tokenizer and balance: the last document stage)."""
-    earlier = DOCUMENT_STAGES[: DOCUMENT_STAGES.index(name)] if name in DOCUMENT_STAGES else DOCUMENT_STAGES
+    """The document stage whose output `name` reads (for corpus-wide stages: the last document stage).
+
+    The nearest earlier one listed in run.stages; else the nearest earlier one with a completed run; else langid."""
+    docs = document_stages(cfg)
+    names = [s.name for s in cfg.stage_specs()]
+    earlier = docs[: docs.index(name)] if name in docs else [d for d in docs if names.index(d) < names.index(name)]
     listed = [s for s in earlier if s in cfg.run.stages]
     if listed:
         return listed[-1]
+    for s in reversed(earlier):
+        if completed_tasks(cfg, s) is not None:
+            return s
     return "langid" if "langid" in earlier else earlier[-1]
 
 
+def completed_tasks(cfg: PipelineConfig, name: str) -> list[ShardTask] | None:
+    """The shard tasks of `name`'s last complete run, from its index of completion records (with each output's
+    content hash); None when it has no index (never ran, or its last run was interrupted).
+
+    Raises ValueError when that run left failed shards: what reads it would silently miss their documents."""
+    from pipeline.runtime import read_stage_index
+    from pipeline.stages.base import ShardTask
+
+    index = read_stage_index(cfg, name)
+    if index is None:
+        return None
+    if index.get("failed"):
+        failed = sorted(index["failed"])
+        raise ValueError(f"{name}: {len(failed)} shard(s) failed in its last run ({', '.join(failed[:5])}"
+                         f"{', ...' if len(failed) > 5 else ''}); rerun `polyglot {name}` first")  # fmt: skip
+    tasks = []
+    for shard_id, rec in sorted(index["records"].items()):
+        tasks.append(ShardTask(shard_id, tuple(rec.get("inputs", ())), dict(rec["outputs"]),
+                               output_hashes=dict(rec.get("output_hashes") or {})))  # fmt: skip
+    return tasks
+
+
 def upstream_tasks(cfg: PipelineConfig, name: str) -> list[ShardTask]:
-    """The shard tasks of the stage `name` reads (their `outputs["main"]` are its inputs), in shard-id order."""
-    tasks = stage_class(upstream_stage(cfg, name))(cfg).plan()
+    """The shard tasks of the stage `name` reads (their `outputs["main"]` are its inputs), in shard-id order:
+    from that stage's completion records when it has completed, else from its own plan."""
+    up = upstream_stage(cfg, name)
+    tasks = completed_tasks(cfg, up)
+    if tasks is None:
+        try:
+            tasks = stage_class(up, cfg)(cfg).plan()
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"{name} reads {up}, which has no completed run to plan from, and {up} cannot "
+                                    f"plan its own shards: {e}") from None  # fmt: skip
     return sorted(tasks, key=lambda t: t.shard_id)
+
 
 def tokenizer_dir(cfg: PipelineConfig) -> str:
     """Where `polyglot tokenizer` puts the shared tokenizer (tokenizer.model and the Hugging Face files)."""
@@ -81,3 +118,16 @@ def tokenizer_model_path(cfg: PipelineConfig) -> str:
     from pipeline.storage import join
 
     return join(tokenizer_dir(cfg), "tokenizer.model")
+
+
+__all__: list[str] = [
+    "DOCUMENT_STAGES",
+    "completed_tasks",
+    "document_stages",
+    "runner",
+    "stage_class",
+    "tokenizer_dir",
+    "tokenizer_model_path",
+    "upstream_stage",
+    "upstream_tasks",
+]

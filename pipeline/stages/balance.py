@@ -33,6 +33,7 @@ table with the achieved column at the end of every run, skipped or not.
 
 from __future__ import annotations
 
+import logging
 import hashlib
 import time
 from collections import defaultdict
@@ -57,7 +58,7 @@ from pipeline.lang.codes import UND, normalize_label
 from pipeline.lang.families import family_of
 from pipeline.runtime import StageResult
 from pipeline.stages import tokenizer_model_path, upstream_tasks
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
+from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
     atomic_write_bytes,
     exists,
@@ -72,6 +73,8 @@ from pipeline.storage import (
     write_parquet,
 )
 from pipeline.tokenizer.encode import count_tokens
+
+log = logging.getLogger(__name__)
 
 COUNTS_VERSION = "1"
 PLAN_VERSION = "1"
@@ -91,11 +94,11 @@ def balance_dir(cfg: PipelineConfig) -> str:
 
 
 def counts_path(cfg: PipelineConfig, shard_id: str) -> str:
-    return join(balance_dir(cfg), "counts", f"{shard_id}.arrow")
+    return work_path(cfg, "balance", "counts", f"{shard_id}.arrow")
 
 
 def sketch_path(cfg: PipelineConfig, shard_id: str) -> str:
-    return join(balance_dir(cfg), "counts", f"{shard_id}.sketch.json")
+    return work_path(cfg, "balance", "counts", f"{shard_id}.sketch.json")
 
 
 def plan_json_path(cfg: PipelineConfig) -> str:
@@ -107,7 +110,7 @@ def plan_table_path(cfg: PipelineConfig) -> str:
 
 
 def selection_path(cfg: PipelineConfig) -> str:
-    return join(balance_dir(cfg), "selection.json")
+    return work_path(cfg, "balance", "selection.json")
 
 
 # ------------------------------------------------------------------------------------------------- tokenizer
@@ -168,7 +171,7 @@ class BalanceCounts(Stage):
         b = self.cfg.balance
         return "+".join(
             [
-                fingerprint(task.inputs[0]),
+                self.identity_of(task, task.inputs[0]),
                 f"tokenizer={fingerprint(tokenizer_model_path(self.cfg))}",
                 f"seed={b.seed}",
                 f"prefer_cluster_size={b.prefer_cluster_size}",
@@ -303,6 +306,11 @@ class BalanceStage(Stage):
     name = "balance"
     version = SELECT_VERSION
 
+    @classmethod
+    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> BalanceResult:
+        """`polyglot balance`: counts, plan, then this per-shard selection (`run` below)."""
+        return run(cfg, address, force)
+
     def config_parts(self) -> tuple[str, ...]:
         return ("balance", "families")
 
@@ -402,9 +410,7 @@ def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[s
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> BalanceResult:
     """counts (per shard) -> plan (driver, skipped when nothing changed) -> select (per shard) -> plan table."""
-    from rich.markup import escape
-
-    from pipeline.runtime import console, run_global_step, run_stage, shard_records_fingerprint
+    from pipeline.runtime import run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
     require_tokenizer(cfg, "balance")
@@ -427,14 +433,13 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
         address=address,
     )
     if not summary.get("skipped"):
-        console.print(
+        log.info(
             f"balance plan: {summary['languages']} languages in {summary['families']} families | "
             f"{summary['available_tokens']:,} tokens available -> {summary['achieved_tokens']:,} chosen "
             f"(target {summary['target_tokens']:,}) | {summary['warnings']} warnings | {summary['seconds']:.1f} s",
-            highlight=False,
         )
         for w in read_json(plan_json_path(cfg))["plan"]["warnings"]:
-            console.print(f"balance: warning: {w}", style="yellow", highlight=False, markup=False)
+            log.warning("balance: warning: %s", w)
 
     plan_data = read_json(plan_json_path(cfg))
     plan = load_plan(plan_data["plan"])
@@ -452,8 +457,8 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
             "rerun `polyglot balance --force`"
         )
         result.warnings.append(msg)
-        console.print(f"[red]balance: {escape(msg)}[/red]", highlight=False)
+        log.error("balance: %s", msg)
     result.achieved = achieved
     result.plan_table = plan.format_table({lang: achieved.get(lang, 0) for lang in plan.languages})
-    console.print(result.plan_table, highlight=False, markup=False)
+    log.info(result.plan_table)
     return result

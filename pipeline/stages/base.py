@@ -43,6 +43,16 @@ class ShardTask:
     inputs: tuple[str, ...]
     outputs: dict[str, str]
     params: dict[str, Any] = field(default_factory=dict)
+    #: Content hashes of inputs that an earlier stage wrote (from its completion record): they identify those
+    #: inputs instead of size and mtime, so an input rewritten with equal bytes redoes nothing.
+    input_hashes: dict[str, str] = field(default_factory=dict)
+    #: Content hashes of this task's outputs, when the task comes from a completion record.
+    output_hashes: dict[str, str] = field(default_factory=dict)
+
+    def reading(self, name: str = "main") -> dict[str, str]:
+        """`input_hashes` for a task that reads this task's output `name`."""
+        url = self.outputs[name]
+        return {url: self.output_hashes[name]} if name in self.output_hashes else {}
 
 
 @dataclass
@@ -107,10 +117,35 @@ class ShardStats:
         }
 
 
+#: Where the documents a stage removes or rejects go, outside every stage's kept-document folder.
+REMOVED_DIR = "_removed"
+#: Where the intermediate files of a stage's steps go (signatures, LSH bands, counts), outside its output folder.
+WORK_DIR = "_work"
+
+
+def work_path(cfg: PipelineConfig, *parts: str) -> str:
+    """`<work_dir>/_work/<parts...>`: a stage folder holds only what its users read (`load_dataset` on
+    `<work_dir>/<stage>` gives its documents and nothing else)."""
+    from pipeline.storage import join
+
+    return join(cfg.run.work_dir, WORK_DIR, *parts)
+
+
 class Stage(ABC):
-    """Base class of every stage. Subclasses set `name`, plan their tasks and process one shard."""
+    """Base class of every stage. Subclasses set `name`, plan their tasks and process one shard.
+
+    A third-party stage is one subclass registered under `plugins` in the config (or an entry point): a document
+    stage (the default `kind`) only writes `process`; its shards are the previous document stage's, and
+    `self.settings` holds its `Settings` model validated from the config.
+    """
 
     name: ClassVar[str]
+    #: How the stage is wired (`pipeline.registry.Kind`): a plug-in is a document stage unless it says otherwise.
+    kind: ClassVar[str] = "document"
+    #: For a plug-in: the stage it runs after, unless the config says otherwise.
+    after: ClassVar[str | None] = None
+    #: For a plug-in: the pydantic model of its `plugins.<name>.settings`.
+    Settings: ClassVar[type[Any] | None] = None
     #: CPUs one worker of this stage needs (I/O-bound stages ask for less and run more workers).
     cpus_per_worker: ClassVar[float] = 1.0
     #: Bump when a change of code changes the outputs, so completed shards are redone.
@@ -121,34 +156,71 @@ class Stage(ABC):
     def __init__(self, cfg: PipelineConfig) -> None:
         self.cfg = cfg
 
+    @classmethod
+    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> Any:
+        """What `polyglot <name>` does: every shard through the runtime. A stage with corpus-wide steps overrides
+        this to chain its steps."""
+        from pipeline.runtime import run_stage
+
+        return run_stage(cls, cfg, address=address, force=force)
+
+    @property
+    def settings(self) -> Any:
+        """A plug-in's validated settings (`plugins.<name>.settings`)."""
+        return self.cfg.plugin_settings(self.name)
+
     def stage_dir(self) -> str:
+        """`<work_dir>/<name>`; a step of a stage (`dedup/signatures`) writes under `<work_dir>/_work/`."""
         from pipeline.storage import join
 
-        return join(self.cfg.run.work_dir, self.name)
+        return work_path(self.cfg, self.name) if "/" in self.name else join(self.cfg.run.work_dir, self.name)
 
-    @abstractmethod
     def plan(self) -> list[ShardTask]:
-        """The shard tasks of this stage (driver side; cheap, no data is read)."""
+        """The shard tasks of this stage (driver side; cheap, no data is read). A document stage's shards are
+        those of the document stage it reads, planned from that stage's completion records."""
+        from pipeline.stages import upstream_tasks
 
-    @abstractmethod
+        if self.kind != "document":
+            raise NotImplementedError(f"{type(self).__name__} is a {self.kind} stage: it must plan its own shards")
+        return [
+            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=True),
+                      input_hashes=t.reading())
+            for t in upstream_tasks(self.cfg, self.name)
+        ]
+
     def config_parts(self) -> tuple[str, ...]:
-        """Names of the config sections whose change must redo completed shards."""
+        """The config keys (sections or dotted paths) whose change must redo completed shards; a plug-in's own
+        settings by default."""
+        return (f"plugins.{self.name}",)
 
     def input_fingerprint(self, task: ShardTask) -> str:
-        """Identity of a task's inputs; default: size and mtime/ETag of each input file."""
+        """Identity of a task's inputs: the content hash an earlier stage recorded for a file it wrote, else size
+        and mtime/ETag."""
+        return "+".join(self.identity_of(task, p) for p in task.inputs)
+
+    @staticmethod
+    def identity_of(task: ShardTask, path: str) -> str:
+        """One input's identity: its recorded content hash when an earlier stage wrote it, else size and mtime."""
         from pipeline.storage import fingerprint
 
-        return "+".join(fingerprint(p) for p in task.inputs)
+        return f"xxh3:{task.input_hashes[path]}" if path in task.input_hashes else fingerprint(path)
 
     def document_outputs(self, shard_id: str, *, removed: bool) -> dict[str, str]:
-        """A document stage's outputs for a shard: `<stage>/<shard>.parquet`, and `<stage>/removed/<shard>.parquet`
+        """A document stage's outputs for a shard: `<stage>/<shard>.parquet`, and `_removed/<stage>/<shard>.parquet`
         when the stage writes the documents it removes."""
         from pipeline.storage import join
 
         outputs = {"main": join(self.stage_dir(), f"{shard_id}.parquet")}
         if removed:
-            outputs["removed"] = join(self.stage_dir(), "removed", f"{shard_id}.parquet")
+            outputs["removed"] = self.removed_path(shard_id)
         return outputs
+
+    def removed_path(self, shard_id: str) -> str:
+        """`<work_dir>/_removed/<stage>/<shard>.parquet`: outside the kept folder, so reading a stage's folder
+        (`datasets.load_dataset("parquet", data_dir=...)`, Ray Data) gives only its kept documents."""
+        from pipeline.storage import join
+
+        return join(self.cfg.run.work_dir, REMOVED_DIR, self.name, f"{shard_id}.parquet")
 
     def max_workers(self) -> int | None:
         """Cap on parallel workers from the stage's own config (None: as many as the CPUs allow)."""

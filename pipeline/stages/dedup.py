@@ -35,6 +35,7 @@ it.
 
 from __future__ import annotations
 
+import logging
 import resource
 import time
 from typing import Any
@@ -63,7 +64,7 @@ from pipeline.dedup.stars import both_ways, large_star, small_star, sorted_uniqu
 from pipeline.dedup.shingles import shingles as shingles_of
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.stages import upstream_tasks
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
+from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
     fs_and_path,
     join,
@@ -73,12 +74,22 @@ from pipeline.storage import (
     write_parquet,
 )
 
+log = logging.getLogger(__name__)
+
 REASON_EXACT = "exact-duplicate"
 REASON_NEAR = "near-duplicate"
 #: The exact hash of a text without a single word character: such documents are never grouped as duplicates.
 EMPTY_HASH = exact_hash("")
 
 SIG_VERSION = "3"
+CLUSTERS_VERSION = "4"
+
+#: What each step reads of the `dedup` section: a change reruns that step and what follows, nothing earlier.
+SIGNATURE_KEYS = tuple(f"dedup.{k}" for k in (
+    "exact", "fuzzy", "scope", "threshold", "num_perm", "bands", "rows", "shingles", "hashfunc", "seed", "num_partitions",
+))  # fmt: skip
+CLUSTER_KEYS = (*SIGNATURE_KEYS, "dedup.verify")
+APPLY_KEYS = ("dedup.keep",)
 
 
 def lsh_shape(cfg: PipelineConfig) -> tuple[int, int]:
@@ -124,7 +135,7 @@ class DedupSignatures(Stage):
     version = SIG_VERSION
 
     def config_parts(self) -> tuple[str, ...]:
-        return ("dedup",)
+        return SIGNATURE_KEYS
 
     def plan(self) -> list[ShardTask]:
         d = self.cfg.dedup
@@ -133,8 +144,8 @@ class DedupSignatures(Stage):
             outputs = {"signatures": join(self.stage_dir(), f"{t.shard_id}.arrow")}
             if d.fuzzy:
                 for p in range(d.num_partitions):
-                    outputs[_part_name(p)] = join(self.cfg.run.work_dir, "dedup", "bands", _part_name(p), f"{t.shard_id}.arrow")
-            tasks.append(ShardTask(shard_id=t.shard_id, inputs=(t.outputs["main"],), outputs=outputs))
+                    outputs[_part_name(p)] = work_path(self.cfg, "dedup", "bands", _part_name(p), f"{t.shard_id}.arrow")
+            tasks.append(ShardTask(t.shard_id, (t.outputs["main"],), outputs, input_hashes=t.reading()))
         return tasks
 
     def setup(self) -> None:
@@ -289,7 +300,7 @@ def _verify(d: Any, files: list[str], bases: np.ndarray, src: np.ndarray, dst: n
 
 def _cc_dir(cfg: PipelineConfig) -> str:
     """Intermediate edge files of the distributed components; removed before and after each run."""
-    return join(cfg.run.work_dir, "dedup", "cc")
+    return work_path(cfg, "dedup", "cc")
 
 
 def _rmtree(url: str) -> None:
@@ -476,8 +487,6 @@ def star_rounds(root: str, seed_dir: str, num_docs: int, num_partitions: int) ->
     """Large-star/small-star rounds over the node-partitioned edge files in `seed_dir` (to-<q>/from-<p>.arrow,
     both directions) until every partition is stars; the step files go under `root` and are removed as soon as
     the next step has read them, `root` itself at the end. Returns (labels, counts)."""
-    from pipeline.runtime import console
-
     P = num_partitions
     labels_dir = join(root, "labels")
     peak, nodes = 0.0, set()
@@ -512,10 +521,9 @@ def star_rounds(root: str, seed_dir: str, num_docs: int, num_partitions: int) ->
         peak = max(peak, *(r["peak_mb"] for r in res))
         nodes.update(r["node_id"] for r in res)
         _rmtree(after_large)
-        console.print(
+        log.info(
             f"dedup components: round {rounds}: {edges:,} edges, {left:,} unsettled nodes | "
             f"{time.perf_counter() - t_round:.1f} s",
-            highlight=False,
         )
     labels = np.arange(num_docs, dtype=np.int64)
     clustered = 0
@@ -524,9 +532,8 @@ def star_rounds(root: str, seed_dir: str, num_docs: int, num_partitions: int) ->
         labels[t.column("doc").to_numpy()] = t.column("label").to_numpy()
         clustered += t.num_rows
     _rmtree(root)
-    console.print(
+    log.info(
         f"dedup components: settled after {rounds} rounds, {clustered:,} documents joined to another",
-        highlight=False,
     )
     return labels, {"rounds": rounds, "max_task_peak_mb": round(peak, 1), "node_ids": sorted(nodes)}
 
@@ -615,32 +622,32 @@ def find_clusters(cfg: PipelineConfig, sig_tasks: list[ShardTask]) -> dict[str, 
         del src, dst, src_parts, dst_parts
         summary["components"] = "driver"
     _rmtree(_cc_dir(cfg))
-    clusters = clusters_from_labels(cid, quality=chars.astype(np.float64) if d.keep == "longest" else None)
-
-    kept_id = clusters.kept_id
-    keep = clusters.keep
-    same_text = usable & (exact == exact[kept_id]) & (scope == scope[kept_id])
-    # the reason as dictionary codes (null = kept), cast to strings one shard at a time: no Python object per doc
-    reason = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(same_text, 0, 1).astype(np.int8), mask=keep), pa.array([REASON_EXACT, REASON_NEAR])
-    )
+    # Both policies of `dedup.keep` are written, so changing it reruns only the apply step.
+    columns: dict[str, dict[str, pa.Array]] = {}
+    for policy, quality in (("first", None), ("longest", chars.astype(np.float64))):
+        found = clusters_from_labels(cid, quality=quality)
+        kept_id = found.kept_id
+        same_text = usable & (exact == exact[kept_id]) & (scope == scope[kept_id])
+        # the reason as dictionary codes (null = kept), cast to strings per shard: no Python object per doc
+        reason = pa.DictionaryArray.from_arrays(
+            pa.array(np.where(same_text, 0, 1).astype(np.int8), mask=found.keep), pa.array([REASON_EXACT, REASON_NEAR])
+        )
+        columns[policy] = {"keep": found.keep, "kept_id": kept_id, "reason": reason}
+        if policy == d.keep:
+            clusters, keep = found, found.keep
+            removed_exact, removed_near = int(((~keep) & same_text).sum()), int(((~keep) & ~same_text).sum())
     for i, t in enumerate(sig_tasks):
         lo, hi = int(bases[i]), int(bases[i] + counts[i])
-        write_arrow(
-            pa.table(
-                {
-                    "keep": pa.array(keep[lo:hi], pa.bool_()),
-                    "cluster_size": pa.array(clusters.cluster_size[lo:hi], pa.int32()),
-                    "kept_doc_id": doc_ids.take(pa.array(kept_id[lo:hi])),
-                    "reason": reason.slice(lo, hi - lo).cast(pa.string()),
-                }
-            ),
-            decisions_path(cfg, t.shard_id),
-        )
+        table: dict[str, pa.Array] = {"cluster_size": pa.array(clusters.cluster_size[lo:hi], pa.int32())}
+        for policy, c in columns.items():
+            table[f"keep_{policy}"] = pa.array(c["keep"][lo:hi], pa.bool_())
+            table[f"kept_doc_id_{policy}"] = doc_ids.take(pa.array(c["kept_id"][lo:hi]))
+            table[f"reason_{policy}"] = c["reason"].slice(lo, hi - lo).cast(pa.string())
+        write_arrow(pa.table(table), decisions_path(cfg, t.shard_id))
     summary.update(
         clusters=int(clusters.num_clusters),
-        removed_exact=int(((~keep) & same_text).sum()),
-        removed_near=int(((~keep) & ~same_text).sum()),
+        removed_exact=removed_exact,
+        removed_near=removed_near,
         largest_cluster=int(clusters.cluster_size.max()) if n else 0,
         seconds=round(time.perf_counter() - t0, 3),
     )
@@ -652,7 +659,7 @@ def clusters_config_hash(cfg: PipelineConfig) -> str:
     step only (the per-shard steps' hash leaves it out)."""
     d = cfg.dedup
     how = f"{d.components}:{d.distributed_above_edges}"
-    return xxhash.xxh3_64_hexdigest(f"{cfg.section_hash(*DedupSignatures(cfg).config_parts())}|{how}".encode())
+    return xxhash.xxh3_64_hexdigest(f"{cfg.section_hash(*CLUSTER_KEYS)}|{how}".encode())
 
 
 def components_note(summary: dict[str, Any]) -> str:
@@ -663,7 +670,7 @@ def components_note(summary: dict[str, Any]) -> str:
 
 
 def decisions_path(cfg: PipelineConfig, shard_id: str) -> str:
-    return join(cfg.run.work_dir, "dedup", "clusters", f"{shard_id}.arrow")
+    return work_path(cfg, "dedup", "clusters", f"{shard_id}.arrow")
 
 
 # --------------------------------------------------------------------------------------------------- 3. apply
@@ -673,10 +680,15 @@ class DedupStage(Stage):
     """Per shard: split documents into kept (with cluster size and id) and removed (with reason and kept id)."""
 
     name = "dedup"
-    version = "1"
+    version = "2"
+
+    @classmethod
+    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> Any:
+        """`polyglot dedup`: signatures, clusters, then this per-shard step (`run` below)."""
+        return run(cfg, address, force)
 
     def config_parts(self) -> tuple[str, ...]:
-        return ("dedup",)
+        return APPLY_KEYS
 
     def plan(self) -> list[ShardTask]:
         removed = self.cfg.dedup.write_removed
@@ -685,6 +697,7 @@ class DedupStage(Stage):
                 t.shard_id,
                 (t.outputs["main"], decisions_path(self.cfg, t.shard_id)),
                 self.document_outputs(t.shard_id, removed=removed),
+                input_hashes=t.reading(),
             )
             for t in upstream_tasks(self.cfg, "dedup")
         ]
@@ -698,23 +711,24 @@ class DedupStage(Stage):
                 f"decisions for {task.shard_id} cover {dec.num_rows} documents but the shard has {table.num_rows}: "
                 "its input changed after the clusters were computed; rerun `polyglot dedup`"
             )
-        keep = dec.column("keep").combine_chunks()
-        reasons = dec.column("reason").to_pylist()
-        for text, lang, reason in zip(table.column("text").to_pylist(), table.column("lang").to_pylist(), reasons):
+        policy = self.cfg.dedup.keep
+        keep = dec.column(f"keep_{policy}").combine_chunks()
+        kept_doc_id, reasons = dec.column(f"kept_doc_id_{policy}"), dec.column(f"reason_{policy}")
+        for text, lang, why in zip(table.column("text").to_pylist(), table.column("lang").to_pylist(), reasons.to_pylist()):
             stats.seen(lang, text)
-            if reason is None:
+            if why is None:
                 stats.kept(lang, text)
             else:
-                stats.removed_doc(lang, reason)
+                stats.removed_doc(lang, why)
         progress(table.num_rows)
         full = table.append_column("dup_cluster_size", dec.column("cluster_size")).append_column(
-            "dup_cluster_id", dec.column("kept_doc_id")
+            "dup_cluster_id", kept_doc_id
         )
         write_parquet(full.filter(keep), task.outputs["main"])
         if "removed" in task.outputs:
             removed = (
-                table.append_column("dedup_reason", dec.column("reason"))
-                .append_column("duplicate_of", dec.column("kept_doc_id"))
+                table.append_column("dedup_reason", reasons)
+                .append_column("duplicate_of", kept_doc_id)
                 .filter(pc.invert(keep))
             )
             write_parquet(removed, task.outputs["removed"])
@@ -726,7 +740,7 @@ class DedupStage(Stage):
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  # noqa: ANN201 - StageResult
     """signatures (per shard) -> clusters (corpus-wide, skipped when nothing changed) -> apply (per shard)."""
-    from pipeline.runtime import StageResult, console, run_global_step, run_stage, shard_records_fingerprint
+    from pipeline.runtime import StageResult, run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
     sig = run_stage(DedupSignatures, cfg, address=address, force=force)
@@ -738,7 +752,7 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  
         "dedup",
         "clusters",
         lambda: find_clusters(cfg, sig_tasks),
-        version=SIG_VERSION,
+        version=CLUSTERS_VERSION,
         input_fingerprint=shard_records_fingerprint(cfg, DedupSignatures, sig_tasks),
         config_hash=clusters_config_hash(cfg),
         outputs={t.shard_id: decisions_path(cfg, t.shard_id) for t in sig_tasks},
@@ -746,11 +760,11 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  
         address=address,
     )
     if not summary.get("skipped"):
-        console.print(
+        log.info(
             f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
             f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
             f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges; "
             f"components {components_note(summary)}) | {summary['seconds']:.1f} s",
-            highlight=False,
         )
     return run_stage(DedupStage, cfg, address=address, force=force, started=t0)
+

@@ -45,7 +45,7 @@ class FilterStage(Stage):
             outputs = self.document_outputs(t.shard_id, removed=f.write_removed)
             if f.write_measurements:
                 outputs["attributes"] = join(self.cfg.run.work_dir, "attributes", "filter", f"{t.shard_id}.parquet")
-            tasks.append(ShardTask(t.shard_id, (t.outputs["main"],), outputs))
+            tasks.append(ShardTask(t.shard_id, (t.outputs["main"],), outputs, input_hashes=t.reading()))
         return tasks
 
     def input_fingerprint(self, task: ShardTask) -> str:

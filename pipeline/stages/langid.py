@@ -4,7 +4,7 @@ Where a document's language is decided: `pipeline.lang.identify.LanguageIdentifi
 windows, fastText, label → canonical code, script) and `pipeline.lang.ensemble.Ensemble.predict` (the vote inside
 confusable groups, the macrolanguage fallback). This stage applies the config's decision rules — the wanted
 languages and per-language minimum scores — and writes the documents it does not keep to a separate
-`rejected/` output with the reason, so nothing is silently dropped.
+`_removed/langid/` output with the reason, so nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pyarrow.compute as pc
 
 from pipeline.lang.ensemble import Ensemble, make_model
 from pipeline.lang.identify import LanguageIdentifier
+from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import join, local_copy, read_parquet, write_parquet
+from pipeline.storage import local_copy, read_parquet, write_parquet
 
 TOPK_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("score", pa.float32())]))
 MODELS_TYPE = pa.list_(pa.struct([("model", pa.string()), ("lang", pa.string()), ("score", pa.float32())]))
@@ -25,7 +26,6 @@ ADDED = [
     ("lang_score", pa.float32()),
     ("lang_script", pa.string()),
     ("lang_topk", TOPK_TYPE),
-    ("family", pa.string()),
     ("lang_share", pa.float32()),
     ("lang_group", pa.string()),
     ("lang_models", MODELS_TYPE),
@@ -49,23 +49,19 @@ def decide(lang: str, score: float, wanted: set[str] | None, min_score: float, b
 
 class LangidStage(Stage):
     name = "langid"
-    version = "2"
+    version = "3"
 
     def config_parts(self) -> tuple[str, ...]:
-        return ("langid", "languages", "families")
+        return ("langid", "languages")
 
     def plan(self) -> list[ShardTask]:
-        from pipeline.stages.extract import ExtractStage
-
         return [
             ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=False)
-                      | {"rejected": join(self.stage_dir(), "rejected", f"{t.shard_id}.parquet")})
-            for t in ExtractStage(self.cfg).plan()
+                      | {"rejected": self.removed_path(t.shard_id)}, input_hashes=t.reading())
+            for t in upstream_tasks(self.cfg, "langid")
         ]
 
     def setup(self) -> None:
-        from pipeline.lang.families import family_of
-
         lc = self.cfg.langid
         if lc.model_path is None:
             lid = LanguageIdentifier(model_path=None, top_k=lc.top_k, max_windows=lc.max_windows)
@@ -81,8 +77,6 @@ class LangidStage(Stage):
             adopt_unknown=lc.adopt_unknown,
             adopt_below=lc.adopt_unknown_below,
         )
-        table = self.cfg.family_table()
-        self._family = lambda code: family_of(code, table)
         self.wanted = set(self.cfg.languages) if self.cfg.languages is not None else None
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
@@ -90,7 +84,7 @@ class LangidStage(Stage):
         stats = ShardStats()
         table = read_parquet(task.inputs[0])
         texts = table.column("text").to_pylist()
-        langs, scores, scripts, topks, families, reasons = [], [], [], [], [], []
+        langs, scores, scripts, topks, reasons = [], [], [], [], []
         shares, groups, models = [], [], []
         for i, text in enumerate(texts):
             p = self.lid.predict(text)
@@ -99,7 +93,6 @@ class LangidStage(Stage):
             scores.append(p.score)
             scripts.append(p.script)
             topks.append([{"lang": lang, "score": s} for lang, s in p.top_k])
-            families.append(self._family(p.lang))
             shares.append(p.share)
             groups.append(p.group)
             models.append([{"model": m, "lang": lang, "score": sc} for m, lang, sc in p.votes])
@@ -118,7 +111,6 @@ class LangidStage(Stage):
             pa.array(scores, pa.float32()),
             pa.array(scripts, pa.string()),
             pa.array(topks, TOPK_TYPE),
-            pa.array(families, pa.string()),
             pa.array(shares, pa.float32()),
             pa.array(groups, pa.string()),
             pa.array(models, MODELS_TYPE),

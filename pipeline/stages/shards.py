@@ -46,6 +46,7 @@ the same inputs give byte-identical shards and manifest.
 
 from __future__ import annotations
 
+import logging
 import hashlib
 import io
 import math
@@ -73,7 +74,7 @@ from pipeline.stages.balance import (
     require_tokenizer,
     tokenizer_sha256,
 )
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
+from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
     atomic_write_bytes,
     exists,
@@ -87,6 +88,8 @@ from pipeline.storage import (
     write_json,
 )
 from pipeline.tokenizer.encode import EncodedBatch, encode_batch, ids_dtype
+
+log = logging.getLogger(__name__)
 
 SCATTER_VERSION = "1"
 SHARDS_VERSION = "1"
@@ -106,7 +109,7 @@ def shards_dir(cfg: PipelineConfig) -> str:
 
 
 def scatter_dir(cfg: PipelineConfig) -> str:
-    return join(shards_dir(cfg), "_scatter")
+    return work_path(cfg, "shards", "scatter")
 
 
 def scatter_path(cfg: PipelineConfig, shard_id: str) -> str:
@@ -242,7 +245,7 @@ class ShardsScatter(Stage):
     def input_fingerprint(self, task: ShardTask) -> str:
         return "+".join(
             [
-                fingerprint(task.inputs[0]),
+                self.identity_of(task, task.inputs[0]),
                 f"tokenizer={fingerprint(tokenizer_model_path(self.cfg))}",
                 f"num_shards={task.params['num_shards']}",
             ]
@@ -340,6 +343,11 @@ class ShardsStage(Stage):
 
     name = "shards"
     version = SHARDS_VERSION
+
+    @classmethod
+    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> ShardsResult:
+        """`polyglot shards`: scatter, this per-shard gather, then the manifest (`run` below)."""
+        return run(cfg, address, force)
 
     def __init__(self, cfg: PipelineConfig) -> None:
         super().__init__(cfg)
@@ -605,7 +613,7 @@ def _remove(url: str, recursive: bool = False) -> None:
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> ShardsResult:
     """scatter (per balance shard; skipped when every output shard is current) -> gather (per output shard) ->
     manifest and dataset card -> clean-up."""
-    from pipeline.runtime import console, is_complete, record_path, run_global_step, run_stage, shard_records_fingerprint
+    from pipeline.runtime import is_complete, record_path, run_global_step, run_stage, shard_records_fingerprint
 
     t0 = time.perf_counter()
     require_tokenizer(cfg, "shards")
@@ -658,9 +666,8 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     result.rows = manifest["rows"]
     result.tokens_by_lang = manifest["tokens_by_lang"]
     mix = ", ".join(f"{lang} {w:.1%}" for lang, w in sorted(manifest["lang_weights"].items(), key=lambda kv: -kv[1]))
-    console.print(
+    log.info(
         f"shards manifest: {manifest['num_shards']} shards, {manifest['rows']:,} rows, {manifest['tokens']:,} tokens "
         f"({mix}) -> {manifest_path(cfg)}",
-        highlight=False,
     )
     return result

@@ -65,6 +65,7 @@ unbalanced (4.45 when the proportional draw took no Arabic document); balanced b
 
 from __future__ import annotations
 
+import logging
 import hashlib
 import json
 import math
@@ -115,6 +116,8 @@ __all__ = [
     "sample_quotas",
     "train_tokenizers",
 ]
+
+log = logging.getLogger(__name__)
 
 SAMPLE_STAGE = "tokenizer/sample"
 SAMPLE_VERSION = "1"
@@ -245,7 +248,7 @@ class TokenizerSample(Stage):
 
     def input_fingerprint(self, task: ShardTask) -> str:
         keys = json.dumps(task.params, sort_keys=True).encode()
-        return f"{fingerprint(task.inputs[0])}+{xxhash.xxh3_64_hexdigest(keys)}"
+        return f"{self.identity_of(task, task.inputs[0])}+{xxhash.xxh3_64_hexdigest(keys)}"
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         from pipeline.tokenizer.train import split_training_lines
@@ -663,7 +666,7 @@ def _summary_line(report: dict[str, Any], seconds: float, skipped: bool) -> str:
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> StageResult:
     """sample (per shard) -> train (one Ray task, skipped when nothing changed) -> report; returns a StageResult."""
-    from pipeline.runtime import StageResult, console, record_path, run_global_step, run_stage
+    from pipeline.runtime import StageResult, record_path, run_global_step, run_stage
 
     t0 = time.perf_counter()
     sample = run_stage(TokenizerSample, cfg, address=address, force=force)
@@ -705,8 +708,19 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     )
     result.seconds = time.perf_counter() - t0
     report = read_json(outputs["report.json"])
-    console.print(_summary_line(report, result.seconds, skipped=bool(summary.get("skipped"))), highlight=False)
+    log.info(_summary_line(report, result.seconds, skipped=bool(summary.get("skipped"))))
     return result
+
+
+class TokenizerStage:
+    """`polyglot tokenizer`: the per-shard sample step, then training, export and checks on the driver (`run`)."""
+
+    name = "tokenizer"
+    kind = "corpus"
+
+    @classmethod
+    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> StageResult:
+        return run(cfg, address, force)
 
 
 def _train_and_report(

@@ -188,7 +188,7 @@ def test_records_carry_exact_tokens_per_language(balanced) -> None:
         for reason, per_lang in rec["stats"]["removed"].items():
             removed[reason] = removed.get(reason, 0) + sum(per_lang.values())
     counts = pa.concat_tables(
-        [pa.ipc.open_file(str(tmp / "out" / "balance" / "counts" / f"{s}.arrow")).read_all() for s in SHARDS]
+        [pa.ipc.open_file(str(tmp / "out" / "_work" / "balance" / "counts" / f"{s}.arrow")).read_all() for s in SHARDS]
     ).to_pylist()
     assert len(counts) == len(docs) == result.docs_in
     for lang in VARIANTS.values():
@@ -223,7 +223,7 @@ def test_new_tokenizer_recounts_and_new_shares_replan_without_recounting(
     write_upstream(tmp_path)
     install_tokenizer(tmp_path, tiny_tokenizer)
     balance_stage.run(make_cfg(tmp_path))
-    counts_dir = tmp_path / "out" / "balance" / "counts"
+    counts_dir = tmp_path / "out" / "_work" / "balance" / "counts"
     counted = tree_state(counts_dir)
 
     # another share: the plan and the selection change, the token counts are reused
@@ -262,7 +262,7 @@ def test_prefer_cluster_size_and_leave_shortfall(ray_session, tiny_tokenizer: Pa
     assert any("left unmet" in w for w in res.warnings)
     assert any("total budget" in w and "unreachable" in w for w in res.warnings)
     # the choice is the library's weighted one, fed with dedup's cluster sizes (and differs from the unweighted one)
-    sel = json.loads((tmp_path / "out" / "balance" / "selection.json").read_text())
+    sel = json.loads((tmp_path / "out" / "_work" / "balance" / "selection.json").read_text())
     params = {lang: LanguageSelection.from_json(v) for lang, v in sel["params"].items()}
     docs = [d for s in SHARDS for d in corpus()[s]]
     ids, langs, sizes = [d["doc_id"] for d in docs], [d["lang"] for d in docs], [d["dup_cluster_size"] for d in docs]

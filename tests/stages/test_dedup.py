@@ -75,7 +75,7 @@ def cfg(tmp: Path, **dedup):
 def outputs(tmp: Path) -> tuple[list[dict], list[dict]]:
     kept = pa.concat_tables([pq.read_table(p) for p in sorted((tmp / "out" / "dedup").glob("*.parquet"))]).to_pylist()
     removed = pa.concat_tables(
-        [pq.read_table(p) for p in sorted((tmp / "out" / "dedup" / "removed").glob("*.parquet"))]
+        [pq.read_table(p) for p in sorted((tmp / "out" / "_removed" / "dedup").glob("*.parquet"))]
     ).to_pylist()
     return kept, removed
 

@@ -119,7 +119,7 @@ def test_langid_splits_kept_and_rejected_with_reasons(shard: Path) -> None:
     assert langs["https://ex.zh/a"] == langs["https://ex.zh/gbk"] == "zho_Hans"
     assert langs["https://ex.ru/a"] == "rus_Cyrl"
     for r in kept:
-        assert r["family"] is not None and r["lang_script"] and 1 <= len(r["lang_topk"]) <= 3
+        assert "family" not in r and r["lang_script"] and 1 <= len(r["lang_topk"]) <= 3
         assert r["lang_topk"][0]["lang"] == r["lang"]
     reasons = {r["url"]: r["reject_reason"] for r in rejected}
     assert reasons["https://ex.de/a"] == REASON_UNWANTED

@@ -62,7 +62,7 @@ def test_good_prose_kept_menus_removed_pii_masked(tmp_path: Path) -> None:
     res = run_shard(stage, task, {"stage": "filter"})
     assert res["ok"], res
     kept = pq.read_table(tmp_path / "out" / "filter" / "T.parquet").to_pylist()
-    removed = pq.read_table(tmp_path / "out" / "filter" / "removed" / "T.parquet").to_pylist()
+    removed = pq.read_table(tmp_path / "out" / "_removed" / "filter" / "T.parquet").to_pylist()
     assert len(kept) + len(removed) == len(rows)
     assert {r["url"] for r in kept} == {f"https://ex/{n}/good" for n in LANGS} | {"https://ex/ko/contact"}
     assert all(r["filter_reason"] for r in removed) and {r["url"].rsplit("/", 1)[1] for r in removed} == {"menu"}

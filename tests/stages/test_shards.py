@@ -128,7 +128,7 @@ def test_manifest_card_records_and_cleanup(built, tiny_tokenizer: Path) -> None:
     for rec in recs:
         written.update({k.removeprefix("tokens/written/"): v for k, v in rec["stats"]["counters"].items()})
     assert written == Counter(manifest["tokens_by_lang"])
-    assert not (state / "scatter").exists() and not (out / "_scatter").exists()
+    assert not (state / "scatter").exists() and not (out.parent / "_work" / "shards" / "scatter").exists()
 
 
 def test_datasets_reads_the_shards_both_ways(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
