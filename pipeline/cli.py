@@ -62,32 +62,25 @@ def _load(path: Path, verbose: bool = False) -> PipelineConfig:
 
 
 def _run(cfg: PipelineConfig, stages: list[str], address: str | None, force: bool, verbose: bool = False) -> None:
-    from pipeline.runtime import WorkDirLocked, clear_stage_error, record_stage_error, shutdown_ray, work_dir_lock
-    from pipeline.stages import runner
+    from pipeline.api import Pipeline, StageFailed
+    from pipeline.runtime import WorkDirLocked, shutdown_ray
 
+    pipe = Pipeline(cfg, ray_address=address)
     try:
-        with work_dir_lock(cfg.run.work_dir, " ".join(["polyglot", *sys.argv[1:]])):
-            for name in stages:
-                try:
-                    result = runner(name, cfg)(cfg, address, force)
-                except (FileNotFoundError, ValueError, RuntimeError) as e:
-                    _print_stage_error(name, e, verbose)
-                    try:
-                        record_stage_error(cfg, name, e)
-                    except OSError:
-                        pass  # the message above is what counts; the work dir itself may be what failed
-                    raise typer.Exit(1) from None
-                clear_stage_error(cfg, name)
-                if not result.ok:
-                    for f in result.failed if verbose else result.failed[:1]:
-                        console.print(f"{name}: shard {f['shard_id']} failed:", style="red", highlight=False, markup=False)
-                        console.print(f.get("traceback") or f["error"], highlight=False, markup=False)
-                    more = "" if verbose or len(result.failed) == 1 else " (-v prints every traceback)"
-                    console.print(f"[red]{name}: {len(result.failed)} shard(s) failed; later stages not run; "
-                                  f"errors in _state/{name}/*.error.json{more}[/red]", highlight=False, soft_wrap=True)  # fmt: skip
-                    raise typer.Exit(1)
+        pipe.run(stages, force=force, command=" ".join(["polyglot", *sys.argv[1:]]))
+    except StageFailed as e:
+        name, result = e.result.stage, e.result
+        for f in result.failed if verbose else result.failed[:1]:
+            console.print(f"{name}: shard {f['shard_id']} failed:", style="red", highlight=False, markup=False)
+            console.print(f.get("traceback") or f["error"], highlight=False, markup=False)
+        more = "" if verbose or len(result.failed) == 1 else " (-v prints every traceback)"
+        console.print(f"[red]{escape(str(e))}{more}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except WorkDirLocked as e:
         console.print(f"[red]refused:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        _print_stage_error(getattr(e, "stage_name", stages[-1] if stages else "run"), e, verbose)
         raise typer.Exit(1) from None
     finally:
         shutdown_ray()
