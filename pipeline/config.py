@@ -30,6 +30,7 @@ from pipeline.filter.calibrate import CalibrateSettings
 from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
+from pipeline.ingest.settings import ExtractSettings
 from pipeline.tokenizer.settings import TokenizerSettings
 
 from pipeline.registry import BUILTIN, StageSpec, entry_point_targets, ordered, plugin_spec
@@ -143,52 +144,14 @@ class DownloadSection(_Section):
     parallel: int = Field(default=4, ge=1, description="Concurrent downloads (I/O bound: may exceed CPUs).")
 
 
-class ExtractSection(_Section):
-    """WARC/WET → text."""
+class ExtractSection(ExtractSettings):
+    """WARC/WET → text: where the files are, and how records become documents (`ExtractSettings`)."""
 
     inputs: list[str] | None = Field(
         default=None,
         description="WARC/WET files or globs (local or fsspec); default: the files `download` fetched.",
     )
     crawl_id: str | None = Field(default=None, description="Overrides the crawl id read from warcinfo records.")
-    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
-    main_content: bool = Field(default=True, description="Drop boilerplate (menus, footers) when extracting.")
-    main_content_fallback: bool = Field(
-        default=True, description="When main-content extraction is empty, keep all visible text instead."
-    )
-    comments: bool = Field(default=False, description="Keep the text of comment sections (Resiliparse).")
-    remove_boilerplate: bool = Field(
-        default=True,
-        description="After main content (Resiliparse), drop link lines and a tail of short lines after the last prose line.",
-    )
-    site_repeat_pages: int = Field(
-        default=3,
-        ge=0,
-        description="Drop non-prose lines found on this many pages of one host in a shard (site templates); 0: off.",
-    )
-    recover_truncated: bool = Field(
-        default=True,
-        description="When main content is a small part of the visible text that lacks its long paragraphs, take the "
-        "article from the visible text (counted as main_content_recovered).",
-    )
-    normalize: Literal["NFC", "none"] = Field(
-        default="NFC", description="Unicode normalization of document text (NFC composes decomposed Hangul/Vietnamese)."
-    )
-    max_dom_depth: int = Field(
-        default=512, ge=16, description="A page nested deeper is extracted as all visible text (deep_dom_plain_text): "
-        "main-content extraction time grows super-linearly with nesting (100,000 levels: tens of minutes).",
-    )
-    max_payload_mb: float = Field(default=5.0, gt=0, description="Larger HTTP payloads are skipped as oversized.")
-    min_text_chars: int = Field(
-        default=20,
-        ge=1,
-        description="Shorter extractions are skipped as empty; counted in English-equivalent characters "
-        "(a Han character ~3.3, a kana ~2.3, a Hangul syllable ~2.5: the filter's units per script).",
-    )
-    max_bad_char_ratio: float = Field(default=0.005, ge=0, le=1, description="Decoding-failure threshold.")
-    max_control_ratio: float = Field(
-        default=0.02, ge=0, le=1, description="More control bytes (NUL, ...) than this fraction: binary; fewer NULs are stripped."
-    )
 
 
 class LangidSection(_Section):

@@ -68,10 +68,10 @@ def zh_docs() -> Iterator[Doc]:
 
 def _extract(warc: bytes) -> dict[str, str]:
     """URL → extracted text, through the pipeline's own extraction (config defaults: main content, fallback)."""
-    from pipeline.ingest.warc import Document, ExtractOptions, extract_stream
+    from pipeline.ingest.warc import Document, ExtractSettings, extract_stream
 
     out: dict[str, str] = {}
-    for item in extract_stream(io.BytesIO(warc), ExtractOptions(min_text_chars=20)):
+    for item in extract_stream(io.BytesIO(warc), ExtractSettings(min_text_chars=20)):
         if isinstance(item, Document):
             out[item.url] = item.text
     return out

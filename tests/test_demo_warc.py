@@ -19,7 +19,7 @@ import pytest
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from pipeline.ingest.charset import resolve_label
-from pipeline.ingest.warc import Document, ExtractOptions, Skipped, extract_stream
+from pipeline.ingest.warc import Document, ExtractSettings, Skipped, extract_stream
 from pipeline.text.scripts import dominant_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ DEMO = ROOT / "demo"
 SCRIPT = ROOT / "scripts" / "make_demo_warc.py"
 CRAWL = "DEMO-2026-47"
 #: What configs/demo.yaml asks of the extract stage.
-OPTIONS = ExtractOptions(extractor="resiliparse", main_content=True, min_text_chars=20)
+OPTIONS = ExtractSettings(extractor="resiliparse", main_content=True, min_text_chars=20)
 DOC_PLANTS = ("article", "exact_dup", "near_dup")
 Key = tuple[str, int]
 

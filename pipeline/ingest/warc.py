@@ -68,10 +68,11 @@ from resiliparse.parse.html import HTMLTree
 from pipeline.ingest.boilerplate import anchor_texts, looks_truncated, recover_article, remove_boilerplate
 from pipeline.ingest.charset import decode_html
 from pipeline.ingest.html import dom_deeper_than, html_to_text, require_extractor
+from pipeline.ingest.settings import ExtractSettings
 from pipeline.text.segment import MIN_LATIN_WEIGHT, latin_char_equivalents
 
 __all__ = [
-    "ExtractOptions",
+    "ExtractSettings",
     "Document",
     "Skipped",
     "SKIP_REASONS",
@@ -115,38 +116,6 @@ _CONTROL = bytes(b for b in range(0x20) if b not in b"\t\n\x0b\x0c\r\x1b")
 
 
 @dataclass
-class ExtractOptions:
-    """How records become documents (the `extract` section of the config)."""
-
-    extractor: str = "resiliparse"
-    main_content: bool = True
-    max_payload_bytes: int = 5 * 2**20
-    #: Minimum text size after strip, in characters of English text that say as much (`latin_char_equivalents`:
-    #: a Han character counts ~3.3, a Hangul syllable ~2.5), so a short CJK sentence counts like a short English one.
-    min_text_chars: int = 1
-    max_bad_char_ratio: float = 0.005
-    #: A payload with more control bytes (NUL, ...) than this fraction is binary; fewer NULs are stripped.
-    max_control_ratio: float = 0.02
-    #: When main-content extraction leaves less than `min_text_chars`, take all visible text instead (Resiliparse's
-    #: boilerplate heuristics empty some real article pages; the quality filter judges the fuller text later).
-    main_content_fallback: bool = True
-    #: Unicode normalization of the document text: "NFC" (default) composes decomposed text — Korean written as
-    #: conjoining jamo (macOS file names, some CMSs), Vietnamese with combining tone marks — into the precomposed
-    #: form every later stage (language ID, dedup, the tokenizer) expects; "none" keeps the text as extracted.
-    normalize: str = "NFC"
-    #: Resiliparse's comment-section text (off: see `pipeline.ingest.html`).
-    comments: bool = False
-    #: Drop link lines and the short-line tail after the last prose line (`pipeline.ingest.boilerplate`).
-    remove_boilerplate: bool = True
-    #: When main content is a small part of the visible text while the page holds long paragraphs it lacks, take the
-    #: article from the visible text instead (`looks_truncated`), counted as the ``main_content_recovered`` repair.
-    recover_truncated: bool = True
-    #: A page nested deeper than this is extracted as all visible text (``deep_dom_plain_text``): main-content
-    #: extraction time grows super-linearly with depth (`pipeline.ingest.html.dom_deeper_than`).
-    max_dom_depth: int = 512
-
-
-@dataclass
 class Document:
     """One extracted page."""
 
@@ -180,7 +149,7 @@ class Skipped:
 Item = Document | Skipped
 
 
-def extract_stream(stream: BinaryIO, options: ExtractOptions, *, crawl_id: str | None = None) -> Iterator[Item]:
+def extract_stream(stream: BinaryIO, options: ExtractSettings, *, crawl_id: str | None = None) -> Iterator[Item]:
     """Every document of a WARC/WET stream, and a `Skipped` for each record or damaged stretch that gave none."""
     return _ShardReader(stream, options, crawl_id).run()
 
@@ -188,7 +157,7 @@ def extract_stream(stream: BinaryIO, options: ExtractOptions, *, crawl_id: str |
 class _ShardReader:
     """One pass over one stream; holds the crawl id and what is needed to resume after damage."""
 
-    def __init__(self, stream: BinaryIO, options: ExtractOptions, crawl_id: str | None) -> None:
+    def __init__(self, stream: BinaryIO, options: ExtractSettings, crawl_id: str | None) -> None:
         require_extractor(options.extractor)  # a configuration error must fail the shard, not skip every page
         if not _seekable(stream):
             spool = tempfile.TemporaryFile()
@@ -595,7 +564,7 @@ def too_short(text: str, limit: int) -> bool:
     return not text or latin_char_equivalents(text) < limit
 
 
-def extract_page(html: str, opt: ExtractOptions) -> tuple[str, bool, str | None]:
+def extract_page(html: str, opt: ExtractSettings) -> tuple[str, bool, str | None]:
     """A decoded page's text as the extract stage keeps it, and how: (text, fell back to all visible text, the
     repair made: ``main_content_recovered``, ``deep_dom_plain_text`` or None). May raise what the extractor raises."""
     tree = HTMLTree.parse(html) if opt.extractor == "resiliparse" else None

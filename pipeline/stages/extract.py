@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from pipeline.ingest.boilerplate import drop_site_repeats
-from pipeline.ingest.warc import Document, ExtractOptions, Skipped, extract_stream, too_short
+from pipeline.ingest.warc import Document, ExtractSettings, Skipped, extract_stream, too_short
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.storage import expand_inputs, join, open_input, write_parquet
 
@@ -48,7 +48,8 @@ class ExtractStage(Stage):
     version = "4"  # 2: NFC-normalized text; 3: boilerplate pass, site repeats, truncation recovery, no comments; 4: deep pages
 
     def config_parts(self) -> tuple[str, ...]:
-        return ("extract",)
+        """How records become documents, and the crawl id; not `inputs` (adding a file must not redo the others)."""
+        return (*(f"extract.{k}" for k in ExtractSettings.model_fields), "extract.crawl_id")
 
     def input_files(self) -> list[str]:
         """The WARC/WET files to read: the configured inputs, else what `download` fetched."""
@@ -69,20 +70,7 @@ class ExtractStage(Stage):
 
     def setup(self) -> None:
         ex = self.cfg.extract
-        self.options = ExtractOptions(
-            extractor=ex.extractor,
-            main_content=ex.main_content,
-            main_content_fallback=ex.main_content_fallback,
-            comments=ex.comments,
-            remove_boilerplate=ex.remove_boilerplate,
-            recover_truncated=ex.recover_truncated,
-            max_dom_depth=ex.max_dom_depth,
-            normalize=ex.normalize,
-            max_payload_bytes=int(ex.max_payload_mb * 2**20),
-            min_text_chars=ex.min_text_chars,
-            max_bad_char_ratio=ex.max_bad_char_ratio,
-            max_control_ratio=ex.max_control_ratio,
-        )
+        self.options = self.cfg.extract
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         stats = ShardStats()

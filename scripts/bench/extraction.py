@@ -32,14 +32,13 @@ import re
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "article-extraction"
 sys.path.insert(0, str(ROOT))
 
-from pipeline.ingest.warc import ExtractOptions, extract_page  # noqa: E402
+from pipeline.ingest.warc import ExtractSettings, extract_page  # noqa: E402
 
 _TOKEN = re.compile(r"\w+")
 
@@ -78,7 +77,7 @@ def load() -> tuple[dict[str, str], dict[str, str]]:
     return pages, truth
 
 
-def run_once(pages: dict[str, str], opt: ExtractOptions) -> tuple[dict[str, str], float, Counter[str]]:
+def run_once(pages: dict[str, str], opt: ExtractSettings) -> tuple[dict[str, str], float, Counter[str]]:
     """Texts per page, docs/s of this pass, and how many pages fell back or were recovered."""
     out, how = {}, Counter()
     t0 = time.perf_counter()
@@ -103,13 +102,13 @@ def main() -> None:
         "held out (8-f)": [k for k in pages if k[0] not in "01234567"],
         "all": list(pages),
     }
-    default = ExtractOptions(min_text_chars=20)
+    default = ExtractSettings(min_text_chars=20)
     options = {
         "default": default,
-        "main-only": replace(default, remove_boilerplate=False, recover_truncated=False),
-        "+comments": replace(default, comments=True),
-        "full-text": replace(default, main_content=False),
-        "trafilatura": replace(default, extractor="trafilatura"),
+        "main-only": default.model_copy(update=dict(remove_boilerplate=False, recover_truncated=False)),
+        "+comments": default.model_copy(update=dict(comments=True)),
+        "full-text": default.model_copy(update=dict(main_content=False)),
+        "trafilatura": default.model_copy(update=dict(extractor="trafilatura")),
     }
     runnable = {}
     for name, opt in options.items():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from pipeline.ingest.warc import ExtractOptions, extract_page
+from pipeline.ingest.warc import ExtractSettings, extract_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +34,8 @@ def test_default_extraction_reaches_the_quality_target_on_both_halves(shared_dat
     for k in sorted(truth):
         with gzip.open(data / "html" / f"{k}.html.gz", "rt", encoding="utf-8") as fh:
             pages[k] = fh.read()
-    default = ExtractOptions(min_text_chars=20)
-    main_only = replace(default, remove_boilerplate=False, recover_truncated=False)
+    default = ExtractSettings(min_text_chars=20)
+    main_only = default.model_copy(update=dict(remove_boilerplate=False, recover_truncated=False))
     scores = {}
     for name, opt in (("default", default), ("main-only", main_only)):
         counts = {k: bench.page_counts(truth[k], extract_page(h, opt)[0]) for k, h in pages.items()}

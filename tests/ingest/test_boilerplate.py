@@ -18,7 +18,7 @@ from pipeline.ingest.boilerplate import (
     remove_boilerplate,
     text_profile,
 )
-from pipeline.ingest.warc import Document, ExtractOptions, extract_page, extract_stream
+from pipeline.ingest.warc import Document, ExtractSettings, extract_page, extract_stream
 from pipeline.ingest.warc_writer import WarcWriter
 
 EN = "The committee approved the new budget on Tuesday after a long debate about school funding in the region."
@@ -65,11 +65,11 @@ def test_link_lines_go_running_text_with_links_stays() -> None:
     related = "".join(f'<h3><a href="/r/{i}">{t}</a></h3>' for i, t in enumerate(RELATED))
     body = f'<p>{EN}</p>{related}<p>Read <a href="/report">the report</a> for details. {EN}</p>'
     html = page(f"<main><article><h1>Budget approved</h1>{body}</article></main>")
-    text, _, _ = extract_page(html, ExtractOptions())
+    text, _, _ = extract_page(html, ExtractSettings())
     assert EN in text and "Read the report for details." in text
     for t in RELATED:
         assert t not in text
-    raw, _, _ = extract_page(html, ExtractOptions(remove_boilerplate=False))
+    raw, _, _ = extract_page(html, ExtractSettings(remove_boilerplate=False))
     assert all(t in raw for t in RELATED)  # Resiliparse alone keeps them
 
 
@@ -116,9 +116,9 @@ def recipe_page() -> str:
 
 def test_truncated_main_content_is_recovered_and_counted(tmp_path: Path) -> None:
     html = recipe_page()
-    plain, _, _ = extract_page(html, ExtractOptions(recover_truncated=False))
+    plain, _, _ = extract_page(html, ExtractSettings(recover_truncated=False))
     assert METHOD[0] not in plain and len(plain) < 100  # the trap: short, but not empty, so no fallback
-    text, fallback, recovered = extract_page(html, ExtractOptions())
+    text, fallback, recovered = extract_page(html, ExtractSettings())
     assert recovered and not fallback
     assert all(m in text for m in METHOD)
     assert "Section 1" not in text and "Copyright" not in text
@@ -126,7 +126,7 @@ def test_truncated_main_content_is_recovered_and_counted(tmp_path: Path) -> None
     path = tmp_path / "r.warc.gz"
     with open(path, "wb") as fh:
         WarcWriter(fh).response("https://ex.com/bread", html.encode(), http_headers=[("Content-Type", "text/html")])
-    (doc,) = list(extract_stream(io.BytesIO(path.read_bytes()), ExtractOptions()))
+    (doc,) = list(extract_stream(io.BytesIO(path.read_bytes()), ExtractSettings()))
     assert isinstance(doc, Document) and doc.repairs == ("main_content_recovered",) and METHOD[-1] in doc.text
 
 
@@ -149,7 +149,7 @@ def test_a_recipe_of_short_steps_is_recovered_with_its_ingredients() -> None:
         "<article><h1>Country bread</h1><p>A simple loaf for every day.</p></article>"
         f'<div class="sidebar"><h2>Ingredients</h2><ul>{ingredients}</ul><h2>Method</h2><ol>{steps}</ol></div>'
     )
-    text, _, recovered = extract_page(html, ExtractOptions())
+    text, _, recovered = extract_page(html, ExtractSettings())
     assert recovered
     assert all(x in text for x in STEPS) and "350 ml water" in text and "Ingredients" in text
     assert "Section 1" not in text  # the navigation above stops the article's upward extension
@@ -158,7 +158,7 @@ def test_a_recipe_of_short_steps_is_recovered_with_its_ingredients() -> None:
 def test_comments_left_out_on_purpose_are_not_a_truncated_article() -> None:
     comments = "".join(f'<div class="comment"><p>{m}</p></div>' for m in METHOD)
     html = article([EN], f'<section class="comments"><h2>Comments</h2>{comments}</section>')
-    text, _, recovered = extract_page(html, ExtractOptions())
+    text, _, recovered = extract_page(html, ExtractSettings())
     assert not recovered and EN in text and METHOD[0] not in text
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.ingest.html import html_to_text
-from pipeline.ingest.warc import SKIP_REASONS, Document, ExtractOptions, Skipped, extract_stream
+from pipeline.ingest.warc import SKIP_REASONS, Document, ExtractSettings, Skipped, extract_stream
 from pipeline.ingest.warc_writer import WarcWriter, format_record, gzip_member
 
 KO = "대한민국은 민주공화국이다. 대한민국의 주권은 국민에게 있고, 모든 권력은 국민으로부터 나온다."
@@ -35,11 +35,11 @@ def build(tmp_path: Path, fill: Callable[[WarcWriter], object], *, compress: boo
     return path, w.offsets
 
 
-def read(path: Path | bytes, options: ExtractOptions | None = None, **kw: str) -> list[Document | Skipped]:
+def read(path: Path | bytes, options: ExtractSettings | None = None, **kw: str) -> list[Document | Skipped]:
     if isinstance(path, bytes):
-        return list(extract_stream(io.BytesIO(path), options or ExtractOptions(), **kw))
+        return list(extract_stream(io.BytesIO(path), options or ExtractSettings(), **kw))
     with open(path, "rb") as fh:
-        return list(extract_stream(fh, options or ExtractOptions(), **kw))
+        return list(extract_stream(fh, options or ExtractSettings(), **kw))
 
 
 def summary(items: list[Document | Skipped]) -> list[tuple]:
@@ -153,7 +153,7 @@ def test_main_content_option(tmp_path: Path) -> None:
     body = b"<html><body><nav>Menu items here</nav><article><p>" + KO.encode() + b"</p></article></body></html>"
     path, _ = build(tmp_path, lambda w: good(w, 1, body))
     assert "Menu" not in read(path)[0].text
-    assert "Menu items here" in read(path, ExtractOptions(main_content=False))[0].text
+    assert "Menu items here" in read(path, ExtractSettings(main_content=False))[0].text
 
 
 def test_extractor_misconfiguration_fails_the_shard_not_each_page(
@@ -162,9 +162,9 @@ def test_extractor_misconfiguration_fails_the_shard_not_each_page(
     monkeypatch.setitem(sys.modules, "trafilatura", None)
     path, _ = build(tmp_path, lambda w: good(w, 1))
     with pytest.raises(ImportError, match="polyglot-pipeline"):
-        read(path, ExtractOptions(extractor="trafilatura"))
-    with pytest.raises(ValueError, match="unknown extractor"):
-        read(path, ExtractOptions(extractor="lynx"))
+        read(path, ExtractSettings(extractor="trafilatura"))
+    with pytest.raises(ValueError, match="'resiliparse' or 'trafilatura'"):  # refused when the settings are made
+        ExtractSettings(extractor="lynx")
 
 
 # -- skip reasons ----------------------------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_every_skip_reason_of_a_readable_record(tmp_path: Path) -> None:
         w.metadata("https://ex.kr/req", {"x": "y"}, refers_to=None)
         good(w, 9)
 
-    items = read(build(tmp_path, fill)[0], ExtractOptions(max_payload_bytes=10_000, min_text_chars=5))
+    items = read(build(tmp_path, fill)[0], ExtractSettings(max_payload_mb=10_000 / 2**20, min_text_chars=5))
     got = [(x.url, x.reason) if isinstance(x, Skipped) else (x.url, "doc") for x in items]
     assert got == [
         ("https://ex.kr/png", "not_html"),
@@ -321,7 +321,7 @@ class _Unseekable(io.RawIOBase):
 def test_unseekable_stream_is_spooled(tmp_path: Path) -> None:
     """FastWARC 2.0.1 panics on a stream that cannot seek; the reader spools it and reads on past damage."""
     path, offsets = build(tmp_path, lambda w: (good(w, 1), w.raw(b"GARBAGE" * 5, compress=False), good(w, 3)))
-    items = list(extract_stream(io.BufferedReader(_Unseekable(path.read_bytes())), ExtractOptions()))
+    items = list(extract_stream(io.BufferedReader(_Unseekable(path.read_bytes())), ExtractSettings()))
     assert [(k, off) for k, off, *_ in summary(items)] == [
         ("doc", 0),
         ("malformed_record", offsets[1]),
@@ -370,7 +370,7 @@ def _script_share(text: str, lo: str, hi: str) -> float:
 
 def test_cc_excerpt_every_html_response_is_a_readable_document(shared_data: Path) -> None:
     path = shared_data / "cc" / "cc-main-2020-34-excerpt.warc.gz"
-    items = read(path, ExtractOptions(main_content=False))
+    items = read(path, ExtractSettings(main_content=False))
     assert all(isinstance(x, Document) for x in items), [x for x in items if isinstance(x, Skipped)]
     assert len(items) == 16
     assert {d.crawl_id for d in items} == {"CC-MAIN-2020-34"}
@@ -408,13 +408,13 @@ def test_empty_main_content_falls_back_to_all_visible_text(tmp_path: Path) -> No
     body = ("<html><body><div><ul>" + "".join(f"<li><a href='/{i}'>{KO[:20]} {i}</a></li>" for i in range(12))
             + "</ul></div></body></html>").encode()
     path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/list", body, http_headers=UTF8))
-    opts = ExtractOptions(min_text_chars=20)
+    opts = ExtractSettings(min_text_chars=20)
     main_only = html_to_text(body.decode(), main_content=True).strip()
     if len(main_only) >= 20:
         pytest.skip("Resiliparse keeps this list as main content; nothing to fall back from")
     (doc,) = read(path, opts)
     assert isinstance(doc, Document) and doc.full_text_fallback and "대한민국" in doc.text
-    (skipped,) = read(path, ExtractOptions(min_text_chars=20, main_content_fallback=False))
+    (skipped,) = read(path, ExtractSettings(min_text_chars=20, main_content_fallback=False))
     assert isinstance(skipped, Skipped) and skipped.reason == "empty_extraction"
 
 
@@ -427,7 +427,7 @@ def test_text_is_nfc_normalized(tmp_path: Path) -> None:
     path, _ = build(tmp_path, lambda w: w.response("https://ex.kr/nfd", html(nfd).encode(), http_headers=UTF8))
     (doc,) = read(path)
     assert KO in doc.text and unicodedata.is_normalized("NFC", doc.text)
-    (raw,) = read(path, ExtractOptions(normalize="none"))
+    (raw,) = read(path, ExtractSettings(normalize="none"))
     assert nfd in raw.text
 
 
@@ -482,7 +482,7 @@ def test_utf16_with_bom_is_text_not_binary(tmp_path: Path) -> None:
 )
 def test_min_text_chars_counts_a_short_cjk_sentence_like_english(tmp_path: Path, text: str, kept: bool) -> None:
     path, _ = build(tmp_path, lambda w: w.response("https://ex.jp/", html(text).encode(), http_headers=UTF8))
-    (item,) = read(path, ExtractOptions(min_text_chars=20, main_content_fallback=False))
+    (item,) = read(path, ExtractSettings(min_text_chars=20, main_content_fallback=False))
     if kept:
         assert isinstance(item, Document) and item.text == text
     else:
