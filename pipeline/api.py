@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pipeline.config import ConfigError, PipelineConfig, parse_config, with_absolute_paths
+from pipeline.config import (
+    ConfigError,
+    PipelineConfig,
+    parse_config,
+    with_absolute_paths,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -101,7 +106,11 @@ class Pipeline:
         name. Raises `StageFailed` when shards of a stage failed, or the stage's own error (kept in
         `_state/<stage>/_stage.error.json`); Ray stays up for the next call until `close()`."""
         from pipeline import stages as registry
-        from pipeline.runtime import clear_stage_error, record_stage_error, work_dir_lock
+        from pipeline.runtime import (
+            clear_stage_error,
+            record_stage_error,
+            work_dir_lock,
+        )
 
         cfg = self.config
         known = [s.name for s in cfg.stage_specs()]

@@ -12,7 +12,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.config import ConfigError, PipelineConfig, load_config, with_absolute_paths
+from pipeline.config import (
+    ConfigError,
+    PipelineConfig,
+    load_config,
+    with_absolute_paths,
+)
 from pipeline.registry import BUILTIN, StageSpec
 
 app = typer.Typer(
@@ -39,12 +44,24 @@ def _report_console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=140)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (a test's capture may close the one seen at set-up)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 def _log_to_stderr(verbose: bool) -> None:
     """The pipeline's log lines (stage summaries at INFO, details at DEBUG with -v) on stderr, as bare lines."""
     logger = logging.getLogger("pipeline")
     for h in [h for h in logger.handlers if getattr(h, "_polyglot_cli", False)]:
         logger.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler._polyglot_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
@@ -196,9 +213,20 @@ def calibrate(
     the thresholds at which at most each rule's tail of the reference fails it: a filter.quality.by_lang mapping
     (<work_dir>/calibration/thresholds.yaml; use it with filter.quality_thresholds) and a .report.json beside it.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    from pipeline.filter.calibrate import CalibrationError, render, run_calibration, summary
+    from pipeline.filter.calibrate import (
+        CalibrationError,
+        render,
+        run_calibration,
+        summary,
+    )
 
     cfg = _load(config)
     if cfg.calibrate is None:

@@ -31,9 +31,14 @@ from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
 from pipeline.ingest.settings import ExtractSettings
+from pipeline.registry import (
+    BUILTIN,
+    StageSpec,
+    entry_point_targets,
+    ordered,
+    plugin_spec,
+)
 from pipeline.tokenizer.settings import TokenizerSettings
-
-from pipeline.registry import BUILTIN, StageSpec, entry_point_targets, ordered, plugin_spec
 
 #: The built-in stages in the order `polyglot run` uses (plug-ins go after their anchors: `PipelineConfig.stage_specs`).
 STAGE_ORDER: tuple[str, ...] = tuple(s.name for s in BUILTIN)
@@ -223,7 +228,7 @@ class FilterSection(_Section):
     )
     mask_pii: bool = Field(default=True, description="Mask PII in the documents the quality rules keep.")
     pii: PIISettings = Field(default_factory=PIISettings)
-    write_removed: bool = Field(default=True, description="Write removed documents to filter/removed/ with reasons.")
+    write_removed: bool = Field(default=True, description="Write removed documents to _removed/filter/ with reasons.")
     quality_thresholds: str | None = Field(
         default=None,
         exclude=True,  # what counts is the merged quality.by_lang (hashed); the file's location is not
@@ -332,7 +337,7 @@ class DedupSection(_Section):
         "their documents' shingle sets; each batch reads the signature files it touches (larger: fewer reads from "
         "an object store, more memory).",
     )
-    write_removed: bool = Field(default=True, description="Write removed documents to dedup/removed/ with reasons.")
+    write_removed: bool = Field(default=True, description="Write removed documents to _removed/dedup/ with reasons.")
     components: Literal["auto", "driver", "distributed"] = Field(
         default="auto",
         description="Where connected components are computed: scipy on the driver, or large-star/small-star rounds "

@@ -68,7 +68,7 @@ BUILTIN: tuple[StageSpec, ...] = (
         "filter_reason).",
     ),
     StageSpec(
-        "dedup", "pipeline.stages.dedup:DedupStage", "document",
+        "dedup", "pipeline.stages.dedup:Dedup", "document",
         "Exact and near-duplicate (MinHash LSH) removal across the whole corpus.\n\nReads the previous stage's "
         "documents; writes <work_dir>/dedup/<shard>.parquet (kept documents with dup_cluster_size and "
         "dup_cluster_id) and <work_dir>/_removed/dedup/<shard>.parquet (dedup_reason, duplicate_of). "
@@ -82,7 +82,7 @@ BUILTIN: tuple[StageSpec, ...] = (
         "baseline).",
     ),
     StageSpec(
-        "balance", "pipeline.stages.balance:BalanceStage", "corpus",
+        "balance", "pipeline.stages.balance:Balance", "corpus",
         "Balance tokens per language family (temperature or UniMax, repeat caps), on exact token counts.\n\nReads "
         "the last document stage's documents and <work_dir>/tokenizer/tokenizer.model; writes "
         "<work_dir>/balance/<shard>.parquet (the chosen documents with their repeat count) and the plan table.",

@@ -26,15 +26,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import xxhash
-
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from pipeline.config import PipelineConfig, RaySection
-from pipeline.stages.base import Stage, ShardTask
+from pipeline.stages.base import ShardTask, Stage
 from pipeline.storage import (
     TMP_MARK,
     FolderListings,
@@ -495,6 +500,12 @@ class StageResult:
     #: Counters summed over the shards' records (e.g. files and bytes for downloads).
     counters: dict[str, int] = field(default_factory=dict)
     unit: str = "docs"
+    #: For a composite stage: each corpus-wide step's summary, by step name (kept in its record when skipped).
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What the user should know although the stage succeeded (shortfalls, caps).
+    warnings: list[str] = field(default_factory=list)
+    #: Stage-specific results (balance: achieved tokens and the plan table; shards: the manifest's totals).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def add(self, stats: dict[str, Any]) -> None:
         """Count one completed shard's record stats."""
@@ -587,6 +598,102 @@ def run_stage(
     for f in result.failed:
         log.error("%s: shard %s failed: %s", stage.name, f["shard_id"], f["error"])
     log.info(result.summary())
+    return result
+
+
+# ----------------------------------------------------------------------------------------- composite stages
+
+
+@dataclass(frozen=True)
+class ShardStep:
+    """A per-shard step of a composite stage (its own `Stage` class, records and outputs)."""
+
+    stage: type[Stage]
+    #: Skip the step, without planning its shards, when this says its results are not needed (unless forced).
+    not_needed: Callable[[PipelineConfig], bool] | None = None
+
+
+@dataclass(frozen=True)
+class CorpusStep:
+    """A corpus-wide step: one function over the previous per-shard step's tasks, run on the driver (with Ray up
+    for tasks it starts) unless its record says nothing it reads changed."""
+
+    name: str
+    run: Callable[[PipelineConfig, list[ShardTask]], dict[str, Any]]
+    version: str
+    #: The hash of what it reads of the config.
+    config_hash: Callable[[PipelineConfig], str]
+    outputs: Callable[[PipelineConfig, list[ShardTask]], dict[str, str]]
+    #: The identity of its inputs; default: the previous step's completion records (inputs and config).
+    inputs: Callable[[PipelineConfig, list[ShardTask]], str] | None = None
+    #: Its summary line, printed when it ran.
+    describe: Callable[[dict[str, Any]], str] | None = None
+
+
+class CompositeStage:
+    """A stage made of per-shard and corpus-wide steps (e.g. signatures → clusters → apply), which the runtime
+    executes in order (`run_composite`). Its result is its last per-shard step's, under the stage's name, with the
+    corpus-wide steps' summaries in `steps`."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str] = "corpus"
+    #: The per-shard step whose records are the stage's documents (what a later stage plans from).
+    result_step: ClassVar[type[Stage]]
+
+    @classmethod
+    def steps(cls, cfg: PipelineConfig) -> list[ShardStep | CorpusStep]:
+        raise NotImplementedError
+
+    @classmethod
+    def prepare(cls, cfg: PipelineConfig) -> None:
+        """Checks before any step runs (e.g. that the tokenizer exists)."""
+
+    @classmethod
+    def finish(cls, cfg: PipelineConfig, result: StageResult) -> None:
+        """After every step succeeded: checks across steps, details, clean-up."""
+
+    @classmethod
+    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> StageResult:
+        return run_composite(cls, cfg, address=address, force=force)
+
+
+def run_composite(comp: type[CompositeStage], cfg: PipelineConfig, *, address: str | None = None,
+                  force: bool = False) -> StageResult:  # fmt: skip
+    """Run a composite stage's steps in order; stop at the first per-shard step with failed shards."""
+    t0 = time.perf_counter()
+    comp.prepare(cfg)
+    steps = comp.steps(cfg)
+    last = max(i for i, s in enumerate(steps) if isinstance(s, ShardStep))
+    result = StageResult(stage=comp.name)
+    summaries: dict[str, dict[str, Any]] = {}
+    prev: tuple[type[Stage], list[ShardTask]] | None = None
+    for i, step in enumerate(steps):
+        if isinstance(step, ShardStep):
+            if force or step.not_needed is None or not step.not_needed(cfg):
+                done = run_stage(step.stage, cfg, address=address, force=force, started=t0 if i == last else None)
+                if i == last or not done.ok:
+                    result = done
+                if not done.ok:
+                    result.stage, result.seconds = comp.name, time.perf_counter() - t0
+                    result.steps = summaries
+                    return result
+            prev = (step.stage, sorted(step.stage(cfg).plan(), key=lambda t: t.shard_id))
+            continue
+        if prev is None:
+            raise TypeError(f"{comp.name}: corpus-wide step {step.name} has no per-shard step before it")
+        stage_cls, tasks = prev
+        inputs = step.inputs(cfg, tasks) if step.inputs else shard_records_fingerprint(cfg, stage_cls, tasks)
+        summary = run_global_step(
+            cfg, comp.name, step.name, lambda step=step, tasks=tasks: step.run(cfg, tasks), version=step.version,
+            input_fingerprint=inputs, config_hash=step.config_hash(cfg), outputs=step.outputs(cfg, tasks),
+            force=force, address=address,
+        )  # fmt: skip
+        summaries[step.name] = summary
+        if not summary.get("skipped") and step.describe is not None:
+            log.info(step.describe(summary))
+    result.stage, result.steps = comp.name, summaries
+    comp.finish(cfg, result)
+    result.seconds = time.perf_counter() - t0
     return result
 
 

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: (stage, folder of removed documents, column with the reason)
 REMOVALS = (
-    ("langid", "langid/rejected", "reject_reason"),
-    ("filter", "filter/removed", "filter_reason"),
-    ("dedup", "dedup/removed", "dedup_reason"),
+    ("langid", "_removed/langid", "reject_reason"),
+    ("filter", "_removed/filter", "filter_reason"),
+    ("dedup", "_removed/dedup", "dedup_reason"),
 )
 
 
@@ -62,9 +62,9 @@ def duplicate_groups(work: Path) -> dict[str, int]:
     group = {r["url"]: r.get("of", r["url"]) for r in planted["records"] if r["plant"] in ("article", "exact_dup", "near_dup")}
     url_of: dict[str, str] = {}
     removed: list[dict] = []
-    for f in sorted((work / "dedup").glob("*.parquet")) + sorted((work / "dedup" / "removed").glob("*.parquet")):
+    for f in sorted((work / "dedup").glob("*.parquet")) + sorted((work / "_removed" / "dedup").glob("*.parquet")):
         url_of.update((r["doc_id"], r["url"]) for r in pq.read_table(f, columns=["doc_id", "url"]).to_pylist())
-    for f in sorted((work / "dedup" / "removed").glob("*.parquet")):
+    for f in sorted((work / "_removed" / "dedup").glob("*.parquet")):
         removed += pq.read_table(f, columns=["url", "duplicate_of"]).to_pylist()
     present = set(url_of.values())
     pairs = sum(1 for u, g in group.items() if u != g and u in present and g in present)

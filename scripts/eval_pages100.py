@@ -77,7 +77,7 @@ def main() -> None:
     print(f"extract: {ex.docs_in} records in, {ex.docs_out} documents out, skipped: {rec['stats']['removed'] or 'none'}")
 
     kept = pq.read_table(tmp / "out" / "langid" / "pages100.parquet")
-    rejected = pq.read_table(tmp / "out" / "langid" / "rejected" / "pages100.parquet")
+    rejected = pq.read_table(tmp / "out" / "_removed" / "langid" / "pages100.parquet")
     table = pa.concat_tables([kept, rejected.drop(["reject_reason"])])
     ours = dict(zip(table.column("url").to_pylist(), table.column("lang").to_pylist()))
     agree, total, per_lang, wrong = 0, 0, Counter(), []

@@ -26,7 +26,7 @@ def test_stage_error_keeps_square_brackets(monkeypatch: pytest.MonkeyPatch, tmp_
 
     import pipeline.stages
 
-    monkeypatch.setattr(pipeline.stages, "runner", lambda name: failing)
+    monkeypatch.setattr(pipeline.stages, "runner", lambda name, cfg=None: failing)
     monkeypatch.setattr("pipeline.runtime.shutdown_ray", lambda: None)
     with pytest.raises(typer.Exit):
         cli._run(cfg, ["extract"], None, False)

@@ -130,7 +130,7 @@ DEDUP_SCRIPT = textwrap.dedent(
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         cloudpickle.register_pickle_by_value(tests)
-        decisions = tmp / "out" / "dedup" / "clusters"
+        decisions = tmp / "out" / "_work" / "dedup" / "clusters"
         out = {}
         for how in ("driver", "distributed"):
             res = dedup_stage.run(cfg(tmp, components=how), address=cluster.address)

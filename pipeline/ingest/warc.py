@@ -51,21 +51,24 @@ the ASCII/UTF-8 fast path of the charset decoder on top of FastWARC and Resilipa
 
 from __future__ import annotations
 
-import unicodedata
-
 import io
 import shutil
 import tempfile
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from fastwarc.warc import ArchiveIterator, HeaderMap, WarcRecord, WarcRecordType
-
 from resiliparse.parse.html import HTMLTree
 
-from pipeline.ingest.boilerplate import anchor_texts, looks_truncated, recover_article, remove_boilerplate
+from pipeline.ingest.boilerplate import (
+    anchor_texts,
+    looks_truncated,
+    recover_article,
+    remove_boilerplate,
+)
 from pipeline.ingest.charset import decode_html
 from pipeline.ingest.html import dom_deeper_than, html_to_text, require_extractor
 from pipeline.ingest.settings import ExtractSettings

@@ -33,11 +33,10 @@ table with the achieved column at the end of every run, skipped or not.
 
 from __future__ import annotations
 
-import logging
 import hashlib
+import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,7 +55,7 @@ from pipeline.balance.select import (
 from pipeline.config import PipelineConfig
 from pipeline.lang.codes import UND, normalize_label
 from pipeline.lang.families import family_of
-from pipeline.runtime import StageResult
+from pipeline.runtime import CompositeStage, CorpusStep, ShardStep, StageResult
 from pipeline.stages import tokenizer_model_path, upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
@@ -306,11 +305,6 @@ class BalanceStage(Stage):
     name = "balance"
     version = SELECT_VERSION
 
-    @classmethod
-    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> BalanceResult:
-        """`polyglot balance`: counts, plan, then this per-shard selection (`run` below)."""
-        return run(cfg, address, force)
-
     def config_parts(self) -> tuple[str, ...]:
         return ("balance", "families")
 
@@ -384,17 +378,6 @@ class BalanceStage(Stage):
 # ------------------------------------------------------------------------------------------------ orchestration
 
 
-@dataclass
-class BalanceResult(StageResult):
-    """`StageResult` plus the plan: its warnings (shortfalls, caps, missing data), achieved tokens per language from
-    the shard records, and the printed table."""
-
-    warnings: list[str] = field(default_factory=list)
-    achieved: dict[str, int] = field(default_factory=dict)
-    plan_table: str = ""
-    plan_path: str = ""
-
-
 def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, int]:
     """Σ ``tokens/chosen/<lang>`` over the select step's completion records (languages with none left out)."""
     from pipeline.runtime import record_path
@@ -408,57 +391,59 @@ def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[s
     return {lang: n for lang, n in sorted(out.items()) if n}
 
 
-def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> BalanceResult:
-    """counts (per shard) -> plan (driver, skipped when nothing changed) -> select (per shard) -> plan table."""
-    from pipeline.runtime import run_global_step, run_stage, shard_records_fingerprint
-
-    t0 = time.perf_counter()
-    require_tokenizer(cfg, "balance")
-    counted = run_stage(BalanceCounts, cfg, address=address, force=force)
-    if not counted.ok:
-        return BalanceResult(
-            stage="balance", shards=counted.shards, failed=counted.failed, seconds=time.perf_counter() - t0
-        )
-    count_tasks = sorted(BalanceCounts(cfg).plan(), key=lambda t: t.shard_id)
-    summary = run_global_step(
-        cfg,
-        "balance",
-        "plan",
-        lambda: make_balance_plan(cfg, count_tasks),
-        version=PLAN_VERSION,
-        input_fingerprint=shard_records_fingerprint(cfg, BalanceCounts, count_tasks),  # exactly the counts that went in
-        config_hash=cfg.section_hash("balance", "families"),
-        outputs={"plan": plan_json_path(cfg), "table": plan_table_path(cfg), "selection": selection_path(cfg)},
-        force=force,
-        address=address,
+def _plan_line(summary: dict[str, Any]) -> str:
+    return (
+        f"balance plan: {summary['languages']} languages in {summary['families']} families | "
+        f"{summary['available_tokens']:,} tokens available -> {summary['achieved_tokens']:,} chosen "
+        f"(target {summary['target_tokens']:,}) | {summary['warnings']} warnings | {summary['seconds']:.1f} s"
     )
-    if not summary.get("skipped"):
-        log.info(
-            f"balance plan: {summary['languages']} languages in {summary['families']} families | "
-            f"{summary['available_tokens']:,} tokens available -> {summary['achieved_tokens']:,} chosen "
-            f"(target {summary['target_tokens']:,}) | {summary['warnings']} warnings | {summary['seconds']:.1f} s",
-        )
-        for w in read_json(plan_json_path(cfg))["plan"]["warnings"]:
-            log.warning("balance: warning: %s", w)
 
-    plan_data = read_json(plan_json_path(cfg))
-    plan = load_plan(plan_data["plan"])
-    warnings = list(plan.warnings)
 
-    selected = run_stage(BalanceStage, cfg, address=address, force=force, started=t0)
-    result = BalanceResult(**vars(selected), warnings=warnings, plan_path=plan_json_path(cfg))
-    if not selected.ok:
-        return result
-    achieved = achieved_from_records(cfg, BalanceStage(cfg).plan())
-    planned = {lang: int(n) for lang, n in plan_data["achieved"].items() if n}
-    if achieved != planned:
-        msg = (
-            "achieved tokens in the shard records differ from the plan's (inputs changed during the run?); "
-            "rerun `polyglot balance --force`"
-        )
-        result.warnings.append(msg)
-        log.error("balance: %s", msg)
-    result.achieved = achieved
-    result.plan_table = plan.format_table({lang: achieved.get(lang, 0) for lang in plan.languages})
-    log.info(result.plan_table)
-    return result
+class Balance(CompositeStage):
+    """`polyglot balance`: counts (per shard) -> plan (driver, skipped when nothing changed) -> select (per shard)
+    -> the plan table. Its result's `warnings` are the plan's, `details` the achieved tokens and the table."""
+
+    name = "balance"
+    result_step = BalanceStage
+
+    @classmethod
+    def prepare(cls, cfg: PipelineConfig) -> None:
+        require_tokenizer(cfg, "balance")
+
+    @classmethod
+    def steps(cls, cfg: PipelineConfig) -> list[ShardStep | CorpusStep]:
+        return [
+            ShardStep(BalanceCounts),
+            CorpusStep(
+                "plan", make_balance_plan, PLAN_VERSION, lambda cfg: cfg.section_hash("balance", "families"),
+                outputs=lambda cfg, tasks: {"plan": plan_json_path(cfg), "table": plan_table_path(cfg),
+                                            "selection": selection_path(cfg)},
+                describe=_plan_line,
+            ),  # fmt: skip
+            ShardStep(BalanceStage),
+        ]
+
+    @classmethod
+    def finish(cls, cfg: PipelineConfig, result: StageResult) -> None:
+        """The plan's warnings, and the achieved tokens from the select records checked against the plan's."""
+        plan_data = read_json(plan_json_path(cfg))
+        plan = load_plan(plan_data["plan"])
+        result.warnings = list(plan.warnings)
+        if not result.steps.get("plan", {}).get("skipped"):
+            for w in result.warnings:
+                log.warning("balance: warning: %s", w)
+        achieved = achieved_from_records(cfg, BalanceStage(cfg).plan())
+        planned = {lang: int(n) for lang, n in plan_data["achieved"].items() if n}
+        if achieved != planned:
+            msg = (
+                "achieved tokens in the shard records differ from the plan's (inputs changed during the run?); "
+                "rerun `polyglot balance --force`"
+            )
+            result.warnings.append(msg)
+            log.error("balance: %s", msg)
+        table = plan.format_table({lang: achieved.get(lang, 0) for lang in plan.languages})
+        result.details.update(achieved=achieved, plan_table=table, plan_path=plan_json_path(cfg))
+        log.info(table)
+
+
+run = Balance.run

@@ -18,7 +18,7 @@
    Not Ray Data `groupby` (130 s for 2M keys here, see the Ray notes) and not a pairwise index: sorting is the grouping.
 3. **apply** (per shard, `DedupStage`): kept documents go to `dedup/<shard>.parquet` with `dup_cluster_size` (how many
    copies the corpus had; balancing may upsample by it) and `dup_cluster_id` (the kept document's id); removed ones to
-   `dedup/removed/<shard>.parquet` with `dedup_reason` (`exact-duplicate` when its normalized text equals the kept
+   `_removed/dedup/<shard>.parquet` with `dedup_reason` (`exact-duplicate` when its normalized text equals the kept
    one's, else `near-duplicate`) and `duplicate_of`.
 
 Scale: the driver holds 8 bytes of exact hash and a few bytes of metadata per document. On the scipy path
@@ -60,9 +60,18 @@ from pipeline.dedup.lsh import (
 from pipeline.dedup.minhash import MinHasher
 from pipeline.dedup.normalize import exact_hash, exact_hashes
 from pipeline.dedup.shingles import ShingleConfig, text_script
-from pipeline.dedup.stars import both_ways, large_star, small_star, sorted_unique, split_by_node, star_labels, unsettled
 from pipeline.dedup.shingles import shingles as shingles_of
+from pipeline.dedup.stars import (
+    both_ways,
+    large_star,
+    small_star,
+    sorted_unique,
+    split_by_node,
+    star_labels,
+    unsettled,
+)
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
+from pipeline.runtime import CompositeStage, CorpusStep, ShardStep
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
@@ -682,11 +691,6 @@ class DedupStage(Stage):
     name = "dedup"
     version = "2"
 
-    @classmethod
-    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> Any:
-        """`polyglot dedup`: signatures, clusters, then this per-shard step (`run` below)."""
-        return run(cfg, address, force)
-
     def config_parts(self) -> tuple[str, ...]:
         return APPLY_KEYS
 
@@ -738,33 +742,33 @@ class DedupStage(Stage):
 # ---------------------------------------------------------------------------------------------- orchestration
 
 
-def run(cfg: PipelineConfig, address: str | None = None, force: bool = False):  # noqa: ANN201 - StageResult
-    """signatures (per shard) -> clusters (corpus-wide, skipped when nothing changed) -> apply (per shard)."""
-    from pipeline.runtime import StageResult, run_global_step, run_stage, shard_records_fingerprint
-
-    t0 = time.perf_counter()
-    sig = run_stage(DedupSignatures, cfg, address=address, force=force)
-    if not sig.ok:
-        return StageResult(stage="dedup", shards=sig.shards, failed=sig.failed, seconds=time.perf_counter() - t0)
-    sig_tasks = sorted(DedupSignatures(cfg).plan(), key=lambda t: t.shard_id)
-    summary = run_global_step(
-        cfg,
-        "dedup",
-        "clusters",
-        lambda: find_clusters(cfg, sig_tasks),
-        version=CLUSTERS_VERSION,
-        input_fingerprint=shard_records_fingerprint(cfg, DedupSignatures, sig_tasks),
-        config_hash=clusters_config_hash(cfg),
-        outputs={t.shard_id: decisions_path(cfg, t.shard_id) for t in sig_tasks},
-        force=force,
-        address=address,
+def _clusters_line(summary: dict[str, Any]) -> str:
+    return (
+        f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
+        f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
+        f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges; "
+        f"components {components_note(summary)}) | {summary['seconds']:.1f} s"
     )
-    if not summary.get("skipped"):
-        log.info(
-            f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
-            f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
-            f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges; "
-            f"components {components_note(summary)}) | {summary['seconds']:.1f} s",
-        )
-    return run_stage(DedupStage, cfg, address=address, force=force, started=t0)
 
+
+class Dedup(CompositeStage):
+    """`polyglot dedup`: signatures (per shard) -> clusters (corpus-wide, skipped when nothing changed) -> apply
+    (per shard)."""
+
+    name = "dedup"
+    result_step = DedupStage
+
+    @classmethod
+    def steps(cls, cfg: PipelineConfig) -> list[ShardStep | CorpusStep]:
+        return [
+            ShardStep(DedupSignatures),
+            CorpusStep(
+                "clusters", find_clusters, CLUSTERS_VERSION, clusters_config_hash,
+                outputs=lambda cfg, tasks: {t.shard_id: decisions_path(cfg, t.shard_id) for t in tasks},
+                describe=_clusters_line,
+            ),  # fmt: skip
+            ShardStep(DedupStage),
+        ]
+
+
+run = Dedup.run

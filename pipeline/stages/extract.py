@@ -14,7 +14,13 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from pipeline.ingest.boilerplate import drop_site_repeats
-from pipeline.ingest.warc import Document, ExtractSettings, Skipped, extract_stream, too_short
+from pipeline.ingest.warc import (
+    Document,
+    ExtractSettings,
+    Skipped,
+    extract_stream,
+    too_short,
+)
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.storage import expand_inputs, join, open_input, write_parquet
 

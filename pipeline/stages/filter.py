@@ -4,7 +4,7 @@ Where a document is judged: first by its URL (`pipeline.filter.url.URLFilter`: b
 `pipeline.filter.quality.QualityFilter` (the rule families of `pipeline.filter.rules`: bad words, page shape, Gopher,
 C4, FineWeb, the user's own rules, with "word", "sentence end" and "n-gram" defined per script); thresholds come from
 the `filter.quality` config (global values rescaled per script, then per-script and per-language overrides).
-A removed document goes to `filter/removed/<shard>.parquet` with `filter_reason` (``url:<reason>`` or
+A removed document goes to `_removed/filter/<shard>.parquet` with `filter_reason` (``url:<reason>`` or
 ``<family>:<rule>``, e.g. ``url:blocklist:adult``, ``page:error_page``); a kept one continues with C4's line
 removals applied and its PII masked (`pipeline.filter.pii`).
 

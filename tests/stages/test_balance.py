@@ -150,7 +150,7 @@ def test_targets_met_on_exact_counts_with_caps_and_warnings(balanced, tiny_token
     achieved: dict[str, int] = {}
     for r in rows:
         achieved[r["lang"]] = achieved.get(r["lang"], 0) + r["num_tokens"] * r["repeats"]
-    assert achieved == {k: v for k, v in plan["achieved"].items() if v} == result.achieved
+    assert achieved == {k: v for k, v in plan["achieved"].items() if v} == result.details["achieved"]
     for lang, lp in langs.items():  # every planned language hits its target within 2% (data suffices for all)
         assert lp["target"] > 9_000  # documents of 20-420 tokens: 2% is a few documents
         assert abs(achieved[lang] - lp["target"]) <= 0.02 * lp["target"], (lang, achieved[lang], lp["target"])
@@ -171,7 +171,7 @@ def test_targets_met_on_exact_counts_with_caps_and_warnings(balanced, tiny_token
     # the shortfall is not silent: germanic's unreachable budget and the redistribution are warnings
     assert any("germanic" in w and "unreachable" in w for w in result.warnings)
     assert any("target raised" in w for w in result.warnings)
-    assert "germanic" in result.plan_table and "TOTAL" in result.plan_table and "warning:" in result.plan_table
+    assert "germanic" in result.details["plan_table"] and "TOTAL" in result.details["plan_table"] and "warning:" in result.details["plan_table"]
     assert (tmp / "out" / "balance" / "plan.txt").read_text().startswith("family")
     assert any("fra_Latn" in n and "spa_Latn" in n for n in plan["plan"]["notes"])  # romance left out, said so
 
@@ -193,7 +193,7 @@ def test_records_carry_exact_tokens_per_language(balanced) -> None:
     assert len(counts) == len(docs) == result.docs_in
     for lang in VARIANTS.values():
         assert counters[f"tokens/available/{lang}"] == sum(c["num_tokens"] for c in counts if c["lang"] == lang)
-    for lang, n in result.achieved.items():
+    for lang, n in result.details["achieved"].items():
         assert counters[f"tokens/chosen/{lang}"] == n
     out = read_outputs(tmp)
     assert sum(v for k, v in counters.items() if k.startswith("copies/chosen/")) == pc_sum(out.column("repeats"))
@@ -214,7 +214,7 @@ def test_rerun_changes_nothing(balanced) -> None:
     again = balance_stage.run(cfg)
     assert again.ok and again.skipped == again.shards == 3
     assert tree_state(tmp / "out") == before
-    assert again.achieved == first.achieved and again.plan_table == first.plan_table
+    assert again.details["achieved"] == first.details["achieved"] and again.details["plan_table"] == first.details["plan_table"]
 
 
 def test_new_tokenizer_recounts_and_new_shares_replan_without_recounting(

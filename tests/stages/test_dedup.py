@@ -187,9 +187,9 @@ def test_rerun_skips_and_a_changed_shard_redoes_only_what_depends_on_it(ray_sess
     # S0 gains an exact copy of an S1 document: only S0's signatures are redone, the clusters are recomputed
     shards["S0"].append(_doc("S0", 99, shards["S1"][0]["text"], shards["S1"][0]["lang"]))
     write_inputs(tmp_path, {"S0": shards["S0"]})
-    sig_mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "dedup" / "signatures").glob("*.arrow")}
+    sig_mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "_work" / "dedup" / "signatures").glob("*.arrow")}
     res = dedup_stage.run(c)
-    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "dedup" / "signatures").glob("*.arrow")}
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "_work" / "dedup" / "signatures").glob("*.arrow")}
     assert [k for k in sorted(after) if after[k] != sig_mtimes[k]] == ["S0.arrow"]
     _, removed = outputs(tmp_path)
     # corpus order: S0's new copy comes before S1's original, so the S1 document is the one that goes
@@ -198,7 +198,7 @@ def test_rerun_skips_and_a_changed_shard_redoes_only_what_depends_on_it(ray_sess
 
 
 def _decisions(tmp: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((tmp / "out" / "dedup" / "clusters").glob("*.arrow"))}
+    return {p.name: p.read_bytes() for p in sorted((tmp / "out" / "_work" / "dedup" / "clusters").glob("*.arrow"))}
 
 
 @pytest.mark.parametrize("keep", ["first", "longest"])

@@ -111,7 +111,7 @@ def test_langid_splits_kept_and_rejected_with_reasons(shard: Path) -> None:
     (res,) = _run_local(LangidStage, cfg)
     assert res["ok"], res
     kept = pq.read_table(shard / "out" / "langid" / "CC-TEST-00000.parquet").to_pylist()
-    rejected = pq.read_table(shard / "out" / "langid" / "rejected" / "CC-TEST-00000.parquet").to_pylist()
+    rejected = pq.read_table(shard / "out" / "_removed" / "langid" / "CC-TEST-00000.parquet").to_pylist()
     assert len(kept) + len(rejected) == 11  # nothing silently dropped
     langs = {r["url"]: r["lang"] for r in kept}
     assert langs["https://ex.ko/a"] == langs["https://ex.ko/euc"] == "kor_Hang"
@@ -134,7 +134,7 @@ def test_per_language_minimum_score(shard: Path) -> None:
     _run_local(ExtractStage, cfg)
     (res,) = _run_local(LangidStage, cfg)
     kept = pq.read_table(shard / "out" / "langid" / "CC-TEST-00000.parquet").to_pylist()
-    rejected = pq.read_table(shard / "out" / "langid" / "rejected" / "CC-TEST-00000.parquet").to_pylist()
+    rejected = pq.read_table(shard / "out" / "_removed" / "langid" / "CC-TEST-00000.parquet").to_pylist()
     assert sum(r["lang"] == "kor_Hang" for r in kept) == 2
     assert all(r["lang_score"] >= 1.0 for r in kept if r["lang"] != "kor_Hang")
     low = [r for r in rejected if r["reject_reason"] == REASON_LOW_SCORE]

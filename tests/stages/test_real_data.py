@@ -44,7 +44,7 @@ def run(shared_data: Path, ray_session, tmp_path_factory: pytest.TempPathFactory
 
 def _docs(work: Path, shard: str) -> list[dict]:
     kept = pq.read_table(work / "langid" / f"{shard}.parquet")
-    rejected = pq.read_table(work / "langid" / "rejected" / f"{shard}.parquet").drop(["reject_reason"])
+    rejected = pq.read_table(work / "_removed" / "langid" / f"{shard}.parquet").drop(["reject_reason"])
     return pa.concat_tables([kept, rejected]).to_pylist()
 
 
