@@ -113,11 +113,23 @@ def extract(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt =
     _run(_load(config), ["extract"], ray_address, force)
 
 
+@app.command(name="input")
+def input_(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
+    """Your own corpus → documents (instead of download and extract).
+
+    Reads the `input` section's files (Parquet, JSONL(.gz), Arrow, CSV) or Hugging Face dataset; writes
+    <work_dir>/input/<shard>.parquet, one shard per file (or dataset part), with doc_id, text, url and, when the input
+    gives each document's language, langid's columns, so the run may go on with filter; the metadata columns are
+    passed through. Records without text, malformed lines and unwanted languages are counted by reason.
+    """
+    _run(_load(config), ["input"], ray_address, force)
+
+
 @app.command()
 def langid(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
     """Language identification with fastText.
 
-    Reads <work_dir>/extract/; writes <work_dir>/langid/<shard>.parquet (kept documents with lang, score, top-k,
+    Reads <work_dir>/extract/ (or input/); writes <work_dir>/langid/<shard>.parquet (kept documents with lang, score, top-k,
     script, family) and <work_dir>/langid/rejected/<shard>.parquet (the rest, with reject_reason).
     """
     _run(_load(config), ["langid"], ray_address, force)

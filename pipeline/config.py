@@ -29,11 +29,12 @@ from pipeline.filter.calibrate import CalibrateSettings
 from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
+from pipeline.ingest.documents import InputSettings
 from pipeline.tokenizer.settings import TokenizerSettings
 
-StageName = Literal["download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards"]
+StageName = Literal["download", "extract", "input", "langid", "filter", "dedup", "tokenizer", "balance", "shards"]
 #: The order `polyglot run` uses; a config's `run.stages` is a subset of it.
-STAGE_ORDER: tuple[str, ...] = ("download", "extract", "langid", "filter", "dedup", "tokenizer", "balance", "shards")
+STAGE_ORDER: tuple[str, ...] = ("download", "extract", "input", "langid", "filter", "dedup", "tokenizer", "balance", "shards")
 
 
 class ConfigError(ValueError):
@@ -419,6 +420,9 @@ class PipelineConfig(_Section):
         default=None, description="Language family table; default: pipeline.lang.families.DEFAULT_FAMILIES."
     )
     download: DownloadSection | None = None
+    input: InputSettings | None = Field(
+        default=None, description="`polyglot input`: start from your own corpus (Parquet, JSONL, Arrow, HF dataset)."
+    )
     extract: ExtractSection = Field(default_factory=ExtractSection)
     langid: LangidSection = Field(default_factory=LangidSection)
     filter: FilterSection = Field(default_factory=FilterSection)
@@ -485,11 +489,39 @@ class PipelineConfig(_Section):
             )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_from_input(cls, data: Any) -> Any:
+        """With an `input` section and no `run.stages`, the run starts from it: input, langid when the input has
+        no language, then every later stage."""
+        if not isinstance(data, dict) or not isinstance(data.get("input"), dict):
+            return data
+        run = data.get("run")
+        if not isinstance(run, dict) or "stages" in run:
+            return data
+        inp = data["input"]
+        columns = inp.get("columns")
+        labelled = inp.get("lang") is not None or (isinstance(columns, dict) and columns.get("lang") is not None)
+        stages = ["input", *([] if labelled else ["langid"]), "filter", "dedup", "tokenizer", "balance", "shards"]
+        return {**data, "run": {**run, "stages": stages}}
+
     @model_validator(mode="after")
     def _stages_need_sections(self) -> PipelineConfig:
-        if "download" in self.run.stages and self.download is None:
+        stages = self.run.stages
+        if "download" in stages and self.download is None:
             raise ValueError("run.stages includes 'download' but there is no `download` section")
-        if "download" not in self.run.stages and self.extract.inputs is None and self.download is None:
+        if "input" in stages:
+            if self.input is None:
+                raise ValueError("run.stages includes 'input' but there is no `input` section")
+            crawl = [s for s in ("download", "extract") if s in stages]
+            if crawl:
+                raise ValueError(f"run.stages lists 'input' with {' and '.join(repr(s) for s in crawl)}: the documents "
+                                 "come from `input` or from a crawl, not both; remove one from run.stages")  # fmt: skip
+            later = [s for s in stages if STAGE_ORDER.index(s) > STAGE_ORDER.index("langid")]
+            if not self.input.labels_language and "langid" not in stages and later:
+                raise ValueError("run.stages runs input then " + later[0] + " without 'langid', but the input has no "
+                                 "language: set input.columns.lang (a column) or input.lang, or add 'langid'")  # fmt: skip
+        if "download" not in stages and self.extract.inputs is None and self.download is None and self.input is None:
             raise ValueError("extract.inputs is required when there is no `download` section")
         return self
 
@@ -594,4 +626,11 @@ def with_absolute_paths(cfg: PipelineConfig) -> PipelineConfig:
     tok = cfg.tokenizer
     if tok.parity_text is not None:
         tok = tok.model_copy(update={"parity_text": _abs(tok.parity_text)})
-    return cfg.model_copy(update={"run": run, "extract": ex, "langid": lid, "tokenizer": tok})
+    inp = cfg.input
+    if inp is not None:
+        dataset = inp.dataset
+        if dataset is not None and "://" not in dataset and Path(dataset).expanduser().exists():
+            dataset = _abs(dataset)  # a hub name stays a name
+        paths = [_abs(p) for p in inp.paths] if inp.paths is not None else None
+        inp = inp.model_copy(update={"paths": paths, "dataset": dataset})
+    return cfg.model_copy(update={"run": run, "extract": ex, "input": inp, "langid": lid, "tokenizer": tok})

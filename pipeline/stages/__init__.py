@@ -5,8 +5,10 @@ Most stages are per-shard (`pipeline.runtime.run_stage` over a `Stage` class). A
 difference from the CLI.
 
 What a document stage reads: the output of the nearest earlier document stage listed in `run.stages` (so `filter`
-may be left out and `dedup` then reads `langid`), or `langid` when none is listed (a stage run on its own after
-the earlier ones ran in another invocation). `tokenizer` and `balance` read the last document stage in the same way.
+may be left out and `dedup` then reads `langid`), or, when none is listed (a stage run on its own after the earlier
+ones ran in another invocation), `langid` — or `input` when the config's `input` section gives each document's
+language, and for `langid` itself `input` or `extract`. `tokenizer` and `balance` read the last document stage in the
+same way.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ if TYPE_CHECKING:
     from pipeline.stages.base import ShardTask, Stage
 
 #: Stages whose main output is one Parquet file of documents per source shard, in pipeline order.
-DOCUMENT_STAGES: tuple[str, ...] = tuple(s for s in STAGE_ORDER if s in ("extract", "langid", "filter", "dedup"))
+DOCUMENT_STAGES: tuple[str, ...] = tuple(s for s in STAGE_ORDER if s in ("extract", "input", "langid", "filter", "dedup"))
 
 _CLASSES = {
     "download": ("pipeline.stages.download", "DownloadStage"),
     "extract": ("pipeline.stages.extract", "ExtractStage"),
+    "input": ("pipeline.stages.input", "InputStage"),
     "langid": ("pipeline.stages.langid", "LangidStage"),
     "filter": ("pipeline.stages.filter", "FilterStage"),
     "dedup": ("pipeline.stages.dedup", "DedupStage"),
@@ -61,7 +64,10 @@ def upstream_stage(cfg: PipelineConfig, name: str) -> str:
     listed = [s for s in earlier if s in cfg.run.stages]
     if listed:
         return listed[-1]
-    return "langid" if "langid" in earlier else earlier[-1]
+    source = "input" if cfg.input is not None else "extract"
+    if "langid" in earlier and not (cfg.input is not None and cfg.input.labels_language):
+        return "langid"
+    return source
 
 
 def upstream_tasks(cfg: PipelineConfig, name: str) -> list[ShardTask]:

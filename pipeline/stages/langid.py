@@ -55,12 +55,12 @@ class LangidStage(Stage):
         return ("langid", "languages", "families")
 
     def plan(self) -> list[ShardTask]:
-        from pipeline.stages.extract import ExtractStage
+        from pipeline.stages import upstream_tasks
 
         return [
             ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=False)
                       | {"rejected": join(self.stage_dir(), "rejected", f"{t.shard_id}.parquet")})
-            for t in ExtractStage(self.cfg).plan()
+            for t in upstream_tasks(self.cfg, "langid")
         ]
 
     def setup(self) -> None:
