@@ -62,7 +62,7 @@ class InputStage(Stage):
             if u.is_file:
                 sid, inputs = ids[u.location], (u.location,)
             else:
-                base = shard_ids([u.location])[u.location] if u.kind == "hf_stream" else ""
+                base = shard_ids([u.location])[u.location]  # the dataset's folder or hub name, without its owner
                 sid = "-".join(p for p in (base, u.name, u.split, f"{u.part:05d}") if p)
                 inputs = ()
             tasks.append(ShardTask(sid, inputs, self.document_outputs(sid, removed=False), params={"unit": u}))
