@@ -521,7 +521,8 @@ class PipelineConfig(_Section):
             if not self.input.labels_language and "langid" not in stages and later:
                 raise ValueError("run.stages runs input then " + later[0] + " without 'langid', but the input has no "
                                  "language: set input.columns.lang (a column) or input.lang, or add 'langid'")  # fmt: skip
-        if "download" not in stages and self.extract.inputs is None and self.download is None and self.input is None:
+        crawl_needed = self.input is None or "extract" in stages
+        if crawl_needed and "download" not in stages and self.extract.inputs is None and self.download is None:
             raise ValueError("extract.inputs is required when there is no `download` section")
         return self
 

@@ -239,8 +239,7 @@ def units_for_paths(patterns: Sequence[str], fmt: str = "auto", *, split: str | 
                 units.append(Unit("hf_files", f, builder=_HF_BUILDERS[kind]))
             else:
                 units.append(Unit(kind, f))
-    seen: set[Unit] = set()
-    return [u for u in units if not (u in seen or seen.add(u))]  # a file matched by two patterns is read once
+    return list(dict.fromkeys(units))  # a file matched by two patterns is read once
 
 
 def list_units(settings: InputSettings, section: str = "input") -> list[Unit]:

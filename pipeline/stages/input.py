@@ -47,7 +47,6 @@ def _settings(cfg: Any) -> InputSettings:
 
 class InputStage(Stage):
     name = "input"
-    cpus_per_worker = 0.5  # reading and light per-document work: I/O bound
     version = "1"
 
     def config_parts(self) -> tuple[str, ...]:
@@ -93,71 +92,104 @@ class InputStage(Stage):
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         settings = _settings(self.cfg)
         unit: Unit = task.params["unit"]
-        labelled = settings.labels_language
-        schema = LABELLED_SCHEMA if labelled else DOCUMENT_SCHEMA
         stats = ShardStats()
         skipped: Counter[str] = Counter()
-        cols: dict[str, list[Any]] = {name: [] for name in schema.names}
-        meta_parts: list[pa.Table] = []
-        fixed = {"source_shard": source_name(unit), "source_format": unit.builder or unit.kind.removeprefix("hf_")}
-        for table in read_documents(unit, settings, skipped):
-            rows = table.column(ROW).to_pylist()
-            texts = table.column("text").to_pylist()
-            ids = table.column("id").to_pylist() if "id" in table.column_names else [None] * len(texts)
-            urls = table.column("url").to_pylist() if "url" in table.column_names else [None] * len(texts)
-            labels = (table.column("lang").to_pylist() if "lang" in table.column_names else [settings.lang] * len(texts))
-            scores = (table.column("lang_score").to_pylist() if "lang_score" in table.column_names
-                      else [None] * len(texts))  # fmt: skip
-            keep = []
-            for row, text, source_id, url, label, score in zip(rows, texts, ids, urls, labels, scores, strict=True):
-                if settings.normalize == "NFC" and not unicodedata.is_normalized("NFC", text):
-                    text = unicodedata.normalize("NFC", text)
-                lang = "und"
-                if labelled:
-                    script = dominant_script(text)
-                    code, reason = language_of(label, script)
-                    if reason is None and self.wanted is not None and code not in self.wanted:
-                        reason = REASON_UNWANTED
-                    lang = code or "und"
-                    stats.seen(lang, text)
-                    if reason is not None:
-                        stats.removed_doc(lang, reason)
-                        keep.append(False)
-                        continue
-                    cols["lang"].append(code)
-                    cols["lang_score"].append(_score(score))
-                    cols["lang_script"].append(script)
-                    cols["family"].append(self._family(code))
-                else:
-                    stats.seen(lang, text)
-                keep.append(True)
-                stats.kept(lang, text)
-                if source_id is None:
-                    stats.count("ids_assigned")
-                cols["doc_id"].append(doc_id(task.shard_id, row) if source_id is None else str(source_id))
-                cols["text"].append(text)
-                cols["url"].append(None if url is None else str(url))
-                cols["record_offset"].append(row)
-                for name, value in fixed.items():
-                    cols[name].append(value)
-            progress(len(texts))
-            extra = [n for n in table.column_names if n not in ("text", "id", "url", "lang", "lang_score", ROW)]
-            if extra:
-                meta_parts.append(table.select(extra).filter(pa.array(keep, pa.bool_())))
+        parts = [self._batch(table, task.shard_id, unit, settings, stats, progress)
+                 for table in read_documents(unit, settings, skipped)]  # fmt: skip
         for reason, n in sorted(skipped.items()):
             if reason == "invalid_utf8_replaced":
                 stats.count(reason, n)
                 continue
             stats.by_lang["und"].docs_in += n  # records that never became documents, like extract's skipped ones
             stats.removed[reason]["und"] += n
-        out = _table(cols, schema)
-        if meta_parts or settings.columns.metadata:
-            out = _with_metadata(out, meta_parts, task, settings)
+        out = _concat(parts, self._schema(settings), task.shard_id, settings)
         distinct = len(set(out.column("doc_id").to_pylist()))
         if distinct != out.num_rows:
             stats.count("duplicate_ids", out.num_rows - distinct)
         write_parquet(out, task.outputs["main"])
         return stats
+
+    @staticmethod
+    def _schema(settings: InputSettings) -> pa.Schema:
+        return LABELLED_SCHEMA if settings.labels_language else DOCUMENT_SCHEMA
+
+    def _batch(self, table: pa.Table, shard_id: str, unit: Unit, settings: InputSettings, stats: ShardStats,
+               progress: Progress) -> pa.Table:  # fmt: skip
+        """One batch of `read_documents` in the output's columns (then its metadata), its documents counted. Text
+        stays in Arrow; a Python string per document is only looked at (NFC, script, counts)."""
+        labelled = settings.labels_language
+        n = table.num_rows
+        texts = table.column("text").to_pylist()
+        rows = table.column(ROW).to_pylist()
+        source_ids = table.column("id").to_pylist() if "id" in table.column_names else [None] * n
+        labels = table.column("lang").to_pylist() if "lang" in table.column_names else [settings.lang] * n
+        keep: list[bool] = []
+        ids: list[str] = []
+        changed = False
+        langs: dict[str, list[Any]] = {"lang": [], "lang_script": [], "family": []}
+        for i, (text, row, source_id, label) in enumerate(zip(texts, rows, source_ids, labels, strict=True)):
+            if settings.normalize == "NFC" and not unicodedata.is_normalized("NFC", text):
+                text = texts[i] = unicodedata.normalize("NFC", text)
+                changed = True
+            lang = "und"
+            if labelled:
+                script = dominant_script(text)
+                code, reason = language_of(label, script)
+                if reason is None and self.wanted is not None and code not in self.wanted:
+                    reason = REASON_UNWANTED
+                lang = code or "und"
+                stats.seen(lang, text)
+                if reason is not None:
+                    stats.removed_doc(lang, reason)
+                    keep.append(False)
+                    continue
+                langs["lang"].append(code)
+                langs["lang_script"].append(script)
+                langs["family"].append(self._family(code))
+            else:
+                stats.seen(lang, text)
+            keep.append(True)
+            stats.kept(lang, text)
+            if source_id is None:
+                stats.count("ids_assigned")
+            ids.append(doc_id(shard_id, row) if source_id is None else str(source_id))
+        progress(n)
+        mask = pa.array(keep, pa.bool_())
+        text_col = pa.array(texts, pa.string()) if changed else table.column("text")
+        k = len(ids)
+        given: dict[str, Any] = {
+            "doc_id": pa.array(ids, pa.string()),
+            "text": text_col.filter(mask),
+            "url": table.column("url").filter(mask) if "url" in table.column_names else None,
+            "source_shard": pa.array([source_name(unit)] * k, pa.string()),
+            "record_offset": table.column(ROW).filter(mask),
+            "source_format": pa.array([unit.builder or unit.kind.removeprefix("hf_")] * k, pa.string()),
+        }
+        if labelled:
+            given |= {name: pa.array(values, pa.string()) for name, values in langs.items()}
+            if "lang_score" in table.column_names:
+                given["lang_score"] = _scores(table.column("lang_score").filter(mask))
+        cols = [_typed(given.get(f.name), f.type, k) for f in self._schema(settings)]
+        out = pa.Table.from_arrays(cols, schema=self._schema(settings))
+        meta = [c for c in table.column_names if c not in ("text", "id", "url", "lang", "lang_score", ROW)]
+        for name in meta:
+            out = out.append_column(name, table.column(name).filter(mask))
+        return out
+
+
+def _typed(values: Any, typ: pa.DataType, n: int) -> pa.Array | pa.ChunkedArray:
+    """A column of the output schema: the given values cast to its type, or nulls."""
+    if values is None:
+        return pa.nulls(n, typ)
+    return values if values.type == typ else values.cast(typ)
+
+
+def _scores(col: pa.ChunkedArray) -> pa.Array:
+    """A mapped score column as float32; values that are not numbers become null."""
+    try:
+        return col.cast(pa.float32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([_score(v) for v in col.to_pylist()], pa.float32())
 
 
 def _score(value: Any) -> float | None:
@@ -167,39 +199,34 @@ def _score(value: Any) -> float | None:
         return None
 
 
-def _table(cols: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
-    n = len(cols["doc_id"])
-    arrays = [pa.array(cols[f.name] if cols[f.name] else [None] * n, f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _with_metadata(out: pa.Table, parts: list[pa.Table], task: ShardTask, settings: InputSettings) -> pa.Table:
-    """The documents with the metadata columns appended; batches whose types differ are unified (a column that is a
-    number in one batch and text in another becomes text)."""
+def _concat(parts: list[pa.Table], schema: pa.Schema, shard_id: str, settings: InputSettings) -> pa.Table:
+    """The shard's table from its batches. Metadata whose type differs between batches (a number in one, text in
+    another) becomes text; listed metadata columns exist (null) even when no document was kept."""
     if not parts:
-        names = [] if settings.columns.metadata == "all" else list(settings.columns.metadata)
-        parts = [pa.table({n: pa.array([], pa.null()) for n in names})]
-    try:
-        meta = pa.concat_tables(parts, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        meta = pa.concat_tables([_as_text(p) for p in parts], promote_options="permissive")
-    for name in meta.column_names:
-        if name in out.column_names:
-            raise InputError(f"input: shard {task.shard_id}: metadata column {name!r} has the name of an output "
+        meta = settings.columns.metadata
+        names = [] if meta == "all" else list(meta)
+        return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema] + [pa.nulls(0) for _ in names],
+                                    names=[*schema.names, *names])  # fmt: skip
+    for part in parts:
+        clash = [c for c in part.column_names[len(schema) :] if c in schema.names]
+        if clash:
+            raise InputError(f"input: shard {shard_id}: metadata column {clash[0]!r} has the name of an output "
                              "column; list input.columns.metadata without it")  # fmt: skip
-        out = out.append_column(name, meta.column(name))
-    return out
+    try:
+        return pa.concat_tables(parts, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.concat_tables([_as_text(p, len(schema)) for p in parts], promote_options="permissive")
 
 
-def _as_text(table: pa.Table) -> pa.Table:
+def _as_text(table: pa.Table, first: int) -> pa.Table:
+    """`table` with its metadata columns (from index `first` on) as text: strings stay, other values as JSON."""
     import json
 
-    cols = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_string(col.type) or pa.types.is_null(col.type):
-            cols[name] = col.cast(pa.string())
-        else:
-            cols[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
-                                   for v in col.to_pylist()], pa.string())  # fmt: skip
-    return pa.table(cols)
+    for i in range(first, table.num_columns):
+        col = table.column(i)
+        if pa.types.is_string(col.type):
+            continue
+        values = [None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+                  for v in col.to_pylist()]  # fmt: skip
+        table = table.set_column(i, table.field(i).name, pa.array(values, pa.string()))
+    return table

@@ -168,6 +168,14 @@ def test_config_refuses_inconsistent_stages(tmp_path: Path, stages: list[str], i
         parse_config(data)
 
 
+def test_config_messages_name_the_input_keys(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"input.columns.txt: unknown key \(allowed here: id, lang, lang_score, "
+                                          r"metadata, text, url\)"):  # fmt: skip
+        config(tmp_path, {"paths": ["x.parquet"], "columns": {"txt": "body"}})
+    with pytest.raises(ConfigError, match="extract.inputs is required"):  # a crawl run beside an unused input section
+        parse_config({"run": {"work_dir": str(tmp_path), "stages": ["extract", "langid"]}, "input": {"paths": ["x"]}})
+
+
 def test_what_each_stage_reads(tmp_path: Path) -> None:
     labelled = config(tmp_path, {"paths": ["x.parquet"], "lang": "ko"})
     assert [upstream_stage(labelled, s) for s in ("filter", "dedup", "tokenizer")] == ["input", "filter", "dedup"]
