@@ -129,8 +129,8 @@ def input_(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = 
 def langid(config: ConfigOpt, ray_address: AddressOpt = None, force: ForceOpt = False) -> None:
     """Language identification with fastText.
 
-    Reads <work_dir>/extract/ (or input/); writes <work_dir>/langid/<shard>.parquet (kept documents with lang, score, top-k,
-    script, family) and <work_dir>/langid/rejected/<shard>.parquet (the rest, with reject_reason).
+    Reads <work_dir>/extract/ (or input/); writes <work_dir>/langid/<shard>.parquet (kept documents with lang, score,
+    top-k, script, family) and <work_dir>/langid/rejected/<shard>.parquet (the rest, with reject_reason).
     """
     _run(_load(config), ["langid"], ray_address, force)
 

@@ -34,7 +34,9 @@ from pipeline.tokenizer.settings import TokenizerSettings
 
 StageName = Literal["download", "extract", "input", "langid", "filter", "dedup", "tokenizer", "balance", "shards"]
 #: The order `polyglot run` uses; a config's `run.stages` is a subset of it.
-STAGE_ORDER: tuple[str, ...] = ("download", "extract", "input", "langid", "filter", "dedup", "tokenizer", "balance", "shards")
+STAGE_ORDER: tuple[str, ...] = (
+    "download", "extract", "input", "langid", "filter", "dedup", "tokenizer", "balance", "shards"
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -519,8 +521,8 @@ class PipelineConfig(_Section):
                                  "come from `input` or from a crawl, not both; remove one from run.stages")  # fmt: skip
             later = [s for s in stages if STAGE_ORDER.index(s) > STAGE_ORDER.index("langid")]
             if not self.input.labels_language and "langid" not in stages and later:
-                raise ValueError("run.stages runs input then " + later[0] + " without 'langid', but the input has no "
-                                 "language: set input.columns.lang (a column) or input.lang, or add 'langid'")  # fmt: skip
+                raise ValueError(f"run.stages runs input then {later[0]} without 'langid', but the input has no "
+                                 "language: set input.columns.lang (a column) or input.lang, or add 'langid'")
         crawl_needed = self.input is None or "extract" in stages
         if crawl_needed and "download" not in stages and self.extract.inputs is None and self.download is None:
             raise ValueError("extract.inputs is required when there is no `download` section")

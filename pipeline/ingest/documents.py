@@ -312,8 +312,14 @@ def _with_rows(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
     return batch.append_column(ROW, rows)
 
 
-def read_unit(unit: Unit, fields: Sequence[str] | None = None, *, strict: bool = False,
-              skipped: Counter[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:  # fmt: skip
+def read_unit(
+    unit: Unit,
+    fields: Sequence[str] | None = None,
+    *,
+    strict: bool = False,
+    skipped: Counter[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[pa.RecordBatch]:
     """The unit's records, in source order, as batches of `fields` (None: every column) plus `ROW`.
 
     A field missing from a table's schema raises `InputError`. In JSON lines, a line without a field gives null for

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from pipeline.stages.base import ShardTask, Stage
 
 #: Stages whose main output is one Parquet file of documents per source shard, in pipeline order.
-DOCUMENT_STAGES: tuple[str, ...] = tuple(s for s in STAGE_ORDER if s in ("extract", "input", "langid", "filter", "dedup"))
+DOCUMENT_STAGES: tuple[str, ...] = tuple(
+    s for s in STAGE_ORDER if s in ("extract", "input", "langid", "filter", "dedup")
+)
 
 _CLASSES = {
     "download": ("pipeline.stages.download", "DownloadStage"),

@@ -24,7 +24,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.ingest.documents import ROW, InputError, InputSettings, Unit, language_of, list_units, read_documents, source_name
+from pipeline.ingest.documents import (
+    ROW,
+    InputError,
+    InputSettings,
+    Unit,
+    language_of,
+    list_units,
+    read_documents,
+    source_name,
+)
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.stages.extract import SCHEMA as EXTRACT_SCHEMA
 from pipeline.stages.extract import doc_id
@@ -50,7 +59,8 @@ class InputStage(Stage):
     version = "1"
 
     def config_parts(self) -> tuple[str, ...]:
-        return ("input", "languages", "families")
+        labelled = self.cfg.input is not None and self.cfg.input.labels_language
+        return ("input", "languages", "families") if labelled else ("input",)
 
     def plan(self) -> list[ShardTask]:
         units = list_units(_settings(self.cfg))

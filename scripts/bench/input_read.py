@@ -88,7 +88,8 @@ def main() -> None:
 
     one_thread = pajson.ReadOptions(use_threads=False)  # one core, like the rows below
     figures = [
-        ("pyarrow.json.read_json", best(lambda: pajson.read_json(str(jsonl), read_options=one_thread).num_rows, args.repeat)),
+        ("pyarrow.json.read_json", best(lambda: pajson.read_json(str(jsonl), read_options=one_thread).num_rows,
+                                        args.repeat)),
         ("read_documents jsonl", best(read(jsonl), args.repeat)),
         ("read_documents parquet", best(read(parquet), args.repeat)),
         ("input stage jsonl", best(stage(jsonl, None), args.repeat)),

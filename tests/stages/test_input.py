@@ -111,7 +111,7 @@ def test_without_a_language_the_output_is_extracts(tmp_path: Path) -> None:
     (res,) = run_local(cfg)
     out = pq.read_table(tmp_path / "out" / "input" / "web.parquet")
     assert out.schema.names == [*EXTRACT_SCHEMA.names, "src"]
-    assert out.column("doc_id").to_pylist() == ["web/0", "web/2", "web/3"]  # line index: the broken line keeps its place
+    assert out.column("doc_id").to_pylist() == ["web/0", "web/2", "web/3"]  # line index: the broken line counts
     assert out.column("source_format").to_pylist() == ["jsonl"] * 3
     assert res["stats"]["removed"] == {"malformed_json": {"und": 1}}
 
@@ -194,8 +194,9 @@ def test_relative_paths_become_absolute_but_hub_names_stay(tmp_path: Path, monke
     (tmp_path / "saved").mkdir()
     cfg = with_absolute_paths(config(tmp_path, {"paths": ["in/*.parquet"]}))
     assert cfg.input is not None and cfg.input.paths == [str(tmp_path / "in" / "*.parquet")]
-    assert with_absolute_paths(config(tmp_path, {"dataset": "saved"})).input.dataset == str(tmp_path / "saved")  # type: ignore[union-attr]
-    assert with_absolute_paths(config(tmp_path, {"dataset": "HuggingFaceFW/fineweb-2"})).input.dataset == "HuggingFaceFW/fineweb-2"  # type: ignore[union-attr]
+    for given, expected in (("saved", str(tmp_path / "saved")), ("HuggingFaceFW/fineweb-2", "HuggingFaceFW/fineweb-2")):
+        inp = with_absolute_paths(config(tmp_path, {"dataset": given})).input
+        assert inp is not None and inp.dataset == expected
 
 
 def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
@@ -259,7 +260,8 @@ def write_corpus(tmp: Path) -> dict[str, Any]:
         rows += [{"body": p["text"], "language": "zho", "source": p["url"]} for p in pages]
     planted = [rows[i] for i in (0, 25, 50, 75)]
     rows += [dict(r) for r in planted]
-    rows += [{"body": None, "language": "ko", "source": "none"}, {"body": "مرحبا بالعالم. " * 30, "language": "ar", "source": "x"}]
+    rows += [{"body": None, "language": "ko", "source": "none"},
+             {"body": "مرحبا بالعالم. " * 30, "language": "ar", "source": "x"}]  # fmt: skip
     (tmp / "in").mkdir(parents=True)
     for k in range(3):
         pq.write_table(pa.Table.from_pylist(rows[k::3]), tmp / "in" / f"part-{k}.parquet")
@@ -271,6 +273,7 @@ E2E_SETTINGS: dict[str, Any] = {
     "languages": ["ko", "ja", "zh-Hans", "zh-Hant", "ru", "de", "fr", "es"],
     "tokenizer": {"vocab_size": 2000, "character_coverage": 0.98, "sample_chars": 60_000, "compare_unbalanced": False,
                   "verify_docs": 5, "num_threads": 1},
+    "dedup": {"num_partitions": 2},  # a few hundred documents: 16 partition tasks would only cost time
     "shards": {"shard_tokens": 20_000},
 }  # fmt: skip
 
@@ -290,7 +293,8 @@ def test_a_parquet_corpus_runs_to_training_shards(ray_session, tmp_path: Path) -
     out = tmp_path / "out"
     removed: dict[str, int] = {}
     for k in range(3):
-        for reason, by_lang in json.loads((out / "_state" / "input" / f"part-{k}.json").read_text())["stats"]["removed"].items():
+        stats = json.loads((out / "_state" / "input" / f"part-{k}.json").read_text())["stats"]
+        for reason, by_lang in stats["removed"].items():
             removed[reason] = removed.get(reason, 0) + sum(by_lang.values())
     assert removed == {"no_text": 1, "unwanted_language": 1}
     kept = [r for k in range(3) for r in pq.read_table(out / "dedup" / f"part-{k}.parquet").to_pylist()]
@@ -304,7 +308,8 @@ def test_a_parquet_corpus_runs_to_training_shards(ray_session, tmp_path: Path) -
     rows = [r for e in manifest["shards"]
             for r in pa.ipc.open_stream(pa.memory_map(str(out / "shards" / e["name"]))).read_all()
             .select(["doc_id", "lang"]).to_pylist()]  # fmt: skip
-    assert {r["lang"] for r in rows} >= {"kor_Hang", "jpn_Jpan", "zho_Hans", "rus_Cyrl", "deu_Latn", "fra_Latn", "spa_Latn"}
+    wanted = {"kor_Hang", "jpn_Jpan", "zho_Hans", "rus_Cyrl", "deu_Latn", "fra_Latn", "spa_Latn"}
+    assert {r["lang"] for r in rows} >= wanted  # zho_Hant too when the shared data is there
     assert all(re.fullmatch(r"part-[012]/\d+", r["doc_id"]) for r in rows)
 
 
