@@ -409,6 +409,7 @@ def _read_jsonl(url: str, fields: Sequence[str] | None, strict: bool, skipped: C
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     i = -1
+    first = True
     with open_input(url) as raw:
         fh: Any = gzip.GzipFile(fileobj=raw) if url.lower().endswith((".gz", ".gzip")) else raw
         lines = iter(fh)
@@ -426,6 +427,9 @@ def _read_jsonl(url: str, fields: Sequence[str] | None, strict: bool, skipped: C
             i += 1
             if not line.strip():
                 continue
+            if first and line.lstrip().startswith(b"[") and not strict:
+                log.warning("%s: line %d starts a JSON array, not an object a line: set the format to hf", url, i + 1)
+            first = False
             obj = _parse_line(url, i, line, strict, skipped)
             if obj is None:
                 continue
@@ -529,6 +533,12 @@ def read_documents(unit: Unit, settings: InputSettings, skipped: Counter[str]) -
             cols[name] = batch.column(name)
         table = pa.table(cols)
         text = table.column("text")
+        if pa.types.is_binary(text.type) or pa.types.is_large_binary(text.type):  # text stored as UTF-8 bytes
+            try:
+                text = text.cast(pa.string())
+                table = table.set_column(table.column_names.index("text"), "text", text)
+            except pa.ArrowInvalid:
+                pass  # not UTF-8: counted as text_not_string below
         if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
             bad = len(text) - text.null_count
             if bad:

@@ -194,6 +194,10 @@ def test_a_text_column_that_is_not_text_is_counted(tmp_path: Path) -> None:
     skipped: Counter[str] = Counter()
     assert [t for u in list_units(settings) for t in read_documents(u, settings, skipped)] == []
     assert skipped == {"text_not_string": 2, "no_text": 1}
+    pq.write_table(pa.table({"text": pa.array(["UTF-8 한국어".encode(), b"x"], pa.binary())}), tmp_path / "b.parquet")
+    utf8 = InputSettings(paths=[str(tmp_path / "b.parquet")])
+    (table,) = [t for u in list_units(utf8) for t in read_documents(u, utf8, Counter())]
+    assert table.column("text").to_pylist() == ["UTF-8 한국어", "x"]  # text stored as bytes is read as text
 
 
 def test_strict_reading_names_the_line(tmp_path: Path) -> None:
