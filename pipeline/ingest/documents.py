@@ -228,17 +228,26 @@ def units_for_paths(patterns: Sequence[str], fmt: str = "auto", *, split: str | 
         if fmt == "hf" and _is_dir(pattern):
             units += _stream_units(pattern, None, split)
             continue
+        folder = _is_dir(pattern)
+        found = 0
         for f in expand_inputs([pattern]):
             kind = fmt if fmt not in ("auto", "hf") else _suffix_format(f)
+            if kind is None and folder:
+                log.info("%s: not read (not a known format) in folder %s", f, pattern)  # README.md beside the data
+                continue
             if kind is None:
                 raise InputError(
                     f"{f}: cannot tell the format from the name (.parquet, .jsonl, .jsonl.gz, .arrow, .csv, or a "
                     f"saved HF dataset directory): set {section}.format"
                 )
+            found += 1
             if fmt == "hf" or kind == "csv":
                 units.append(Unit("hf_files", f, builder=_HF_BUILDERS[kind]))
             else:
                 units.append(Unit(kind, f))
+        if folder and not found:
+            raise InputError(f"{pattern}: no file of a known format (.parquet, .jsonl, .jsonl.gz, .arrow, .csv) in "
+                             f"this folder: set {section}.format")  # fmt: skip
     return list(dict.fromkeys(units))  # a file matched by two patterns is read once
 
 

@@ -218,6 +218,12 @@ def test_units_messages_and_order(tmp_path: Path) -> None:
     assert units_for_paths([str(tmp_path / "c.txt")], "jsonl")[0].kind == "jsonl"
     with pytest.raises(FileNotFoundError, match="no input files match"):
         units_for_paths([str(tmp_path / "none-*.parquet")])
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "README.md").write_text("about the data")
+    with pytest.raises(InputError, match="dir: no file of a known format .* in this folder"):
+        units_for_paths([str(tmp_path / "dir")])
+    (tmp_path / "dir" / "x.parquet").write_bytes(b"")
+    assert [Path(u.location).name for u in units_for_paths([str(tmp_path / "dir")])] == ["x.parquet"]
     pq.write_table(pa.table({"body": ["x"]}), tmp_path / "b.parquet")
     with pytest.raises(InputError, match=r"no field 'text' \(fields: body\)"):
         list(read_unit(units[0], ["text"]))
