@@ -64,22 +64,22 @@ class InputStage(Stage):
 
     def plan(self) -> list[ShardTask]:
         units = list_units(_settings(self.cfg))
-        files = [u.location for u in units if u.is_file]
-        ids = shard_ids(files)
+        ids = shard_ids([u.location for u in units if u.is_file])
+        bases = shard_ids(sorted({u.location for u in units if not u.is_file}))  # a dataset's folder or hub name
         tasks = []
         for u in units:
             if u.is_file:
                 sid, inputs = ids[u.location], (u.location,)
             else:
-                base = shard_ids([u.location])[u.location]  # the dataset's folder or hub name, without its owner
-                sid = "-".join(p for p in (base, u.name, u.split, f"{u.part:05d}") if p)
+                sid = "-".join(p for p in (bases[u.location], u.name, u.split, f"{u.part:05d}") if p)
                 inputs = ()
             tasks.append(ShardTask(sid, inputs, self.document_outputs(sid, removed=False), params={"unit": u}))
         return tasks
 
     def input_fingerprint(self, task: ShardTask) -> str:
-        """A file's size and mtime; a saved dataset's index files (they change with its data); a streamed
-        dataset's name, configuration, split and part (its revision is the hub's business)."""
+        """A file's size and mtime; a saved dataset's split index (`state.json`, rewritten with its data); a streamed
+        dataset's name, configuration, split and part only (a new hub revision, or new files in a local data
+        folder, are not seen: rerun with --force)."""
         u: Unit = task.params["unit"]
         if u.is_file:
             return super().input_fingerprint(task)

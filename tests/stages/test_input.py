@@ -142,6 +142,11 @@ def test_datasets_are_shards_of_rows_or_data_files(tmp_path: Path) -> None:
         (tmp_path / "corpus" / f"part-{k}.jsonl").write_text(json.dumps({"text": f"{EN} Part {k}."}) + "\n")
     streamed = config(tmp_path / "s", {"dataset": str(tmp_path / "corpus"), "lang": "en"})
     assert [r["shard_id"] for r in run_local(streamed)] == ["corpus-train-00000", "corpus-train-00001"]
+    (tmp_path / "other").mkdir()
+    datasets.Dataset.from_list(rows[:1]).save_to_disk(str(tmp_path / "other" / "saved"))
+    two = config(tmp_path / "t", {"paths": [str(tmp_path / "saved"), str(tmp_path / "other" / "saved")], "lang": "en"})
+    sids = [t.shard_id for t in InputStage(two).plan()]
+    assert len(set(sids)) == len(sids) == 2 and all(s.startswith("saved-") for s in sids)  # same folder names
 
 
 # ------------------------------------------------------------------------------------------------------- config
