@@ -30,6 +30,7 @@ from pipeline.filter.calibrate import CalibrateSettings
 from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
+from pipeline.ingest.documents import InputSettings
 from pipeline.ingest.settings import ExtractSettings
 from pipeline.registry import (
     BUILTIN,
@@ -405,6 +406,9 @@ class PipelineConfig(_Section):
         default=None, description="Language family table; default: pipeline.lang.families.DEFAULT_FAMILIES."
     )
     download: DownloadSection | None = None
+    input: InputSettings | None = Field(
+        default=None, description="`polyglot input`: start from your own corpus (Parquet, JSONL, Arrow, HF dataset)."
+    )
     extract: ExtractSection = Field(default_factory=ExtractSection)
     langid: LangidSection = Field(default_factory=LangidSection)
     filter: FilterSection = Field(default_factory=FilterSection)
@@ -429,6 +433,9 @@ class PipelineConfig(_Section):
             self.plugin_settings(name)  # its settings validate now, not in a worker
         if self.run.stages is None:
             chosen = [s.name for s in specs if s.default]
+            if self.input is not None:  # the documents come from `input`: no crawl, and no langid when labelled
+                crawl = {"download", "extract", *([] if not self.input.labels_language else ["langid"])}
+                chosen = ["input", *(n for n in chosen if n not in crawl)]
         else:
             unknown = [s for s in self.run.stages if s not in names]
             if unknown:
@@ -496,9 +503,22 @@ class PipelineConfig(_Section):
 
     @model_validator(mode="after")
     def _stages_need_sections(self) -> PipelineConfig:
-        if "download" in self.run.stages and self.download is None:
+        stages = self.run.stages
+        if "download" in stages and self.download is None:
             raise ValueError("run.stages includes 'download' but there is no `download` section")
-        if "extract" in self.run.stages and self.extract.inputs is None and self.download is None:
+        if "input" in stages:
+            if self.input is None:
+                raise ValueError("run.stages includes 'input' but there is no `input` section")
+            crawl = [s for s in ("download", "extract") if s in stages]
+            if crawl:
+                raise ValueError(f"run.stages lists 'input' with {' and '.join(repr(s) for s in crawl)}: the documents "
+                                 "come from `input` or from a crawl, not both; remove one from run.stages")  # fmt: skip
+            order = [s.name for s in self.stage_specs()]
+            later = [s for s in stages if order.index(s) > order.index("langid")]
+            if not self.input.labels_language and "langid" not in stages and later:
+                raise ValueError(f"run.stages runs input then {later[0]} without 'langid', but the input has no "
+                                 "language: set input.columns.lang (a column) or input.lang, or add 'langid'")
+        if "extract" in stages and self.extract.inputs is None and self.download is None:
             raise ValueError("run.stages includes 'extract': it needs extract.inputs or a `download` section")
         return self
 
@@ -661,4 +681,11 @@ def with_absolute_paths(cfg: PipelineConfig) -> PipelineConfig:
     tok = cfg.tokenizer
     if tok.parity_text is not None:
         tok = tok.model_copy(update={"parity_text": _abs(tok.parity_text)})
-    return cfg.model_copy(update={"run": run, "extract": ex, "langid": lid, "tokenizer": tok})
+    inp = cfg.input
+    if inp is not None:
+        dataset = inp.dataset
+        if dataset is not None and "://" not in dataset and Path(dataset).expanduser().exists():
+            dataset = _abs(dataset)  # a hub name stays a name
+        paths = [_abs(p) for p in inp.paths] if inp.paths is not None else None
+        inp = inp.model_copy(update={"paths": paths, "dataset": dataset})
+    return cfg.model_copy(update={"run": run, "extract": ex, "input": inp, "langid": lid, "tokenizer": tok})

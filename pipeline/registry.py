@@ -15,9 +15,10 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-#: "source": makes documents from raw input; "document": reads the previous document stage's shards and writes
-#: documents (possibly with a corpus-wide step, as dedup); "corpus": reads the last document stage's shards.
-Kind = Literal["source", "document", "corpus"]
+#: "files": fetches raw files (no documents); "source": makes documents from raw input; "document": reads the
+#: previous document stage's shards and writes documents (possibly with a corpus-wide step, as dedup); "corpus":
+#: reads the last document stage's shards.
+Kind = Literal["files", "source", "document", "corpus"]
 
 ENTRY_POINT_GROUP = "polyglot.stages"
 
@@ -42,7 +43,7 @@ class StageSpec:
 
 BUILTIN: tuple[StageSpec, ...] = (
     StageSpec(
-        "download", "pipeline.stages.download:DownloadStage", "source",
+        "download", "pipeline.stages.download:DownloadStage", "files",
         "Fetch Common Crawl shards.\n\nReads `crawl-data/<crawl>/<kind>.paths.gz` from download.base_url, picks "
         "shards (first N, seeded sample, or a list) and writes them to <work_dir>/download/crawl-data/..., verified "
         "(size, gzip integrity) and resumable.",
@@ -53,6 +54,15 @@ BUILTIN: tuple[StageSpec, ...] = (
         "WARC/WET → text.\n\nReads extract.inputs (or the downloaded shards); writes <work_dir>/extract/<shard>.parquet "
         "with doc_id, text, url, WARC record id, fetch date, crawl id, source shard and record offset. Unusable "
         "records are counted by reason.",
+    ),
+    StageSpec(
+        "input", "pipeline.stages.input:InputStage", "source",
+        "Your own corpus → documents (instead of download and extract).\n\nReads the `input` section's files "
+        "(Parquet, JSONL(.gz), Arrow, CSV) or Hugging Face dataset; writes <work_dir>/input/<shard>.parquet, one shard "
+        "per file (or dataset part), with doc_id, text, url and, when the input gives each document's language, "
+        "langid's columns, so the run may go on with filter; the metadata columns are passed through. Records without "
+        "text, malformed lines and unwanted languages are counted by reason.",
+        default=False,
     ),
     StageSpec(
         "langid", "pipeline.stages.langid:LangidStage", "document",

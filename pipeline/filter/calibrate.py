@@ -4,8 +4,9 @@ Why: the global thresholds are datatrove's English defaults, rescaled per script
 UDHR (`pipeline.filter.settings`). FineWeb-2 instead picked each language's thresholds from the distribution of the
 rule's measurement over clean reference text of that language. Here:
 
-1. `read_reference` reads reference documents (Parquet, JSON lines (.gz), Arrow IPC file or stream, a saved Hugging
-   Face dataset, or local files through `datasets.load_dataset`; globs and fsspec URLs), normalizes each document's
+1. `read_reference` reads reference documents (Parquet, JSON lines (.gz), Arrow IPC file or stream, CSV, a saved
+   Hugging Face dataset, or local files through `datasets.load_dataset`; globs and fsspec URLs) with the reader the
+   `input` stage uses (`pipeline.ingest.documents`), normalizes each document's
    language (`pipeline.lang.codes.normalize_label`, with the text's script as a hint: ``zh`` becomes ``zho_Hans`` or
    ``zho_Hant``) and keeps at most ``max_docs_per_lang`` per language (a seeded reservoir, or the first N);
 2. `measure_reference` measures every rule on every document under the config's quality settings
@@ -43,14 +44,11 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import gzip
-import io
 import json
 import logging
 import math
 import random
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pipeline.filter.rules import FAMILIES, Rule
 from pipeline.filter.settings import QualityRules, QualitySettings
+from pipeline.ingest.documents import ROW, InputError, Unit, read_unit, units_for_paths
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,13 +95,7 @@ LENGTH_RULES: tuple[str, ...] = (
 #: Patterns of rules left out by default for other reasons (bad-word rates measure topic, not quality).
 DEFAULT_EXCLUDED: tuple[str, ...] = (*LENGTH_RULES, "badwords:*")
 
-Format = Literal["auto", "parquet", "jsonl", "arrow", "hf"]
-_SUFFIX_FORMATS = {
-    ".parquet": "parquet", ".pq": "parquet",
-    ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
-}  # fmt: skip
-_HF_BUILDERS = {"parquet": "parquet", "jsonl": "json", "arrow": "arrow", "csv": "csv"}
+Format = Literal["auto", "parquet", "jsonl", "arrow", "csv", "hf"]
 _NGRAM_REASON = re.compile(r"gopher_repetition:(top|dup)_\d+_gram")
 _CUSTOM_REASON = re.compile(r"custom:[A-Za-z_]\w*")
 _SIGNIFICANT = 3
@@ -151,8 +144,8 @@ class CalibrateSettings(BaseModel):
         min_length=1, description="Reference files, globs, directories or a saved HF dataset dir (local or fsspec)."
     )
     format: Format = Field(
-        "auto", description="parquet, jsonl (.jsonl/.json[.gz]), arrow (IPC file or stream), hf (a saved dataset "
-        "dir, or local files read with datasets.load_dataset); auto: by suffix, a saved dataset dir as hf.",
+        "auto", description="parquet, jsonl (.jsonl/.json[.gz]), arrow (IPC file or stream), csv, hf (a saved "
+        "dataset dir, or local files read with datasets.load_dataset); auto: by suffix, a saved dataset dir as hf.",
     )
     text_field: str = Field("text", min_length=1, description="The field holding the document text.")
     lang_field: str | None = Field(
@@ -286,199 +279,24 @@ class Reference:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def _suffix_format(path: str) -> str | None:
-    name = path.lower().rstrip("/")
-    for comp in (".gz", ".gzip"):
-        name = name.removesuffix(comp)
-    for suffix, fmt in _SUFFIX_FORMATS.items():
-        if name.endswith(suffix):
-            return fmt
-    return "csv" if name.endswith(".csv") else None
-
-
-def _format_of(path: str) -> str:
-    """The reader of a file by its name (CSV goes through `datasets`)."""
-    fmt = _suffix_format(path)
-    if fmt is None:
-        raise CalibrationError(
-            f"{path}: cannot tell the format from the name (.parquet, .jsonl, .jsonl.gz, .arrow, .csv, or a saved HF "
-            "dataset directory): set calibrate.format"
-        )
-    return "hf" if fmt == "csv" else fmt
-
-
-def _is_saved_dataset(url: str) -> bool:
-    from pipeline.storage import fs_and_path
-
-    fs, path = fs_and_path(url)
-    if any(ch in path for ch in "*?[") or not fs.isdir(path):
-        return False
-    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)}
-    return "dataset_dict.json" in names or {"dataset_info.json", "state.json"} <= names
-
-
-def _sources(settings: CalibrateSettings) -> list[tuple[str, list[str]]]:
-    """(format, files) units to read: a saved dataset dir is one unit, files are one unit each (hf: one per input)."""
-    from pipeline.storage import expand_inputs
-
-    out: list[tuple[str, list[str]]] = []
-    for pattern in settings.inputs:
-        if settings.format in ("auto", "hf") and _is_saved_dataset(pattern):
-            out.append(("hf_disk", [pattern]))
-            continue
-        files = expand_inputs([pattern])
-        if settings.format == "hf":
-            out.append(("hf", files))
-        else:
-            out.extend(((settings.format if settings.format != "auto" else _format_of(f)), [f]) for f in files)
-    return out
-
-
 Row = tuple[str, str, Any, Any]  # (file, "row N" / "line N", language label, text)
 
 
-def _check_fields(where: str, names: Sequence[str], wanted: list[str]) -> None:
-    missing = [f for f in wanted if f not in names]
-    if missing:
-        raise CalibrationError(f"{where}: no field {missing[0]!r} (fields: {', '.join(names) or 'none'})")
-
-
-def _rows_from_batches(where: str, batches: Iterator[Any], text_field: str, lang_field: str | None) -> Iterator[Row]:
-    i = 0
-    for batch in batches:
-        texts = batch.column(text_field).to_pylist()
-        langs = batch.column(lang_field).to_pylist() if lang_field else [None] * len(texts)
-        for label, text in zip(langs, texts, strict=True):
-            i += 1
-            yield where, f"row {i}", label, text
-
-
-def _read_parquet(url: str, fields: list[str], text_field: str, lang_field: str | None) -> Iterator[Row]:
-    import pyarrow.parquet as pq
-
-    from pipeline.storage import open_input
-
-    with open_input(url) as fh:
-        try:
-            pf = pq.ParquetFile(fh)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for a file that is not Parquet
-            raise CalibrationError(f"{url}: not a Parquet file: {e}") from None
-        _check_fields(url, pf.schema_arrow.names, fields)
-        yield from _rows_from_batches(url, pf.iter_batches(columns=fields, batch_size=1024), text_field, lang_field)
-
-
-def _read_arrow(url: str, fields: list[str], text_field: str, lang_field: str | None) -> Iterator[Row]:
-    import pyarrow as pa
-
-    from pipeline.storage import fs_and_path, is_local, open_input
-
-    if is_local(url):
-        data: Any = pa.memory_map(fs_and_path(url)[1], "r")
-    else:
-        with open_input(url) as fh:
-            data = pa.BufferReader(fh.read())
-    try:
-        reader: Any = pa.ipc.open_file(data)
-        batches: Iterator[Any] = (reader.get_batch(i) for i in range(reader.num_record_batches))
-    except pa.ArrowInvalid:
-        data.seek(0)
-        try:
-            reader = pa.ipc.open_stream(data)
-        except pa.ArrowInvalid as e:
-            raise CalibrationError(f"{url}: not an Arrow IPC file or stream: {e}") from None
-        batches = iter(reader)
-    _check_fields(url, reader.schema.names, fields)
-    yield from _rows_from_batches(url, batches, text_field, lang_field)
-
-
-def _read_jsonl(url: str, text_field: str, lang_field: str | None) -> Iterator[Row]:
-    from pipeline.storage import open_input
-
-    with open_input(url) as raw:
-        fh: Any = gzip.GzipFile(fileobj=raw) if url.lower().endswith((".gz", ".gzip")) else raw
-        lines = io.TextIOWrapper(fh, encoding="utf-8")
-        i = 0
-        try:
-            for i, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    hint = " (a JSON array: set calibrate.format: hf)" if line.lstrip().startswith("[") else ""
-                    raise CalibrationError(f"{url}: line {i}: not JSON ({e.msg}); expected one object a line{hint}") \
-                        from None
-                if not isinstance(obj, dict):
-                    hint = " (a file holding one JSON array: set calibrate.format: hf)" if isinstance(obj, list) else ""
-                    raise CalibrationError(f"{url}: line {i}: expected a JSON object, got {type(obj).__name__}{hint}")
-                if text_field not in obj:
-                    raise CalibrationError(f"{url}: line {i}: no field {text_field!r} (fields: {', '.join(obj)})")
-                if lang_field and lang_field not in obj:
-                    raise CalibrationError(f"{url}: line {i}: no field {lang_field!r} (fields: {', '.join(obj)})")
-                yield url, f"line {i}", obj.get(lang_field) if lang_field else None, obj[text_field]
-        except (UnicodeDecodeError, OSError, EOFError) as e:
-            raise CalibrationError(f"{url}: line {i + 1}: cannot read: {e}") from None
-
-
-def _read_hf(kind: str, files: list[str], fields: list[str], text_field: str, lang_field: str | None) -> Iterator[Row]:
-    import datasets
-
-    datasets.disable_progress_bars()
-    with tempfile.TemporaryDirectory(prefix="polyglot-calibrate-hf-") as cache:
-        where = files[0] if len(files) == 1 else f"{files[0]} (+{len(files) - 1} files)"
-        try:
-            if kind == "hf_disk":
-                loaded: Any = datasets.load_from_disk(files[0])
-            elif len(files) == 1 and _is_dir(files[0]):
-                loaded = datasets.load_dataset(files[0], cache_dir=cache)
-            else:
-                builder = _HF_BUILDERS.get(_suffix_format(files[0]) or "")
-                if builder is None:
-                    raise CalibrationError(f"{files[0]}: datasets cannot read this kind of file (.parquet, .jsonl, "
-                                           ".json, .arrow, .csv)")  # fmt: skip
-                loaded = datasets.load_dataset(builder, data_files=files, cache_dir=cache)
-        except (FileNotFoundError, ValueError, datasets.exceptions.DatasetGenerationError) as e:
-            raise CalibrationError(f"{where}: cannot load as a Hugging Face dataset: {e}") from None
-        splits = [(name, loaded[name]) for name in sorted(loaded)] if isinstance(loaded, dict) else [("", loaded)]
-        for name, ds in splits:
-            here = f"{where}[{name}]" if name else where
-            _check_fields(here, ds.column_names, fields)
-            batches = (_PyBatch(b) for b in ds.select_columns(fields).iter(batch_size=1024))
-            yield from _rows_from_batches(here, batches, text_field, lang_field)
-
-
-class _PyBatch:
-    """A dict of lists (a `datasets` batch) with pyarrow's ``column(name).to_pylist()``."""
-
-    def __init__(self, data: dict[str, list[Any]]) -> None:
-        self.data = data
-
-    def column(self, name: str) -> _PyBatch:
-        return _PyBatch({"": self.data[name]})
-
-    def to_pylist(self) -> list[Any]:
-        return self.data[""]
-
-
-def _is_dir(url: str) -> bool:
-    from pipeline.storage import fs_and_path
-
-    fs, path = fs_and_path(url)
-    return bool(fs.isdir(path))
-
-
-def _rows(settings: CalibrateSettings, sources: list[tuple[str, list[str]]]) -> Iterator[Row]:
+def _rows(settings: CalibrateSettings, units: list[Unit]) -> Iterator[Row]:
+    """Every reference record through the shared reader (`pipeline.ingest.documents`), strictly: a malformed line
+    or a line without a field stops the calibration with its position, instead of being skipped."""
     t, lf = settings.text_field, settings.lang_field
     fields = [t] + ([lf] if lf else [])
-    for fmt, files in sources:
-        if fmt in ("hf", "hf_disk"):
-            yield from _read_hf(fmt, files, fields, t, lf)
-        elif fmt == "parquet":
-            yield from _read_parquet(files[0], fields, t, lf)
-        elif fmt == "arrow":
-            yield from _read_arrow(files[0], fields, t, lf)
-        else:
-            yield from _read_jsonl(files[0], t, lf)
+    for unit in units:
+        what = "line" if unit.kind == "jsonl" else "row"
+        try:
+            for batch in read_unit(unit, fields, strict=True):
+                texts = batch.column(t).to_pylist()
+                langs = batch.column(lf).to_pylist() if lf else [None] * len(texts)
+                for row, label, text in zip(batch.column(ROW).to_pylist(), langs, texts, strict=True):
+                    yield unit.label, f"{what} {row + 1}", label, text
+        except InputError as e:
+            raise CalibrationError(str(e)) from None
 
 
 def read_reference(settings: CalibrateSettings, progress: Callable[[int], None] | None = None) -> Reference:
@@ -486,14 +304,17 @@ def read_reference(settings: CalibrateSettings, progress: Callable[[int], None] 
     from pipeline.lang.codes import UND, normalize_label
     from pipeline.text.scripts import dominant_script
 
-    sources = _sources(settings)
+    try:
+        units = units_for_paths(settings.inputs, settings.format, section="calibrate")
+    except InputError as e:
+        raise CalibrationError(str(e)) from None
     cap = settings.max_docs_per_lang
     kept: dict[str, list[tuple[int, str]]] = {}
     seen: dict[str, int] = {}
     rngs: dict[str, random.Random] = {}
     skipped = {"no_language": 0, "empty_text": 0}
     n = 0
-    for where, pos, label, text in _rows(settings, sources):
+    for where, pos, label, text in _rows(settings, units):
         n += 1
         if progress is not None and n % 1000 == 0:
             progress(n)
@@ -530,7 +351,7 @@ def read_reference(settings: CalibrateSettings, progress: Callable[[int], None] 
                 docs[j] = (i, text)
     if progress is not None:
         progress(n)
-    files = [f for _, fs in sources for f in fs]
+    files = [u.location for u in units]
     out = {lang: [t for _, t in sorted(docs)] for lang, docs in sorted(kept.items())}
     return Reference(files, out, dict(sorted(seen.items())), {k: v for k, v in skipped.items() if v})
 

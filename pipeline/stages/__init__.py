@@ -51,7 +51,7 @@ def document_stages(cfg: PipelineConfig) -> list[str]:
 
 
 #: The built-in document stages, in pipeline order.
-DOCUMENT_STAGES: tuple[str, ...] = ("extract", "langid", "filter", "dedup")
+DOCUMENT_STAGES: tuple[str, ...] = ("extract", "input", "langid", "filter", "dedup")
 
 
 def upstream_stage(cfg: PipelineConfig, name: str) -> str:
@@ -67,7 +67,11 @@ def upstream_stage(cfg: PipelineConfig, name: str) -> str:
     for s in reversed(earlier):
         if completed_tasks(cfg, s) is not None:
             return s
-    return "langid" if "langid" in earlier else earlier[-1]
+    labelled = cfg.input is not None and cfg.input.labels_language
+    if "langid" in earlier and not labelled:
+        return "langid"
+    source = "input" if cfg.input is not None else "extract"
+    return source if source in earlier else earlier[-1]
 
 
 def completed_tasks(cfg: PipelineConfig, name: str) -> list[ShardTask] | None:
