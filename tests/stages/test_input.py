@@ -304,7 +304,7 @@ def test_a_parquet_corpus_runs_to_training_shards(ray_session, tmp_path: Path) -
     assert removed == {"no_text": 1, "unwanted_language": 1}
     kept = [r for k in range(3) for r in pq.read_table(out / "dedup" / f"part-{k}.parquet").to_pylist()]
     assert kept and all(r["source"] is not None for r in kept)  # metadata passes through filter and dedup
-    dups = [r for k in range(3) for r in pq.read_table(out / "dedup" / "removed" / f"part-{k}.parquet").to_pylist()]
+    dups = [r for k in range(3) for r in pq.read_table(out / "_removed" / "dedup" / f"part-{k}.parquet").to_pylist()]
     planted_texts = {p["body"] for p in planted}
     caught = {r["text"] for r in dups if r["dedup_reason"] == "exact-duplicate"} & planted_texts
     survived_filter = planted_texts & {r["text"] for r in kept} | caught
