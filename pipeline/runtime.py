@@ -1,7 +1,8 @@
 """Where stages meet Ray: start or join Ray, skip completed shards, run the rest on a pool of workers.
 
-This is the one module that knows about Ray. A stage's shard tasks go to a pool of long-lived actors (one stage
-instance each, set up once — models load once per worker, not per shard); every actor reads its own shard and
+This is the one module that knows about Ray. A stage's shard tasks go to a pool of long-lived actors that serve
+every stage of a run (imports paid once per worker; each stage set up once per worker — models load once per
+worker, not per shard); every actor reads its own shard and
 writes its own output, so no Ray Data read task can be starved of CPUs by the actors (on 2 cores, a Ray Data read
 followed by an actor pool of 2 deadlocked: ray issue #44687). After a shard's outputs are in place the worker writes a completion
 record: input fingerprint, config hash, outputs with their sizes and hashes, counts, and how the shard ran. A rerun
@@ -25,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -109,6 +111,7 @@ def ensure_ray(ray_cfg: RaySection, address: str | None = None) -> None:
 def shutdown_ray() -> None:
     import ray
 
+    _idle_workers.clear()  # they end with the session
     if ray.is_initialized():
         ray.shutdown()
 
@@ -455,16 +458,27 @@ def run_shard(
             "record": record}  # fmt: skip
 
 
+@lru_cache(maxsize=1)
 def _make_actor_class() -> Any:
     import ray
 
     @ray.remote(max_concurrency=2)  # one thread runs shards, the other answers progress polls
     class StageWorker:
-        def __init__(self, stage_cls: type[Stage], cfg_json: str) -> None:
-            self.stage = stage_cls(PipelineConfig.model_validate_json(cfg_json))
-            self.stage.setup()
+        """A long-lived worker: it serves every stage of a run, so its imports are paid once; a stage is set up
+        (models loaded) once per worker, and the previous stage's state is dropped when the next one starts."""
+
+        def __init__(self) -> None:
+            self.key: str | None = None
+            self.stage: Stage | None = None
             self.done = 0
             self.worker = worker_info(ray.get_runtime_context().get_node_id())
+
+        def prepare(self, key: str, stage_cls: type[Stage], cfg_json: str) -> None:
+            if key != self.key:
+                self.stage, self.key = None, None
+                stage = stage_cls(PipelineConfig.model_validate_json(cfg_json))
+                stage.setup()
+                self.stage, self.key = stage, key
 
         def progress(self) -> int:
             return self.done
@@ -472,7 +486,9 @@ def _make_actor_class() -> Any:
         def _bump(self, n: int) -> None:
             self.done += n
 
-        def run(self, task: ShardTask, expected: dict[str, Any]) -> dict[str, Any]:
+        def run(self, key: str, task: ShardTask, expected: dict[str, Any]) -> dict[str, Any]:
+            if key != self.key or self.stage is None:
+                raise RuntimeError(f"worker prepared for {self.key}, asked to run {key}")
             self.done = 0
             result = run_shard(self.stage, task, expected, self._bump, self.worker)
             result["node_id"] = self.worker["node"]
@@ -480,6 +496,28 @@ def _make_actor_class() -> Any:
             return result
 
     return StageWorker
+
+
+#: Idle workers kept between stages, by CPUs per worker (`shutdown_ray` drops them).
+_idle_workers: dict[float, list[Any]] = {}
+
+
+def _take_workers(cpus: float, n: int) -> list[Any]:
+    """Up to `n` idle workers of this size, started by an earlier stage of the run (their imports already paid)."""
+    pool = _idle_workers.setdefault(cpus, [])
+    taken, pool[:] = pool[:n], pool[n:]
+    return taken
+
+
+def _return_workers(cpus: float, workers: list[Any]) -> None:
+    _idle_workers.setdefault(cpus, []).extend(workers)
+
+
+def _drop_idle_workers() -> None:
+    for pool in _idle_workers.values():
+        for a in pool:
+            _drop(a)
+    _idle_workers.clear()
 
 
 # ------------------------------------------------------------------------------------------------------ the runner
@@ -800,13 +838,19 @@ def _run_on_ray(
     import ray
     from ray.exceptions import RayActorError, RayError
 
-    worker_cls = _make_actor_class().options(num_cpus=stage.cpus_per_worker, max_restarts=0, max_task_retries=0)
+    cpus = stage.cpus_per_worker
+    worker_cls = _make_actor_class().options(num_cpus=cpus, max_restarts=0, max_task_retries=0)
     cfg_json = cfg.model_dump_json()
-    actors = [worker_cls.remote(type(stage), cfg_json) for _ in range(_pool_size(stage, cfg, len(pending)))]
+    stage_cls = type(stage)
+    key = f"{stage_cls.__module__}.{stage_cls.__qualname__}:{xxhash.xxh3_64_hexdigest(cfg_json.encode())}"
+    size = _pool_size(stage, cfg, len(pending))
+    actors = _take_workers(cpus, size)
+    actors += [worker_cls.remote() for _ in range(size - len(actors))]
     queue = deque(pending)
-    # A worker gets shards only once it is up: a replacement started while a lost node still counts in the cluster
-    # can never be placed, and a shard handed to it would wait forever while a live worker sits idle.
-    starting: dict[Any, Any] = {a.__ray_ready__.remote(): a for a in actors}
+    # A worker gets shards only once it is up and set up for this stage: a replacement started while a lost node
+    # still counts in the cluster can never be placed, and a shard handed to it would wait forever while a live
+    # worker sits idle.
+    starting: dict[Any, Any] = {a.prepare.remote(key, stage_cls, cfg_json): a for a in actors}
     idle: list[Any] = []
     inflight: dict[Any, tuple[Any, ShardTask, dict[str, Any]]] = {}
     deaths: dict[str, int] = {}
@@ -824,6 +868,7 @@ def _run_on_ray(
         disable=not live,
         transient=True,
     )
+    finished = False
     try:
         with progress:
             bar = progress.add_task(stage.name, total=len(pending), docs=0)
@@ -831,22 +876,24 @@ def _run_on_ray(
                 while queue and idle:
                     task, expected = queue.popleft()
                     actor = idle.pop()
-                    inflight[actor.run.remote(task, expected)] = (actor, task, expected)
+                    inflight[actor.run.remote(key, task, expected)] = (actor, task, expected)
                 if queue and not (inflight or starting or idle):  # every worker is gone: start one more
-                    fresh = worker_cls.remote(type(stage), cfg_json)
+                    fresh = worker_cls.remote()
                     actors.append(fresh)
-                    starting[fresh.__ray_ready__.remote()] = fresh
+                    starting[fresh.prepare.remote(key, stage_cls, cfg_json)] = fresh
                 ready, _ = ray.wait([*inflight, *starting], num_returns=1, timeout=0.5)
                 for ref in ready:
                     if ref in starting:
                         actor = starting.pop(ref)
                         try:
                             ray.get(ref)
-                        except RayError as e:
-                            if isinstance(e, RayActorError) and getattr(e, "_actor_init_failed", False):
-                                raise RuntimeError(f"{stage.name}: a worker could not set the stage up: {e}") from e
+                        except RayActorError:
                             _drop(actor)  # died before it was up (its node lost): the rest of the pool goes on
                             actors.remove(actor)
+                        except RayError as e:
+                            cause = getattr(e, "cause", None) or e
+                            raise RuntimeError(f"{stage.name}: a worker could not set the stage up: "
+                                               f"{type(cause).__name__}: {cause}") from e  # fmt: skip
                         else:
                             idle.append(actor)
                         continue
@@ -854,16 +901,14 @@ def _run_on_ray(
                     try:
                         res = ray.get(ref)
                     except RayError as e:  # the worker process is gone: never reuse it
-                        if isinstance(e, RayActorError) and getattr(e, "_actor_init_failed", False):
-                            raise RuntimeError(f"{stage.name}: a worker could not set the stage up: {e}") from e
                         _drop(actor)
                         actors.remove(actor)
                         # A replacement, unless the cluster shrank (a node lost for good): one that can never be
                         # placed would hold its shard forever.
                         if not actors or len(actors) < _pool_size(stage, cfg, len(queue) + len(inflight) + 1):
-                            fresh = worker_cls.remote(type(stage), cfg_json)
+                            fresh = worker_cls.remote()
                             actors.append(fresh)
-                            starting[fresh.__ray_ready__.remote()] = fresh
+                            starting[fresh.prepare.remote(key, stage_cls, cfg_json)] = fresh
                         n = deaths[task.shard_id] = deaths.get(task.shard_id, 0) + 1
                         reason = _death_reason(e)
                         if n <= cfg.ray.shard_retries:
@@ -899,9 +944,13 @@ def _run_on_ray(
                     except Exception:  # noqa: BLE001 - progress is cosmetic
                         running = 0
                     progress.update(bar, docs=docs_done_finished + running)
+        finished = True
     finally:
+        keep = idle if finished else []  # the next stage of the run reuses them; any other worker ends here
+        _return_workers(cpus, keep)
         for a in actors:
-            _drop(a)
+            if not any(a is k for k in keep):
+                _drop(a)
 
 
 def _drop(actor: Any) -> None:

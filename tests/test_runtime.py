@@ -218,3 +218,19 @@ def test_index_is_dropped_before_records_change(ray_session, tmp_path: Path) -> 
     res = run_stage(ToyStage, cfg)
     assert [f["shard_id"] for f in res.failed] == ["shard-1"]
     assert sorted(json.loads(index.read_text())["records"]) == ["shard-0", "shard-2"]
+
+
+def test_workers_serve_every_stage_of_a_run(ray_session, tmp_path: Path) -> None:
+    """The second stage runs on the processes the first one started: their imports are paid once per run."""
+    from tests.toystage import ToyStage
+
+    class OtherToy(ToyStage):
+        name = "toy2"
+
+    _inputs(tmp_path)
+    cfg = _cfg(tmp_path)
+    first = run_stage(ToyStage, cfg)
+    second = run_stage(OtherToy, cfg)
+    assert first.ok and second.ok
+    pids = lambda res: {r["run"]["pid"] for r in res.results}  # noqa: E731
+    assert pids(second) <= pids(first), (pids(first), pids(second))
