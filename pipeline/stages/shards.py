@@ -18,6 +18,13 @@
    sha256; totals per language and family; the tokenizer's sha256, vocabulary size, id dtype and special ids) and a
    dataset card ``shards/README.md`` (per-language and per-family tables, how to load). Then the scatter files and
    their records are deleted, as are shard files and records left by an earlier run with a larger N.
+4. **Megatron export** (driver, only with ``shards.megatron``; before the manifest, which lists it): every row of
+   the output shards, shard 0 first, in stored order, streamed batch by batch from the (memory-mapped) shards into
+   one indexed dataset ``shards/megatron/corpus_text_document.{bin,idx}`` (`pipeline.megatron`; the eos id after
+   every document with ``shards.megatron_eod``). One pair for the corpus, not one per shard: GPT-NeoX reads one
+   ``data_path`` and splits it train/valid/test by document range; several paths need train, valid and test lists
+   with weights of their own. A plain copy of the ids (a few hundred MB/s), redone only when a shard changed; its
+   record sits with the manifest's. Turned off, its files and record are removed.
 
 **Format.** Arrow IPC *streaming* format, not the file format: ``datasets.Dataset.from_file`` opens files with
 ``pa.ipc.open_stream`` only (datasets 5.2, ``table._memory_mapped_record_batch_reader_from_file``) and
@@ -48,6 +55,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+import json
 import math
 import time
 import uuid
@@ -62,6 +71,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from pipeline import megatron
 from pipeline.config import PipelineConfig
 from pipeline.runtime import StageResult
 from pipeline.stages import tokenizer_model_path
@@ -91,6 +101,9 @@ from pipeline.tokenizer.encode import EncodedBatch, encode_batch, ids_dtype
 SCATTER_VERSION = "1"
 SHARDS_VERSION = "1"
 MANIFEST_VERSION = "1"
+MEGATRON_VERSION = "1"
+#: The Megatron files' prefix: what ``preprocess_data.py --output-prefix corpus`` would call them.
+MEGATRON_NAME = "corpus_text_document"
 #: Rows per record batch of an output shard (bounds the gather's memory; fixed, so the bytes are deterministic).
 ROWS_PER_BATCH = 4096
 #: Columns of an output shard, in order (``text`` only with ``shards.write_text``).
@@ -123,6 +136,15 @@ def manifest_path(cfg: PipelineConfig) -> str:
 
 def card_path(cfg: PipelineConfig) -> str:
     return join(shards_dir(cfg), "README.md")
+
+
+def megatron_dir(cfg: PipelineConfig) -> str:
+    return join(shards_dir(cfg), "megatron")
+
+
+def megatron_prefix(cfg: PipelineConfig) -> str:
+    """``shards/megatron/corpus_text_document``: the data path to give GPT-NeoX or Megatron-LM."""
+    return join(megatron_dir(cfg), MEGATRON_NAME)
 
 
 # ------------------------------------------------------------------------------------------------ shared pieces
@@ -420,11 +442,77 @@ def _count_batch(batch: pa.Table, stats: ShardStats, tokens: dict[str, int]) -> 
         tokens[row["lang"]] += row["num_tokens_sum"] or 0
 
 
+# ------------------------------------------------------------------------------------------- Megatron export
+
+
+def _shard_token_batches(url: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(offsets, ids) of every record batch of an output shard, in stored order; memory-mapped when local."""
+    fs, path = fs_and_path(url)
+    source = pa.memory_map(path, "r") if is_local(url) else fs.open(path, "rb")
+    with source:
+        for batch in pa.ipc.open_stream(source):
+            ids = batch.column("input_ids")
+            yield ids.offsets.to_numpy(), ids.values.to_numpy()
+
+
+def write_megatron(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, Any]:
+    """``shards/megatron/corpus_text_document.{bin,idx}``: every row of the output shards, shard 0 first, in stored
+    order, one document each (with the eos id appended under ``shards.megatron_eod``); returns the manifest entry."""
+    from pipeline.runtime import record_path
+
+    processor = load_tokenizer(cfg)
+    eod: int | None = None
+    if cfg.shards.megatron_eod:
+        eod = int(processor.eos_id())
+        if eod < 0:
+            raise ValueError(
+                "shards.megatron_eod appends the tokenizer's eos id after every document, but the tokenizer has no "
+                "eos piece (tokenizer.eos_id: -1): train it with one, or set shards.megatron_eod: false"
+            )
+    ordered = sorted(tasks, key=lambda t: int(t.params["index"]))
+    shards = []
+    first = 0
+    for t in ordered:
+        st = read_json(record_path(cfg, ShardsStage.name, t.shard_id))["stats"]
+        rows = int(st["docs_out"])
+        tokens = sum(v for k, v in st["counters"].items() if k.startswith("tokens/written/"))
+        name = shard_name(int(t.params["index"]))
+        shards.append({"name": name, "first_document": first, "documents": rows,
+                       "tokens": tokens + (rows if eod is not None else 0)})  # fmt: skip
+        first += rows
+    batches = itertools.chain.from_iterable(_shard_token_batches(t.outputs["main"]) for t in ordered)
+    info = megatron.write_indexed_dataset(
+        megatron_prefix(cfg),
+        batches,
+        num_documents=first,
+        dtype=megatron.token_dtype(processor.get_piece_size()),
+        eod=eod,
+    )
+    expected = sum(e["tokens"] for e in shards)
+    if info.tokens != expected:
+        raise ValueError(f"the Megatron files hold {info.tokens} tokens but the shard records count {expected}")
+    rel = f"megatron/{MEGATRON_NAME}"
+    return {
+        "format": "megatron-mmap-indexed-dataset",
+        "prefix": rel,
+        "bin": {"name": f"{rel}.bin", "bytes": info.bin.bytes, "sha256": info.bin.sha256},
+        "idx": {"name": f"{rel}.idx", "bytes": info.idx.bytes, "sha256": info.idx.sha256},
+        "dtype": info.dtype,
+        "eod_id": eod,
+        "documents": info.documents,
+        "tokens": info.tokens,
+        "shards": shards,
+    }
+
+
 # -------------------------------------------------------------------------------------------------- 3. manifest
 
 
-def build_manifest(cfg: PipelineConfig, tasks: list[ShardTask], plan: dict[str, Any]) -> dict[str, Any]:
-    """manifest.json from the gather records, the balance plan and the tokenizer."""
+def build_manifest(
+    cfg: PipelineConfig, tasks: list[ShardTask], plan: dict[str, Any], megatron_entry: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """manifest.json from the gather records, the balance plan and the tokenizer (and the Megatron export's entry,
+    when there is one)."""
     from pipeline.runtime import record_path
 
     processor = load_tokenizer(cfg)
@@ -455,7 +543,7 @@ def build_manifest(cfg: PipelineConfig, tasks: list[ShardTask], plan: dict[str, 
     for lang, v in by_lang.items():
         by_family[families.get(lang, "")] += v
     vocab = processor.get_piece_size()
-    return {
+    manifest = {
         "format": "arrow-ipc-stream",
         "columns": output_schema(pa.from_numpy_dtype(ids_dtype(vocab)), cfg.shards.write_text).names,
         "num_shards": len(entries),
@@ -484,6 +572,9 @@ def build_manifest(cfg: PipelineConfig, tasks: list[ShardTask], plan: dict[str, 
         },
         "shards": entries,
     }
+    if megatron_entry is not None:
+        manifest["megatron"] = megatron_entry
+    return manifest
 
 
 def dataset_card(manifest: dict[str, Any], plan: dict[str, Any]) -> str:
@@ -563,6 +654,20 @@ def dataset_card(manifest: dict[str, Any], plan: dict[str, Any]) -> str:
         "`manifest.json` lists every shard with its rows, tokens per language and sha256.",
         "",
     ]
+    mg = manifest.get("megatron")
+    if mg:
+        eod = f", each ended by the eos id {mg['eod_id']}" if mg["eod_id"] is not None else ", no end-of-document id"
+        lines += [
+            "## Megatron-LM / GPT-NeoX",
+            "",
+            f"`{mg['bin']['name']}` + `{mg['idx']['name']}` (indexed dataset, `MMIDIDX` index): the rows above in "
+            f"shard order, one document per row, {mg['documents']:,} documents, {mg['tokens']:,} {mg['dtype']} "
+            f"tokens{eod}. Data path (no suffix): `{mg['prefix']}`",
+            "",
+            f'- GPT-NeoX: `"data_path": "<this folder>/{mg["prefix"]}"`',
+            f"- Megatron-LM: `--data-path <this folder>/{mg['prefix']}`",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -605,7 +710,15 @@ def _remove(url: str, recursive: bool = False) -> None:
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> ShardsResult:
     """scatter (per balance shard; skipped when every output shard is current) -> gather (per output shard) ->
     manifest and dataset card -> clean-up."""
-    from pipeline.runtime import console, is_complete, record_path, run_global_step, run_stage, shard_records_fingerprint
+    from pipeline.runtime import (
+        console,
+        global_record_path,
+        is_complete,
+        record_path,
+        run_global_step,
+        run_stage,
+        shard_records_fingerprint,
+    )
 
     t0 = time.perf_counter()
     require_tokenizer(cfg, "shards")
@@ -624,8 +737,31 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     if not gathered.ok:
         return result
 
+    records = shard_records_fingerprint(cfg, ShardsStage, tasks, lambda rec: rec["stats"]["meta"]["sha256"])
+    megatron_entry: dict[str, Any] | None = None
+    if cfg.shards.megatron:
+        prefix = megatron_prefix(cfg)
+        megatron_entry = run_global_step(
+            cfg,
+            "shards",
+            "megatron",
+            lambda: write_megatron(cfg, tasks),
+            version=MEGATRON_VERSION,
+            input_fingerprint=records,
+            config_hash=xxhash.xxh3_64_hexdigest(f"eod={cfg.shards.megatron_eod}".encode()),
+            outputs={"bin": megatron.bin_path(prefix), "idx": megatron.idx_path(prefix)},
+            force=force,
+            address=address,
+        )
+        if not megatron_entry.pop("skipped", False):
+            console.print(
+                f"shards megatron: {megatron_entry['documents']:,} documents, {megatron_entry['tokens']:,} "
+                f"{megatron_entry['dtype']} tokens -> {prefix}.bin/.idx",
+                highlight=False,
+            )
+
     def write_manifest() -> dict[str, Any]:
-        built = build_manifest(cfg, tasks, plan)
+        built = build_manifest(cfg, tasks, plan, megatron_entry)
         write_json(manifest_path(cfg), built)
         atomic_write_bytes(card_path(cfg), dataset_card(built, plan).encode("utf-8"))
         return {k: built[k] for k in ("num_shards", "rows", "tokens")}
@@ -636,7 +772,9 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
         "manifest",
         write_manifest,
         version=MANIFEST_VERSION,
-        input_fingerprint=shard_records_fingerprint(cfg, ShardsStage, tasks, lambda rec: rec["stats"]["meta"]["sha256"]),
+        input_fingerprint=records if megatron_entry is None else xxhash.xxh3_64_hexdigest(
+            f"{records}|megatron={json.dumps(megatron_entry, sort_keys=True)}".encode()
+        ),
         config_hash=cfg.section_hash(*gather.config_parts()),
         outputs={"manifest": manifest_path(cfg), "card": card_path(cfg)},
         force=force,
@@ -647,6 +785,9 @@ def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) ->
     # clean-up: scatter files and their records; shards and records of an earlier run with more shards
     _remove(scatter_dir(cfg), recursive=True)
     _remove(join(cfg.run.work_dir, "_state", ShardsScatter.name), recursive=True)
+    if not cfg.shards.megatron:  # Megatron files of an earlier run would no longer match the shards
+        _remove(megatron_dir(cfg), recursive=True)
+        _remove(global_record_path(cfg, "shards", "megatron"))
     names = {shard_name(int(t.params["index"])) for t in tasks}
     for f in list_files(shards_dir(cfg), ".arrow"):
         base = f.rstrip("/").rsplit("/", 1)[-1]
