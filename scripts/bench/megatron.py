@@ -6,7 +6,7 @@ input_ids) holding --mtokens million tokens, documents of log-normal length (med
 written to a temporary folder first (not timed).
 
 Rows (best of --repeat; MB = token bytes read from the shards, Mtok = million tokens):
-  copy shards               shutil.copyfile of every Arrow shard into one file: the floor for moving the bytes
+  copy shards               every Arrow shard copied into one new file: the floor for moving the bytes
   export, eod               the stage's export (`write_megatron`'s path: memory-mapped batches ->
                             pipeline.megatron.write_indexed_dataset with sha256), eos id after every document
   export, no eod            the same without end-of-document ids (ids written straight from the memory map)
@@ -93,6 +93,7 @@ def main() -> None:
         out.mkdir()
 
         def copy() -> None:
+            (out / "copy.bin").unlink(missing_ok=True)  # a new file each time, as the export writes
             with open(out / "copy.bin", "wb") as dst:
                 for p in paths:
                     with open(p, "rb") as src:
