@@ -711,7 +711,7 @@ def _remove(url: str, recursive: bool = False) -> None:
 
 def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> ShardsResult:
     """scatter (per balance shard; skipped when every output shard is current) -> gather (per output shard) ->
-    manifest and dataset card -> clean-up."""
+    Megatron export (with ``shards.megatron``) -> manifest and dataset card -> clean-up."""
     from pipeline.runtime import (
         console,
         global_record_path,
