@@ -385,6 +385,18 @@ class ShardsSection(_Section):
     shard_tokens: int = Field(default=500_000_000, ge=1_000, description="Target size of one shard, in tokens.")
     seed: int = Field(default=0, description="Seed of the deterministic global shuffle.")
     write_text: bool = Field(default=True, description="Keep the `text` column beside `input_ids`.")
+    megatron: bool = Field(
+        default=False,
+        description="Also write the shards' documents, in their order, as one Megatron-LM / GPT-NeoX indexed dataset: "
+        "shards/megatron/corpus_text_document.bin + .idx (uint16 ids below 65,500 pieces, else int32).",
+    )
+    megatron_eod: bool = Field(
+        default=True,
+        description="In the Megatron files, end every document with the tokenizer's eos id, as preprocess_data.py "
+        "--append-eod does (neither trainer inserts one between documents).",
+    )
+    #: The Megatron export is made from the finished Arrow shards: left out of the hash of the steps that make them.
+    HASH_EXCLUDE: ClassVar[frozenset[str]] = frozenset({"megatron", "megatron_eod"})
 
 
 def _canonical(code: str) -> str:

@@ -98,7 +98,7 @@ BUILTIN: tuple[StageSpec, ...] = (
         "<work_dir>/balance/<shard>.parquet (the chosen documents with their repeat count) and the plan table.",
     ),
     StageSpec(
-        "shards", "pipeline.stages.shards:ShardsStage", "corpus",
+        "shards", "pipeline.stages.shards:Shards", "corpus",
         "Write training shards: Arrow IPC files of token ids, globally shuffled, with a manifest and a dataset "
         "card.\n\nReads <work_dir>/balance/ and the tokenizer; writes <work_dir>/shards/ (shard-NNNNN.arrow, "
         "manifest.json, README.md), loadable with datasets.Dataset.from_file and pipeline.training.",

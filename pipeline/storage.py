@@ -236,6 +236,65 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
             pass  # a temporary file that cannot be removed now is removed when the stage next starts
 
 
+class HashingWriter(io.RawIOBase):
+    """A write-only binary file forwarding to `target` that keeps the size, sha256 and xxh3-64 of what went
+    through: a streamed output's checksums without reading it back."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.size = 0
+        self._sha256 = hashlib.sha256()
+        self._xxh3 = xxhash.xxh3_64()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._sha256.update(view)
+        self._xxh3.update(view)
+        self.target.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    def xxh3(self) -> str:
+        return self._xxh3.hexdigest()
+
+
+@contextmanager
+def atomic_writer(url: str) -> Iterator[HashingWriter]:
+    """Stream a file too large for `atomic_write_bytes`: writes go to a temporary sibling of `url`, renamed into
+    place when the block ends without an error (else removed). Size and xxh3 land in `written` like
+    `atomic_write_bytes`'s; the yielded writer has the sha256."""
+    fs, path = fs_and_path(url)
+    parent = posixpath.dirname(path) if not isinstance(fs, LocalFileSystem) else os.path.dirname(path)
+    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:12]}"
+    try:
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+        with fs.open(tmp, "wb") as f:
+            sink = HashingWriter(f)
+            yield sink
+        fs.mv(tmp, path)
+        written[url] = (sink.size, sink.xxh3())
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFullError(e.errno, f"no space left writing {url}") from e
+        raise
+    finally:
+        try:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        except OSError:
+            pass  # a temporary file that cannot be removed now is removed when the stage next starts
+
+
 def _same_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> bool:
     """Whether `path` exists with exactly `data`: compared only when the size matches, through the store's MD5
     ETag when it has one (a single-part upload), else by reading the file."""

@@ -114,3 +114,9 @@ def test_demo_ends_in_a_tokenizer_and_shards_that_training_stacks_load(demo_run,
         assert list(row["input_ids"]) == sp.encode(row["text"]) == hf(row["text"], add_special_tokens=False)["input_ids"]
     it = PackedSequenceIterator(str(work / "shards" / "manifest.json"), seq_len=128, eos_id=sp.eos_id())
     assert len(next(iter(it))) == 129
+    # the Megatron export (demo.yaml turns it on): the same rows in shard order, each ended by the eos id
+    from tests.test_megatron import read_indexed_dataset
+
+    _, docs = read_indexed_dataset(work / "shards" / manifest["megatron"]["prefix"])
+    rows = [ids for f in files for ids in datasets.Dataset.from_file(str(f))["input_ids"]]
+    assert [d.tolist() for d in docs] == [list(r) + [sp.eos_id()] for r in rows]

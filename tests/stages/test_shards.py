@@ -74,7 +74,7 @@ def test_rows_are_the_balanced_copies_with_sentencepiece_ids(built, tiny_tokeniz
     assert Counter((r["doc_id"], r["repeat"]) for r in rows) == Counter(
         (d["doc_id"], k) for d in chosen for k in range(d["repeats"])
     )
-    assert sum(r["num_tokens"] for r in rows) == plan["achieved_total"] == manifest["tokens"] == result.tokens
+    assert sum(r["num_tokens"] for r in rows) == plan["achieved_total"] == manifest["tokens"] == result.details["tokens"]
 
     # ids are SentencePiece's encode of the text, uint16 for this 2,000-piece vocabulary
     sp = spm.SentencePieceProcessor(model_file=str(tiny_tokenizer))
