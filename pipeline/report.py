@@ -44,7 +44,14 @@ from rich.text import Text
 
 from pipeline.config import STAGE_ORDER
 from pipeline.lang.families import family_of
-from pipeline.storage import exists, fs_and_path, join, list_files, open_input, read_json
+from pipeline.storage import (
+    exists,
+    fs_and_path,
+    join,
+    list_files,
+    open_input,
+    read_json,
+)
 
 LANG_FIELDS = ("docs_in", "docs_out", "chars_in", "chars_out", "bytes_in", "bytes_out")
 STATE_DIR = "_state"
@@ -1226,3 +1233,103 @@ def render(report: dict[str, Any], console: Console) -> None:
     _render_tokenizer(report, console)
     _render_balance_and_shards(report, console)
     _render_throughput(report, console)
+
+
+# ------------------------------------------------------------------------------------------------ dataset card
+
+
+def dataset_card(manifest: dict[str, Any], plan: dict[str, Any]) -> str:
+    """README.md beside the shards: what they are, per-language and per-family tables, how to load them."""
+    total = manifest["tokens"] or 1
+    avail = manifest["balance"]["available_tokens"]
+    families = manifest["families"]
+    fam_plan = plan["plan"]["families"]
+    tok = manifest["tokenizer"]
+    lines = [
+        "---",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        '    path: "shard-*.arrow"',
+        "---",
+        "",
+        "# Training shards",
+        "",
+        f"{manifest['num_shards']} Arrow IPC stream files, {manifest['rows']:,} rows, {manifest['tokens']:,} tokens: "
+        f"ceil(tokens / {manifest['shard_tokens']:,}) shards, assigned by a seeded hash (seed {manifest['seed']}), so "
+        "each holds about tokens / shards. "
+        "Each row is one copy of a document: documents the balance plan repeats appear as several rows "
+        "(`repeat` = 0, 1, ...), placed independently by the shuffle.",
+        "",
+        f"Tokenizer: SentencePiece, {tok['vocab_size']:,} pieces, sha256 `{tok['sha256']}`; `input_ids` are "
+        f"{tok['ids_dtype']} (no BOS/EOS added; eos_id {tok['eos_id']}, bos_id {tok['bos_id']}, "
+        f"pad_id {tok['pad_id']}).",
+        "",
+        f"Columns: {', '.join(f'`{c}`' for c in manifest['columns'])}.",
+        "",
+        "## Languages",
+        "",
+        "| family | language | rows | tokens | share | available tokens | repeats |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for lang in sorted(manifest["tokens_by_lang"], key=lambda x: (families.get(x, ""), x)):
+        n = manifest["tokens_by_lang"][lang]
+        a = avail.get(lang, 0)
+        rows = manifest["rows_by_lang"].get(lang, 0)
+        lines.append(
+            f"| {families.get(lang, '')} | {lang} | {rows:,} | {n:,} | {n / total:.2%} | {a:,} "
+            f"| {(n / a if a else 0):.2f} |"
+        )
+    lines += [
+        "",
+        "## Families",
+        "",
+        "| family | languages | tokens | share | requested share | repeats |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for fam, n in manifest["tokens_by_family"].items():
+        fp = fam_plan.get(fam, {})
+        members = [lang for lang in manifest["tokens_by_lang"] if families.get(lang) == fam]
+        a = sum(avail.get(lang, 0) for lang in members)
+        lines.append(
+            f"| {fam} | {', '.join(members)} | {n:,} | {n / total:.2%} | {fp.get('share', 0):.2%} "
+            f"| {(n / a if a else 0):.2f} |"
+        )
+    warnings = manifest["balance"]["warnings"]
+    if warnings:
+        lines += ["", "## Balance warnings", ""] + [f"- {w}" for w in warnings]
+    lines += [
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "import datasets",
+        'ds = datasets.load_dataset("arrow", data_files="shard-*.arrow", split="train")',
+        'one = datasets.Dataset.from_file("shard-00000.arrow")',
+        "",
+        "from pipeline.training import PackedSequenceIterator",
+        f'it = PackedSequenceIterator("manifest.json", seq_len=2048, eos_id={tok["eos_id"]})',
+        "```",
+        "",
+        "`manifest.json` lists every shard with its rows, tokens per language and sha256.",
+        "",
+    ]
+    mg = manifest.get("megatron")
+    if mg:
+        eod = f", each ended by the eos id {mg['eod_id']}" if mg["eod_id"] is not None else ", no end-of-document id"
+        lines += [
+            "## Megatron-LM / GPT-NeoX",
+            "",
+            f"`{mg['bin']['name']}` + `{mg['idx']['name']}` (indexed dataset, `MMIDIDX` index): the rows above in "
+            f"shard order, one document per row, {mg['documents']:,} documents, {mg['tokens']:,} {mg['dtype']} "
+            f"tokens{eod}. Data path (no suffix): `{mg['prefix']}`",
+            "",
+            f'- GPT-NeoX: `"data_path": "<this folder>/{mg["prefix"]}"`',
+            f"- Megatron-LM: `--data-path <this folder>/{mg['prefix']}`",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ orchestration
