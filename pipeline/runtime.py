@@ -394,6 +394,7 @@ def run_global_step(
         log.info(f"{stage} {step}: unchanged, skipped")
         return dict(rec.get("stats", {}), skipped=True)
     ensure_ray(cfg.ray, address)
+    release_idle_workers()  # their CPUs go to the step's tasks
     written.clear()
     summary = fn()
     write_json(path, dict(expected, output_sizes=_output_sizes(outputs), stats=summary))
@@ -498,22 +499,35 @@ def _make_actor_class() -> Any:
     return StageWorker
 
 
-#: Idle workers kept between stages, by CPUs per worker (`shutdown_ray` drops them).
-_idle_workers: dict[float, list[Any]] = {}
+#: Idle workers kept between per-shard stages: (Ray job, CPUs per worker) → actors. An idle worker still holds its
+#: CPUs, so they are dropped before anything else needs them: a corpus-wide step's tasks, or workers of another size.
+_idle_workers: dict[tuple[str, float], list[Any]] = {}
+
+
+def _job() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_job_id()
 
 
 def _take_workers(cpus: float, n: int) -> list[Any]:
-    """Up to `n` idle workers of this size, started by an earlier stage of the run (their imports already paid)."""
-    pool = _idle_workers.setdefault(cpus, [])
+    """Up to `n` idle workers of this size from an earlier stage of this Ray session (their imports paid)."""
+    key = (_job(), cpus)
+    for other in [k for k in _idle_workers if k != key]:
+        for a in _idle_workers.pop(other):
+            _drop(a)
+    pool = _idle_workers.setdefault(key, [])
     taken, pool[:] = pool[:n], pool[n:]
     return taken
 
 
 def _return_workers(cpus: float, workers: list[Any]) -> None:
-    _idle_workers.setdefault(cpus, []).extend(workers)
+    if workers:
+        _idle_workers.setdefault((_job(), cpus), []).extend(workers)
 
 
-def _drop_idle_workers() -> None:
+def release_idle_workers() -> None:
+    """Drop the idle workers, freeing their CPUs for tasks (`run_global_step`, `run_tasks` call it)."""
     for pool in _idle_workers.values():
         for a in pool:
             _drop(a)
@@ -774,6 +788,7 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -
     """
     import ray
 
+    release_idle_workers()  # idle stage workers would hold the CPUs these tasks wait for
     remote = ray.remote(num_cpus=num_cpus, max_retries=2)(fn)
     window = max(1, math.floor(ray.cluster_resources().get("CPU", 1.0) / num_cpus))
     results: list[Any] = [None] * len(items)
