@@ -18,7 +18,14 @@ import numpy as np
 
 from ._unicode import DIGIT_RE, has_astral, one_pass_safe
 from .normalize import hash_normalized, normalize_for_exact
-from .shingles import DEFAULT_CONFIG, ShingleConfig, normalize_for_shingles, shingle_kind, shingles_of_normalized, text_script
+from .shingles import (
+    DEFAULT_CONFIG,
+    ShingleConfig,
+    normalize_for_shingles,
+    shingle_kind,
+    shingles_of_normalized,
+    text_script,
+)
 
 __all__ = ["normalize_both", "exact_hash_and_shingles"]
 
