@@ -158,11 +158,20 @@ def char_safe(c: str) -> bool:
 def unsafe_bmp_re() -> re.Pattern[str]:
     """One character class of every unsafe BMP character (built once, ~1 s: a BMP-only class is a constant-time table
     lookup in `re`, see the module doc), searched once per text."""
+    second, partners = _compositions()
     unsafe: set[str] = set()
     for cp in range(0x10000):
         c = chr(cp)
         if 0xD800 <= cp <= 0xDFFF:
             unsafe.add(c)
+        elif not unicodedata.decomposition(c) and c.lower() == c and c.casefold() == c:
+            # no decomposition, no case mapping (most characters): the checks below reduce to these
+            if _is_word(c):
+                continue
+            if unicodedata.combining(c) or c in second or 0xAC00 <= cp <= 0xD7A3:
+                unsafe.add(c)
+            else:
+                unsafe |= partners.get(c, frozenset())
         elif _is_word(c):
             if not _word_char_safe(c):
                 unsafe.add(c)
