@@ -236,10 +236,10 @@ class MinHasher:
         elif kind == "sha1_64":
             buf = b"".join(map(_sha1_digest, map(_sha1, flat)))
             h = np.frombuffer(buf, dtype=_SHA1_U64)["h"]
-        elif kind == "xxh32":
-            h = np.frombuffer(b"".join(map(xxhash.xxh32_digest, flat)), dtype=">u4")
-        elif kind == "xxh64":
-            h = np.frombuffer(b"".join(map(xxhash.xxh64_digest, flat)), dtype=">u8")
+        elif kind in ("xxh32", "xxh64"):
+            # integer digests straight into the array: ~2x cheaper per shingle than joining byte digests
+            intdigest = xxhash.xxh32_intdigest if kind == "xxh32" else xxhash.xxh64_intdigest
+            return np.fromiter(map(intdigest, flat), dtype=self.dtype, count=count)
         else:
             values = list(map(self._func, flat))
             try:

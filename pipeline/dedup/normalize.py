@@ -41,7 +41,7 @@ import xxhash
 
 from ._unicode import DIGIT_RE, WORD_RE
 
-__all__ = ["normalize_for_exact", "exact_hash", "exact_hashes"]
+__all__ = ["normalize_for_exact", "exact_hash", "exact_hashes", "hash_normalized"]
 
 
 def normalize_for_exact(text: str) -> str:
@@ -57,7 +57,12 @@ def normalize_for_exact(text: str) -> str:
 
 def exact_hash(text: str, bits: int = 64, seed: int = 0) -> int:
     """xxh3 hash of the UTF-8 bytes of `normalize_for_exact(text)`: an unsigned int of 64 (default) or 128 bits."""
-    data = normalize_for_exact(text).encode("utf-8", "surrogatepass")
+    return hash_normalized(normalize_for_exact(text), bits, seed)
+
+
+def hash_normalized(normalized: str, bits: int = 64, seed: int = 0) -> int:
+    """`exact_hash` of a text whose `normalize_for_exact` form is `normalized`."""
+    data = normalized.encode("utf-8", "surrogatepass")
     if bits == 64:
         return xxhash.xxh3_64_intdigest(data, seed)
     if bits == 128:

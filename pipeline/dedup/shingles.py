@@ -55,6 +55,7 @@ __all__ = [
     "word_shingles",
     "char_shingles",
     "shingles",
+    "shingles_of_normalized",
     "shingle_many",
 ]
 
@@ -198,7 +199,11 @@ def char_shingles(text: str, n: int = 5, config: ShingleConfig = DEFAULT_CONFIG)
 def shingles(text: str, config: ShingleConfig = DEFAULT_CONFIG, script: str | None = None) -> list[bytes]:
     """The shingles of one document, by its script (`text_script`, or `script` when the caller has it already)."""
     kind = shingle_kind(text_script(text) if script is None else script, config)
-    joined = normalize_for_shingles(text, config)
+    return shingles_of_normalized(normalize_for_shingles(text, config), kind, config)
+
+
+def shingles_of_normalized(joined: str, kind: str, config: ShingleConfig = DEFAULT_CONFIG) -> list[bytes]:
+    """The shingles of a text already normalized by `normalize_for_shingles`, of kind "word" or "char"."""
     if kind == "char":
         return _char_ngrams(_strip_spaces(joined), config.char_n)
     return _word_ngrams(joined, config.word_n)

@@ -34,7 +34,8 @@ Definitions (where they differ from datatrove 0.10, and why):
   changed. Lorem ipsum and ``{`` are looked for in the lines C4 keeps.
 
 Speed: `DocView` computes shared features once and lazily; the n-gram rules hash units once and build every n-gram
-key with one numpy expression; in check mode a rule's `settled` test (n-gram count bounds) skips work that cannot
+key with one numpy expression, and each size sorts only the positions where the largest smaller size measured found a
+repeat (an n-gram occurring twice starts with an (n-1)-gram occurring twice); in check mode a rule's `settled` test (n-gram count bounds) skips work that cannot
 change the decision. Measured with scripts/bench/filter.py (docs/s per core, per script group).
 """
 

@@ -47,6 +47,7 @@ import xxhash
 
 from pipeline.config import PipelineConfig
 from pipeline.dedup.components import clusters_from_labels, connected_components
+from pipeline.dedup.document import exact_hash_and_shingles
 from pipeline.dedup.lsh import (
     BandKeys,
     band_keys,
@@ -60,7 +61,6 @@ from pipeline.dedup.lsh import (
 from pipeline.dedup.minhash import MinHasher
 from pipeline.dedup.normalize import exact_hash, exact_hashes
 from pipeline.dedup.shingles import ShingleConfig, text_script
-from pipeline.dedup.shingles import shingles as shingles_of
 from pipeline.dedup.stars import (
     both_ways,
     large_star,
@@ -170,14 +170,15 @@ class DedupSignatures(Stage):
         texts = table.column("text").to_pylist()
         langs = table.column("lang").to_pylist()
         n = len(texts)
-        hashes = exact_hashes(texts)
+        # fuzzy: each document's exact hash comes with its shingles, from one normalization of its text
+        hashes = np.empty(n, dtype=np.uint64) if d.fuzzy else exact_hashes(texts)
         scripts = [text_script(t) for t in texts]
         scopes = [scope_key(d.scope, sc, lang or "") for sc, lang in zip(scripts, langs)]
         cols: dict[str, Any] = {
             "doc_id": table.column("doc_id"),
             "lang": table.column("lang"),
             "scope": pa.array(scopes, pa.string()),
-            "exact_hash": pa.array(hashes, pa.uint64()),
+            "exact_hash": hashes,
             "chars": pa.array(np.fromiter((len(t) for t in texts), dtype=np.int64, count=n), pa.int64()),
         }
         if d.fuzzy:
@@ -186,7 +187,10 @@ class DedupSignatures(Stage):
             lengths = np.zeros(n, dtype=np.int64)
             step = 500
             for s in range(0, n, step):
-                sh = [shingles_of(t, self.shingles, sc) for t, sc in zip(texts[s : s + step], scripts[s : s + step])]
+                chunk = zip(texts[s : s + step], scripts[s : s + step])
+                pairs = [exact_hash_and_shingles(t, self.shingles, sc) for t, sc in chunk]
+                hashes[s : s + len(pairs)] = [h for h, _ in pairs]
+                sh = [x for _, x in pairs]
                 counts = np.fromiter(map(len, sh), dtype=np.int64, count=len(sh))
                 flat = self.hasher.hash_values([x for doc in sh for x in doc])
                 offsets = np.concatenate(([0], np.cumsum(counts)))
@@ -208,6 +212,7 @@ class DedupSignatures(Stage):
                 write_arrow(part.to_arrow(), task.outputs[_part_name(p)])
         else:
             progress(n)
+        cols["exact_hash"] = pa.array(hashes, pa.uint64())
         write_arrow(pa.table(cols), task.outputs["signatures"])
         for text, lang in zip(texts, langs):
             stats.seen(lang, text)

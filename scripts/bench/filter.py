@@ -20,6 +20,11 @@ Also: the same filter (apply, best of --repeat, and the first pass with its setu
 in ../shared/data/cc (cc-main-2018-43-pages100.jsonl.gz, 100 pages, OpenLID labels) when present, with the reasons
 it gave. The box may be shared: compare rows of one run.
 
+Then the Gopher n-gram rules (the sizes in force per script, every size measured as the filter stage does), old and
+new side by side, interleaved: `old` sorts every n-gram position at every size (the implementation before candidate
+positions, kept here), `new` is `DocView` (each size sorts only the positions whose smaller n-gram repeats); both
+start from the same n-gram hashes. Checks that both give the same values.
+
 Not a test: run it by hand,  python scripts/bench/filter.py [--docs 200] [--repeat 3] [--size 3000]
 """
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import resource
 import sys
 import time
@@ -38,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
+
+import numpy as np  # noqa: E402
 
 from pipeline.filter.quality import DocView, QualityFilter  # noqa: E402
 from pipeline.lang.codes import normalize_label  # noqa: E402
@@ -142,6 +150,75 @@ def real_pages(qf: QualityFilter, repeat: int) -> None:
         print(f"  {n:4d}  {reason}")
 
 
+def _old_top_chars(v: DocView, n: int) -> int:
+    if v.n_units < n:
+        return 0
+    _, first, counts = np.unique(v.ngram_keys(n), return_index=True, return_counts=True)
+    top = int(counts.max())
+    if top < 2:
+        return 0
+    chars = v.ngram_chars(n)
+    return top * chars if isinstance(chars, int) else top * int(chars[first[counts == top]].max())
+
+
+def _old_dup_chars(v: DocView, n: int) -> int:
+    total = v.n_units
+    if total < n:
+        return 0
+    keys = v.ngram_keys(n)
+    sk = np.sort(keys)
+    if not (sk[1:] == sk[:-1]).any():
+        return 0
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    repeat = sk[1:] == sk[:-1]
+    starts = order[1:][repeat]
+    delta = np.bincount(starts, minlength=total + 1)[: total + 1] - np.bincount(starts + n, minlength=total + 1)[
+        : total + 1
+    ]
+    covered = np.cumsum(delta[:total]) > 0
+    return int(covered.sum()) if v.char_units else int(v.unit_lengths[covered].sum())
+
+
+def ngram_rules(qf: QualityFilter, docs: list[tuple[str, str]], repeat: int) -> None:
+    """The n-gram rules alone, old vs new, on the bench documents and the real pages (see the module doc)."""
+    sets = [("bench documents", docs)]
+    path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
+    if path.is_file():
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            sets.append(("web-zh (500 real pages)", [(json.loads(line)["text"], "zho_Hans") for line in fh]))
+    print(f"\nGopher n-gram rules, us/doc (best of {repeat}, interleaved; load {os.getloadavg()[0]:.1f})")
+    print(f"{'documents':26s} {'old':>7s} {'new':>7s} {'old/new':>8s}  same values")
+    for name, items in sets:
+        plans = []
+        for text, lang in items:
+            code, script = qf._lang_script(text, lang, None)
+            g = qf.rules_for(code, script).gopher_repetition
+            plans.append((text, profile_for(script), list(g.max_top_ngram_char_frac), list(g.max_dup_ngram_char_frac)))
+        best = {"old": float("inf"), "new": float("inf")}
+        values: dict[str, list[int]] = {}
+        for _ in range(repeat):
+            for which in ("old", "new"):
+                top, dup = (_old_top_chars, _old_dup_chars) if which == "old" else (DocView.top_ngram_chars,
+                                                                                    DocView.dup_ngram_chars)
+                out: list[int] = []
+                spent = 0.0
+                for text, prof, tops, dups in plans:
+                    v = DocView(text, prof)
+                    v._prefix  # the shared hashing, the same for both: not timed
+                    t = time.perf_counter()
+                    out += [top(v, n) for n in tops] + [dup(v, n) for n in dups]
+                    spent += time.perf_counter() - t
+                best[which] = min(best[which], spent)
+                values[which] = out
+        old, new = best["old"] / len(plans) * 1e6, best["new"] / len(plans) * 1e6
+        whole = min(_timed(lambda: [qf.apply_measured(t, lang) for t, lang in items]) for _ in range(repeat))
+        whole = whole / len(items) * 1e6  # the filter stage's per-document call (new), for the share
+        print(f"{name:26s} {old:7.0f} {new:7.0f} {old / new:7.2f}x  {values['old'] == values['new']}  "
+              f"(apply_measured {whole:.0f} us/doc: n-gram rules {old / (whole - new + old):.0%} of it before, "
+              f"{new / whole:.0%} now)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=200, help="documents per language")
@@ -211,6 +288,7 @@ def main() -> None:
         print("\njieba: not installed, segmenter comparison skipped")
 
     real_pages(qf, args.repeat)
+    ngram_rules(qf, all_docs, args.repeat)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

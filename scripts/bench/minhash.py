@@ -13,6 +13,11 @@ Rows (docs/s, median of --repeat runs, shingles computed once beforehand unless 
   end-to-end                    text -> shingles -> signature, for datasketch default, ours sha1, ours xxh32
 and checks that every signature is bit-identical to datasketch's.
 
+Then the dedup stage's per-document keys before MinHash, old and new side by side (same documents, interleaved
+runs): the exact hash and the shingles normalized in two passes (`exact_hash` + `shingles`) against one
+(`document.exact_hash_and_shingles`), on the UDHR chunks and on real web pages (../shared/data web-zh and cc2018)
+when present; checks that both give the same hashes and shingles.
+
 Not a test: run it by hand,  python scripts/bench/minhash.py [--docs 2000] [--repeat 5]
 """
 
@@ -33,7 +38,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
+import gzip  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+
+from pipeline.dedup.document import exact_hash_and_shingles  # noqa: E402
 from pipeline.dedup.minhash import MinHasher  # noqa: E402
+from pipeline.dedup.normalize import exact_hash  # noqa: E402
 from pipeline.dedup.shingles import CHAR_SCRIPTS, KOREAN_SCRIPTS, shingles  # noqa: E402
 
 
@@ -148,8 +159,61 @@ def main() -> None:
           f"ours legacy vs datasketch legacy: {results['ours legacy'] / results['datasketch legacy']:.2f}x")
     for kind, ok in identical.items():
         print(f"signatures identical to datasketch ({kind}, {n} docs): {ok}")
-    if not all(identical.values()):
+    same_keys = document_keys(texts, args.repeat)
+    if not all(identical.values()) or not same_keys:
         sys.exit(1)
+
+
+def real_pages() -> list[str]:
+    """Real web pages: the web-zh sample and the cc2018 pages' text, when ../shared/data has them."""
+    out: list[str] = []
+    web, cc = SHARED / "web-zh" / "zh-web-500.jsonl.gz", SHARED / "cc" / "cc-main-2018-43-pages100.jsonl.gz"
+    if web.is_file():
+        with gzip.open(web, "rt", encoding="utf-8") as fh:
+            out += [json.loads(line)["text"] for line in fh]
+    if cc.is_file():
+        with gzip.open(cc, "rb") as fh:
+            out += [t for raw in fh if (t := json.loads(raw.decode("utf-8", "replace")).get("t"))]
+    return out
+
+
+def document_keys(udhr: list[str], repeat: int) -> bool:
+    """Per-document exact hash + shingles, two passes (old) vs one (new), interleaved; True when identical."""
+    from pipeline.dedup._unicode import one_pass_safe, unsafe_bmp_re
+    from pipeline.dedup.document import normalize_both
+    from pipeline.dedup.normalize import normalize_for_exact
+    from pipeline.dedup.shingles import normalize_for_shingles
+
+    unsafe_bmp_re()  # built once per process (~1 s), not per document
+    print(f"\nper-document keys before MinHash, us/doc (best of {repeat}, interleaved; load {os.getloadavg()[0]:.1f})")
+    print(f"{'documents: part':56s} {'two passes':>10s} {'one pass':>9s} {'old/new':>8s}  one-pass share")
+    ok = True
+    sets = [("UDHR chunks", udhr)]
+    web = real_pages()
+    if web:
+        sets.append((f"real pages (web-zh + cc2018: {len(web)})", web))
+    for name, texts in sets:
+        rows = {
+            "normalization": (lambda: [(normalize_for_exact(t), normalize_for_shingles(t)) for t in texts],
+                              lambda: [normalize_both(t) for t in texts]),
+            "exact hash + shingles": (lambda: [(exact_hash(t), shingles(t)) for t in texts],
+                                      lambda: [exact_hash_and_shingles(t) for t in texts]),
+        }  # fmt: skip
+        share = sum(map(one_pass_safe, texts)) / len(texts)
+        for part, (old_fn, new_fn) in rows.items():
+            old_t, new_t = [], []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                old = old_fn()
+                t1 = time.perf_counter()
+                new = new_fn()
+                old_t.append(t1 - t0)
+                new_t.append(time.perf_counter() - t1)
+            ok = ok and old == new
+            a, b = min(old_t) / len(texts) * 1e6, min(new_t) / len(texts) * 1e6
+            print(f"{name + ': ' + part:56s} {a:10.0f} {b:9.0f} {a / b:7.2f}x  {share:.1%}")
+    print(f"exact hashes and shingles identical: {ok}")
+    return ok
 
 
 if __name__ == "__main__":

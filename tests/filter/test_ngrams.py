@@ -1,0 +1,125 @@
+"""The Gopher n-gram measurements of `DocView` equal a direct computation over all n-gram positions, whatever the
+order in which the sizes are asked (each size narrows the positions the next ones look at)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.filter.view import DocView
+from pipeline.text.segment import profile_for
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+# ---- reference: every position, no candidates -----------------------------------------------------------------------
+
+
+def ref_top_count(v: DocView, n: int) -> int:
+    if v.n_units < n:
+        return 0
+    _, counts = np.unique(v.ngram_keys(n), return_counts=True)
+    return int(counts.max())
+
+
+def ref_top_chars(v: DocView, n: int) -> int:
+    if v.n_units < n:
+        return 0
+    _, first, counts = np.unique(v.ngram_keys(n), return_index=True, return_counts=True)
+    top = int(counts.max())
+    if top < 2:
+        return 0
+    chars = v.ngram_chars(n)
+    if isinstance(chars, int):
+        return top * chars
+    return top * int(chars[first[counts == top]].max())
+
+
+def ref_dup_chars(v: DocView, n: int) -> int:
+    total = v.n_units
+    if total < n:
+        return 0
+    keys = v.ngram_keys(n)
+    seen: set[int] = set()
+    covered = np.zeros(total, dtype=bool)
+    for i, k in enumerate(keys.tolist()):
+        if k in seen:
+            covered[i : i + n] = True
+        seen.add(k)
+    return int(covered.sum()) if v.char_units else int(v.unit_lengths[covered].sum())
+
+
+def measured(v: DocView, order: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    fns = {"top": v.top_ngram_chars, "count": v.top_ngram_count, "dup": v.dup_ngram_chars}
+    return {(kind, n): fns[kind](n) for kind, n in order}
+
+
+def reference(text: str, script: str, order: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    v = DocView(text, profile_for(script))
+    fns = {
+        "top": lambda n: ref_top_chars(v, n),
+        "count": lambda n: ref_top_count(v, n),
+        "dup": lambda n: ref_dup_chars(v, n),
+    }
+    return {(kind, n): fns[kind](n) for kind, n in order}
+
+
+TEXTS = [
+    ("", "Latn"),
+    ("word", "Latn"),
+    ("one two", "Latn"),
+    ("the cat sat on the mat and the cat sat on the hat while the dog sat on the mat " * 3, "Latn"),
+    ("Все люди рождаются свободными. Все люди рождаются равными. Все люди рождаются.\n" * 5, "Cyrl"),
+    ("人人生而自由，在尊严和权利上一律平等。人人生而自由。" * 7, "Hans"),
+    ("すべての人間は、生まれながらにして自由であり、すべての人間は平等である。", "Jpan"),
+    ("มนุษย์ทั้งหลายเกิดมามีอิสระและเสมอภาคกันในเกียรติศักด์และสิทธิ มนุษย์ทั้งหลายเกิดมา", "Thai"),
+    ("모든 인류 구성원의 천부의 존엄성과 모든 인류 구성원의 권리를", "Hang"),
+    ("Mixed 混合 текст ไทย 한국어 mixed 混合 текст", "Latn"),
+    ("buy cheap pills " * 200, "Latn"),
+    ("a " * 500, "Latn"),
+    ("哈" * 800, "Hans"),
+    ("a b a b a b a c a b a b", "Latn"),
+]
+
+SIZES = list(range(1, 13))
+
+
+def _orders(rng: random.Random) -> list[list[tuple[str, int]]]:
+    pipeline_order = [("top", n) for n in (2, 3, 4)] + [("dup", n) for n in range(5, 11)]
+    everything = [(k, n) for k in ("top", "count", "dup") for n in SIZES]
+    shuffled = everything[:]
+    rng.shuffle(shuffled)
+    return [pipeline_order, everything, everything[::-1], shuffled, [("dup", n) for n in (10, 5, 7)]]
+
+
+@pytest.mark.parametrize("text,script", TEXTS)
+def test_same_as_every_position(text, script):
+    rng = random.Random(len(text))
+    for order in _orders(rng):
+        assert measured(DocView(text, profile_for(script)), order) == reference(text, script, order), order
+
+
+def test_random_repetitive_texts():
+    rng = random.Random(5)
+    words = ["a", "bb", "ccc", "the", "of", "кот", "猫", "ไทย"]
+    for _ in range(300):
+        text = " ".join(rng.choice(words[: rng.randint(2, len(words))]) for _ in range(rng.randint(0, 60)))
+        script = rng.choice(["Latn", "Hans"])
+        order = _orders(rng)[3]
+        assert measured(DocView(text, profile_for(script)), order) == reference(text, script, order), (text, script)
+
+
+def test_real_pages():
+    path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
+    if not path.is_file():
+        pytest.skip(f"real pages absent: {path} not found")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh][:150]
+    order = [("top", n) for n in (3, 5, 6)] + [("dup", n) for n in (8, 9, 11, 12, 14, 15)]  # the Han sizes
+    for text in texts:
+        assert measured(DocView(text, profile_for("Hans")), order) == reference(text, "Hans", order)
