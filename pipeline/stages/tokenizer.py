@@ -2,8 +2,9 @@
 
 1. **sample** (per shard on Ray actors, `TokenizerSample`, sub-stage ``tokenizer/sample``). The per-language sizes
    come from the upstream stage's completion records (``_state/<upstream>/<shard>.json`` → ``stats.by_lang``
-   ``chars_out``), read on the driver: no pass over the data. `training_quotas` turns them into characters per
-   language — balanced with ``sampling_alpha`` over families then languages, and *unbalanced* (alpha 1,
+   ``chars_out``), read on the driver: no pass over the data. `training_quotas` turns `sample_budget` (a share of the
+   corpus, ``sample_fraction``, at most ``sample_chars``) into characters per language — balanced with
+   ``sampling_alpha`` over families then languages, and, with ``compare_unbalanced``, *unbalanced* (alpha 1,
    proportional) with the same total, for the comparison. A document is drawn when ``xxh64(doc_id, seed) / 2^64 <
    quota / available`` for its language: the choice depends on the seed and the document only, never on how the
    corpus is sharded (the totals are only approximately the quotas; both are reported). Drawn documents are NFC
@@ -21,9 +22,9 @@
    node). Reads the sample files in shard-id order and trains with `train_sentencepiece` (fixed seed, fixed thread
    count: bit-identical model bytes on every run), exports with `export_hf` (tokenizer.model, tokenizer.json,
    tokenizer_config.json, special_tokens_map.json), runs `compare_ids` on the verification documents and the parallel
-   sentences — any id difference fails the stage before anything is published — trains the unbalanced tokenizer
-   with the same settings (``tokenizer/unbalanced/tokenizer.model``) and measures both on the parallel text
-   (`parity_report`). A file whose bytes did not change is not rewritten (its mtime, hence the fingerprint that
+   sentences — any id difference fails the stage before anything is published — with ``compare_unbalanced`` trains
+   the unbalanced tokenizer with the same settings (``tokenizer/unbalanced/tokenizer.model``), and measures the
+   tokenizers on the parallel text (`parity_report`); the seconds of each part go to the report. A file whose bytes did not change is not rewritten (its mtime, hence the fingerprint that
    ``balance`` and ``shards`` key on, stays). The driver writes ``tokenizer/report.json`` and ``report.md`` (parity
    of both tokenizers, the ratios, sample composition per language and family: estimate, quota and drawn
    characters, id-parity result) and the global record ``_state/tokenizer/_global/train.json`` whose ``stats``

@@ -49,14 +49,15 @@ STAGES = ["extract", "langid", "filter", "dedup", "tokenizer", "balance", "shard
 #: Tokenizer-section overrides measured by --sweep (each on top of the chain's own settings).
 VARIANTS: dict[str, dict[str, object]] = {
     "as run": {},
-    "no unbalanced": {"compare_unbalanced": False},
-    "1 thread": {"num_threads": 1},
+    "compare unbalanced": {"compare_unbalanced": True},
     "verify 2000/lang": {"verify_docs": 2000},
-    "verify 5/lang": {"verify_docs": 5},
-    "fraction 0.1": {"sample_fraction": 0.1},
-    "fraction 0.25": {"sample_fraction": 0.25},
+    "1 thread": {"num_threads": 1},
+    "fraction 0.15": {"sample_fraction": 0.15},
     "fraction 0.5": {"sample_fraction": 0.5},
+    "fraction 0.5 + unb": {"sample_fraction": 0.5, "compare_unbalanced": True},
     "fraction 1": {"sample_fraction": 1.0},
+    "fraction 1 + unb": {"sample_fraction": 1.0, "compare_unbalanced": True},
+    "before (old defaults)": {"sample_fraction": 1.0, "compare_unbalanced": True, "verify_docs": 2000},
 }
 SUMMARY = re.compile(r"^(extract|langid|filter|dedup|tokenizer/sample|tokenizer|balance|shards)(?: \(unchanged, skipped\))?: .*\| ([\d.]+) s$")
 
@@ -201,6 +202,39 @@ def parity(work: Path) -> tuple[str, str]:
     return f"{bal:.3f} / {unb:.3f}" if unb else f"{bal:.3f} / -", f"{chars / 1e6:.1f}M chars, {lines:,} lines"
 
 
+def sweep(work: Path, warc: Path, tokenizer: dict[str, object], names: list[str], rest: float) -> None:
+    """Rerun only the tokenizer per variant, in this process with Ray already up (as in the chain), on the chain's
+    upstream output; `rest` is the chain's wall time without its tokenizer, for the share."""
+    from pipeline.config import parse_config
+    from pipeline.runtime import ensure_ray, shutdown_ray
+    from pipeline.stages import tokenizer as tok
+
+    def config(over: dict[str, object]):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            path = Path(f.name)
+        write_config(path, work, warc, {**tokenizer, **over})
+        cfg = parse_config(yaml.safe_load(path.read_text(encoding="utf-8")))
+        path.unlink()
+        return cfg
+
+    ensure_ray(config({}).ray)  # start-up is not part of a variant's time, as in the chain
+    print(f"\nload: {_load()}")
+    print(f"{'variant':18} {'tok s':>6} {'share':>6} {'parity bal / unb':>17}  sample; breakdown (s)")
+    for name in names:
+        t0 = time.perf_counter()
+        result = tok.run(config(VARIANTS[name]), force=True)
+        t = time.perf_counter() - t0
+        if not result.ok:
+            sys.exit(f"variant {name} failed: {result.failed}")
+        bal_unb, sample = parity(work)
+        report = json.loads((work / "tokenizer" / "report.json").read_text(encoding="utf-8"))
+        parts = {**report["seconds"], "sample and rest": round(t - sum(report["seconds"].values()), 2)}
+        text = ", ".join(f"{k} {v}" for k, v in parts.items())
+        print(f"{name:18} {t:6.1f} {100 * t / (rest + t):5.1f}% {bal_unb:>17}  {sample}; {text}", flush=True)
+    print(f"load after: {_load()}")
+    shutdown_ray()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=10_000)
@@ -243,18 +277,7 @@ def main() -> None:
         print("  tokenizer step breakdown (s):", ", ".join(f"{k} {v}" for k, v in breakdown(work, seconds).items()))
     print(f"load after: {_load()}", flush=True)
     if args.sweep:
-        rest = wall - tok
-        print(f"\n{'variant':24} {'tok s':>6} {'chain share':>11} {'parity bal / unb':>17}  sample; breakdown (s)")
-        for i, name in enumerate(args.sweep):
-            over = VARIANTS[name]
-            vcfg = tmp / "variant.yaml"
-            write_config(vcfg, work, warc, {**tokenizer, **over})
-            _, vsec = polyglot(["tokenizer", "--config", str(vcfg), "--force"], tmp / f"variant-{i}.log")
-            t = vsec["tokenizer"]
-            bal_unb, sample = parity(work)
-            parts = ", ".join(f"{k} {v}" for k, v in breakdown(work, vsec).items())
-            print(f"{name:24} {t:6.1f} {100 * t / (rest + t):10.1f}% {bal_unb:>17}  {sample}; {parts}", flush=True)
-        print(f"load after: {_load()}")
+        sweep(work, warc, tokenizer, args.sweep, wall - tok)
     if args.workdir is None:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -382,6 +382,23 @@ def test_missing_upstream_names_the_stage_to_run(tmp_path) -> None:
         tok.corpus_estimate(cfg)
 
 
+def test_quotas_take_the_sample_fraction_of_the_corpus(tmp_path) -> None:
+    """The balanced and unbalanced quotas total sample_fraction of the corpus when sample_chars is larger, and the
+    balanced one is then flatter than the corpus (a sample of the whole corpus would be the corpus itself)."""
+    corpus = Counter()
+    for d in DOCS:
+        corpus[d["lang"]] += len(d["text"])
+    total = sum(corpus.values())
+    cfg = config(tmp_path, sample_chars=10**9, sample_fraction=0.25)
+    balanced, unbalanced = tok.sample_quotas(cfg, dict(corpus))
+    assert abs(sum(balanced.values()) - total // 4) <= len(corpus)  # each quota is floored
+    assert sum(unbalanced.values()) == pytest.approx(sum(balanced.values()), abs=len(corpus))
+    share = {lang: (balanced[lang] / sum(balanced.values()), corpus[lang] / total) for lang in ("kor_Hang", "ara_Arab")}
+    assert share["kor_Hang"][0] < share["kor_Hang"][1] and share["ara_Arab"][0] > 2 * share["ara_Arab"][1]
+    whole, _ = tok.sample_quotas(config(tmp_path, sample_chars=10**9, sample_fraction=1.0), dict(corpus))
+    assert whole == dict(corpus)
+
+
 def test_draw_depends_on_seed_and_doc_id_only() -> None:
     ids = [f"doc/{i}" for i in range(2000)]
     u = tok.draw_fraction(ids, 0)
