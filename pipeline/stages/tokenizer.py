@@ -24,8 +24,9 @@
    tokenizer_config.json, special_tokens_map.json), runs `compare_ids` on the verification documents and the parallel
    sentences — any id difference fails the stage before anything is published — with ``compare_unbalanced`` trains
    the unbalanced tokenizer with the same settings (``tokenizer/unbalanced/tokenizer.model``), and measures the
-   tokenizers on the parallel text (`parity_report`); the seconds of each part go to the report. A file whose bytes did not change is not rewritten (its mtime, hence the fingerprint that
-   ``balance`` and ``shards`` key on, stays). The driver writes ``tokenizer/report.json`` and ``report.md`` (parity
+   tokenizers on the parallel text (`parity_report`); the wall and CPU seconds of each part go to the report. A file
+   whose bytes did not change is not rewritten (its mtime, hence the fingerprint that ``balance`` and ``shards`` key
+   on, stays). The driver writes ``tokenizer/report.json`` and ``report.md`` (parity
    of both tokenizers, the ratios, sample composition per language and family: estimate, quota and drawn
    characters, id-parity result) and the global record ``_state/tokenizer/_global/train.json`` whose ``stats``
    hold the same per-language figures for ``polyglot stats``. The step is skipped when the sample records, the
@@ -452,14 +453,17 @@ def train_tokenizers(job: TrainJob) -> dict[str, Any]:
 
     settings = TokenizerSettings.model_validate_json(job.settings_json)
     seconds: dict[str, float] = {}
-    result: dict[str, Any] = {"seconds": seconds}
-    clock = time.perf_counter()
+    cpu_seconds: dict[str, float] = {}
+    result: dict[str, Any] = {"seconds": seconds, "cpu_seconds": cpu_seconds}
+    clock, cpu_clock = time.perf_counter(), time.process_time()
 
     def lap(part: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
+        """Wall and CPU seconds (all threads) of one part: CPU time is what a busy shared machine does not blur."""
+        nonlocal clock, cpu_clock
+        now, cpu_now = time.perf_counter(), time.process_time()
         seconds[part] = round(seconds.get(part, 0.0) + now - clock, 3)
-        clock = now
+        cpu_seconds[part] = round(cpu_seconds.get(part, 0.0) + cpu_now - cpu_clock, 3)
+        clock, cpu_clock = now, cpu_now
 
     with tempfile.TemporaryDirectory(prefix="polyglot-tokenizer-") as tmp:
         local = Path(tmp)
@@ -780,6 +784,7 @@ def _train_and_report(
         },
         **{k: trained[k] for k in ("parity", "parity_text", "id_parity", "lines", "lines_before_cap", "model_sha256", "model_bytes")},
         "seconds": trained["seconds"],
+        "cpu_seconds": trained["cpu_seconds"],
     }
     write_json(outputs["report.json"], report)
     atomic_write_bytes(outputs["report.md"], render_markdown(report).encode("utf-8"))

@@ -230,6 +230,7 @@ def sweep(work: Path, warc: Path, tokenizer: dict[str, object], names: list[str]
         report = json.loads((work / "tokenizer" / "report.json").read_text(encoding="utf-8"))
         parts = {**report["seconds"], "sample and rest": round(t - sum(report["seconds"].values()), 2)}
         text = ", ".join(f"{k} {v}" for k, v in parts.items())
+        text += " | cpu: " + ", ".join(f"{k} {v}" for k, v in report["cpu_seconds"].items())
         print(f"{name:18} {t:6.1f} {100 * t / (rest + t):5.1f}% {bal_unb:>17}  {sample}; {text}", flush=True)
     print(f"load after: {_load()}")
     shutdown_ray()
@@ -275,6 +276,8 @@ def main() -> None:
         bal_unb, sample = parity(work)
         print(f"  parity balanced / unbalanced: {bal_unb}; sample {sample}")
         print("  tokenizer step breakdown (s):", ", ".join(f"{k} {v}" for k, v in breakdown(work, seconds).items()))
+        cpu = json.loads((work / "tokenizer" / "report.json").read_text(encoding="utf-8"))["cpu_seconds"]
+        print("  training task CPU seconds (all threads):", ", ".join(f"{k} {v}" for k, v in cpu.items()))
     print(f"load after: {_load()}", flush=True)
     if args.sweep:
         sweep(work, warc, tokenizer, args.sweep, wall - tok)
