@@ -29,7 +29,10 @@ from pipeline.tokenizer.export import IdMismatchError, export_hf
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "scripts" / "demo_text"
 VARIANTS = ["ko", "en", "de", "fr", "es", "ru", "uk", "vi", "th", "ar"]
-SETTINGS = {"vocab_size": 1500, "sample_chars": 30_000, "sample_fraction": 1.0, "sampling_alpha": 0.3, "verify_docs": 5}
+SETTINGS = {
+    "vocab_size": 1500, "sample_chars": 30_000, "sample_fraction": 1.0, "sampling_alpha": 0.3, "verify_docs": 5,
+    "compare_unbalanced": True,
+}
 
 
 def demo_docs() -> list[dict]:
