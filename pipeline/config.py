@@ -387,7 +387,7 @@ class TokenizerSection(TokenizerSettings):
     compare_unbalanced: bool = Field(
         default=False,
         description="Also train a tokenizer on an unbalanced (proportional) sample of the same size, for the report: "
-        "a second training, ~+50% of the step (docs/tokenizer-step.md).",
+        "a second training, +45-90% of the step (docs/tokenizer-step.md).",
     )
     verify_docs: int = Field(
         default=5,

@@ -1,11 +1,11 @@
 """Benchmark: the tokenizer step in proportion to the whole chain, and what each of its parts costs.
 
-Input: gzip WARC shards of --pages HTML pages (~11 KB of HTML, ~2.5 KB of text each, the ingest bench's boilerplate)
-whose text is real: sentences and paragraphs of Tatoeba (112 languages, both sides), UDHR (~450 languages), the 500
-Chinese web documents and the 100 CC pages' text in ../shared/data (the project's demo paragraphs when absent). A
-page is one language, chosen in proportion to the distinct text each language has (so a page's text is reused
-~1.5 times on average, never within a page), its lines drawn at random from that language's pool; one page in seven
-is a copy of an earlier one (half exact, half with one line changed), as crawls have.
+Input: gzip WARC shards of --pages HTML pages (~11 KB of HTML, ~2.7k characters of text each, the ingest bench's
+boilerplate) whose text is real: sentences and paragraphs of Tatoeba (112 languages, both sides), UDHR (~450
+languages), the 500 Chinese web documents and the 100 CC pages' text in ../shared/data (the project's demo
+paragraphs when absent). A page is one language, chosen in proportion to the distinct text each language has (so a
+page's text is reused ~2.5 times on average, never within a page), its lines drawn at random from that language's
+pool; one page in seven is a copy of an earlier one (half exact, half with one line changed), as crawls have.
 
 Runs, on an embedded Ray with 2 CPUs:
 
@@ -13,12 +13,14 @@ Runs, on an embedded Ray with 2 CPUs:
              `tokenizer` section (or --set overrides); prints each stage's seconds, the whole run's wall time and
              the tokenizer's share, then the tokenizer step's breakdown from its report.json: sample (per shard),
              train balanced, HF export, id check, train unbalanced, parity, the rest (Ray task, reading, report)
-  --sweep    then reruns only the tokenizer (--force, same upstream output) once per variant in VARIANTS and prints
-             its seconds, breakdown, parity ratio (balanced / unbalanced) on the bundled parallel sentences, and
-             the share the chain would have with that tokenizer time
+  --sweep V  then reruns only the tokenizer (force, same upstream output, in this process with Ray already up as in
+             the chain) once per named variant of VARIANTS and prints its seconds, the share the chain would have
+             with it, the parity ratio (balanced / unbalanced) on the bundled parallel sentences, and the training
+             task's wall and CPU seconds per part; --reuse takes the chain's figures from an earlier run in --workdir
 
-The box is shared: print `uptime` beside the figures and compare rows of one run. Not a test: run it by hand,
-  python scripts/bench/tokenizer_step.py [--pages 10000] [--sweep] [--workdir DIR] [--set key=value ...]
+The box may be shared: the load average is printed beside the figures; compare rows of one run. Not a test: run by hand,
+  python scripts/bench/tokenizer_step.py [--pages 10000] [--workdir DIR [--reuse]] [--set key=value ...]
+      [--sweep "as run" "compare unbalanced" "fraction 0.5" "1 thread" "before (old defaults)" ...]
 """
 
 from __future__ import annotations
