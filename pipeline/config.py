@@ -372,10 +372,14 @@ class TokenizerSection(TokenizerSettings):
         "(any language code form in the file name); default: the project's bundled parallel sentences.",
     )
     compare_unbalanced: bool = Field(
-        default=True, description="Also train a tokenizer on an unbalanced (proportional) sample, for the report."
+        default=False,
+        description="Also train a tokenizer on an unbalanced (proportional) sample of the same size, for the report: "
+        "a second training, +45-90% of the step (docs/tokenizer-step.md).",
     )
     verify_docs: int = Field(
-        default=2000, ge=0, description="Documents per language on which the HF export must give SentencePiece's ids."
+        default=5,
+        ge=0,
+        description="Documents per language (a seeded sample) on which the HF export must give SentencePiece's ids.",
     )
 
 

@@ -17,6 +17,13 @@ nothing itself (see `pipeline.tokenizer.normalization`) and UDHR Vietnamese is p
 ../shared/data the demo texts are used, which are not parallel: the ratio is then only indicative.
 
     python scripts/eval_tokenizer_parity.py [--source tatoeba|demo] [--model-type unigram|bpe] [--vocab-size 8000]
+
+``--work-dir DIR`` instead measures the tokenizers a pipeline run trained (``DIR/tokenizer/tokenizer.model`` and,
+when the run compared, ``DIR/tokenizer/unbalanced/tokenizer.model``) on the stage's own parallel text (the bundled
+sentences, or ``--parity-text``: the measure of the stage's target), restricted to the languages of the run, and on
+UDHR when present (for reference):
+
+    polyglot run --config configs/demo.yaml && python scripts/eval_tokenizer_parity.py --work-dir out/demo
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import json  # noqa: E402
 
 from pipeline.lang.codes import normalize_label  # noqa: E402
 from pipeline.lang.families import family_of  # noqa: E402
@@ -93,6 +102,40 @@ def parallel_eval_text(nfc: bool) -> tuple[dict[str, list[str]], str]:
     return {lang: [text] for lang, text in texts.items()}, label
 
 
+def evaluate_run(work_dir: Path, parity_text: str | None, nfc: bool) -> None:
+    """Parity of a pipeline run's balanced (and unbalanced) tokenizer, with the target the stage reports."""
+    from pipeline.stages.tokenizer import PARALLEL_DIR, read_parallel_text
+
+    out = work_dir / "tokenizer"
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    langs = set(report["composition"])
+    models = {"balanced": out / "tokenizer.model", "unbalanced": out / "unbalanced" / "tokenizer.model"}
+    models = {name: path for name, path in models.items() if path.exists()}
+    if "unbalanced" in models and "unbalanced" not in report["parity"]:
+        del models["unbalanced"]  # left over from an earlier run that compared; this one did not
+    sources = {f"parallel sentences ({parity_text or 'bundled'})": {
+        lang: s for lang, s in read_parallel_text(parity_text or PARALLEL_DIR).items() if lang in langs}}
+    if (SHARED / "udhr").is_dir():
+        udhr, label = parallel_eval_text(nfc)
+        sources[label] = {lang: s for lang, s in udhr.items() if lang in langs}
+    s = report["settings"]
+    print(f"{work_dir}: {s['model_type']} {s['vocab_size']:,}, sample {report.get('sample_budget', s['sample_chars']):,} "
+          f"characters; model sha256 {report['model_sha256'][:16]}")
+    for label, parallel in sources.items():
+        tables = {name: parity_report(str(path), parallel) for name, path in models.items()}
+        print()
+        if "unbalanced" in tables:
+            print(compare_parity(tables["balanced"], tables["unbalanced"]))
+        else:
+            print(tables["balanced"].to_text(f"balanced tokenizer on {label}:"))
+        ratio = tables["balanced"].ratio
+        unb = tables["unbalanced"].ratio if "unbalanced" in tables else None
+        print(f"on {label}: balanced {ratio:.3f}" + (f", unbalanced {unb:.3f}" if unb is not None else ""))
+        if label.startswith("parallel sentences"):  # the stage's own measure; UDHR is for reference
+            ok = ratio <= 1.5 and (unb is None or ratio < unb)
+            print(f"target (balanced ratio <= 1.5 and below the unbalanced one): {'met' if ok else 'NOT met'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", choices=["tatoeba", "demo"], default="tatoeba" if SHARED.is_dir() else "demo")
@@ -102,7 +145,12 @@ def main() -> None:
     parser.add_argument("--sample-share", type=float, default=0.4, help="balanced sample size / corpus size")
     parser.add_argument("--raw", action="store_true", help="evaluate on the texts as they are, not NFC")
     parser.add_argument("--minor-share", type=float, default=0.15, help="tatoeba: share kept of minor languages")
+    parser.add_argument("--work-dir", type=Path, help="measure this pipeline run's tokenizers instead of training")
+    parser.add_argument("--parity-text", help="with --work-dir: the run's tokenizer.parity_text, if it set one")
     args = parser.parse_args()
+    if args.work_dir is not None:
+        evaluate_run(args.work_dir, args.parity_text, not args.raw)
+        return
 
     corpus = tatoeba_lines(args.minor_share) if args.source == "tatoeba" else demo_lines()
     chars = {lang: sum(map(len, lines)) for lang, lines in corpus.items()}

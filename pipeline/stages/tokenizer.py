@@ -2,8 +2,9 @@
 
 1. **sample** (per shard on Ray actors, `TokenizerSample`, sub-stage ``tokenizer/sample``). The per-language sizes
    come from the upstream stage's completion records (``_state/<upstream>/<shard>.json`` → ``stats.by_lang``
-   ``chars_out``), read on the driver: no pass over the data. `training_quotas` turns them into characters per
-   language — balanced with ``sampling_alpha`` over families then languages, and *unbalanced* (alpha 1,
+   ``chars_out``), read on the driver: no pass over the data. `training_quotas` turns `sample_budget` (a share of the
+   corpus, ``sample_fraction``, at most ``sample_chars``) into characters per language — balanced with
+   ``sampling_alpha`` over families then languages, and, with ``compare_unbalanced``, *unbalanced* (alpha 1,
    proportional) with the same total, for the comparison. A document is drawn when ``xxh64(doc_id, seed) / 2^64 <
    quota / available`` for its language: the choice depends on the seed and the document only, never on how the
    corpus is sharded (the totals are only approximately the quotas; both are reported). Drawn documents are NFC
@@ -21,10 +22,11 @@
    node). Reads the sample files in shard-id order and trains with `train_sentencepiece` (fixed seed, fixed thread
    count: bit-identical model bytes on every run), exports with `export_hf` (tokenizer.model, tokenizer.json,
    tokenizer_config.json, special_tokens_map.json), runs `compare_ids` on the verification documents and the parallel
-   sentences — any id difference fails the stage before anything is published — trains the unbalanced tokenizer
-   with the same settings (``tokenizer/unbalanced/tokenizer.model``) and measures both on the parallel text
-   (`parity_report`). A file whose bytes did not change is not rewritten (its mtime, hence the fingerprint that
-   ``balance`` and ``shards`` key on, stays). The driver writes ``tokenizer/report.json`` and ``report.md`` (parity
+   sentences — any id difference fails the stage before anything is published — with ``compare_unbalanced`` trains
+   the unbalanced tokenizer with the same settings (``tokenizer/unbalanced/tokenizer.model``), and measures the
+   tokenizers on the parallel text (`parity_report`); the wall and CPU seconds of each part go to the report. A file
+   whose bytes did not change is not rewritten (its mtime, hence the fingerprint that ``balance`` and ``shards`` key
+   on, stays). The driver writes ``tokenizer/report.json`` and ``report.md`` (parity
    of both tokenizers, the ratios, sample composition per language and family: estimate, quota and drawn
    characters, id-parity result) and the global record ``_state/tokenizer/_global/train.json`` whose ``stats``
    hold the same per-language figures for ``polyglot stats``. The step is skipped when the sample records, the
@@ -181,11 +183,12 @@ def lang_families(cfg: PipelineConfig, langs: list[str]) -> dict[str, str]:
 
 def sample_quotas(cfg: PipelineConfig, chars: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
     """(balanced, unbalanced) characters per language: alpha = sampling_alpha, and alpha = 1 with the same total."""
-    from pipeline.tokenizer.train import training_quotas
+    from pipeline.tokenizer.train import sample_budget, training_quotas
 
     settings = cfg.tokenizer
     families = lang_families(cfg, list(chars))
-    balanced = training_quotas(chars, families, settings.sample_chars, settings.sampling_alpha)
+    budget = sample_budget(sum(chars.values()), settings)
+    balanced = training_quotas(chars, families, budget, settings.sampling_alpha)
     unbalanced = training_quotas(chars, families, max(1, sum(balanced.values())), 1.0)
     return balanced, unbalanced
 
@@ -452,21 +455,33 @@ def train_tokenizers(job: TrainJob) -> dict[str, Any]:
     from pipeline.tokenizer.train import train_sentencepiece
 
     settings = TokenizerSettings.model_validate_json(job.settings_json)
-    result: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}
+    result: dict[str, Any] = {"seconds": seconds, "cpu_seconds": cpu_seconds}
+    clock, cpu_clock = time.perf_counter(), time.process_time()
+
+    def lap(part: str) -> None:
+        """Wall and CPU seconds (all threads) of one part: CPU time is what a busy shared machine does not blur."""
+        nonlocal clock, cpu_clock
+        now, cpu_now = time.perf_counter(), time.process_time()
+        seconds[part] = round(seconds.get(part, 0.0) + now - clock, 3)
+        cpu_seconds[part] = round(cpu_seconds.get(part, 0.0) + cpu_now - cpu_clock, 3)
+        clock, cpu_clock = now, cpu_now
+
     with tempfile.TemporaryDirectory(prefix="polyglot-tokenizer-") as tmp:
         local = Path(tmp)
-        t0 = time.perf_counter()
         keep, n_lines = _cap_mask(job.sample_files, "balanced", settings.max_training_lines, settings.seed)
         model = train_sentencepiece(_iter_lines(job.sample_files, "balanced", keep), settings, local / "balanced")
-        result["train_seconds"] = round(time.perf_counter() - t0, 3)
         result["lines"] = {"balanced": int(keep.sum()) if keep is not None else n_lines}
         result["lines_before_cap"] = {"balanced": n_lines}
+        lap("train")
         export_hf(model, local / "hf")
+        lap("export")
 
-        t1 = time.perf_counter()
         texts, per_lang = _verification_texts(job.verify_files, job.verify_docs)
         parallel_texts = [s for lang in sorted(job.parallel) for s in job.parallel[lang]]
         id_report = compare_ids(model, local / "hf", texts + parallel_texts)  # raises on any difference
+        lap("id_check")
         result["id_parity"] = {
             "identical": id_report.identical,
             "documents": len(texts),
@@ -474,22 +489,23 @@ def train_tokenizers(job: TrainJob) -> dict[str, Any]:
             "parallel_sentences": len(parallel_texts),
             "characters": id_report.characters,
             "tokens": id_report.tokens,
-            "seconds": round(time.perf_counter() - t1, 3),
+            "seconds": seconds["id_check"],
         }
 
         balanced_table = parity_report(model, job.parallel, settings.num_threads)
         result["parity"] = {"balanced": _table_dict(balanced_table)}
+        lap("parity")
         published = []
         if job.compare_unbalanced:
-            t2 = time.perf_counter()
             keep_u, n_u = _cap_mask(job.sample_files, "unbalanced", settings.max_training_lines, settings.seed)
             unbalanced = train_sentencepiece(_iter_lines(job.sample_files, "unbalanced", keep_u), settings, local / "unbalanced")
-            result["unbalanced_train_seconds"] = round(time.perf_counter() - t2, 3)
             result["lines"]["unbalanced"] = int(keep_u.sum()) if keep_u is not None else n_u
             result["lines_before_cap"]["unbalanced"] = n_u
+            lap("train_unbalanced")
             unbalanced_table = parity_report(unbalanced, job.parallel, settings.num_threads)
             result["parity"]["unbalanced"] = _table_dict(unbalanced_table)
             result["parity_text"] = compare_parity(balanced_table, unbalanced_table)
+            lap("parity")
             if _publish(unbalanced, join(job.out_dir, "unbalanced", "tokenizer.model")):
                 published.append("unbalanced/tokenizer.model")
         else:
@@ -501,6 +517,7 @@ def train_tokenizers(job: TrainJob) -> dict[str, Any]:
         result["model_sha256"] = hashlib.sha256(data).hexdigest()
         result["model_bytes"] = len(data)
         result["published"] = published
+        lap("publish")
     return result
 
 
@@ -565,8 +582,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"{s['model_type']}, vocabulary {s['vocab_size']:,}, byte_fallback {s['byte_fallback']}, split_digits "
         f"{s['split_digits']}, character_coverage {s['character_coverage']}, normalization "
-        f"{s['normalization_rule_name']} (per code point) after NFC, sample {s['sample_chars']:,} characters at "
-        f"alpha {s['sampling_alpha']}, seed {s['seed']}, {s['num_threads']} trainer threads. "
+        f"{s['normalization_rule_name']} (per code point) after NFC, sample {report['sample_budget']:,} characters "
+        f"({s['sample_fraction']:g} of the corpus, at most {s['sample_chars']:,}) at alpha {s['sampling_alpha']}, "
+        f"seed {s['seed']}, {s['num_threads']} trainer threads. "
         f"Trained on {report['lines']['balanced']:,} lines from the `{report['upstream']}` output; "
         f"model sha256 `{report['model_sha256'][:16]}…`.",
         "",
@@ -735,6 +753,7 @@ def _train_and_report(
     """The corpus-wide step: train both tokenizers in one Ray task, then write report.json / report.md; returns the
     summary kept in the step's record."""
     from pipeline.runtime import run_tasks
+    from pipeline.tokenizer.train import sample_budget
 
     out_dir = tokenizer_dir(cfg)
     settings = training_settings(cfg)
@@ -763,6 +782,7 @@ def _train_and_report(
             "verify_docs": cfg.tokenizer.verify_docs,
         },
         "normalize_before_training": "NFC",
+        "sample_budget": sample_budget(sum(estimate.chars.values()), settings),
         "composition": composition,
         "families": _by_family(composition),
         "parity_source": "bundled parallel sentences" if cfg.tokenizer.parity_text is None else source,
@@ -777,7 +797,8 @@ def _train_and_report(
             ),
         },
         **{k: trained[k] for k in ("parity", "parity_text", "id_parity", "lines", "lines_before_cap", "model_sha256", "model_bytes")},
-        "seconds": {k: trained[k] for k in ("train_seconds", "unbalanced_train_seconds") if k in trained},
+        "seconds": trained["seconds"],
+        "cpu_seconds": trained["cpu_seconds"],
     }
     write_json(outputs["report.json"], report)
     atomic_write_bytes(outputs["report.md"], render_markdown(report).encode("utf-8"))

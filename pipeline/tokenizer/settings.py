@@ -56,7 +56,17 @@ class TokenizerSettings(BaseModel):
     )
     max_sentencepiece_length: int = Field(default=16, ge=1, le=64, description="Longest piece in characters.")
     sample_chars: int = Field(
-        default=200_000_000, ge=1_000, description="Characters of text in the balanced training sample."
+        default=200_000_000,
+        ge=1_000,
+        description="Characters of text in the balanced training sample, at most (see sample_fraction).",
+    )
+    sample_fraction: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=1.0,
+        description="The balanced sample takes at most this share of the corpus's characters (then sample_chars "
+        "caps it): a sample of the whole corpus cannot be balanced, and training time stays in proportion to the "
+        "corpus (see `sample_budget`).",
     )
     max_training_lines: int = Field(
         default=0, ge=0, description="Cap on training lines after sampling (0 = no cap); applied by our seeded sampler."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -28,7 +29,10 @@ from pipeline.tokenizer.export import IdMismatchError, export_hf
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "scripts" / "demo_text"
 VARIANTS = ["ko", "en", "de", "fr", "es", "ru", "uk", "vi", "th", "ar"]
-SETTINGS = {"vocab_size": 1500, "sample_chars": 30_000, "sampling_alpha": 0.3, "verify_docs": 5}
+SETTINGS = {
+    "vocab_size": 1500, "sample_chars": 30_000, "sample_fraction": 1.0, "sampling_alpha": 0.3, "verify_docs": 5,
+    "compare_unbalanced": True,
+}
 
 
 def demo_docs() -> list[dict]:
@@ -270,6 +274,58 @@ def test_id_mismatch_fails_loudly_and_publishes_nothing(tmp_path, monkeypatch) -
     assert not any((tmp_path / "out" / "tokenizer").glob("tokenizer*"))
 
 
+def _train_job(cfg, tasks, verify_docs: int, out: Path) -> tok.TrainJob:
+    return tok.TrainJob(
+        settings_json=tok.training_settings(cfg).model_dump_json(),
+        sample_files=tuple(t.outputs["sample"] for t in tasks),
+        verify_files=tuple(t.outputs["verify"] for t in tasks),
+        verify_docs=verify_docs,
+        parallel=tok.read_parallel_text(tok.PARALLEL_DIR),
+        compare_unbalanced=False,
+        out_dir=str(out),
+    )
+
+
+@pytest.mark.parametrize("planted_in", ["checked", "unchecked"])
+def test_sampled_id_check_checks_the_documents_it_samples(tmp_path, monkeypatch, planted_in) -> None:
+    """In process: a tokenizer.json that differs from the model on one string only. Planted in a document among the
+    k checked per language, the step fails; planted in a document outside them, it passes — so the check covers
+    exactly its sample (the k lowest verification ranks per language), and really compares ids."""
+    from tokenizers import Tokenizer, normalizers
+
+    planted = "\u2603\u2603"  # two snowmen: the faulty export spells them "x"
+    docs = [dict(d) for d in DOCS]
+    deu = [d for d in docs if d["lang"] == "deu_Latn"]
+    ranks = tok._verify_rank([d["doc_id"] for d in deu], 0).tolist()
+    order = sorted(range(len(deu)), key=ranks.__getitem__)
+    target = deu[order[0] if planted_in == "checked" else order[-1]]
+    target["text"] += f" {planted}"
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", docs)
+    cfg = make_upstream(tmp_path, 2, verify_docs=2, compare_unbalanced=False)
+    stage = tok.TokenizerSample(cfg)
+    tasks = sorted(stage.plan(), key=lambda t: t.shard_id)
+    for task in tasks:
+        stage.process(task, lambda n: None)
+
+    def faulty_export(model_path, out_dir):
+        out = export_hf(model_path, out_dir)
+        hf = Tokenizer.from_file(str(out / "tokenizer.json"))
+        hf.normalizer = normalizers.Sequence([normalizers.Replace(planted, "x"), hf.normalizer])
+        hf.save(str(out / "tokenizer.json"))
+        return out
+
+    monkeypatch.setattr("pipeline.tokenizer.export.export_hf", faulty_export)
+    job = _train_job(cfg, tasks, 2, tmp_path / "out" / "tokenizer")
+    if planted_in == "checked":
+        with pytest.raises(IdMismatchError, match="differs from SentencePiece"):
+            tok.train_tokenizers(job)
+        assert not any((tmp_path / "out" / "tokenizer").glob("tokenizer*"))
+    else:
+        result = tok.train_tokenizers(job)
+        assert result["id_parity"]["identical"]
+        assert result["id_parity"]["documents_by_lang"] == {lang: 2 for lang in {d["lang"] for d in docs}}
+
+
 def test_sample_lines_are_nfc_and_verification_docs_raw(tmp_path) -> None:
     """In process: with every document drawn, the lines are the NFC documents' lines; verification keeps raw text."""
     cfg = make_upstream(tmp_path, 1, verify_docs=2)
@@ -327,6 +383,23 @@ def test_missing_upstream_names_the_stage_to_run(tmp_path) -> None:
     (tmp_path / "out" / "_state" / "dedup" / "S1.json").unlink()
     with pytest.raises(FileNotFoundError, match="run `polyglot dedup` first"):
         tok.corpus_estimate(cfg)
+
+
+def test_quotas_take_the_sample_fraction_of_the_corpus(tmp_path) -> None:
+    """The balanced and unbalanced quotas total sample_fraction of the corpus when sample_chars is larger, and the
+    balanced one is then flatter than the corpus (a sample of the whole corpus would be the corpus itself)."""
+    corpus = Counter()
+    for d in DOCS:
+        corpus[d["lang"]] += len(d["text"])
+    total = sum(corpus.values())
+    cfg = config(tmp_path, sample_chars=10**9, sample_fraction=0.25)
+    balanced, unbalanced = tok.sample_quotas(cfg, dict(corpus))
+    assert abs(sum(balanced.values()) - total // 4) <= len(corpus)  # each quota is floored
+    assert sum(unbalanced.values()) == pytest.approx(sum(balanced.values()), abs=len(corpus))
+    share = {lang: (balanced[lang] / sum(balanced.values()), corpus[lang] / total) for lang in ("kor_Hang", "ara_Arab")}
+    assert share["kor_Hang"][0] < share["kor_Hang"][1] and share["ara_Arab"][0] > 2 * share["ara_Arab"][1]
+    whole, _ = tok.sample_quotas(config(tmp_path, sample_chars=10**9, sample_fraction=1.0), dict(corpus))
+    assert whole == dict(corpus)
 
 
 def test_draw_depends_on_seed_and_doc_id_only() -> None:

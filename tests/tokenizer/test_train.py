@@ -12,6 +12,7 @@ from pipeline.tokenizer.settings import TokenizerSettings
 from pipeline.tokenizer.train import (
     PRINTABLE_ASCII,
     quantize_unigram_scores,
+    sample_budget,
     sample_training_lines,
     split_training_lines,
     train_sentencepiece,
@@ -156,3 +157,15 @@ def test_settings_are_strict() -> None:
     with pytest.raises(ValidationError):
         TokenizerSettings(bos_id=0)  # clashes with unk_id
     assert TokenizerSettings().ids_dtype == "uint16" and TokenizerSettings(vocab_size=70_000).ids_dtype == "int32"
+
+
+def test_sample_budget_is_a_share_of_the_corpus_capped_by_sample_chars() -> None:
+    settings = TokenizerSettings(sample_chars=5_000_000, sample_fraction=0.25)
+    assert sample_budget(12_000_000, settings) == 3_000_000  # a quarter of a small corpus
+    assert sample_budget(400_000_000, settings) == 5_000_000  # the cap on a large one
+    assert sample_budget(3, settings) == 1  # never an empty budget
+    whole = TokenizerSettings(sample_chars=5_000_000, sample_fraction=1.0)
+    assert sample_budget(12_000_000, whole) == 5_000_000 and sample_budget(4_000_000, whole) == 4_000_000
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValidationError, match="sample_fraction"):
+            TokenizerSettings(sample_fraction=bad)
