@@ -6,6 +6,8 @@ Modules, in pipeline order:
   characters), for exact dedup.
 * `shingles`   -- `shingles(text)`: word 5-grams, or character 5-grams for scripts without spaces and for
   Korean, chosen from the text's own dominant script (never its language label).
+* `document`   -- `exact_hash_and_shingles(text, config, script)`: both of the above from one normalization (what the
+  stage computes per document).
 * `minhash`    -- `MinHasher(num_perm, seed, hashfunc, scheme).signatures(list_of_shingle_lists)`: numpy MinHash,
   bit-identical to `datasketch.MinHash`.
 * `lsh`        -- `lsh_params` (datasketch's optimal b, r) / `verified_lsh_params`, `band_keys`,

@@ -68,8 +68,9 @@ PYTHON = sys.version_info[:2]
 #   compatibility decomposition and leaves combining marks alone, case folding respects canonical equivalence on it
 #   (not U+0345 and the Greek letters holding it), and its NFKC-casefold image holds word characters only.
 #
-# Unsafe characters are rare in real text (~2% of web pages: `℃`, `㎡`, `™`, `½`, circled letters): such a text is
-# normalized twice, as before. tests/dedup/test_document.py checks the equivalence on every code point and on texts.
+# Unsafe characters are rare in real text (2-4% of web pages hold one: `℃`, `㎡`, `™`, `½`, circled letters):
+# such a text is normalized twice, as before. tests/dedup/test_document.py checks the equivalence on every code point
+# and on texts.
 
 
 def _nfkc(s: str) -> str:

@@ -5,7 +5,7 @@
 first one runs NFKC over all of it: on CJK pages, whose full-width punctuation is never NFKC-normal, that NFKC is most
 of the cost. `normalize_both` tokenizes once: the shingle text comes out as before, and the exact form is derived from
 it (casefold, NFKC of the words, digits -> 0, spaces removed) whenever every character of the text is safe for that
-(`_unicode.one_pass_safe`: ~98% of real web pages); other texts are normalized twice, as before. Both results are
+(`_unicode.one_pass_safe`: 96-98% of real web pages); other texts are normalized twice, as before. Both results are
 identical to the two functions' in every case (tests/dedup/test_document.py).
 """
 
