@@ -85,7 +85,7 @@ BUILTIN: tuple[StageSpec, ...] = (
         "Intermediates: <work_dir>/dedup/signatures/, bands/, clusters/ (Arrow).",
     ),
     StageSpec(
-        "tokenizer", "pipeline.stages.tokenizer:TokenizerStage", "corpus",
+        "tokenizer", "pipeline.stages.tokenizer:Tokenizer", "corpus",
         "Train the shared SentencePiece tokenizer on a family-balanced sample, export it for Hugging Face.\n\n"
         "Reads the last document stage's documents; writes <work_dir>/tokenizer/ (tokenizer.model, tokenizer.json "
         "and its configs, the id-parity check against SentencePiece, and the parity report beside an unbalanced "

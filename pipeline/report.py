@@ -1333,3 +1333,95 @@ def dataset_card(manifest: dict[str, Any], plan: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ orchestration
+
+
+# ------------------------------------------------------------------------------------------ tokenizer report
+
+
+def _pct_text(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def tokenizer_report_markdown(report: dict[str, Any]) -> str:
+    """The human-readable report.md: parity of both tokenizers, sample composition, id parity."""
+    s = report["settings"]
+    lines = [
+        f"# Shared tokenizer — {report['work_dir']}",
+        "",
+        f"{s['model_type']}, vocabulary {s['vocab_size']:,}, byte_fallback {s['byte_fallback']}, split_digits "
+        f"{s['split_digits']}, character_coverage {s['character_coverage']}, normalization "
+        f"{s['normalization_rule_name']} (per code point) after NFC, sample {report['sample_budget']:,} characters "
+        f"({s['sample_fraction']:g} of the corpus, at most {s['sample_chars']:,}) at alpha {s['sampling_alpha']}, "
+        f"seed {s['seed']}, {s['num_threads']} trainer threads. "
+        f"Trained on {report['lines']['balanced']:,} lines from the `{report['upstream']}` output; "
+        f"model sha256 `{report['model_sha256'][:16]}…`.",
+        "",
+        f"## Parity on parallel text ({report['parity_source']}, {report['parity_sentences']} sentences per language)",
+        "",
+    ]
+    parity = report["parity"]
+    bal = parity.get("balanced", {"by_lang": {}})
+    unb = parity.get("unbalanced")
+    comp = report["composition"]
+    if bal["by_lang"]:
+        head = "| lang | family | tokens/sentence | chars/token |"
+        rule = "|---|---|---:|---:|"
+        if unb:
+            head += " unbalanced tokens/sentence | unbalanced chars/token |"
+            rule += "---:|---:|"
+        lines += [head, rule]
+        for lang, row in bal["by_lang"].items():
+            line = f"| {lang} | {comp.get(lang, {}).get('family', '-')} | {row['tokens_per_sentence']:.2f} | {row['chars_per_token']:.2f} |"
+            if unb:
+                u = unb["by_lang"][lang]
+                line += f" {u['tokens_per_sentence']:.2f} | {u['chars_per_token']:.2f} |"
+            lines.append(line)
+        lines += ["", f"Parity ratio (max/min tokens per sentence): **{bal['ratio']:.3f}** "
+                      f"({bal['most_expensive']} / {bal['cheapest']})"]
+        if unb:
+            lines[-1] += f"; unbalanced tokenizer {unb['ratio']:.3f} ({unb['most_expensive']} / {unb['cheapest']})"
+        target = report["target"]
+        lines += ["", f"Target (ratio <= {target['max_ratio']}, below the unbalanced one): "
+                      f"**{'met' if target['met'] else 'NOT met'}**"]
+    else:
+        lines.append("No language of the corpus has parallel text: no parity measured.")
+    lines += [
+        "",
+        "## Training sample",
+        "",
+        "Estimate = the upstream completion records; corpus = characters read; quota = what `training_quotas` "
+        "asked for; drawn = the characters of the lines actually drawn (a document is drawn whole, so totals are "
+        "near the quota, not on it).",
+        "",
+        "| lang | family | corpus chars (estimate) | corpus chars | quota | drawn | share | unbalanced quota | unbalanced drawn | share |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    total_b = sum(r["sample_chars"] for r in comp.values())
+    total_u = sum(r["unbalanced_chars"] for r in comp.values())
+    for lang, r in comp.items():
+        lines.append(
+            f"| {lang} | {r['family']} | {r['corpus_chars_estimate']:,} | {r['corpus_chars']:,} | {r['quota_chars']:,} | "
+            f"{r['sample_chars']:,} | {_pct_text(r['sample_chars'], total_b)} | {r['unbalanced_quota_chars']:,} | "
+            f"{r['unbalanced_chars']:,} | {_pct_text(r['unbalanced_chars'], total_u)} |"
+        )
+    lines += ["", "| family | corpus chars | share | drawn | share | unbalanced drawn | share |", "|---|---:|---:|---:|---:|---:|---:|"]
+    total_c = sum(f["corpus_chars"] for f in report["families"].values())
+    for fam, f in report["families"].items():
+        lines.append(
+            f"| {fam} | {f['corpus_chars']:,} | {_pct_text(f['corpus_chars'], total_c)} | {f['sample_chars']:,} | "
+            f"{_pct_text(f['sample_chars'], total_b)} | {f['unbalanced_chars']:,} | {_pct_text(f['unbalanced_chars'], total_u)} |"
+        )
+    idp = report["id_parity"]
+    lines += [
+        "",
+        "## Id parity (SentencePiece vs tokenizer.json)",
+        "",
+        f"{'Identical' if idp['identical'] else 'DIFFERENT'} ids on {idp['documents']:,} corpus documents (raw text, up "
+        f"to {report['settings_stage']['verify_docs']:,} per language) and {idp['parallel_sentences']:,} parallel "
+        f"sentences: {idp['characters']:,} characters, {idp['tokens']:,} tokens.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- orchestration

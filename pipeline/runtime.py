@@ -26,8 +26,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import xxhash
@@ -744,6 +744,7 @@ def run_composite(comp: type[CompositeStage], cfg: PipelineConfig, *, address: s
         if not summary.get("skipped") and step.describe is not None:
             log.info(step.describe(summary))
     result.stage, result.steps = comp.name, summaries
+    result.seconds = time.perf_counter() - t0
     comp.finish(cfg, result)
     result.seconds = time.perf_counter() - t0
     return result

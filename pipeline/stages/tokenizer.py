@@ -67,18 +67,18 @@ unbalanced (4.45 when the proportional draw took no Arabic document); balanced b
 
 from __future__ import annotations
 
-import logging
 import hashlib
 import json
+import logging
 import math
 import tempfile
 import time
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -87,12 +87,13 @@ import xxhash
 from pipeline.config import PipelineConfig
 from pipeline.lang.codes import UND, normalize_label
 from pipeline.lang.families import family_of
+from pipeline.report import tokenizer_report_markdown
+from pipeline.runtime import CompositeStage, CorpusStep, ShardStep, StageResult
 from pipeline.stages import tokenizer_dir, upstream_stage, upstream_tasks
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
 from pipeline.storage import (
     atomic_write_bytes,
     exists,
-    fingerprint,
     join,
     list_files,
     open_input,
@@ -103,12 +104,10 @@ from pipeline.storage import (
 )
 from pipeline.tokenizer.settings import TokenizerSettings
 
-if TYPE_CHECKING:
-    from pipeline.runtime import StageResult
-
 __all__ = [
     "PARALLEL_DIR",
     "SAMPLE_STAGE",
+    "Tokenizer",
     "TokenizerSample",
     "TrainJob",
     "corpus_estimate",
@@ -570,95 +569,6 @@ def _by_family(composition: dict[str, dict[str, Any]]) -> dict[str, dict[str, in
     return dict(sorted(out.items()))
 
 
-def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "-"
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """The human-readable report.md: parity of both tokenizers, sample composition, id parity."""
-    s = report["settings"]
-    lines = [
-        f"# Shared tokenizer — {report['work_dir']}",
-        "",
-        f"{s['model_type']}, vocabulary {s['vocab_size']:,}, byte_fallback {s['byte_fallback']}, split_digits "
-        f"{s['split_digits']}, character_coverage {s['character_coverage']}, normalization "
-        f"{s['normalization_rule_name']} (per code point) after NFC, sample {report['sample_budget']:,} characters "
-        f"({s['sample_fraction']:g} of the corpus, at most {s['sample_chars']:,}) at alpha {s['sampling_alpha']}, "
-        f"seed {s['seed']}, {s['num_threads']} trainer threads. "
-        f"Trained on {report['lines']['balanced']:,} lines from the `{report['upstream']}` output; "
-        f"model sha256 `{report['model_sha256'][:16]}…`.",
-        "",
-        f"## Parity on parallel text ({report['parity_source']}, {report['parity_sentences']} sentences per language)",
-        "",
-    ]
-    parity = report["parity"]
-    bal = parity.get("balanced", {"by_lang": {}})
-    unb = parity.get("unbalanced")
-    comp = report["composition"]
-    if bal["by_lang"]:
-        head = "| lang | family | tokens/sentence | chars/token |"
-        rule = "|---|---|---:|---:|"
-        if unb:
-            head += " unbalanced tokens/sentence | unbalanced chars/token |"
-            rule += "---:|---:|"
-        lines += [head, rule]
-        for lang, row in bal["by_lang"].items():
-            line = f"| {lang} | {comp.get(lang, {}).get('family', '-')} | {row['tokens_per_sentence']:.2f} | {row['chars_per_token']:.2f} |"
-            if unb:
-                u = unb["by_lang"][lang]
-                line += f" {u['tokens_per_sentence']:.2f} | {u['chars_per_token']:.2f} |"
-            lines.append(line)
-        lines += ["", f"Parity ratio (max/min tokens per sentence): **{bal['ratio']:.3f}** "
-                      f"({bal['most_expensive']} / {bal['cheapest']})"]
-        if unb:
-            lines[-1] += f"; unbalanced tokenizer {unb['ratio']:.3f} ({unb['most_expensive']} / {unb['cheapest']})"
-        target = report["target"]
-        lines += ["", f"Target (ratio <= {target['max_ratio']}, below the unbalanced one): "
-                      f"**{'met' if target['met'] else 'NOT met'}**"]
-    else:
-        lines.append("No language of the corpus has parallel text: no parity measured.")
-    lines += [
-        "",
-        "## Training sample",
-        "",
-        "Estimate = the upstream completion records; corpus = characters read; quota = what `training_quotas` "
-        "asked for; drawn = the characters of the lines actually drawn (a document is drawn whole, so totals are "
-        "near the quota, not on it).",
-        "",
-        "| lang | family | corpus chars (estimate) | corpus chars | quota | drawn | share | unbalanced quota | unbalanced drawn | share |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    total_b = sum(r["sample_chars"] for r in comp.values())
-    total_u = sum(r["unbalanced_chars"] for r in comp.values())
-    for lang, r in comp.items():
-        lines.append(
-            f"| {lang} | {r['family']} | {r['corpus_chars_estimate']:,} | {r['corpus_chars']:,} | {r['quota_chars']:,} | "
-            f"{r['sample_chars']:,} | {_pct(r['sample_chars'], total_b)} | {r['unbalanced_quota_chars']:,} | "
-            f"{r['unbalanced_chars']:,} | {_pct(r['unbalanced_chars'], total_u)} |"
-        )
-    lines += ["", "| family | corpus chars | share | drawn | share | unbalanced drawn | share |", "|---|---:|---:|---:|---:|---:|---:|"]
-    total_c = sum(f["corpus_chars"] for f in report["families"].values())
-    for fam, f in report["families"].items():
-        lines.append(
-            f"| {fam} | {f['corpus_chars']:,} | {_pct(f['corpus_chars'], total_c)} | {f['sample_chars']:,} | "
-            f"{_pct(f['sample_chars'], total_b)} | {f['unbalanced_chars']:,} | {_pct(f['unbalanced_chars'], total_u)} |"
-        )
-    idp = report["id_parity"]
-    lines += [
-        "",
-        "## Id parity (SentencePiece vs tokenizer.json)",
-        "",
-        f"{'Identical' if idp['identical'] else 'DIFFERENT'} ids on {idp['documents']:,} corpus documents (raw text, up "
-        f"to {report['settings_stage']['verify_docs']:,} per language) and {idp['parallel_sentences']:,} parallel "
-        f"sentences: {idp['characters']:,} characters, {idp['tokens']:,} tokens.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------- orchestration
-
-
 def _node_cpus() -> float:
     import ray
 
@@ -682,63 +592,61 @@ def _summary_line(report: dict[str, Any], seconds: float, skipped: bool) -> str:
     )
 
 
-def run(cfg: PipelineConfig, address: str | None = None, force: bool = False) -> StageResult:
-    """sample (per shard) -> train (one Ray task, skipped when nothing changed) -> report; returns a StageResult."""
-    from pipeline.runtime import StageResult, record_path, run_global_step, run_stage
+def _train_outputs(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, str]:
+    out_dir = tokenizer_dir(cfg)
+    outputs = {name: join(out_dir, name) for name in (*HF_FILES, "report.json", "report.md")}
+    if cfg.tokenizer.compare_unbalanced:
+        outputs["unbalanced"] = join(out_dir, "unbalanced", "tokenizer.model")
+    return outputs
 
-    t0 = time.perf_counter()
-    sample = run_stage(TokenizerSample, cfg, address=address, force=force)
-    result = StageResult(
-        stage="tokenizer", shards=sample.shards, skipped=sample.skipped, failed=sample.failed,
-        docs_in=sample.docs_in, docs_out=sample.docs_out,
-    )
-    if not sample.ok:
-        result.seconds = time.perf_counter() - t0
-        return result
-    stage = TokenizerSample(cfg)
-    tasks = sorted(stage.plan(), key=lambda t: t.shard_id)
+
+def _train_inputs(cfg: PipelineConfig, tasks: list[ShardTask]) -> str:
+    """The sample shards' records and the parallel text: what the trained tokenizers and their report are made of."""
+    from pipeline.runtime import record_path
+
     if not tasks:
         raise ValueError(f"tokenizer: the {upstream_stage(cfg, 'tokenizer')} output has no shards")
+    records = [read_json(record_path(cfg, SAMPLE_STAGE, t.shard_id)) for t in tasks]
+    parallel_all = read_parallel_text(_parallel_source(cfg))
+    parallel_hash = xxhash.xxh3_64_hexdigest(json.dumps(parallel_all, sort_keys=True, ensure_ascii=False).encode())
+    parts = [f"{t.shard_id}:{r['input_fingerprint']}:{r['config_hash']}" for t, r in zip(tasks, records)]
+    return xxhash.xxh3_64_hexdigest("|".join([*parts, parallel_hash]).encode())
+
+
+def _train(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, Any]:
+    from pipeline.runtime import record_path
+
     estimate = corpus_estimate(cfg)
     if not estimate.chars:
         raise ValueError(f"tokenizer: the {estimate.upstream} output has no documents to train on")
     records = [read_json(record_path(cfg, SAMPLE_STAGE, t.shard_id)) for t in tasks]
     source = _parallel_source(cfg)
-    parallel_all = read_parallel_text(source)
-    parallel = {lang: s for lang, s in parallel_all.items() if estimate.chars.get(lang, 0) > 0}
-    parallel_hash = xxhash.xxh3_64_hexdigest(json.dumps(parallel_all, sort_keys=True, ensure_ascii=False).encode())
-    parts = [f"{t.shard_id}:{r['input_fingerprint']}:{r['config_hash']}" for t, r in zip(tasks, records)]
-    out_dir = tokenizer_dir(cfg)
-    outputs = {name: join(out_dir, name) for name in (*HF_FILES, "report.json", "report.md")}
-    if cfg.tokenizer.compare_unbalanced:
-        outputs["unbalanced"] = join(out_dir, "unbalanced", "tokenizer.model")
-    summary = run_global_step(
-        cfg,
-        "tokenizer",
-        "train",
-        lambda: _train_and_report(cfg, tasks, records, estimate, parallel, source, outputs),
-        version=TRAIN_VERSION,
-        input_fingerprint=xxhash.xxh3_64_hexdigest("|".join([*parts, parallel_hash]).encode()),
-        config_hash=cfg.section_hash("tokenizer"),
-        outputs=outputs,
-        force=force,
-        address=address,
-    )
-    result.seconds = time.perf_counter() - t0
-    report = read_json(outputs["report.json"])
-    log.info(_summary_line(report, result.seconds, skipped=bool(summary.get("skipped"))))
-    return result
+    parallel = {lang: s for lang, s in read_parallel_text(source).items() if estimate.chars.get(lang, 0) > 0}
+    return _train_and_report(cfg, tasks, records, estimate, parallel, source, _train_outputs(cfg, tasks))
 
 
-class TokenizerStage:
-    """`polyglot tokenizer`: the per-shard sample step, then training, export and checks on the driver (`run`)."""
+class Tokenizer(CompositeStage):
+    """`polyglot tokenizer`: sample (per shard) -> train (one Ray task, skipped when nothing changed) -> report."""
 
     name = "tokenizer"
-    kind = "corpus"
+    result_step = TokenizerSample
 
     @classmethod
-    def run(cls, cfg: PipelineConfig, address: str | None = None, force: bool = False) -> StageResult:
-        return run(cfg, address, force)
+    def steps(cls, cfg: PipelineConfig) -> list[ShardStep | CorpusStep]:
+        return [
+            ShardStep(TokenizerSample),
+            CorpusStep("train", _train, TRAIN_VERSION, lambda cfg: cfg.section_hash("tokenizer"),
+                       outputs=_train_outputs, inputs=_train_inputs),  # fmt: skip
+        ]
+
+    @classmethod
+    def finish(cls, cfg: PipelineConfig, result: StageResult) -> None:
+        report = read_json(join(tokenizer_dir(cfg), "report.json"))
+        skipped = bool(result.steps.get("train", {}).get("skipped"))
+        log.info(_summary_line(report, result.seconds, skipped=skipped))
+
+
+run = Tokenizer.run
 
 
 def _train_and_report(
@@ -801,7 +709,7 @@ def _train_and_report(
         "cpu_seconds": trained["cpu_seconds"],
     }
     write_json(outputs["report.json"], report)
-    atomic_write_bytes(outputs["report.md"], render_markdown(report).encode("utf-8"))
+    atomic_write_bytes(outputs["report.md"], tokenizer_report_markdown(report).encode("utf-8"))
     return {
         "by_lang": composition,
         "parity": {name: table["ratio"] for name, table in trained["parity"].items()},
