@@ -19,6 +19,7 @@ import os
 import re
 import resource
 import socket
+import sys
 import time
 import traceback
 import uuid
@@ -108,11 +109,17 @@ def ensure_ray(ray_cfg: RaySection, address: str | None = None) -> None:
         ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
-def shutdown_ray() -> None:
-    import ray
+def ray_is_up() -> bool:
+    """Whether this process is connected to Ray (without importing it when nothing did)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
 
+
+def shutdown_ray() -> None:
     _idle_workers.clear()  # they end with the session
-    if ray.is_initialized():
+    if ray_is_up():
+        import ray
+
         ray.shutdown()
 
 
@@ -641,8 +648,11 @@ def run_stage(
     if pending:
         if listings.size(ipath) is not None:
             remove(ipath)  # records are about to change: a run killed from here on must not trust the old index
-        ensure_ray(cfg.ray, address)
-        _run_on_ray(stage, cfg, pending, result, settle)
+        if _in_driver(cfg, address, len(pending)):
+            _run_in_driver(stage, pending, result, settle)
+        else:
+            ensure_ray(cfg.ray, address)
+            _run_on_ray(stage, cfg, pending, result, settle)
     if pending or index.keys() != done.keys():
         failed = sorted(str(f["shard_id"]) for f in result.failed)
         write_json(ipath, {"stage": stage.name, "records": dict(sorted(done.items())), "failed": failed})
@@ -816,6 +826,33 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -
             done += 1
     log.info(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s")
     return results
+
+
+def _in_driver(cfg: PipelineConfig, address: str | None, n_pending: int) -> bool:
+    """Whether a stage's pending shards run in this process: fewer than `ray.in_driver_below`, with no Ray
+    running and none to join (a small run then pays no Ray start-up)."""
+    joining = address or os.environ.get("RAY_ADDRESS") or cfg.ray.address
+    return n_pending < cfg.ray.in_driver_below and not joining and not ray_is_up()
+
+
+def _run_in_driver(
+    stage: Stage,
+    pending: list[tuple[ShardTask, dict[str, Any]]],
+    result: StageResult,
+    settle: Callable[[dict[str, Any]], None],
+) -> None:
+    """Run the pending shards one after the other in this process, with the same records and results as on Ray."""
+    stage.setup()
+    worker = worker_info("driver")
+    for i, (task, expected) in enumerate(pending, 1):
+        res = run_shard(stage, task, expected, None, worker)
+        settle(res)
+        result.results.append(res)
+        if res["ok"]:
+            result.add(res["stats"])
+        else:
+            result.failed.append(res)
+        _log_shard(stage.name, res, i, len(pending), stage.progress_unit)
 
 
 def _pool_size(stage: Stage, cfg: PipelineConfig, n_tasks: int) -> int:

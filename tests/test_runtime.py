@@ -234,3 +234,31 @@ def test_workers_serve_every_stage_of_a_run(ray_session, tmp_path: Path) -> None
     assert first.ok and second.ok
     pids = lambda res: {r["run"]["pid"] for r in res.results}  # noqa: E731
     assert pids(second) <= pids(first), (pids(first), pids(second))
+
+
+def test_a_one_shard_run_stays_in_the_driver_without_ray(tmp_path: Path) -> None:
+    """`ray.in_driver_below`: a stage with one shard to run needs no Ray; the records say it ran in the driver."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT
+    from tests.stages.test_extract_langid import write_warc
+
+    (tmp_path / "in").mkdir()
+    write_warc(tmp_path / "in" / "one.warc.gz")
+    cfg = {"run": {"work_dir": str(tmp_path / "out"), "stages": ["extract", "langid", "filter"]},
+           "extract": {"inputs": [str(tmp_path / "in" / "*.warc.gz")]}}  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    code = ("import sys, runpy; sys.argv = ['polyglot', 'run', '--config', sys.argv[1]]\n"
+            "try:\n    runpy.run_module('pipeline.cli', run_name='__main__')\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "assert 'ray' not in sys.modules or not sys.modules['ray'].is_initialized()\nprint('ray used:', 'ray' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c.yaml")], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ray used: False" in done.stdout, done.stdout
+    for stage in ("extract", "langid", "filter"):
+        rec = json.loads((tmp_path / "out" / "_state" / stage / "one.json").read_text())
+        assert rec["run"]["node"] == "driver", stage
