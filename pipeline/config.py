@@ -30,8 +30,7 @@ from pipeline.filter.calibrate import CalibrateSettings
 from pipeline.filter.pii import PIISettings
 from pipeline.filter.settings import QualityOverride, QualitySettings
 from pipeline.filter.url import URLFilterSettings
-from pipeline.ingest.documents import InputSettings
-from pipeline.ingest.settings import ExtractSettings
+from pipeline.ingest.settings import ExtractSettings, InputSettings
 from pipeline.registry import (
     BUILTIN,
     StageSpec,

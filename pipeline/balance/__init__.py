@@ -1,32 +1,24 @@
 """Balancing: a per-family, per-language token plan (`plan`), its settings (`settings`) and the seeded,
-shard-independent document choice that realizes it (`select`). Ray-free; the `balance` stage drives it."""
+shard-independent document choice that realizes it (`select`). Ray-free; the `balance` stage drives it. Names are
+imported on first use: reading a config imports only the settings."""
 
-from pipeline.balance.plan import FamilyPlan, LanguagePlan, Plan, make_plan
-from pipeline.balance.select import (
-    LanguageSelection,
-    SelectionSketch,
-    achieved_tokens,
-    merge_sketches,
-    select_documents,
-    selection_params,
-    shard_repeats,
-    sketch_shard,
-)
-from pipeline.balance.settings import BalanceSettings, FamilyBudget
+from __future__ import annotations
 
-__all__ = [
-    "BalanceSettings",
-    "FamilyBudget",
-    "FamilyPlan",
-    "LanguagePlan",
-    "LanguageSelection",
-    "Plan",
-    "SelectionSketch",
-    "achieved_tokens",
-    "make_plan",
-    "merge_sketches",
-    "select_documents",
-    "selection_params",
-    "shard_repeats",
-    "sketch_shard",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BalanceSettings": "settings", "FamilyBudget": "settings",
+    "FamilyPlan": "plan", "LanguagePlan": "plan", "Plan": "plan", "make_plan": "plan",
+    "LanguageSelection": "select", "SelectionSketch": "select", "achieved_tokens": "select",
+    "merge_sketches": "select", "select_documents": "select", "selection_params": "select",
+    "shard_repeats": "select", "sketch_shard": "select",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"pipeline.balance.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pipeline.balance' has no attribute '{name}'")

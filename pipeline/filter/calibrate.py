@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import json
 import logging
 import math
 import random
@@ -62,12 +61,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pipeline.filter.rules import FAMILIES, Rule
 from pipeline.filter.settings import QualityRules, QualitySettings
-from pipeline.ingest.documents import ROW, InputError, Unit, read_unit, units_for_paths
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from pipeline.filter.quality import QualityFilter
+    from pipeline.ingest.documents import Unit
 
 __all__ = [
     "Calibration",
@@ -285,6 +284,8 @@ Row = tuple[str, str, Any, Any]  # (file, "row N" / "line N", language label, te
 def _rows(settings: CalibrateSettings, units: list[Unit]) -> Iterator[Row]:
     """Every reference record through the shared reader (`pipeline.ingest.documents`), strictly: a malformed line
     or a line without a field stops the calibration with its position, instead of being skipped."""
+    from pipeline.ingest.documents import ROW, InputError, read_unit
+
     t, lf = settings.text_field, settings.lang_field
     fields = [t] + ([lf] if lf else [])
     for unit in units:
@@ -301,6 +302,7 @@ def _rows(settings: CalibrateSettings, units: list[Unit]) -> Iterator[Row]:
 
 def read_reference(settings: CalibrateSettings, progress: Callable[[int], None] | None = None) -> Reference:
     """Read, label and cap the reference documents (`progress(n)` after every 1000 documents read)."""
+    from pipeline.ingest.documents import InputError, units_for_paths
     from pipeline.lang.codes import UND, normalize_label
     from pipeline.text.scripts import dominant_script
 

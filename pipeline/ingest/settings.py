@@ -1,11 +1,11 @@
-"""The settings of extraction, owned here and composed by the config's `extract` section (a light module: reading a
-config does not import the HTML and WARC libraries)."""
+"""The settings of the ingest libraries, owned here and composed by the config's `extract` and `input` sections (a
+light module: reading a config does not import the HTML, WARC and Arrow libraries)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ExtractSettings(BaseModel):
@@ -61,3 +61,83 @@ class ExtractSettings(BaseModel):
     @property
     def max_payload_bytes(self) -> int:
         return int(self.max_payload_mb * 2**20)
+
+
+Format = Literal["auto", "parquet", "jsonl", "arrow", "csv", "hf"]
+
+
+class ColumnMap(BaseModel):
+    """Which source column holds what. Only `text` is required; the rest may be left out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    text: str = Field("text", min_length=1, description="The column holding the document text.")
+    id: str | None = Field(None, description="Document ids (kept as strings); default: <shard>/<row index>.")
+    lang: str | None = Field(
+        None, description="Each document's language, in any code form (ko, kor, kor_Hang, zh-Hant); without it "
+        "(and without input.lang) the run needs the langid stage.",
+    )
+    lang_score: str | None = Field(None, description="A confidence of that label (e.g. FineWeb-2's language_score).")
+    url: str | None = Field(None, description="The document's URL (the URL filter skips documents without one).")
+    metadata: list[str] | Literal["all"] = Field(
+        default_factory=list, description="Source columns passed through unchanged; 'all': every unmapped column."
+    )
+
+    def mapped(self) -> dict[str, str]:
+        """Pipeline name → source column, for the mapped columns."""
+        pairs = {"text": self.text, "id": self.id, "lang": self.lang, "lang_score": self.lang_score, "url": self.url}
+        return {k: v for k, v in pairs.items() if v is not None}
+
+
+class InputSettings(BaseModel):
+    """The ``input:`` section: where the documents are and which column is what."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    paths: list[str] | None = Field(
+        None, description="Files, globs, directories or saved HF dataset dirs (local or fsspec URLs); one shard per "
+        "file.",
+    )
+    dataset: str | None = Field(
+        None, description="A saved HF dataset dir (datasets.load_from_disk), or anything datasets.load_dataset "
+        "streams: a hub name (where the network allows) or a local data folder.",
+    )
+    name: str | None = Field(None, description="The dataset configuration (load_dataset's `name`).")
+    split: str | None = Field(None, description="Only this split of a dataset; default: every split.")
+    format: Format = Field(
+        "auto", description="parquet, jsonl (.jsonl/.json/.ndjson, optionally .gz), arrow (IPC file or stream, "
+        ".feather), csv, hf (files read with datasets.load_dataset); auto: by suffix, a saved dataset dir as hf.",
+    )
+    columns: ColumnMap = Field(default_factory=ColumnMap)
+    lang: str | None = Field(None, description="One language for every document (instead of columns.lang).")
+    normalize: Literal["NFC", "none"] = Field("NFC", description="Unicode normalization of the text, as extract's.")
+    rows_per_shard: int = Field(
+        100_000, ge=1, description="Rows per shard for a saved dataset (files and streamed data files: one shard each)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputSettings:
+        if (self.paths is None) == (self.dataset is None):
+            raise ValueError("give input.paths (files) or input.dataset (a Hugging Face dataset), exactly one")
+        if self.paths is not None and not self.paths:
+            raise ValueError("input.paths is empty")
+        if self.name is not None and self.dataset is None:
+            raise ValueError("input.name (a dataset configuration) needs input.dataset")
+        if self.lang is not None and self.columns.lang is not None:
+            raise ValueError("give input.columns.lang (a column) or input.lang (one language for all), not both")
+        return self
+
+    @field_validator("lang")
+    @classmethod
+    def _known_lang(cls, v: str | None) -> str | None:
+        if v is not None:
+            from pipeline.lang.codes import UND, normalize_label
+
+            if normalize_label(v) == UND:
+                raise ValueError(f"{v!r} is not a language")
+        return v
+
+    @property
+    def labels_language(self) -> bool:
+        """Whether the input says each document's language (then the run may go input → filter, no langid)."""
+        return self.lang is not None or self.columns.lang is not None
