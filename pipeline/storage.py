@@ -371,6 +371,19 @@ def write_parquet(table: pa.Table, url: str) -> int:
         return f.tell()
 
 
+@contextmanager
+def open_parquet(url: str) -> Iterator[pq.ParquetFile]:
+    """A Parquet file opened for reading in batches (`iter_batches`); a file whose footer is damaged or missing (a
+    truncated file) raises ValueError naming the file."""
+    fs, path = fs_and_path(url)
+    with fs.open(path, "rb") as f:
+        try:
+            pf = pq.ParquetFile(f)
+        except pa.ArrowInvalid as e:
+            raise ValueError(f"cannot read Parquet file {url}: {e}") from e
+        yield pf
+
+
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
     """Read a Parquet file; a damaged file raises ValueError naming the file, not only the shard."""
     fs, path = fs_and_path(url)

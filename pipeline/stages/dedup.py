@@ -63,14 +63,13 @@ from pipeline.dedup.stars import both_ways, large_star, small_star, sorted_uniqu
 from pipeline.dedup.shingles import shingles as shingles_of
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.stages import upstream_tasks
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
+from pipeline.stages.base import BatchResult, DocumentStage, Progress, ShardStats, ShardTask, Stage
 from pipeline.storage import (
     fs_and_path,
     join,
     read_arrow,
     read_parquet,
     write_arrow,
-    write_parquet,
 )
 
 REASON_EXACT = "exact-duplicate"
@@ -669,11 +668,12 @@ def decisions_path(cfg: PipelineConfig, shard_id: str) -> str:
 # --------------------------------------------------------------------------------------------------- 3. apply
 
 
-class DedupStage(Stage):
+class DedupStage(DocumentStage):
     """Per shard: split documents into kept (with cluster size and id) and removed (with reason and kept id)."""
 
     name = "dedup"
     version = "1"
+    reason_column = "dedup_reason"
 
     def config_parts(self) -> tuple[str, ...]:
         return ("dedup",)
@@ -689,36 +689,33 @@ class DedupStage(Stage):
             for t in upstream_tasks(self.cfg, "dedup")
         ]
 
-    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        stats = ShardStats()
-        table = read_parquet(task.inputs[0])
-        dec = read_arrow(task.inputs[1])
-        if dec.num_rows != table.num_rows:
+    def main_fields(self) -> list[pa.Field]:
+        return [pa.field("dup_cluster_size", pa.int32()), pa.field("dup_cluster_id", pa.string())]
+
+    def removed_fields(self) -> list[pa.Field]:
+        return [pa.field(self.reason_column, pa.string()), pa.field("duplicate_of", pa.string())]
+
+    def begin(self, task: ShardTask, num_rows: int) -> None:
+        self._decisions = read_arrow(task.inputs[1])  # memory-mapped when local
+        self._row = 0
+        if self._decisions.num_rows != num_rows:
             raise ValueError(
-                f"decisions for {task.shard_id} cover {dec.num_rows} documents but the shard has {table.num_rows}: "
-                "its input changed after the clusters were computed; rerun `polyglot dedup`"
+                f"decisions for {task.shard_id} cover {self._decisions.num_rows} documents but the shard has "
+                f"{num_rows}: its input changed after the clusters were computed; rerun `polyglot dedup`"
             )
-        keep = dec.column("keep").combine_chunks()
-        reasons = dec.column("reason").to_pylist()
-        for text, lang, reason in zip(table.column("text").to_pylist(), table.column("lang").to_pylist(), reasons):
-            stats.seen(lang, text)
-            if reason is None:
-                stats.kept(lang, text)
-            else:
-                stats.removed_doc(lang, reason)
-        progress(table.num_rows)
-        full = table.append_column("dup_cluster_size", dec.column("cluster_size")).append_column(
-            "dup_cluster_id", dec.column("kept_doc_id")
+
+    def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
+        dec = self._decisions.slice(self._row, batch.num_rows)
+        self._row += batch.num_rows
+        kept_id = dec.column("kept_doc_id").combine_chunks()
+        return BatchResult(
+            dec.column("reason").combine_chunks(),
+            {"dup_cluster_size": dec.column("cluster_size").combine_chunks(), "dup_cluster_id": kept_id},
+            {"duplicate_of": kept_id},
         )
-        write_parquet(full.filter(keep), task.outputs["main"])
-        if "removed" in task.outputs:
-            removed = (
-                table.append_column("dedup_reason", dec.column("reason"))
-                .append_column("duplicate_of", dec.column("kept_doc_id"))
-                .filter(pc.invert(keep))
-            )
-            write_parquet(removed, task.outputs["removed"])
-        return stats
+
+    def finish(self, task: ShardTask, stats: ShardStats) -> None:
+        del self._decisions
 
 
 # ---------------------------------------------------------------------------------------------- orchestration
