@@ -101,7 +101,7 @@ class ExtractStage(Stage):
         """Read the WARC once, spilling its documents to a local temporary Parquet file and keeping only a hash per
         distinct line of each page; then take each site's template lines from those hashes (`_site_templates`) and
         stream the spill to the output without them. A worker holds one batch of documents and the line hashes
-        (8 bytes a line), not the shard."""
+        (4 bytes a distinct line of a page), not the shard."""
         stats = ShardStats()
         with tempfile.TemporaryDirectory(prefix="polyglot-extract-") as tmp:
             spill = os.path.join(tmp, "documents.parquet")
@@ -121,7 +121,7 @@ class ExtractStage(Stage):
         source = posixpath.basename(task.inputs[0])
         repeats = bool(self.cfg.extract.site_repeat_pages)
         hosts: Counter[str] = Counter()
-        keys = array("q")
+        keys = array("I")
         rows: list[Document] = []
         row_hosts: list[str] = []
         n = docs = 0
@@ -140,8 +140,8 @@ class ExtractStage(Stage):
                     host = urlsplit(item.url).hostname or f"#{docs}"
                     docs += 1
                     hosts[host] += 1
-                    if repeats:  # Python's own str hash: compared only within this process; collisions re-checked
-                        keys.extend(hash((host, line)) for line in page_lines(item.text))
+                    if repeats:
+                        keys.extend(_line_key(host, line) for line in page_lines(item.text))
                     rows.append(item)
                     row_hosts.append(host)
                     if len(rows) == BATCH_DOCS:
@@ -154,7 +154,7 @@ class ExtractStage(Stage):
                 raise
             sink.close()
         progress(n % 500)
-        return hosts, np.frombuffer(keys, dtype=np.int64)
+        return hosts, np.frombuffer(keys, dtype=np.uint32)
 
     def _site_templates(self, spill: str, hosts: Counter[str], keys: np.ndarray) -> dict[str, set[str]]:
         """Each site's template lines (`site_template`): non-prose lines on `extract.site_repeat_pages` or more of
@@ -164,8 +164,10 @@ class ExtractStage(Stage):
         if not min_pages or sum(hosts.values()) < min_pages:
             return {}
         sites = {h for h, n in hosts.items() if n >= min_pages}
-        uniq, counts = np.unique(keys, return_counts=True)
-        candidates = set(uniq[counts >= min_pages].tolist())
+        keys = np.sort(keys)  # a key on `min_pages` pages: equal to the one `min_pages - 1` places after it
+        m = min_pages - 1
+        candidates = set(np.unique(keys[m:][keys[m:] == keys[: len(keys) - m]]).tolist())
+        del keys
         if not sites or not candidates:
             return {}
         seen: dict[str, Counter[str]] = {}
@@ -173,7 +175,7 @@ class ExtractStage(Stage):
             for batch in docs.iter_batches(batch_size=BATCH_DOCS, columns=["host", "text"]):
                 for host, text in zip(batch.column("host").to_pylist(), batch.column("text").to_pylist(), strict=True):
                     if host in sites:
-                        lines = [ln for ln in page_lines(text) if hash((host, ln)) in candidates]
+                        lines = [ln for ln in page_lines(text) if _line_key(host, ln) in candidates]
                         if lines:
                             seen.setdefault(host, Counter()).update(lines)
         templates = {}
@@ -209,6 +211,12 @@ class ExtractStage(Stage):
             stats.count("site_repeat_lines", dropped)
         cols = [pa.array(texts, pa.string()) if f.name == "text" else batch.column(f.name) for f in SCHEMA]
         return pa.RecordBatch.from_arrays(cols, schema=SCHEMA).filter(pa.array(keep, pa.bool_()))
+
+
+def _line_key(host: str, line: str) -> int:
+    """A 32-bit key of a line on a site: Python's own (seeded) hash, compared only within this process. Keys name
+    candidate template lines; a collision only adds a candidate, which the exact count then drops."""
+    return hash((host, line)) & 0xFFFFFFFF
 
 
 def _spill_batch(docs: list[Document], hosts: list[str], shard_id: str, source: str) -> pa.RecordBatch:
