@@ -299,7 +299,7 @@ _CHUNK = 8 * 2**20
 #: Row groups of streamed Parquet outputs close at this many rows or this many bytes (Arrow's in-memory size),
 #: whichever comes first: a reader then holds one row group, not a shard (Parquet pages are read per row group).
 ROW_GROUP_ROWS = 10_000
-ROW_GROUP_BYTES = 8 * 2**20
+ROW_GROUP_BYTES = 4 * 2**20
 
 
 class ParquetSink:
@@ -374,14 +374,20 @@ def write_parquet(table: pa.Table, url: str) -> int:
 @contextmanager
 def open_parquet(url: str) -> Iterator[pq.ParquetFile]:
     """A Parquet file opened for reading in batches (`iter_batches`); a file whose footer is damaged or missing (a
-    truncated file) raises ValueError naming the file."""
+    truncated file) raises ValueError naming the file. Call `release_memory` between batches."""
     fs, path = fs_and_path(url)
     with fs.open(path, "rb") as f:
         try:
-            pf = pq.ParquetFile(f)
+            pf = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering: 40,000 pages read 60 MB more peak RSS than 5,000
         except pa.ArrowInvalid as e:
             raise ValueError(f"cannot read Parquet file {url}: {e}") from e
         yield pf
+
+
+def release_memory() -> None:
+    """Return the memory Arrow's allocator keeps after freeing it to the system: without it a worker streaming a
+    shard batch by batch grows with the number of batches (mimalloc keeps what each batch freed)."""
+    pa.default_memory_pool().release_unused()
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:

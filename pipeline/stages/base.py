@@ -238,7 +238,7 @@ class DocumentStage(Stage):
         """Per shard, after the last batch: write any other output of the task."""
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        from pipeline.storage import open_parquet, parquet_writer
+        from pipeline.storage import open_parquet, parquet_writer, release_memory
 
         stats = ShardStats()
         with open_parquet(task.inputs[0]) as pf, ExitStack() as outputs:
@@ -272,6 +272,7 @@ class DocumentStage(Stage):
                     pc.binary_length(text_out).to_pylist(),
                 )
                 progress(batch.num_rows)
+                release_memory()
             self.finish(task, stats)
         return stats
 

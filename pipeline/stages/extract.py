@@ -21,7 +21,16 @@ import pyarrow as pa
 from pipeline.ingest.boilerplate import page_lines, site_template, strip_lines
 from pipeline.ingest.warc import Document, ExtractOptions, Skipped, extract_stream, too_short
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
-from pipeline.storage import ROW_GROUP_BYTES, ParquetSink, expand_inputs, join, open_input, open_parquet, parquet_writer
+from pipeline.storage import (
+    ROW_GROUP_BYTES,
+    ParquetSink,
+    expand_inputs,
+    join,
+    open_input,
+    open_parquet,
+    parquet_writer,
+    release_memory,
+)
 
 #: Columns of an extract output shard, in order.
 SCHEMA = pa.schema(
@@ -111,6 +120,7 @@ class ExtractStage(Stage):
             with parquet_writer(task.outputs["main"], SCHEMA) as out, open_parquet(spill) as docs:
                 for batch in docs.iter_batches(batch_size=BATCH_DOCS):
                     out.write(self._finish_batch(batch, templates, stats))
+                    release_memory()
         return stats
 
     def _read(
@@ -147,6 +157,7 @@ class ExtractStage(Stage):
                     if len(rows) == BATCH_DOCS:
                         sink.write(_spill_batch(rows, row_hosts, task.shard_id, source))
                         rows, row_hosts = [], []
+                        release_memory()
                 if rows:
                     sink.write(_spill_batch(rows, row_hosts, task.shard_id, source))
             except BaseException:
@@ -178,6 +189,7 @@ class ExtractStage(Stage):
                         lines = [ln for ln in page_lines(text) if _line_key(host, ln) in candidates]
                         if lines:
                             seen.setdefault(host, Counter()).update(lines)
+                release_memory()
         templates = {}
         for host, counted in seen.items():
             template = site_template([ln for ln, c in counted.items() if c >= min_pages])
