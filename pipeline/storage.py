@@ -95,7 +95,7 @@ def fingerprint(url: str) -> str:
     """A cheap identity of a file's current content: size plus mtime / ETag / checksum, whatever the store has.
 
     Cheap on purpose (a 1 GB WARC is not re-read to decide that nothing changed); a rewritten file gets a new
-    mtime or ETag and so a new fingerprint (`atomic_write_bytes` does not rewrite equal bytes). Inside
+    mtime or ETag and so a new fingerprint (`atomic_open` does not rewrite equal bytes). Inside
     `listing_scope` the details come from one listing of the file's folder instead of one request per file.
     """
     info = _scope.info(url) if _scope is not None else None
@@ -195,7 +195,7 @@ def local_copy(url: str) -> Iterator[Path]:
 #: Marks a temporary sibling of a file being written (`<name>.tmp-<random>`); a killed writer may leave one.
 TMP_MARK = ".tmp-"
 
-#: Size and xxh3 hash of every file this process wrote through `atomic_write_bytes`, by URL as given: the
+#: Size and xxh3 hash of every file this process wrote through `atomic_open`, by URL as given: the
 #: runtime keeps them in a shard's completion record without reading the outputs back.
 written: dict[str, tuple[int, str]] = {}
 
