@@ -27,11 +27,11 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    from pipeline.api import Pipeline, StageFailed
-    from pipeline.config import ConfigError, PipelineConfig, load_config, parse_config
-    from pipeline.runtime import StageResult
-    from pipeline.stages.base import ShardStats, ShardTask, Stage
+if TYPE_CHECKING:  # the names of __all__, for type checkers and editors
+    from pipeline.api import Pipeline, StageFailed  # noqa: F401
+    from pipeline.config import ConfigError, PipelineConfig, load_config, parse_config  # noqa: F401
+    from pipeline.runtime import StageResult  # noqa: F401
+    from pipeline.stages.base import ShardStats, ShardTask, Stage  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

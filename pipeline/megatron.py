@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from pipeline.storage import atomic_writer
+from pipeline.storage import atomic_open
 
 __all__ = [
     "DTYPE_CODES",
@@ -183,15 +183,15 @@ def write_indexed_dataset(
 ) -> IndexedDatasetInfo:
     """``<prefix>.bin`` and ``<prefix>.idx`` (local paths or fsspec URLs) from batches of (offsets, ids), each file
     written to a temporary name and renamed into place only when both are complete."""
-    with atomic_writer(bin_path(prefix)) as bin_file, atomic_writer(idx_path(prefix)) as idx_file:
+    with atomic_open(bin_path(prefix), sha256=True) as bin_file, atomic_open(idx_path(prefix), sha256=True) as idx_file:
         writer = IndexedDatasetWriter(bin_file, idx_file, num_documents=num_documents, dtype=dtype, eod=eod)
         for offsets, ids in batches:
             writer.add(offsets, ids)
         writer.finish()
     log.info("%s: %d documents, %d tokens (%s)", prefix, writer.documents, writer.tokens, writer.dtype)
     return IndexedDatasetInfo(
-        bin=WrittenFile(bin_path(prefix), bin_file.size, bin_file.sha256()),
-        idx=WrittenFile(idx_path(prefix), idx_file.size, idx_file.sha256()),
+        bin=WrittenFile(bin_path(prefix), bin_file.size, bin_file.sha256.hexdigest()),
+        idx=WrittenFile(idx_path(prefix), idx_file.size, idx_file.sha256.hexdigest()),
         documents=writer.documents,
         tokens=writer.tokens,
         dtype=str(writer.dtype),

@@ -31,7 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from pipeline.report import TOKEN_GROUPS, abbreviate, size_caption, split_counters, step_value_text
+from pipeline.report import (
+    TOKEN_GROUPS,
+    abbreviate,
+    size_caption,
+    split_counters,
+    step_value_text,
+)
 from pipeline.storage import atomic_write_bytes, fs_and_path, is_local, join, list_files
 
 SAMPLES_PER_LANG = 3

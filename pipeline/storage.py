@@ -95,7 +95,7 @@ def fingerprint(url: str) -> str:
     """A cheap identity of a file's current content: size plus mtime / ETag / checksum, whatever the store has.
 
     Cheap on purpose (a 1 GB WARC is not re-read to decide that nothing changed); a rewritten file gets a new
-    mtime or ETag and so a new fingerprint (`atomic_write_bytes` does not rewrite equal bytes). Inside
+    mtime or ETag and so a new fingerprint (`atomic_open` does not rewrite equal bytes). Inside
     `listing_scope` the details come from one listing of the file's folder instead of one request per file.
     """
     info = _scope.info(url) if _scope is not None else None
@@ -195,7 +195,7 @@ def local_copy(url: str) -> Iterator[Path]:
 #: Marks a temporary sibling of a file being written (`<name>.tmp-<random>`); a killed writer may leave one.
 TMP_MARK = ".tmp-"
 
-#: Size and xxh3 hash of every file this process wrote through `atomic_write_bytes`, by URL as given: the
+#: Size and xxh3 hash of every file this process wrote through `atomic_open`, by URL as given: the
 #: runtime keeps them in a shard's completion record without reading the outputs back.
 written: dict[str, tuple[int, str]] = {}
 
@@ -204,85 +204,62 @@ class StorageFullError(OSError):
     """The file system or store has no space left for a file (ENOSPC / EDQUOT); the message names the file."""
 
 
-def atomic_write_bytes(url: str, data: bytes) -> None:
-    """Write `data` to a temporary sibling and rename it into place.
+class _DigestWriter(io.RawIOBase):
+    """A write-only file that forwards to `f` while counting the bytes and hashing them (xxh3 for the completion
+    record and the equal-bytes check; MD5 too on object stores, whose single-part ETag is one)."""
 
-    A file that already holds exactly these bytes is left untouched: its mtime (part of the fingerprint of every
-    stage that reads it) stays, so redoing a shard with an equal result does not make later stages redo theirs.
-    """
-    fs, path = fs_and_path(url)
-    digest = xxhash.xxh3_64_hexdigest(data)
-    if _same_bytes(fs, path, data):
-        written[url] = (len(data), digest)
-        return
-    parent = posixpath.dirname(path) if not isinstance(fs, LocalFileSystem) else os.path.dirname(path)
-    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:12]}"
-    try:
-        if parent:
-            fs.makedirs(parent, exist_ok=True)
-        with fs.open(tmp, "wb") as f:
-            f.write(data)
-        fs.mv(tmp, path)
-        written[url] = (len(data), digest)
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StorageFullError(e.errno, f"no space left writing {url} ({len(data):,} bytes)") from e
-        raise
-    finally:
-        try:
-            if fs.exists(tmp):
-                fs.rm(tmp)
-        except OSError:
-            pass  # a temporary file that cannot be removed now is removed when the stage next starts
-
-
-class HashingWriter(io.RawIOBase):
-    """A write-only binary file forwarding to `target` that keeps the size, sha256 and xxh3-64 of what went
-    through: a streamed output's checksums without reading it back."""
-
-    def __init__(self, target: BinaryIO) -> None:
-        self.target = target
+    def __init__(self, f: BinaryIO, md5: bool, sha256: bool = False) -> None:
+        self.f = f
         self.size = 0
-        self._sha256 = hashlib.sha256()
-        self._xxh3 = xxhash.xxh3_64()
+        self.xxh3 = xxhash.xxh3_64()
+        self.md5 = hashlib.md5() if md5 else None  # noqa: S324 - S3's own content checksum, not security
+        #: For outputs whose users check them with sha256 (training shards, Megatron files in the manifest).
+        self.sha256 = hashlib.sha256() if sha256 else None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self._sha256.update(view)
-        self._xxh3.update(view)
-        self.target.write(view)
-        self.size += view.nbytes
-        return view.nbytes
+        self.f.write(view)
+        self.xxh3.update(view)
+        if self.md5 is not None:
+            self.md5.update(view)
+        if self.sha256 is not None:
+            self.sha256.update(view)
+        self.size += len(view)
+        return len(view)
 
     def tell(self) -> int:
         return self.size
 
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
-
-    def xxh3(self) -> str:
-        return self._xxh3.hexdigest()
-
 
 @contextmanager
-def atomic_writer(url: str) -> Iterator[HashingWriter]:
-    """Stream a file too large for `atomic_write_bytes`: writes go to a temporary sibling of `url`, renamed into
-    place when the block ends without an error (else removed). Size and xxh3 land in `written` like
-    `atomic_write_bytes`'s; the yielded writer has the sha256."""
+def atomic_open(url: str, *, sha256: bool = False) -> Iterator[Any]:
+    """A binary file to write `url` through: the bytes go to a temporary sibling (`<name>.tmp-<random>`) that is
+    renamed into place when the block ends without an error, and removed otherwise, so nothing partial is ever
+    at `url`.
+
+    A file that already holds exactly the new bytes (same size, then same hash) is left untouched and the
+    temporary dropped: its mtime (part of the fingerprint of every stage that reads it) stays, so redoing a shard
+    with an equal result does not make later stages redo theirs. ENOSPC / EDQUOT raise `StorageFullError` naming
+    `url`. The yielded file has `size`, and `sha256` (a hashlib object) when asked for.
+    """
     fs, path = fs_and_path(url)
-    parent = posixpath.dirname(path) if not isinstance(fs, LocalFileSystem) else os.path.dirname(path)
+    local = isinstance(fs, LocalFileSystem)
+    parent = os.path.dirname(path) if local else posixpath.dirname(path)
     tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:12]}"
     try:
         if parent:
             fs.makedirs(parent, exist_ok=True)
         with fs.open(tmp, "wb") as f:
-            sink = HashingWriter(f)
-            yield sink
-        fs.mv(tmp, path)
-        written[url] = (sink.size, sink.xxh3())
+            sink = _DigestWriter(f, md5=not local, sha256=sha256)
+            yield sink  # type: ignore[misc]
+        digest = sink.xxh3.hexdigest()
+        md5 = sink.md5.hexdigest() if sink.md5 is not None else None
+        if not _same_content(fs, path, sink.size, digest, md5):
+            fs.mv(tmp, path)
+        written[url] = (sink.size, digest)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFullError(e.errno, f"no space left writing {url}") from e
@@ -295,33 +272,130 @@ def atomic_writer(url: str) -> Iterator[HashingWriter]:
             pass  # a temporary file that cannot be removed now is removed when the stage next starts
 
 
-def _same_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> bool:
-    """Whether `path` exists with exactly `data`: compared only when the size matches, through the store's MD5
-    ETag when it has one (a single-part upload), else by reading the file."""
+def atomic_write_bytes(url: str, data: bytes) -> None:
+    """Write `data` to `url` through `atomic_open` (atomic; equal bytes already in place are left untouched)."""
+    with atomic_open(url) as f:
+        f.write(data)
+
+
+def _same_content(fs: fsspec.AbstractFileSystem, path: str, size: int, xxh3: str, md5: str | None) -> bool:
+    """Whether `path` exists with exactly the content just written (`size` bytes hashing to `xxh3`): compared only
+    when the size matches, through the store's MD5 ETag when it has one (a single-part upload), else by hashing
+    the file."""
     try:
         info = fs.info(path)
-        if info.get("size") != len(data):
+        if info.get("size") != size:
             return False
         etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
-        if len(etag) == 32 and "-" not in etag:
-            return hashlib.md5(data).hexdigest() == etag  # noqa: S324 - S3's own content checksum, not security
+        if md5 is not None and len(etag) == 32 and "-" not in etag:
+            return md5 == etag
+        h = xxhash.xxh3_64()
         with fs.open(path, "rb") as f:
-            return f.read() == data
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+        return h.hexdigest() == xxh3
     except (FileNotFoundError, OSError):
         return False
+
+
+_CHUNK = 8 * 2**20
+
+#: Row groups of streamed Parquet outputs close at this many rows or this many bytes (Arrow's in-memory size),
+#: whichever comes first: a reader then holds one row group, not a shard (Parquet pages are read per row group).
+ROW_GROUP_ROWS = 10_000
+ROW_GROUP_BYTES = 4 * 2**20
+
+
+class ParquetSink:
+    """Rows appended a batch at a time and written as zstd Parquet row groups of bounded size (see
+    `parquet_writer`)."""
+
+    def __init__(self, f: BinaryIO, schema: pa.Schema, row_group_rows: int, row_group_bytes: int) -> None:
+        self.schema = schema
+        self.rows = 0
+        self._writer = pq.ParquetWriter(f, schema, **PARQUET_OPTIONS)
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
+        self._max_rows = row_group_rows
+        self._max_bytes = row_group_bytes
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        """Append rows (their schema must be the sink's)."""
+        batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+        for b in batches:
+            if not b.num_rows:
+                continue
+            self._pending.append(b)
+            self._pending_rows += b.num_rows
+            self._pending_bytes += b.nbytes
+            self.rows += b.num_rows
+            if self._pending_rows >= self._max_rows or self._pending_bytes >= self._max_bytes:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            table = pa.Table.from_batches(self._pending, self.schema)
+            self._writer.write_table(table, row_group_size=table.num_rows)
+            self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def abort(self) -> None:
+        """Drop what is pending and release the writer (its file is being discarded)."""
+        self._pending = []
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001 - the file is discarded whatever the writer says
+            pass
+
+
+@contextmanager
+def parquet_writer(
+    url: str, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS, row_group_bytes: int = ROW_GROUP_BYTES
+) -> Iterator[ParquetSink]:
+    """A streaming Parquet writer to `url` through `atomic_open`: the file appears, complete, when the block ends
+    without an error (with no rows written: a valid file with the schema and 0 rows)."""
+    with atomic_open(url) as f:
+        sink = ParquetSink(f, schema, row_group_rows, row_group_bytes)
+        try:
+            yield sink
+        except BaseException:
+            sink.abort()
+            raise
+        sink.close()
 
 
 def write_parquet(table: pa.Table, url: str) -> int:
     """Write a table as zstd Parquet, atomically; returns the number of bytes written. An empty table gives a file
     with the schema and no row group (readers such as `datasets` refuse a row group of 0 rows)."""
-    buf = io.BytesIO()
-    if table.num_rows:
-        pq.write_table(table, buf, **PARQUET_OPTIONS)
-    else:
-        pq.ParquetWriter(buf, table.schema, **PARQUET_OPTIONS).close()
-    data = buf.getvalue()
-    atomic_write_bytes(url, data)
-    return len(data)
+    with atomic_open(url) as f:
+        if table.num_rows:
+            pq.write_table(table, f, **PARQUET_OPTIONS)
+        else:
+            pq.ParquetWriter(f, table.schema, **PARQUET_OPTIONS).close()
+        return f.tell()
+
+
+@contextmanager
+def open_parquet(url: str) -> Iterator[pq.ParquetFile]:
+    """A Parquet file opened for reading in batches (`iter_batches`); a file whose footer is damaged or missing (a
+    truncated file) raises ValueError naming the file. Call `release_memory` between batches."""
+    fs, path = fs_and_path(url)
+    with fs.open(path, "rb") as f:
+        try:
+            pf = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering: 40,000 pages read 60 MB more peak RSS than 5,000
+        except pa.ArrowInvalid as e:
+            raise ValueError(f"cannot read Parquet file {url}: {e}") from e
+        yield pf
+
+
+def release_memory() -> None:
+    """Return the memory Arrow's allocator keeps after freeing it to the system: without it a worker streaming a
+    shard batch by batch grows with the number of batches (mimalloc keeps what each batch freed)."""
+    pa.default_memory_pool().release_unused()
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
@@ -340,12 +414,10 @@ def write_arrow(table: pa.Table, url: str) -> int:
     For intermediates that are read back column by column or memory-mapped (signatures, band keys), where
     Parquet's encoding would only cost time.
     """
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    data = sink.getvalue().to_pybytes()
-    atomic_write_bytes(url, data)
-    return len(data)
+    with atomic_open(url) as f:
+        with pa.ipc.new_file(f, table.schema) as writer:
+            writer.write_table(table)
+        return f.tell()
 
 
 def read_arrow(url: str, columns: list[str] | None = None) -> pa.Table:

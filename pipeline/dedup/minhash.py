@@ -129,7 +129,8 @@ def _resolve_hashfunc(hashfunc, scheme: str) -> tuple[str, Callable | None]:
     """(fast-path name, generic callable or None)."""
     import_sha = None
     try:  # recognise datasketch's own functions without requiring datasketch
-        from datasketch.hashfunc import sha1_hash32 as ds32, sha1_hash64 as ds64
+        from datasketch.hashfunc import sha1_hash32 as ds32
+        from datasketch.hashfunc import sha1_hash64 as ds64
 
         import_sha = (ds32, ds64)
     except ImportError:  # pragma: no cover
@@ -345,7 +346,8 @@ class MinHasher:
 
     def signatures_from_texts(self, texts: Sequence[str], config=None) -> np.ndarray:
         """Shingle (`shingles.shingles`, by each text's own script) and sign, in batches."""
-        from .shingles import DEFAULT_CONFIG, shingles as _shingles
+        from .shingles import DEFAULT_CONFIG
+        from .shingles import shingles as _shingles
 
         config = config or DEFAULT_CONFIG
         out = np.empty((len(texts), self.num_perm), dtype=self.dtype)

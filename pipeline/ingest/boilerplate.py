@@ -32,13 +32,22 @@ from collections import Counter
 from collections.abc import Sequence
 
 from pipeline.text.scripts import dominant_script
-from pipeline.text.segment import SENTENCE_MARK_RE, ScriptProfile, char_units, ends_sentence, profile_for
+from pipeline.text.segment import (
+    SENTENCE_MARK_RE,
+    ScriptProfile,
+    char_units,
+    ends_sentence,
+    profile_for,
+)
 
 __all__ = [
     "PROSE_WORDS",
     "TAIL_WORDS",
     "anchor_texts",
     "drop_site_repeats",
+    "page_lines",
+    "site_template",
+    "strip_lines",
     "is_prose",
     "line_words",
     "text_profile",
@@ -252,18 +261,33 @@ def drop_site_repeats(pages: Sequence[tuple[str, str]], min_pages: int = SITE_RE
             continue
         seen: Counter[str] = Counter()
         for i in idx:
-            seen.update({ln.strip() for ln in out[i].split("\n")} - {""})
-        repeated = [ln for ln, n in seen.items() if n >= min_pages]
-        if not repeated:
-            continue
-        profile = text_profile("\n".join(repeated))
-        template = {ln for ln in repeated if not is_prose(ln, profile)}
+            seen.update(page_lines(out[i]))
+        template = site_template([ln for ln, n in seen.items() if n >= min_pages])
         if not template:
             continue
         for i in idx:
-            lines = out[i].split("\n")
-            kept = [ln for ln in lines if ln.strip() not in template]
-            if len(kept) != len(lines):
-                dropped += len(lines) - len(kept)
-                out[i] = "\n".join(kept).strip()
+            out[i], n = strip_lines(out[i], template)
+            dropped += n
     return out, dropped
+
+
+def page_lines(text: str) -> set[str]:
+    """The distinct non-empty lines of a page, stripped: what `drop_site_repeats` counts once per page."""
+    return {ln.strip() for ln in text.split("\n")} - {""}
+
+
+def site_template(repeated: list[str]) -> set[str]:
+    """Of the lines that repeat on enough pages of one site, those that are not prose: the site's template."""
+    if not repeated:
+        return set()
+    profile = text_profile("\n".join(repeated))
+    return {ln for ln in repeated if not is_prose(ln, profile)}
+
+
+def strip_lines(text: str, template: set[str] | frozenset[str]) -> tuple[str, int]:
+    """A page without its template lines, and how many lines were dropped."""
+    lines = text.split("\n")
+    kept = [ln for ln in lines if ln.strip() not in template]
+    if len(kept) == len(lines):
+        return text, 0
+    return "\n".join(kept).strip(), len(lines) - len(kept)

@@ -13,9 +13,12 @@ import re
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 from pipeline.config import PipelineConfig
@@ -90,6 +93,29 @@ class ShardStats:
         c.docs_out += 1
         c.chars_out += len(text)
         c.bytes_out += len(text.encode("utf-8"))
+
+    def count_batch(
+        self,
+        langs: list[str],
+        reasons: list[str | None],
+        chars_in: list[int],
+        bytes_in: list[int],
+        chars_out: list[int],
+        bytes_out: list[int],
+    ) -> None:
+        """`seen`, then `kept` or `removed_doc`, for a batch of documents given as their sizes (no text is built:
+        the sizes come from Arrow's string lengths)."""
+        for lang, reason, ci, bi, co, bo in zip(langs, reasons, chars_in, bytes_in, chars_out, bytes_out, strict=True):
+            c = self.by_lang[lang]
+            c.docs_in += 1
+            c.chars_in += ci
+            c.bytes_in += bi
+            if reason is None:
+                c.docs_out += 1
+                c.chars_out += co
+                c.bytes_out += bo
+            else:
+                self.removed[reason][lang] += 1
 
     def removed_doc(self, lang: str, reason: str) -> None:
         self.removed[reason][lang] += 1
@@ -235,3 +261,111 @@ class Stage(ABC):
 
         Call `progress(n)` every few hundred documents so the driver can show live progress.
         """
+
+
+@dataclass
+class BatchResult:
+    """A document stage's decision on one batch: why each document is removed (None: kept) and the values of the
+    stage's new columns (`DocumentStage.main_fields`, `removed_fields`), one per document of the batch."""
+
+    reasons: list[str | None] | pa.Array
+    columns: dict[str, pa.Array] = field(default_factory=dict)
+    removed_columns: dict[str, pa.Array] = field(default_factory=dict)
+
+
+class DocumentStage(Stage):
+    """A stage that reads one Parquet file of documents per shard and splits it into kept documents (`main`) and
+    removed ones (`removed_output`, when the task has it), batch by batch.
+
+    `process` is the one loop: it streams the input in batches of at most `batch_rows` documents (fewer for big
+    pages, about `batch_bytes` a batch), asks `decide` about each batch, writes the kept and removed rows through
+    streaming Parquet writers and counts every document. A worker therefore holds one batch and one row group of
+    each output, whatever the shard's size. Subclasses keep only their decision.
+    """
+
+    #: Key of the removed documents' output in `task.outputs`; not written when the task has no such output.
+    removed_output: ClassVar[str] = "removed"
+    #: Name of the removed output's column that holds the reason.
+    reason_column: ClassVar[str]
+    batch_rows: ClassVar[int] = 1000
+    batch_bytes: ClassVar[int] = 32 * 2**20
+
+    def main_fields(self) -> list[pa.Field]:
+        """New columns of the kept documents, in order (a name of an input column replaces that column in place)."""
+        return []
+
+    def removed_fields(self) -> list[pa.Field]:
+        """Columns appended to the input's in the removed output, in order; the reason column among them."""
+        return [pa.field(self.reason_column, pa.string())]
+
+    def begin(self, task: ShardTask, num_rows: int) -> None:
+        """Per shard, before the first batch (e.g. open side inputs and check they cover the `num_rows` documents)."""
+
+    @abstractmethod
+    def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
+        """The decision on one batch of input documents (free-form counters go to `stats`; documents are counted
+        by the loop)."""
+
+    def finish(self, task: ShardTask, stats: ShardStats) -> None:
+        """Per shard, after the last batch: write any other output of the task."""
+
+    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
+        from pipeline.storage import open_parquet, parquet_writer, release_memory
+
+        stats = ShardStats()
+        with open_parquet(task.inputs[0]) as pf, ExitStack() as outputs:
+            schema = pf.schema_arrow
+            main_schema = _with_fields(schema, self.main_fields(), replace=True)
+            removed_schema = _with_fields(schema, self.removed_fields(), replace=False)
+            removed_names = [f.name for f in self.removed_fields()]
+            main = outputs.enter_context(parquet_writer(task.outputs["main"], main_schema))
+            removed = None
+            if self.removed_output in task.outputs:
+                removed = outputs.enter_context(parquet_writer(task.outputs[self.removed_output], removed_schema))
+            meta = pf.metadata
+            self.begin(task, meta.num_rows)
+            for batch in pf.iter_batches(batch_size=self._batch_size(meta)):
+                res = self.decide(batch, stats)
+                reasons = res.reasons if isinstance(res.reasons, pa.Array) else pa.array(res.reasons, pa.string())
+                kept = pc.is_null(reasons)
+                out = _batch(batch, main_schema, res.columns)
+                main.write(out.filter(kept))
+                if removed is not None:
+                    new = {**res.columns, **res.removed_columns, self.reason_column: reasons}
+                    added = {name: new[name] for name in removed_names}
+                    removed.write(_batch(batch, removed_schema, added).filter(pc.invert(kept)))
+                text_in, text_out = batch.column("text"), out.column("text")
+                stats.count_batch(
+                    out.column("lang").to_pylist(),
+                    reasons.to_pylist(),
+                    pc.utf8_length(text_in).to_pylist(),
+                    pc.binary_length(text_in).to_pylist(),
+                    pc.utf8_length(text_out).to_pylist(),
+                    pc.binary_length(text_out).to_pylist(),
+                )
+                progress(batch.num_rows)
+                release_memory()
+            self.finish(task, stats)
+        return stats
+
+    def _batch_size(self, meta: Any) -> int:
+        """Rows per batch: `batch_rows`, fewer when the documents average more than `batch_bytes / batch_rows`."""
+        raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if not raw or not meta.num_rows:
+            return self.batch_rows
+        return max(1, min(self.batch_rows, self.batch_bytes * meta.num_rows // raw))
+
+
+def _with_fields(schema: pa.Schema, fields: list[pa.Field], *, replace: bool) -> pa.Schema:
+    """`schema` with `fields` appended (or, with `replace`, put in place of an input column of the same name)."""
+    out = schema
+    for f in fields:
+        i = out.get_field_index(f.name) if replace else -1
+        out = out.set(i, f) if i >= 0 else out.append(f)
+    return out
+
+
+def _batch(batch: pa.RecordBatch, schema: pa.Schema, values: dict[str, pa.Array]) -> pa.RecordBatch:
+    """The batch's columns laid out as `schema`, the stage's new (or replaced) ones taken from `values`."""
+    cols = [values[f.name] if f.name in values else batch.column(f.name) for f in schema]
+    return pa.RecordBatch.from_arrays(cols, schema=schema)

@@ -73,14 +73,21 @@ from pipeline.dedup.stars import (
 from pipeline.dedup.verify import ShingleSets, verify_edges, verify_edges_exact
 from pipeline.runtime import CompositeStage, CorpusStep, ShardStep
 from pipeline.stages import upstream_tasks
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
+from pipeline.stages.base import (
+    BatchResult,
+    DocumentStage,
+    Progress,
+    ShardStats,
+    ShardTask,
+    Stage,
+    work_path,
+)
 from pipeline.storage import (
     fs_and_path,
     join,
     read_arrow,
     read_parquet,
     write_arrow,
-    write_parquet,
 )
 
 log = logging.getLogger(__name__)
@@ -690,11 +697,12 @@ def decisions_path(cfg: PipelineConfig, shard_id: str) -> str:
 # --------------------------------------------------------------------------------------------------- 3. apply
 
 
-class DedupStage(Stage):
+class DedupStage(DocumentStage):
     """Per shard: split documents into kept (with cluster size and id) and removed (with reason and kept id)."""
 
     name = "dedup"
     version = "2"
+    reason_column = "dedup_reason"
 
     def config_parts(self) -> tuple[str, ...]:
         return APPLY_KEYS
@@ -711,37 +719,34 @@ class DedupStage(Stage):
             for t in upstream_tasks(self.cfg, "dedup")
         ]
 
-    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        stats = ShardStats()
-        table = read_parquet(task.inputs[0])
-        dec = read_arrow(task.inputs[1])
-        if dec.num_rows != table.num_rows:
+    def main_fields(self) -> list[pa.Field]:
+        return [pa.field("dup_cluster_size", pa.int32()), pa.field("dup_cluster_id", pa.string())]
+
+    def removed_fields(self) -> list[pa.Field]:
+        return [pa.field(self.reason_column, pa.string()), pa.field("duplicate_of", pa.string())]
+
+    def begin(self, task: ShardTask, num_rows: int) -> None:
+        self._decisions = read_arrow(task.inputs[1])  # memory-mapped when local
+        self._row = 0
+        if self._decisions.num_rows != num_rows:
             raise ValueError(
-                f"decisions for {task.shard_id} cover {dec.num_rows} documents but the shard has {table.num_rows}: "
-                "its input changed after the clusters were computed; rerun `polyglot dedup`"
+                f"decisions for {task.shard_id} cover {self._decisions.num_rows} documents but the shard has "
+                f"{num_rows}: its input changed after the clusters were computed; rerun `polyglot dedup`"
             )
+
+    def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
+        dec = self._decisions.slice(self._row, batch.num_rows)
+        self._row += batch.num_rows
         policy = self.cfg.dedup.keep
-        keep = dec.column(f"keep_{policy}").combine_chunks()
-        kept_doc_id, reasons = dec.column(f"kept_doc_id_{policy}"), dec.column(f"reason_{policy}")
-        for text, lang, why in zip(table.column("text").to_pylist(), table.column("lang").to_pylist(), reasons.to_pylist()):
-            stats.seen(lang, text)
-            if why is None:
-                stats.kept(lang, text)
-            else:
-                stats.removed_doc(lang, why)
-        progress(table.num_rows)
-        full = table.append_column("dup_cluster_size", dec.column("cluster_size")).append_column(
-            "dup_cluster_id", kept_doc_id
+        kept_id = dec.column(f"kept_doc_id_{policy}").combine_chunks()
+        return BatchResult(
+            dec.column(f"reason_{policy}").combine_chunks(),
+            {"dup_cluster_size": dec.column("cluster_size").combine_chunks(), "dup_cluster_id": kept_id},
+            {"duplicate_of": kept_id},
         )
-        write_parquet(full.filter(keep), task.outputs["main"])
-        if "removed" in task.outputs:
-            removed = (
-                table.append_column("dedup_reason", reasons)
-                .append_column("duplicate_of", kept_doc_id)
-                .filter(pc.invert(keep))
-            )
-            write_parquet(removed, task.outputs["removed"])
-        return stats
+
+    def finish(self, task: ShardTask, stats: ShardStats) -> None:
+        del self._decisions
 
 
 # ---------------------------------------------------------------------------------------------- orchestration

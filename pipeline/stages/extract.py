@@ -1,19 +1,24 @@
 """`polyglot extract`: WARC/WET shards → one Parquet file of documents per shard.
 
 Reading, charset decoding and HTML → text live in `pipeline.ingest` (Ray-free); this stage plans shards, turns the
-reader's documents into an Arrow table and counts every record it could not use, by reason. Across the shard's
-documents it drops each site's template lines (`pipeline.ingest.boilerplate.drop_site_repeats`), the one step that
-needs more than one page.
+reader's documents into Parquet row groups as they come and counts every record it could not use, by reason. Across
+the shard's documents it drops each site's template lines (`pipeline.ingest.boilerplate.site_template`, the rule of
+`drop_site_repeats`), the one step that needs more than one page.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
+import tempfile
+from array import array
+from collections import Counter
 from urllib.parse import urlsplit
 
+import numpy as np
 import pyarrow as pa
 
-from pipeline.ingest.boilerplate import drop_site_repeats
+from pipeline.ingest.boilerplate import page_lines, site_template, strip_lines
 from pipeline.ingest.warc import (
     Document,
     ExtractSettings,
@@ -22,7 +27,16 @@ from pipeline.ingest.warc import (
     too_short,
 )
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
-from pipeline.storage import expand_inputs, join, open_input, write_parquet
+from pipeline.storage import (
+    ROW_GROUP_BYTES,
+    ParquetSink,
+    expand_inputs,
+    join,
+    open_input,
+    open_parquet,
+    parquet_writer,
+    release_memory,
+)
 
 #: Columns of an extract output shard, in order.
 SCHEMA = pa.schema(
@@ -42,6 +56,14 @@ SCHEMA = pa.schema(
         ("payload_bytes", pa.int64()),
     ]
 )
+
+
+#: The spilled documents: the output columns and what the last pass needs (the page's site, what to count).
+SPILL_SCHEMA = SCHEMA.append(pa.field("host", pa.string())).append(pa.field("full_text_fallback", pa.bool_())).append(
+    pa.field("repairs", pa.list_(pa.string()))
+)
+#: Documents per batch of the spill and of the passes over it.
+BATCH_DOCS = 1000
 
 
 def doc_id(shard_id: str, offset: int) -> str:
@@ -75,62 +97,151 @@ class ExtractStage(Stage):
         ]
 
     def setup(self) -> None:
-        ex = self.cfg.extract
         self.options = self.cfg.extract
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
+        """Read the WARC once, spilling its documents to a local temporary Parquet file and keeping only a hash per
+        distinct line of each page; then take each site's template lines from those hashes (`_site_templates`) and
+        stream the spill to the output without them. A worker holds one batch of documents and the line hashes
+        (4 bytes a distinct line of a page), not the shard."""
         stats = ShardStats()
-        source = posixpath.basename(task.inputs[0])
-        docs: list[Document] = []
-        n = 0
-        with open_input(task.inputs[0]) as stream:
-            for item in extract_stream(stream, self.options, crawl_id=self.cfg.extract.crawl_id):
-                n += 1
-                if n % 500 == 0:
-                    progress(500)
-                if isinstance(item, Skipped):
-                    stats.seen("und", "", 0)
-                    stats.removed_doc("und", item.reason)
-                    continue
-                assert isinstance(item, Document)
-                docs.append(item)
-        progress(n % 500)
-        self._drop_site_repeats(docs, stats)
-        cols: dict[str, list] = {name: [] for name in SCHEMA.names}
-        for item in docs:
-            stats.seen("und", item.text, item.payload_bytes)
-            if too_short(item.text, self.options.min_text_chars):  # only site repeats can have shortened it
-                stats.removed_doc("und", "empty_extraction")
-                continue
-            stats.kept("und", item.text)
-            if item.full_text_fallback:
-                stats.count("full_text_fallback")
-            for repair in item.repairs:
-                stats.count(repair)
-            cols["doc_id"].append(doc_id(task.shard_id, item.offset))
-            cols["text"].append(item.text)
-            cols["url"].append(item.url)
-            cols["warc_record_id"].append(item.record_id)
-            cols["fetch_date"].append(item.date)
-            cols["crawl_id"].append(item.crawl_id)
-            cols["source_shard"].append(source)
-            cols["record_offset"].append(item.offset)
-            cols["source_format"].append(item.source_format)
-            cols["content_type"].append(item.content_type)
-            cols["charset"].append(item.charset)
-            cols["charset_source"].append(item.charset_source)
-            cols["payload_bytes"].append(item.payload_bytes)
-        write_parquet(pa.table(cols, schema=SCHEMA), task.outputs["main"])
+        with tempfile.TemporaryDirectory(prefix="polyglot-extract-") as tmp:
+            spill = os.path.join(tmp, "documents.parquet")
+            hosts, line_keys = self._read(task, spill, stats, progress)
+            templates = self._site_templates(spill, hosts, line_keys)
+            del line_keys
+            with parquet_writer(task.outputs["main"], SCHEMA) as out, open_parquet(spill) as docs:
+                for batch in docs.iter_batches(batch_size=BATCH_DOCS):
+                    out.write(self._finish_batch(batch, templates, stats))
+                    release_memory()
         return stats
 
-    def _drop_site_repeats(self, docs: list[Document], stats: ShardStats) -> None:
-        """Remove each site's template lines across the shard's pages (`drop_site_repeats`), counting them."""
+    def _read(
+        self, task: ShardTask, spill: str, stats: ShardStats, progress: Progress
+    ) -> tuple[Counter[str], np.ndarray]:
+        """Extract every record into `spill` (SPILL_SCHEMA), counting skipped records; returns the pages per host
+        and, when site repeats are on, a hash of (host, line) per distinct line of every page."""
+        source = posixpath.basename(task.inputs[0])
+        repeats = bool(self.cfg.extract.site_repeat_pages)
+        hosts: Counter[str] = Counter()
+        keys = array("I")
+        rows: list[Document] = []
+        row_hosts: list[str] = []
+        n = docs = 0
+        with open(spill, "wb") as f, open_input(task.inputs[0]) as stream:
+            sink = ParquetSink(f, SPILL_SCHEMA, BATCH_DOCS, ROW_GROUP_BYTES)
+            try:
+                for item in extract_stream(stream, self.options, crawl_id=self.cfg.extract.crawl_id):
+                    n += 1
+                    if n % 500 == 0:
+                        progress(500)
+                    if isinstance(item, Skipped):
+                        stats.seen("und", "", 0)
+                        stats.removed_doc("und", item.reason)
+                        continue
+                    assert isinstance(item, Document)
+                    host = urlsplit(item.url).hostname or f"#{docs}"
+                    docs += 1
+                    hosts[host] += 1
+                    if repeats:
+                        keys.extend(_line_key(host, line) for line in page_lines(item.text))
+                    rows.append(item)
+                    row_hosts.append(host)
+                    if len(rows) == BATCH_DOCS:
+                        sink.write(_spill_batch(rows, row_hosts, task.shard_id, source))
+                        rows, row_hosts = [], []
+                        release_memory()
+                if rows:
+                    sink.write(_spill_batch(rows, row_hosts, task.shard_id, source))
+            except BaseException:
+                sink.abort()
+                raise
+            sink.close()
+        progress(n % 500)
+        return hosts, np.frombuffer(keys, dtype=np.uint32)
+
+    def _site_templates(self, spill: str, hosts: Counter[str], keys: np.ndarray) -> dict[str, set[str]]:
+        """Each site's template lines (`site_template`): non-prose lines on `extract.site_repeat_pages` or more of
+        its pages in the shard. The line hashes name the candidates; their pages are counted exactly from the
+        spill, so the result is `drop_site_repeats`' over the whole shard."""
         min_pages = self.cfg.extract.site_repeat_pages
-        if not min_pages or len(docs) < min_pages:
-            return
-        hosts = [(urlsplit(d.url).hostname or f"#{i}") for i, d in enumerate(docs)]
-        texts, dropped = drop_site_repeats(list(zip(hosts, (d.text for d in docs), strict=True)), min_pages)
+        if not min_pages or sum(hosts.values()) < min_pages:
+            return {}
+        sites = {h for h, n in hosts.items() if n >= min_pages}
+        keys = np.sort(keys)  # a key on `min_pages` pages: equal to the one `min_pages - 1` places after it
+        m = min_pages - 1
+        candidates = set(np.unique(keys[m:][keys[m:] == keys[: len(keys) - m]]).tolist())
+        del keys
+        if not sites or not candidates:
+            return {}
+        seen: dict[str, Counter[str]] = {}
+        with open_parquet(spill) as docs:
+            for batch in docs.iter_batches(batch_size=BATCH_DOCS, columns=["host", "text"]):
+                for host, text in zip(batch.column("host").to_pylist(), batch.column("text").to_pylist(), strict=True):
+                    if host in sites:
+                        lines = [ln for ln in page_lines(text) if _line_key(host, ln) in candidates]
+                        if lines:
+                            seen.setdefault(host, Counter()).update(lines)
+                release_memory()
+        templates = {}
+        for host, counted in seen.items():
+            template = site_template([ln for ln, c in counted.items() if c >= min_pages])
+            if template:
+                templates[host] = template
+        return templates
+
+    def _finish_batch(self, batch: pa.RecordBatch, templates: dict[str, set[str]], stats: ShardStats) -> pa.RecordBatch:
+        """A spilled batch without its sites' template lines and the pages they left too short, counted."""
+        texts = batch.column("text").to_pylist()
+        keep = []
+        dropped = 0
+        for i, (host, payload, fallback, repairs) in enumerate(
+            zip(*(batch.column(c).to_pylist() for c in ("host", "payload_bytes", "full_text_fallback", "repairs")))
+        ):
+            if host in templates:
+                texts[i], n = strip_lines(texts[i], templates[host])
+                dropped += n
+            stats.seen("und", texts[i], payload)
+            if too_short(texts[i], self.options.min_text_chars):  # only site repeats can have shortened it
+                stats.removed_doc("und", "empty_extraction")
+                keep.append(False)
+                continue
+            keep.append(True)
+            stats.kept("und", texts[i])
+            if fallback:
+                stats.count("full_text_fallback")
+            for repair in repairs:
+                stats.count(repair)
         if dropped:
             stats.count("site_repeat_lines", dropped)
-            for d, text in zip(docs, texts, strict=True):
-                d.text = text
+        cols = [pa.array(texts, pa.string()) if f.name == "text" else batch.column(f.name) for f in SCHEMA]
+        return pa.RecordBatch.from_arrays(cols, schema=SCHEMA).filter(pa.array(keep, pa.bool_()))
+
+
+def _line_key(host: str, line: str) -> int:
+    """A 32-bit key of a line on a site: Python's own (seeded) hash, compared only within this process. Keys name
+    candidate template lines; a collision only adds a candidate, which the exact count then drops."""
+    return hash((host, line)) & 0xFFFFFFFF
+
+
+def _spill_batch(docs: list[Document], hosts: list[str], shard_id: str, source: str) -> pa.RecordBatch:
+    """Documents as a batch of SPILL_SCHEMA: the output columns and what the last pass needs to count them."""
+    cols = {
+        "doc_id": [doc_id(shard_id, d.offset) for d in docs],
+        "text": [d.text for d in docs],
+        "url": [d.url for d in docs],
+        "warc_record_id": [d.record_id for d in docs],
+        "fetch_date": [d.date for d in docs],
+        "crawl_id": [d.crawl_id for d in docs],
+        "source_shard": [source] * len(docs),
+        "record_offset": [d.offset for d in docs],
+        "source_format": [d.source_format for d in docs],
+        "content_type": [d.content_type for d in docs],
+        "charset": [d.charset for d in docs],
+        "charset_source": [d.charset_source for d in docs],
+        "payload_bytes": [d.payload_bytes for d in docs],
+        "host": hosts,
+        "full_text_fallback": [d.full_text_fallback for d in docs],
+        "repairs": [list(d.repairs) for d in docs],
+    }
+    return pa.RecordBatch.from_pydict(cols, schema=SPILL_SCHEMA)

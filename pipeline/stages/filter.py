@@ -21,19 +21,19 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.filter.pii import PIIMasker
 from pipeline.filter.quality import QualityFilter, QualityResult
 from pipeline.filter.url import URLFilter
 from pipeline.stages import upstream_tasks
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import join, read_parquet, write_parquet
+from pipeline.stages.base import BatchResult, DocumentStage, ShardStats, ShardTask
+from pipeline.storage import join, write_parquet
 
 
-class FilterStage(Stage):
+class FilterStage(DocumentStage):
     name = "filter"
     version = "2"
+    reason_column = "filter_reason"
 
     def config_parts(self) -> tuple[str, ...]:
         return ("filter",)
@@ -68,20 +68,24 @@ class FilterStage(Stage):
         self.quality = QualityFilter(f.quality)
         self.masker = PIIMasker(f.pii) if f.mask_pii else None
 
-    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        stats = ShardStats()
-        table = read_parquet(task.inputs[0])
-        texts = table.column("text").to_pylist()
-        langs = table.column("lang").to_pylist()
-        urls = table.column("url").to_pylist() if "url" in table.column_names else [None] * len(texts)
-        measure = "attributes" in task.outputs
+    def main_fields(self) -> list[pa.Field]:
+        return [pa.field("text", pa.string()), pa.field("lines_removed", pa.int32()), pa.field("pii_masked", pa.int32())]
+
+    def begin(self, task: ShardTask, num_rows: int) -> None:
+        self._attributes: list[pa.Table] | None = [] if "attributes" in task.outputs else None
+        self._langs: set[str] = set()
+
+    def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
+        texts = batch.column("text").to_pylist()
+        langs = batch.column("lang").to_pylist()
+        urls = batch.column("url").to_pylist() if "url" in batch.schema.names else [None] * len(texts)
+        measure = self._attributes is not None
         measurements: list[dict[str, float]] = []
         out_texts: list[str] = []
         reasons: list[str | None] = []
         masked: list[int] = []
         lines_removed: list[int] = []
-        for i, (text, lang, url) in enumerate(zip(texts, langs, urls, strict=True)):
-            stats.seen(lang, text)
+        for text, lang, url in zip(texts, langs, urls, strict=True):
             url_reason = self.urls.check(url) if self.urls is not None else None
             if url_reason is not None:
                 res, found = QualityResult(url_reason, text), {}
@@ -100,45 +104,44 @@ class FilterStage(Stage):
                     if n:
                         stats.count(f"pii/{kind}/{lang}", n)
                         n_masked += n
-            if res.reason is None:
-                stats.kept(lang, new)
-            else:
-                stats.removed_doc(lang, res.reason)
             out_texts.append(new)
             reasons.append(res.reason)
             masked.append(n_masked)
             lines_removed.append(sum(res.removed_lines.values()) if res.text is not text else 0)
-            if i % 500 == 499:
-                progress(500)
-        progress(len(texts) % 500)
+        if self._attributes is not None:
+            self._attributes.append(_attributes(batch, reasons, measurements))
+            self._langs.update(langs)
+        columns = {
+            "text": pa.array(out_texts, pa.string()),
+            "lines_removed": pa.array(lines_removed, pa.int32()),
+            "pii_masked": pa.array(masked, pa.int32()),
+        }
+        return BatchResult(reasons, columns)
 
-        keep = pa.array([r is None for r in reasons], pa.bool_())
-        idx = table.schema.get_field_index("text")
-        kept = (
-            table.set_column(idx, "text", pa.array(out_texts, pa.string()))
-            .append_column("lines_removed", pa.array(lines_removed, pa.int32()))
-            .append_column("pii_masked", pa.array(masked, pa.int32()))
-            .filter(keep)
-        )
-        write_parquet(kept, task.outputs["main"])
-        if "removed" in task.outputs:
-            removed = table.append_column("filter_reason", pa.array(reasons, pa.string())).filter(pc.invert(keep))
-            write_parquet(removed, task.outputs["removed"])
-        if measure:
-            attrs = _attributes(table, reasons, measurements)
-            thresholds = {lang: self.quality.thresholds_for(lang) for lang in sorted(set(langs))}
-            meta = {b"polyglot.thresholds": json.dumps(thresholds, sort_keys=True, ensure_ascii=False).encode()}
-            write_parquet(attrs.replace_schema_metadata(meta), task.outputs["attributes"])
-        return stats
+    def finish(self, task: ShardTask, stats: ShardStats) -> None:
+        """The measurements of the whole shard in one file, written once the last batch is measured: its columns are
+        the union of every batch's (sorted; float32, a few hundred bytes a document). The schema metadata
+        ``polyglot.thresholds`` holds, per language, each column's rule, comparison and threshold."""
+        if self._attributes is None:
+            return
+        empty = pa.record_batch({"doc_id": pa.array([], pa.string()), "lang": pa.array([], pa.string())})
+        parts = self._attributes or [_attributes(empty, [], [])]
+        attrs = pa.concat_tables(parts, promote_options="default")
+        fixed = ["doc_id", "lang", "filter_reason"]
+        attrs = attrs.select(fixed + sorted(set(attrs.column_names) - set(fixed)))
+        thresholds = {lang: self.quality.thresholds_for(lang) for lang in sorted(self._langs)}
+        meta = {b"polyglot.thresholds": json.dumps(thresholds, sort_keys=True, ensure_ascii=False).encode()}
+        write_parquet(attrs.replace_schema_metadata(meta), task.outputs["attributes"])
+        self._attributes = None
 
 
-def _attributes(table: pa.Table, reasons: list[str | None], rows: list[dict[str, float]]) -> pa.Table:
-    """doc_id, lang, filter_reason and one float32 column per measurement (sorted names; null where not measured).
-    The schema metadata ``polyglot.thresholds`` holds, per language, each column's rule, comparison and threshold."""
+def _attributes(batch: pa.RecordBatch, reasons: list[str | None], rows: list[dict[str, float]]) -> pa.Table:
+    """doc_id, lang, filter_reason and one float32 column per measurement of a batch (sorted names; null where not
+    measured)."""
     names = sorted({k for row in rows for k in row})
     cols: dict[str, pa.Array] = {
-        "doc_id": table.column("doc_id").combine_chunks(),
-        "lang": table.column("lang").combine_chunks(),
+        "doc_id": batch.column("doc_id"),
+        "lang": batch.column("lang"),
         "filter_reason": pa.array(reasons, pa.string()),
     }
     for name in names:

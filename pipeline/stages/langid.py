@@ -10,13 +10,12 @@ languages and per-language minimum scores — and writes the documents it does n
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.lang.ensemble import Ensemble, make_model
 from pipeline.lang.identify import LanguageIdentifier
 from pipeline.stages import upstream_tasks
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import local_copy, read_parquet, write_parquet
+from pipeline.stages.base import BatchResult, DocumentStage, ShardStats, ShardTask
+from pipeline.storage import local_copy
 
 TOPK_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("score", pa.float32())]))
 MODELS_TYPE = pa.list_(pa.struct([("model", pa.string()), ("lang", pa.string()), ("score", pa.float32())]))
@@ -47,9 +46,11 @@ def decide(lang: str, score: float, wanted: set[str] | None, min_score: float, b
     return None
 
 
-class LangidStage(Stage):
+class LangidStage(DocumentStage):
     name = "langid"
     version = "3"
+    removed_output = "rejected"
+    reason_column = "reject_reason"
 
     def config_parts(self) -> tuple[str, ...]:
         return ("langid", "languages")
@@ -79,47 +80,24 @@ class LangidStage(Stage):
         )
         self.wanted = set(self.cfg.languages) if self.cfg.languages is not None else None
 
-    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        lc = self.cfg.langid
-        stats = ShardStats()
-        table = read_parquet(task.inputs[0])
-        texts = table.column("text").to_pylist()
-        langs, scores, scripts, topks, reasons = [], [], [], [], []
-        shares, groups, models = [], [], []
-        for i, text in enumerate(texts):
-            p = self.lid.predict(text)
-            reason = decide(p.lang, p.score, self.wanted, lc.min_score, lc.min_score_by_lang)
-            langs.append(p.lang)
-            scores.append(p.score)
-            scripts.append(p.script)
-            topks.append([{"lang": lang, "score": s} for lang, s in p.top_k])
-            shares.append(p.share)
-            groups.append(p.group)
-            models.append([{"model": m, "lang": lang, "score": sc} for m, lang, sc in p.votes])
-            reasons.append(reason)
-            stats.seen(p.lang, text)
-            if reason is None:
-                stats.kept(p.lang, text)
-            else:
-                stats.removed_doc(p.lang, reason)
-            if i % 500 == 499:
-                progress(500)
-        progress(len(texts) % 500)
+    def main_fields(self) -> list[pa.Field]:
+        return [pa.field(name, typ) for name, typ in ADDED]
 
-        added = [
-            pa.array(langs, pa.string()),
-            pa.array(scores, pa.float32()),
-            pa.array(scripts, pa.string()),
-            pa.array(topks, TOPK_TYPE),
-            pa.array(shares, pa.float32()),
-            pa.array(groups, pa.string()),
-            pa.array(models, MODELS_TYPE),
-        ]
-        full = table
-        for (name, typ), arr in zip(ADDED, added):
-            full = full.append_column(pa.field(name, typ), arr)
-        keep = pa.array([r is None for r in reasons], pa.bool_())
-        write_parquet(full.filter(keep), task.outputs["main"])
-        rejected = full.append_column("reject_reason", pa.array(reasons, pa.string())).filter(pc.invert(keep))
-        write_parquet(rejected, task.outputs["rejected"])
-        return stats
+    def removed_fields(self) -> list[pa.Field]:
+        return [*self.main_fields(), pa.field(self.reason_column, pa.string())]
+
+    def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
+        lc = self.cfg.langid
+        values: dict[str, list] = {name: [] for name, _ in ADDED}
+        reasons = []
+        for text in batch.column("text").to_pylist():
+            p = self.lid.predict(text)
+            values["lang"].append(p.lang)
+            values["lang_score"].append(p.score)
+            values["lang_script"].append(p.script)
+            values["lang_topk"].append([{"lang": lang, "score": s} for lang, s in p.top_k])
+            values["lang_share"].append(p.share)
+            values["lang_group"].append(p.group)
+            values["lang_models"].append([{"model": m, "lang": lang, "score": sc} for m, lang, sc in p.votes])
+            reasons.append(decide(p.lang, p.score, self.wanted, lc.min_score, lc.min_score_by_lang))
+        return BatchResult(reasons, {name: pa.array(values[name], typ) for name, typ in ADDED})

@@ -56,17 +56,14 @@ the same inputs give byte-identical shards and manifest.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import itertools
 import json
 import logging
 import math
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -88,6 +85,7 @@ from pipeline.stages.balance import (
 )
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
+    atomic_open,
     atomic_write_bytes,
     exists,
     fingerprint,
@@ -190,53 +188,15 @@ def output_schema(ids_type: pa.DataType, write_text: bool) -> pa.Schema:
     return pa.schema([(c, types[c]) for c in COLUMNS if write_text or c != "text"])
 
 
-class _HashingSink(io.RawIOBase):
-    """A write-only file that forwards to `target` and keeps the size (and the sha256) of what went through."""
-
-    def __init__(self, target: BinaryIO, sha256: bool = True) -> None:
-        self.target = target
-        self.sha256 = hashlib.sha256()
-        self.hashing = sha256
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data)
-        if self.hashing:
-            self.sha256.update(view)
-        self.target.write(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self.size
-
-
 @contextmanager
-def atomic_ipc_writer(
-    url: str, schema: pa.Schema, *, stream: bool, sha256: bool = True
-) -> Iterator[tuple[Any, _HashingSink]]:
-    """An Arrow IPC writer (stream or file format) onto a temporary sibling of `url`, renamed into place when the
-    block ends without an error; yields (writer, sink) — the sink has the size, and the sha256 when asked for, once
-    the block ends."""
-    fs, path = fs_and_path(url)
-    parent = path.rsplit("/", 1)[0] if "/" in path else ""
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        with fs.open(tmp, "wb") as f:
-            sink = _HashingSink(f, sha256)
-            pyfile = pa.PythonFile(sink, mode="w")
-            writer = pa.ipc.new_stream(pyfile, schema) if stream else pa.ipc.new_file(pyfile, schema)
-            yield writer, sink
-            writer.close()
-        fs.mv(tmp, path)
-    finally:
-        if fs.exists(tmp):
-            fs.rm(tmp)
+def atomic_ipc_writer(url: str, schema: pa.Schema, *, stream: bool, sha256: bool = True) -> Iterator[tuple[Any, Any]]:
+    """An Arrow IPC writer (stream or file format) through `storage.atomic_open`; yields (writer, file) — the file
+    has the size, and the sha256 when asked for, once the block ends."""
+    with atomic_open(url, sha256=sha256) as sink:
+        pyfile = pa.PythonFile(sink, mode="w")
+        writer = pa.ipc.new_stream(pyfile, schema) if stream else pa.ipc.new_file(pyfile, schema)
+        yield writer, sink
+        writer.close()
 
 
 def _open_ipc_file(url: str) -> pa.ipc.RecordBatchFileReader:

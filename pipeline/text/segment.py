@@ -184,7 +184,9 @@ def latin_char_equivalents(text: str) -> float:
     units (Han, kana, Thai, ...) or of Hangul weighs English letters per word / its letters per English word
     (`profile_for`), everything else 1. A 17-character Japanese sentence is ~38, a Chinese one ~56.
     """
-    from pipeline.text.scripts import script_counts  # builds a 1 MB table on first import
+    from pipeline.text.scripts import (
+        script_counts,  # builds a 1 MB table on first import
+    )
 
     return len(text) + sum(n * (_latin_weight(s) - 1.0) for s, n in script_counts(text).items())
 

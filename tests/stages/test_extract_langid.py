@@ -219,6 +219,34 @@ def test_extract_drops_site_template_lines_across_the_shard(tmp_path: Path) -> N
     assert "site_repeat_lines" not in res_off["stats"]["counters"]
 
 
+def test_extract_streams_in_batches_with_the_whole_shards_site_templates(tmp_path: Path, monkeypatch) -> None:
+    """Documents spilled and written 2 at a time lose the same template lines as `drop_site_repeats` over the whole
+    shard: a site's pages are spread over several batches, interleaved with another site's."""
+    from urllib.parse import urlsplit
+
+    import pipeline.stages.extract as extract
+    from pipeline.ingest.boilerplate import drop_site_repeats
+
+    monkeypatch.setattr(extract, "BATCH_DOCS", 2)
+    (tmp_path / "in").mkdir()
+    utf8 = [("Content-Type", "text/html; charset=utf-8")]
+    with open(tmp_path / "in" / "CC-TEST-00003.warc.gz", "wb") as fh:
+        w = WarcWriter(fh)
+        for i, lang in enumerate(("ko", "en", "de", "ru", "ja")):
+            w.response(f"https://news.ex/{i}", page("<p>Seoul Daily · since 1999</p>" + PARAS[lang]).encode(), http_headers=utf8)
+            w.response(f"https://blog.ex/{i}", page("<p>Tags: city, buses</p>" + PARAS[lang], "Blog").encode(), http_headers=utf8)
+    inputs = [str(tmp_path / "in" / "*.warc.gz")]
+    (res,) = _run_local(ExtractStage, config(tmp_path, extract={"inputs": inputs, "site_repeat_pages": 3}))
+    (plain,) = _run_local(ExtractStage, config(tmp_path / "off", extract={"inputs": inputs, "site_repeat_pages": 0}))
+    table = pq.read_table(tmp_path / "out" / "extract" / "CC-TEST-00003.parquet")
+    before = pq.read_table(tmp_path / "off" / "out" / "extract" / "CC-TEST-00003.parquet").to_pylist()
+    expected, dropped = drop_site_repeats([(urlsplit(r["url"]).hostname, r["text"]) for r in before], 3)
+    assert table.column("text").to_pylist() == expected and dropped > 0
+    assert res["stats"]["counters"]["site_repeat_lines"] == dropped
+    assert pq.ParquetFile(tmp_path / "off" / "out" / "extract" / "CC-TEST-00003.parquet").metadata.num_rows == 10
+    assert table.schema == SCHEMA and plain["stats"]["docs_out"] == res["stats"]["docs_out"] == 10
+
+
 def _langid_table(tmp: Path, texts: list[str], **langid) -> list[dict]:
     """LangidStage.process on a plain extract-like shard (no Ray): the kept and rejected rows together."""
     import pyarrow as pa
