@@ -16,34 +16,24 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import ConfigError, PipelineConfig, parse_config
 from pipeline.stages import runner, upstream_stage
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage
-from pipeline.storage import read_parquet, write_parquet
+from pipeline.stages.base import BatchResult, DocumentStage, ShardStats
 from tests.stages.test_extract_langid import write_warc
 
 
-class MinCharsStage(Stage):
+class MinCharsStage(DocumentStage):
     """Drops documents shorter than `min_chars` characters (a third-party document stage: one class)."""
 
     name = "min_chars"
     after = "langid"
+    reason_column = "reason"
 
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid")
         min_chars: int = 100
 
-    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        stats = ShardStats()
-        table = read_parquet(task.inputs[0])
-        short = pc.less(pc.utf8_length(table.column("text")), self.settings.min_chars)
-        for text, lang, s in zip(table.column("text").to_pylist(), table.column("lang").to_pylist(), short.to_pylist()):
-            stats.seen(lang, text)
-            stats.removed_doc(lang, "too_short") if s else stats.kept(lang, text)
-        write_parquet(table.filter(pc.invert(short)), task.outputs["main"])
-        removed = table.filter(short)
-        write_parquet(removed.append_column("reason", pa.array(["too_short"] * removed.num_rows, pa.string())),
-                      task.outputs["removed"])  # fmt: skip
-        progress(table.num_rows)
-        return stats
+    def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
+        short = pc.less(pc.utf8_length(batch.column("text")), self.settings.min_chars)
+        return BatchResult(pc.if_else(short, pa.scalar("too_short"), pa.scalar(None, pa.string())))
 
 
 STAGES = ["extract", "langid", "min_chars", "filter", "dedup"]

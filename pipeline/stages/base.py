@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -190,7 +191,7 @@ class Stage(ABC):
 
         return run_stage(cls, cfg, address=address, force=force)
 
-    @property
+    @cached_property
     def settings(self) -> Any:
         """A plug-in's validated settings (`plugins.<name>.settings`)."""
         return self.cfg.plugin_settings(self.name)
