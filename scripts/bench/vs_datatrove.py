@@ -79,8 +79,13 @@ class Run:
     docs_out: int
     load_before: float
     load_after: float
-    #: ours only: per stage, (stage seconds as the runner printed them, per-shard seconds from the _state records)
+    #: ours only: per stage, the stage's seconds as the runner printed them and the per-shard seconds from the
+    #: _state records
     stages: dict[str, tuple[float, list[float]]] = field(default_factory=dict)
+    #: ours only: per stage, documents in and out
+    docs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: datatrove only: per step, (its slowest task's seconds, seconds summed over tasks, docs in, docs out)
+    steps: dict[str, tuple[float, float, int, int]] = field(default_factory=dict)
 
 
 def load1() -> float:
@@ -136,7 +141,8 @@ def run_ours(files: list[Path], scratch: Path, cpus: int, tag: str) -> Run:
     after = load1()
     if proc.returncode != 0:
         sys.exit(f"ours failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    printed = {m.group(1): (float(m.group(5)), int(m.group(4).replace(",", ""))) for m in SUMMARY_RE.finditer(proc.stderr)}
+    printed = {m.group(1): (float(m.group(5)), int(m.group(3).replace(",", "")), int(m.group(4).replace(",", "")))
+               for m in SUMMARY_RE.finditer(proc.stderr)}  # fmt: skip
     stages = {}
     for name in STAGES:
         shard_s = []
@@ -144,10 +150,10 @@ def run_ours(files: list[Path], scratch: Path, cpus: int, tag: str) -> Run:
             if rec.name.endswith(".error.json"):
                 continue
             shard_s.append(float(json.loads(rec.read_text())["run"]["seconds"]))
-        stages[name] = (printed.get(name, (float("nan"), 0))[0], shard_s)
-    docs_out = printed.get("filter", (0.0, -1))[1]
+        stages[name] = (printed.get(name, (float("nan"),))[0], shard_s)
+    docs = {name: printed[name][1:] for name in STAGES if name in printed}
     shutil.rmtree(work, ignore_errors=True)
-    return Run("ours", wall, docs_out, before, after, stages)
+    return Run("ours", wall, docs.get("filter", (0, -1))[1], before, after, stages, docs)
 
 
 # ----------------------------------------------------------------------------------------------------- datatrove
@@ -170,8 +176,20 @@ def run_datatrove(python: str, files: list[Path], scratch: Path, cpus: int, extr
     for f in (out / "output").glob("*.jsonl.gz"):
         with gzip.open(f, "rb") as fh:
             docs += sum(1 for _ in fh)
+    steps = {}
+    for step in json.loads((out / "logs" / "stats.json").read_text()):
+        st, t = step.get("stats", {}), step.get("time_stats", {})
+        n_in = _total(st.get("total", st.get("documents", 0)))
+        n_out = _total(st.get("forwarded", n_in)) if "total" in st else n_in
+        name = step["name"].split(":")[-1].encode("ascii", "ignore").decode().strip()  # without its emoji
+        steps[name] = (t.get("global_max", 0.0), t.get("total", 0.0), n_in, n_out)
     shutil.rmtree(out, ignore_errors=True)
-    return Run("datatrove", wall, docs, before, after)
+    return Run("datatrove", wall, docs, before, after, steps=steps)
+
+
+def _total(v: object) -> int:
+    """A datatrove stats counter: a number, or a dict with its total."""
+    return int(v.get("total", 0) if isinstance(v, dict) else v or 0)
 
 
 def datatrove_side(input_dir: str, out: str, cpus: int, extractor: str) -> None:
@@ -258,22 +276,37 @@ def pairs(label: str, pages: int, runs: list[Run], markdown: bool) -> tuple[floa
     return mo, md
 
 
-def stage_breakdown(runs: list[Run], markdown: bool) -> None:
+def breakdown(runs: list[Run], markdown: bool) -> None:
     """Our wall time by stage: the stage's seconds as the runner prints them (actor start-up included; the first
-    stage also holds ray.init), the slowest shard's own seconds from its record, and what is left around them."""
+    stage also holds ray.init), the slowest shard's own seconds from its record, and what is left around them.
+    Then datatrove's time by step, from its stats.json."""
     ours = [r for r in runs if r.side == "ours"]
-    rows = [["stage", "stage s (median)", "slowest shard s", "shard s summed", "start-up + scheduling s"]]
+    rows = [["stage", "docs in -> out", "stage s (median)", "slowest shard s", "shard s summed", "start-up + scheduling s"]]
     total = 0.0
     for name in STAGES:
         st = med([r.stages[name][0] for r in ours])
         slow = med([max(r.stages[name][1] or [0.0]) for r in ours])
         summed = med([sum(r.stages[name][1]) for r in ours])
         total += st
-        rows.append([name, f"{st:.2f}", f"{slow:.2f}", f"{summed:.2f}", f"{st - slow:.2f}"])
+        d_in, d_out = ours[0].docs.get(name, (-1, -1))
+        rows.append([name, f"{d_in:,} -> {d_out:,}", f"{st:.2f}", f"{slow:.2f}", f"{summed:.2f}", f"{st - slow:.2f}"])
     wall = med([r.wall for r in ours])
-    rows.append(["outside stages (python, imports, config, lock, ray.shutdown, report)", f"{wall - total:.2f}", "", "",
-                 ""])  # fmt: skip
-    rows.append(["wall", f"{wall:.2f}", "", "", ""])
+    rows.append(["outside stages (python, imports, config, lock, ray.shutdown, report)", "", f"{wall - total:.2f}",
+                 "", "", ""])  # fmt: skip
+    rows.append(["wall", "", f"{wall:.2f}", "", "", ""])
+    print(table(rows, markdown))
+    print()
+    dt = [r for r in runs if r.side == "datatrove"]
+    if not dt or not dt[0].steps:
+        return
+    rows = [["datatrove step", "docs in -> out", "slowest task s (median)", "task s summed"]]
+    for name in dt[0].steps:
+        slow = med([r.steps[name][0] for r in dt if name in r.steps])
+        summed = med([r.steps[name][1] for r in dt if name in r.steps])
+        d_in, d_out = dt[0].steps[name][2:]
+        rows.append([name, f"{d_in:,} -> {d_out:,}", f"{slow:.2f}", f"{summed:.2f}"])
+    wall = med([r.wall for r in dt])
+    rows.append(["wall (steps run interleaved, one document at a time)", "", f"{wall:.2f}", ""])
     print(table(rows, markdown))
     print()
 
@@ -332,12 +365,14 @@ def main() -> None:
     if results["tiny"]:
         tiny_o, tiny_d = pairs("tiny", args.tiny_pages, results["tiny"], args.markdown)
     full_o, full_d = pairs("full", args.pages, results["full"], args.markdown)
-    stage_breakdown(results["full"], args.markdown)
+    breakdown(results["full"], args.markdown)
     if tiny_o is not None:
-        extra = args.pages - args.tiny_pages
-        ro, rd = extra / (full_o - tiny_o), extra / (full_d - tiny_d)
         print(f"fixed overhead (median wall on {args.tiny_pages} pages): ours {tiny_o:.2f} s, datatrove {tiny_d:.2f} s")
-        print(f"without it ((full - tiny) / pages): ours {ro:,.0f} docs/s, datatrove {rd:,.0f} docs/s -> {ro / rd:.2f}x")
+        if full_o > tiny_o and full_d > tiny_d:
+            extra = args.pages - args.tiny_pages
+            ro, rd = extra / (full_o - tiny_o), extra / (full_d - tiny_d)
+            print(f"without it ((full - tiny) / pages): ours {ro:,.0f} docs/s, datatrove {rd:,.0f} docs/s "
+                  f"-> {ro / rd:.2f}x")  # fmt: skip
     print(f"load average at the end: {open('/proc/loadavg').read().split()[:3]}")
     if args.workdir is None:
         shutil.rmtree(tmp, ignore_errors=True)
