@@ -60,7 +60,8 @@ def imports(repeats: int) -> list[tuple[str, float, float]]:
     rows = [("python -c pass (subtracted below)", bw, bc)]
     for mod in IMPORTS:
         runs = [child_time(f"import {mod}", env) for _ in range(repeats)]
-        rows.append((f"import {mod}", statistics.median(w for w, _ in runs) - bw, statistics.median(c for _, c in runs) - bc))
+        w, c = statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+        rows.append((f"import {mod}", w - bw, c - bc))
     return rows
 
 
@@ -123,7 +124,8 @@ def ray_side(cpus: int, rounds: int) -> tuple[list[tuple[str, float]], list[tupl
                 _drop(a)
             # the same start, timed from inside the worker
             t0 = time.perf_counter()
-            probes = [probe.options(num_cpus=stage_cls.cpus_per_worker).remote(module, cls, cfg_json) for _ in range(cpus)]
+            placed = probe.options(num_cpus=stage_cls.cpus_per_worker)
+            probes = [placed.remote(module, cls, cfg_json) for _ in range(cpus)]
             inside = ray.get([p.get.remote() for p in probes])
             for p in probes:
                 _drop(p)
@@ -140,7 +142,8 @@ def table(rows: list[list[str]], markdown: bool) -> str:
         out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
         return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows[1:]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    lines = ("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    return "\n".join(lines)
 
 
 def main() -> None:

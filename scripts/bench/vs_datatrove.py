@@ -88,9 +88,14 @@ class Run:
     steps: dict[str, tuple[float, float, int, int]] = field(default_factory=dict)
 
 
-def load1() -> float:
+def load3() -> str:
+    """The 1, 5 and 15 minute load averages."""
     with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
+        return " ".join(f.read().split()[:3])
+
+
+def load1() -> float:
+    return float(load3().split()[0])
 
 
 # --------------------------------------------------------------------------------------------------------- input
@@ -259,7 +264,8 @@ def table(rows: list[list[str]], markdown: bool) -> str:
         out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
         return "\n".join(out)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    lines = ("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    return "\n".join(lines)
 
 
 def pairs(label: str, pages: int, runs: list[Run], markdown: bool) -> tuple[float, float]:
@@ -281,7 +287,8 @@ def breakdown(runs: list[Run], markdown: bool) -> None:
     stage also holds ray.init), the slowest shard's own seconds from its record, and what is left around them.
     Then datatrove's time by step, from its stats.json."""
     ours = [r for r in runs if r.side == "ours"]
-    rows = [["stage", "docs in -> out", "stage s (median)", "slowest shard s", "shard s summed", "start-up + scheduling s"]]
+    rows = [["stage", "docs in -> out", "stage s (median)", "slowest shard s", "shard s summed",
+             "start-up + scheduling s"]]  # fmt: skip
     total = 0.0
     for name in STAGES:
         st = med([r.stages[name][0] for r in ours])
@@ -314,7 +321,7 @@ def breakdown(runs: list[Run], markdown: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datatrove-python", default=os.environ.get("DATATROVE_PYTHON"),
-                    help="Python of a venv with the bench extra (default: $DATATROVE_PYTHON, else this Python)")  # fmt: skip
+                    help="Python of a venv with the bench extra (default: $DATATROVE_PYTHON, else this one)")  # fmt: skip
     ap.add_argument("--pages", type=int, default=10_000)
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--pairs", type=int, default=3, help="interleaved pairs on the full input")
@@ -334,8 +341,8 @@ def main() -> None:
         return
 
     python = args.datatrove_python or sys.executable
-    probe = subprocess.run([python, "-c", "import datatrove, spacy; from importlib.metadata import version; print(version('datatrove'))"],
-                           capture_output=True, text=True)  # fmt: skip
+    code = "import datatrove, spacy; from importlib.metadata import version; print(version('datatrove'))"
+    probe = subprocess.run([python, "-c", code], capture_output=True, text=True)
     if probe.returncode != 0:
         sys.exit(f"no datatrove with spaCy in {python}; install it in a venv of its own:\n"
                  f"  python -m venv --system-site-packages /tmp/dtvenv && /tmp/dtvenv/bin/pip install '.[bench]'\n"
@@ -343,11 +350,13 @@ def main() -> None:
     tmp = args.workdir or Path(tempfile.mkdtemp(prefix="polyglot-vsdt-"))
     tmp.mkdir(parents=True, exist_ok=True)
     big = make_input(tmp / f"warc-{args.pages}", args.pages, args.shards, args.seed)
-    tiny = make_input(tmp / f"warc-{args.tiny_pages}", args.tiny_pages, args.shards, args.seed) if args.tiny_pairs else []
+    tiny = []
+    if args.tiny_pairs:
+        tiny = make_input(tmp / f"warc-{args.tiny_pages}", args.tiny_pages, args.shards, args.seed)
     print(f"datatrove {probe.stdout.strip()} ({python}), extractor {args.dt_extractor}; {args.cpus} CPUs; "
           f"input {args.pages:,} pages in {len(big)} shards "
           f"({sum(f.stat().st_size for f in big) / 2**20:.1f} MB gzip WARC), tiny {args.tiny_pages} pages; "
-          f"{os.cpu_count()} cores on the machine, load {open('/proc/loadavg').read().split()[:3]}", flush=True)  # fmt: skip
+          f"{os.cpu_count()} cores on the machine, load {load3()}", flush=True)  # fmt: skip
 
     results: dict[str, list[Run]] = {"tiny": [], "full": []}
     for label, files, n in (("tiny", tiny, args.tiny_pairs), ("full", big, args.pairs)):
@@ -373,7 +382,7 @@ def main() -> None:
             ro, rd = extra / (full_o - tiny_o), extra / (full_d - tiny_d)
             print(f"without it ((full - tiny) / pages): ours {ro:,.0f} docs/s, datatrove {rd:,.0f} docs/s "
                   f"-> {ro / rd:.2f}x")  # fmt: skip
-    print(f"load average at the end: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"load average at the end: {load3()}")
     if args.workdir is None:
         shutil.rmtree(tmp, ignore_errors=True)
 
