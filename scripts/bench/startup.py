@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 IMPORTS = ["ray", "pipeline.cli", "pipeline.runtime", "pipeline.stages.extract", "pipeline.stages.langid",
            "pipeline.stages.filter"]  # fmt: skip
+#: Heavy dependencies of the stage modules: which of them a Ray worker has imported before our code runs.
+PRELOADED = ("numpy", "pyarrow", "pydantic", "fsspec", "yaml", "xxhash", "rich")
 STAGES = {
     "extract": ("pipeline.stages.extract", "ExtractStage"),
     "langid": ("pipeline.stages.langid", "LangidStage"),
@@ -74,8 +76,10 @@ def make_probe():  # noqa: ANN201 - a Ray actor class
 
         def __init__(self, module: str, cls: str, cfg_json: str) -> None:
             import importlib
+            import sys
 
             c0, t0 = time.process_time(), time.perf_counter()
+            self.preloaded = [m for m in PRELOADED if m in sys.modules]
             stage_cls = getattr(importlib.import_module(module), cls)
             c1, t1 = time.process_time(), time.perf_counter()
             from pipeline.config import PipelineConfig
@@ -89,10 +93,17 @@ def make_probe():  # noqa: ANN201 - a Ray actor class
         def get(self) -> dict[str, float]:
             return self.times
 
+        def loaded(self) -> list[str]:
+            return self.preloaded
+
     return Probe
 
 
-def ray_side(cpus: int, rounds: int) -> tuple[list[tuple[str, float]], list[tuple[str, float, dict[str, float]]]]:
+Timings = list[tuple[str, float]]
+WorkerTimings = list[tuple[str, float, dict[str, float]]]
+
+
+def ray_side(cpus: int, rounds: int) -> tuple[Timings, WorkerTimings, list[str]]:
     sys.path.insert(0, str(ROOT))
     import ray
 
@@ -103,8 +114,9 @@ def ray_side(cpus: int, rounds: int) -> tuple[list[tuple[str, float]], list[tupl
     cfg = parse_config({"run": {"work_dir": str(tmp)}, "ray": {"num_cpus": cpus, "object_store_mb": 256},
                         "extract": {"inputs": [str(tmp / "none.warc.gz")]}})  # fmt: skip
     cfg_json = cfg.model_dump_json()
-    session: list[tuple[str, float]] = []
-    workers: list[tuple[str, float, dict[str, float]]] = []
+    session: Timings = []
+    workers: WorkerTimings = []
+    preloaded: list[str] = []
     for r in range(rounds):
         t0 = time.perf_counter()
         ensure_ray(cfg.ray)
@@ -127,6 +139,7 @@ def ray_side(cpus: int, rounds: int) -> tuple[list[tuple[str, float]], list[tupl
             placed = probe.options(num_cpus=stage_cls.cpus_per_worker)
             probes = [placed.remote(module, cls, cfg_json) for _ in range(cpus)]
             inside = ray.get([p.get.remote() for p in probes])
+            preloaded = ray.get(probes[0].loaded.remote())
             for p in probes:
                 _drop(p)
             mean = {k: statistics.mean(d[k] for d in inside) for k in inside[0]}
@@ -134,7 +147,7 @@ def ray_side(cpus: int, rounds: int) -> tuple[list[tuple[str, float]], list[tupl
         t0 = time.perf_counter()
         shutdown_ray()
         session.append(("ray.shutdown (shutdown_ray)", time.perf_counter() - t0))
-    return session, workers
+    return session, workers, preloaded
 
 
 def table(rows: list[list[str]], markdown: bool) -> str:
@@ -162,7 +175,7 @@ def main() -> None:
     rows += [[name, f"{w:.2f}", f"{c:.2f}"] for name, w, c in imports(args.repeats)]
     print(table(rows, args.markdown), "\n", flush=True)
 
-    session, workers = ray_side(args.cpus, args.rounds)
+    session, workers, preloaded = ray_side(args.cpus, args.rounds)
     rows = [["Ray session", "median s", "min s", "max s"]]
     for name in dict.fromkeys(n for n, _ in session):
         xs = [s for n, s in session if n == name]
@@ -177,7 +190,9 @@ def main() -> None:
                      f"{med['import_cpu']:.2f}", f"{med['import_wall']:.2f}", f"{med['setup_cpu']:.2f}",
                      f"{med['setup_wall']:.2f}"])  # fmt: skip
     print(table(rows, args.markdown))
-    print(f"\nload after: {load()}")
+    print(f"\nalready imported in a Ray worker before the stage module: {', '.join(preloaded) or 'none of them'} "
+          f"(of {', '.join(PRELOADED)})")
+    print(f"load after: {load()}")
 
 
 if __name__ == "__main__":

@@ -321,7 +321,7 @@ def breakdown(runs: list[Run], markdown: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datatrove-python", default=os.environ.get("DATATROVE_PYTHON"),
-                    help="Python of a venv with the bench extra (default: $DATATROVE_PYTHON, else this one)")  # fmt: skip
+                    help="the Python of a venv with the bench extra (default: $DATATROVE_PYTHON, else this one)")
     ap.add_argument("--pages", type=int, default=10_000)
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--pairs", type=int, default=3, help="interleaved pairs on the full input")
