@@ -335,6 +335,8 @@ def main() -> None:
     ap.add_argument("--_datatrove-side", dest="dt_side", help=argparse.SUPPRESS)
     ap.add_argument("--_out", dest="dt_out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.pairs < 1:
+        ap.error("--pairs must be at least 1")
 
     if args.dt_side:
         datatrove_side(args.dt_side, args.dt_out, args.cpus, args.dt_extractor)
