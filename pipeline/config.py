@@ -110,12 +110,13 @@ class RaySection(_Section):
     num_cpus: int | None = Field(default=None, ge=1, description="CPUs of the embedded Ray (default: all).")
     object_store_mb: int = Field(default=1024, ge=64, description="Object store of the embedded Ray.")
     max_workers: int | None = Field(default=None, ge=1, description="Cap on parallel workers per stage.")
-    in_driver_below: int = Field(
-        default=2,
+    in_driver_below_mb: float = Field(
+        default=1.0,
         ge=0,
-        description="A stage with fewer shards to run than this runs them in the driver process without starting "
-        "Ray (a small run pays no Ray start-up; a crash in native code then ends the run instead of one worker). "
-        "Not when Ray is already up or a cluster is joined; 0: always Ray.",
+        description="A stage whose shards to run have input files totalling less than this runs them in the driver "
+        "process, one after the other, without starting Ray (a small run pays no Ray start-up; a crash in native "
+        "code then ends the run instead of one worker). Not when Ray is already up or a cluster is joined; 0: always "
+        "Ray.",
     )
     shard_retries: int = Field(
         default=2,

@@ -648,7 +648,7 @@ def run_stage(
     if pending:
         if listings.size(ipath) is not None:
             remove(ipath)  # records are about to change: a run killed from here on must not trust the old index
-        if _in_driver(cfg, address, len(pending)):
+        if _in_driver(cfg, address, pending, listings):
             _run_in_driver(stage, pending, result, settle)
         else:
             ensure_ray(cfg.ray, address)
@@ -828,11 +828,21 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -
     return results
 
 
-def _in_driver(cfg: PipelineConfig, address: str | None, n_pending: int) -> bool:
-    """Whether a stage's pending shards run in this process: fewer than `ray.in_driver_below`, with no Ray
-    running and none to join (a small run then pays no Ray start-up)."""
+def _in_driver(cfg: PipelineConfig, address: str | None, pending: list[tuple[ShardTask, dict[str, Any]]],
+               listings: FolderListings) -> bool:  # fmt: skip
+    """Whether a stage's pending shards run in this process: their input files total less than
+    `ray.in_driver_below_mb`, no Ray is running and none is to be joined (a small run pays no Ray start-up). A task
+    without input files (a download) or with an input of unknown size goes to Ray."""
     joining = address or os.environ.get("RAY_ADDRESS") or cfg.ray.address
-    return n_pending < cfg.ray.in_driver_below and not joining and not ray_is_up()
+    if joining or ray_is_up() or cfg.ray.in_driver_below_mb <= 0:
+        return False
+    total = 0
+    for task, _ in pending:
+        sizes = [listings.size(p) for p in task.inputs]
+        if not sizes or any(n is None for n in sizes):
+            return False
+        total += sum(n for n in sizes if n is not None)
+    return total < cfg.ray.in_driver_below_mb * 2**20
 
 
 def _run_in_driver(

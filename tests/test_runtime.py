@@ -236,8 +236,8 @@ def test_workers_serve_every_stage_of_a_run(ray_session, tmp_path: Path) -> None
     assert pids(second) <= pids(first), (pids(first), pids(second))
 
 
-def test_a_one_shard_run_stays_in_the_driver_without_ray(tmp_path: Path) -> None:
-    """`ray.in_driver_below`: a stage with one shard to run needs no Ray; the records say it ran in the driver."""
+def test_a_small_run_stays_in_the_driver_without_ray(tmp_path: Path) -> None:
+    """`ray.in_driver_below_mb`: a stage with little input needs no Ray; the records say it ran in the driver."""
     import subprocess
     import sys
 
