@@ -36,3 +36,15 @@ def ray_session():
     ensure_ray(RaySection(num_cpus=2, object_store_mb=256))
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _ray_up_when_asked(request: pytest.FixtureRequest) -> None:
+    """A test that asks for Ray gets it, also when a CLI run in an earlier test shut it down: it must not fall back to
+    running its small stages in the pytest process (`ray.in_driver_below_mb`), where a planted worker crash would end
+    the whole session."""
+    if "ray_session" in request.fixturenames:
+        from pipeline.config import RaySection
+        from pipeline.runtime import ensure_ray
+
+        ensure_ray(RaySection(num_cpus=2, object_store_mb=256))
