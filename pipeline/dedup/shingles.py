@@ -34,9 +34,10 @@ The regex tokenizer is ~60% of that time; it is what makes punctuation and Unico
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from pipeline.text.scripts import dominant_script
 
@@ -87,23 +88,27 @@ its particles), so eojeol 5-grams are also too coarse for edits: mean true J at 
 """
 
 
-@dataclass(frozen=True)
-class ShingleConfig:
-    """How documents are cut into shingles. Frozen (hashable): pass it to workers / cache on it."""
+class ShingleConfig(BaseModel):
+    """How documents are cut into shingles: the `dedup.shingles` section of the config. Frozen (hashable): pass it to
+    workers / cache on it."""
 
-    word_n: int = 5
-    char_n: int = 5
-    #: "char" (default, measured) or "word" for Korean (`Hang`, `Kore`).
-    korean: str = "char"
-    char_scripts: frozenset = field(default=CHAR_SCRIPTS)
-    nfkc: bool = True
-    lowercase: bool = True
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
-    def __post_init__(self) -> None:
-        if self.word_n < 1 or self.char_n < 1:
-            raise ValueError("word_n and char_n must be >= 1")
-        if self.korean not in ("char", "word"):
-            raise ValueError(f"korean must be 'char' or 'word', got {self.korean!r}")
+    word_n: int = Field(default=5, ge=1, description="Word n-gram size for space-delimited scripts.")
+    char_n: int = Field(default=5, ge=1, description="Character n-gram size for zh/ja/th and other no-space scripts.")
+    korean: Literal["char", "word"] = Field(
+        default="char", description="Korean (`Hang`, `Kore`): character n-grams (measured: see above) or eojeol n-grams."
+    )
+    char_scripts: frozenset[str] = Field(
+        default=CHAR_SCRIPTS, description="Scripts cut into character n-grams (ISO 15924 codes)."
+    )
+    nfkc: bool = Field(default=True, description="NFKC-normalize before cutting.")
+    lowercase: bool = Field(default=True, description="Case-fold before cutting.")
+
+    @field_serializer("char_scripts")
+    def _sorted(self, v: frozenset[str]) -> list[str]:
+        """In a fixed order: the config hash (what decides reruns) must not depend on set iteration order."""
+        return sorted(v)
 
 
 DEFAULT_CONFIG = ShingleConfig()

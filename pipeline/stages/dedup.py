@@ -53,14 +53,12 @@ from pipeline.dedup.lsh import (
     band_keys,
     bucket_edges,
     dedupe_edges,
-    lsh_params,
     partition_band_keys,
     salt_buckets,
-    verified_lsh_params,
 )
 from pipeline.dedup.minhash import MinHasher
 from pipeline.dedup.normalize import exact_hash, exact_hashes
-from pipeline.dedup.shingles import ShingleConfig, text_script
+from pipeline.dedup.shingles import text_script
 from pipeline.dedup.stars import (
     both_ways,
     large_star,
@@ -102,21 +100,11 @@ CLUSTERS_VERSION = "4"
 
 #: What each step reads of the `dedup` section: a change reruns that step and what follows, nothing earlier.
 SIGNATURE_KEYS = tuple(f"dedup.{k}" for k in (
-    "exact", "fuzzy", "scope", "threshold", "num_perm", "bands", "rows", "shingles", "hashfunc", "seed", "num_partitions",
+    "exact", "fuzzy", "scope", "threshold", "num_perm", "bands", "rows", "verify", "shingles", "hashfunc", "seed",
+    "num_partitions",
 ))  # fmt: skip
-CLUSTER_KEYS = (*SIGNATURE_KEYS, "dedup.verify")
+CLUSTER_KEYS = SIGNATURE_KEYS  # verify also decides the LSH shape (lsh_shape), so the signatures read it too
 APPLY_KEYS = ("dedup.keep",)
-
-
-def lsh_shape(cfg: PipelineConfig) -> tuple[int, int]:
-    """(bands, rows) in force: explicit values, else the verified-LSH optimum (18 x 7 for 0.8 / 128), else
-    datasketch's optimum for the threshold."""
-    d = cfg.dedup
-    if d.bands is not None or d.rows is not None:
-        return lsh_params(d.threshold, d.num_perm, bands=d.bands, rows=d.rows)
-    if d.verify != "off":
-        return verified_lsh_params(d.threshold, d.num_perm)
-    return lsh_params(d.threshold, d.num_perm)
 
 
 def _part_name(p: int) -> str:
@@ -167,8 +155,8 @@ class DedupSignatures(Stage):
     def setup(self) -> None:
         d = self.cfg.dedup
         self.hasher = MinHasher(d.num_perm, d.seed, d.hashfunc, "affine32")
-        self.shingles = ShingleConfig(word_n=d.shingles.word_n, char_n=d.shingles.char_n, korean=d.shingles.korean)
-        self.bands, self.rows = lsh_shape(self.cfg)
+        self.shingles = d.shingles
+        self.bands, self.rows = d.lsh_shape()
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         d = self.cfg.dedup
