@@ -19,6 +19,9 @@ Counts in the shard's record: documents kept and removed per language and rule (
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -27,7 +30,7 @@ from pipeline.filter.quality import QualityFilter, QualityResult
 from pipeline.filter.url import URLFilter
 from pipeline.stages import upstream_tasks
 from pipeline.stages.base import BatchResult, DocumentStage, ShardStats, ShardTask
-from pipeline.storage import join, write_parquet
+from pipeline.storage import join, parquet_writer
 
 
 class FilterStage(DocumentStage):
@@ -72,7 +75,9 @@ class FilterStage(DocumentStage):
         return [pa.field("text", pa.string()), pa.field("lines_removed", pa.int32()), pa.field("pii_masked", pa.int32())]
 
     def begin(self, task: ShardTask, num_rows: int) -> None:
-        self._attributes: list[pa.Table] | None = [] if "attributes" in task.outputs else None
+        # Each batch's measurements are spilled to a local Arrow file: the output's columns (their union) are known
+        # only after the last batch, and holding them would grow a worker with the shard.
+        self._attributes: _Spill | None = _Spill() if "attributes" in task.outputs else None
         self._langs: set[str] = set()
 
     def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
@@ -122,17 +127,46 @@ class FilterStage(DocumentStage):
         """The measurements of the whole shard in one file, written once the last batch is measured: its columns are
         the union of every batch's (sorted; float32, a few hundred bytes a document). The schema metadata
         ``polyglot.thresholds`` holds, per language, each column's rule, comparison and threshold."""
-        if self._attributes is None:
+        spill = self._attributes
+        if spill is None:
             return
-        empty = pa.record_batch({"doc_id": pa.array([], pa.string()), "lang": pa.array([], pa.string())})
-        parts = self._attributes or [_attributes(empty, [], [])]
-        attrs = pa.concat_tables(parts, promote_options="default")
-        fixed = ["doc_id", "lang", "filter_reason"]
-        attrs = attrs.select(fixed + sorted(set(attrs.column_names) - set(fixed)))
         thresholds = {lang: self.quality.thresholds_for(lang) for lang in sorted(self._langs)}
         meta = {b"polyglot.thresholds": json.dumps(thresholds, sort_keys=True, ensure_ascii=False).encode()}
-        write_parquet(attrs.replace_schema_metadata(meta), task.outputs["attributes"])
-        self._attributes = None
+        fixed = [pa.field("doc_id", pa.string()), pa.field("lang", pa.string()), pa.field("filter_reason", pa.string())]
+        schema = pa.schema(fixed + [pa.field(n, pa.float32()) for n in sorted(spill.names)], metadata=meta)
+        try:
+            with parquet_writer(task.outputs["attributes"], schema) as out:
+                for part in spill.parts():
+                    n = part.num_rows
+                    out.write(pa.table([part.column(f.name) if f.name in part.column_names else pa.nulls(n, f.type)
+                                        for f in schema], schema=schema))  # fmt: skip
+        finally:
+            spill.close()
+            self._attributes = None
+
+
+class _Spill:
+    """Per-batch attribute tables in a local temporary folder (Arrow IPC, read back one at a time)."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="polyglot-attributes-")
+        self._count = 0
+        self.names: set[str] = set()
+
+    def append(self, table: pa.Table) -> None:
+        self.names.update(n for n in table.column_names if n not in ("doc_id", "lang", "filter_reason"))
+        with pa.OSFile(os.path.join(self._dir.name, f"{self._count:06d}.arrow"), "wb") as f, \
+                pa.ipc.new_file(f, table.schema) as w:  # fmt: skip
+            w.write_table(table)
+        self._count += 1
+
+    def parts(self) -> Iterator[pa.Table]:
+        for i in range(self._count):  # read into memory: the writer may keep a part's rows past the next one
+            with pa.OSFile(os.path.join(self._dir.name, f"{i:06d}.arrow")) as f:
+                yield pa.ipc.open_file(f).read_all()
+
+    def close(self) -> None:
+        self._dir.cleanup()
 
 
 def _attributes(batch: pa.RecordBatch, reasons: list[str | None], rows: list[dict[str, float]]) -> pa.Table:
