@@ -353,14 +353,33 @@ def global_record_path(cfg: PipelineConfig, stage: str, step: str) -> str:
     return join(cfg.run.work_dir, STATE_DIR, stage, "_global", f"{step}.json")
 
 
+def stage_records(cfg: PipelineConfig, stage: str, shard_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The completion records of a stage's shards, by shard id: from the stage's index (one read) for every record
+    whose listed file has the indexed size, else from its own file, so a step that reads a whole stage's records
+    costs a listing and an index read, not a request per shard."""
+    listings = FolderListings()
+    index = _read_index(index_path(cfg, stage), listings)
+    out: dict[str, dict[str, Any]] = {}
+    for sid in shard_ids:
+        path = record_path(cfg, stage, sid)
+        known = index.get(sid)
+        if known is not None and listings.size(path) == len(json_bytes(known)):
+            out[sid] = known
+        else:
+            out[sid] = read_json(path)
+    return out
+
+
 def shard_records_fingerprint(
     cfg: PipelineConfig, stage_cls: type[Stage], tasks: list[ShardTask], extra: Callable[[dict[str, Any]], str] | None = None
 ) -> str:
     """One fingerprint of the completion records of `tasks` (their inputs and config, plus `extra(record)` if
     given): a corpus-wide step that reads those shards' outputs is redone exactly when one of them was redone."""
     parts = []
-    for t in sorted(tasks, key=lambda t: t.shard_id):
-        rec = read_json(record_path(cfg, stage_cls.name, t.shard_id))
+    ordered = sorted(tasks, key=lambda t: t.shard_id)
+    records = stage_records(cfg, stage_cls.name, [t.shard_id for t in ordered])
+    for t in ordered:
+        rec = records[t.shard_id]
         parts.append(f"{t.shard_id}:{rec['input_fingerprint']}:{rec['config_hash']}:{extra(rec) if extra else ''}")
     return xxhash.xxh3_64_hexdigest("|".join(parts).encode())
 

@@ -262,3 +262,26 @@ def test_a_small_run_stays_in_the_driver_without_ray(tmp_path: Path) -> None:
     for stage in ("extract", "langid", "filter"):
         rec = json.loads((tmp_path / "out" / "_state" / stage / "one.json").read_text())
         assert rec["run"]["node"] == "driver", stage
+
+
+def test_a_whole_stage_of_records_is_one_index_read(ray_session, tmp_path: Path, monkeypatch) -> None:
+    """`stage_records` (what corpus-wide steps read) takes the records from the stage's index, and a record file
+    that no longer has the indexed size from the file itself."""
+    import pipeline.runtime as runtime
+
+    _inputs(tmp_path)
+    cfg = _cfg(tmp_path)
+    assert run_stage(ToyStage, cfg).ok
+    ids = [f"shard-{s}" for s in range(4)]
+    reads: list[str] = []
+    real = runtime.read_json
+    monkeypatch.setattr(runtime, "read_json", lambda url: reads.append(url) or real(url))
+    records = runtime.stage_records(cfg, "toy", ids)
+    assert sorted(records) == ids and all(r["shard_id"] == s for s, r in records.items())
+    assert reads == [runtime.index_path(cfg, "toy")]
+    path = Path(record_path(cfg, "toy", "shard-2"))
+    changed = dict(json.loads(path.read_text()), note="rewritten")
+    path.write_text(json.dumps(changed))
+    reads.clear()
+    assert runtime.stage_records(cfg, "toy", ids)["shard-2"]["note"] == "rewritten"
+    assert reads == [runtime.index_path(cfg, "toy"), str(path)]

@@ -380,11 +380,12 @@ class BalanceStage(Stage):
 
 def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, int]:
     """Σ ``tokens/chosen/<lang>`` over the select step's completion records (languages with none left out)."""
-    from pipeline.runtime import record_path
+    from pipeline.runtime import stage_records
 
     out: dict[str, int] = defaultdict(int)
+    records = stage_records(cfg, BalanceStage.name, [t.shard_id for t in tasks])
     for t in tasks:
-        rec = read_json(record_path(cfg, BalanceStage.name, t.shard_id))
+        rec = records[t.shard_id]
         for key, n in rec["stats"]["counters"].items():
             if key.startswith("tokens/chosen/"):
                 out[key.removeprefix("tokens/chosen/")] += n

@@ -423,7 +423,7 @@ def _shard_token_batches(url: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 def write_megatron(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, Any]:
     """``shards/megatron/corpus_text_document.{bin,idx}``: every row of the output shards, shard 0 first, in stored
     order, one document each (with the eos id appended under ``shards.megatron_eod``); returns the manifest entry."""
-    from pipeline.runtime import record_path
+    from pipeline.runtime import stage_records
 
     processor = load_tokenizer(cfg)
     eod: int | None = None
@@ -435,10 +435,11 @@ def write_megatron(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, Any
                 "eos piece (tokenizer.eos_id: -1): train it with one, or set shards.megatron_eod: false"
             )
     ordered = sorted(tasks, key=lambda t: int(t.params["index"]))
+    records = stage_records(cfg, ShardsStage.name, [t.shard_id for t in ordered])
     shards = []
     first = 0
     for t in ordered:
-        st = read_json(record_path(cfg, ShardsStage.name, t.shard_id))["stats"]
+        st = records[t.shard_id]["stats"]
         rows = int(st["docs_out"])
         tokens = sum(v for k, v in st["counters"].items() if k.startswith("tokens/written/"))
         name = shard_name(int(t.params["index"]))
@@ -478,15 +479,16 @@ def build_manifest(
 ) -> dict[str, Any]:
     """manifest.json from the gather records, the balance plan and the tokenizer (and the Megatron export's entry,
     when there is one)."""
-    from pipeline.runtime import record_path
+    from pipeline.runtime import stage_records
 
     processor = load_tokenizer(cfg)
     families = {lang: lp["family"] for lang, lp in plan["plan"]["languages"].items()}
     entries = []
     by_lang: dict[str, int] = defaultdict(int)
     rows_by_lang: dict[str, int] = defaultdict(int)
+    records = stage_records(cfg, ShardsStage.name, [t.shard_id for t in tasks])
     for t in tasks:
-        st = read_json(record_path(cfg, ShardsStage.name, t.shard_id))["stats"]
+        st = records[t.shard_id]["stats"]
         prefix = "tokens/written/"
         per_lang = {k.removeprefix(prefix): v for k, v in st["counters"].items() if k.startswith(prefix)}
         for lang, v in per_lang.items():

@@ -153,20 +153,24 @@ class CorpusEstimate:
 
 def corpus_estimate(cfg: PipelineConfig) -> CorpusEstimate:
     """Sizes per language from the upstream records (no data pass); FileNotFoundError when a shard is missing."""
-    from pipeline.runtime import record_path
+    from pipeline.runtime import record_path, stage_records
+    from pipeline.storage import FolderListings
 
     upstream = upstream_stage(cfg, "tokenizer")
     docs: dict[str, int] = defaultdict(int)
     chars: dict[str, int] = defaultdict(int)
     nbytes: dict[str, int] = defaultdict(int)
-    for task in upstream_tasks(cfg, "tokenizer"):
-        path = record_path(cfg, upstream, task.shard_id)
-        if not exists(path) or not exists(task.outputs["main"]):
+    tasks = upstream_tasks(cfg, "tokenizer")
+    listings = FolderListings()  # one listing per folder, not two calls per shard
+    for task in tasks:
+        if listings.size(record_path(cfg, upstream, task.shard_id)) is None or listings.size(task.outputs["main"]) is None:
             raise FileNotFoundError(
                 f"tokenizer needs the {upstream} output of shard {task.shard_id} ({task.outputs['main']}), which is "
                 f"not complete: run `polyglot {upstream}` first"
             )
-        for lang, counts in read_json(path)["stats"]["by_lang"].items():
+    records = stage_records(cfg, upstream, [t.shard_id for t in tasks])
+    for task in tasks:
+        for lang, counts in records[task.shard_id]["stats"]["by_lang"].items():
             if counts.get("docs_out", 0) > 0:
                 docs[lang] += counts["docs_out"]
                 chars[lang] += counts["chars_out"]
@@ -602,11 +606,12 @@ def _train_outputs(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, str
 
 def _train_inputs(cfg: PipelineConfig, tasks: list[ShardTask]) -> str:
     """The sample shards' records and the parallel text: what the trained tokenizers and their report are made of."""
-    from pipeline.runtime import record_path
+    from pipeline.runtime import stage_records
 
     if not tasks:
         raise ValueError(f"tokenizer: the {upstream_stage(cfg, 'tokenizer')} output has no shards")
-    records = [read_json(record_path(cfg, SAMPLE_STAGE, t.shard_id)) for t in tasks]
+    by_shard = stage_records(cfg, SAMPLE_STAGE, [t.shard_id for t in tasks])
+    records = [by_shard[t.shard_id] for t in tasks]
     parallel_all = read_parallel_text(_parallel_source(cfg))
     parallel_hash = xxhash.xxh3_64_hexdigest(json.dumps(parallel_all, sort_keys=True, ensure_ascii=False).encode())
     parts = [f"{t.shard_id}:{r['input_fingerprint']}:{r['config_hash']}" for t, r in zip(tasks, records)]
@@ -614,12 +619,13 @@ def _train_inputs(cfg: PipelineConfig, tasks: list[ShardTask]) -> str:
 
 
 def _train(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, Any]:
-    from pipeline.runtime import record_path
+    from pipeline.runtime import stage_records
 
     estimate = corpus_estimate(cfg)
     if not estimate.chars:
         raise ValueError(f"tokenizer: the {estimate.upstream} output has no documents to train on")
-    records = [read_json(record_path(cfg, SAMPLE_STAGE, t.shard_id)) for t in tasks]
+    by_shard = stage_records(cfg, SAMPLE_STAGE, [t.shard_id for t in tasks])
+    records = [by_shard[t.shard_id] for t in tasks]
     source = _parallel_source(cfg)
     parallel = {lang: s for lang, s in read_parallel_text(source).items() if estimate.chars.get(lang, 0) > 0}
     return _train_and_report(cfg, tasks, records, estimate, parallel, source, _train_outputs(cfg, tasks))
