@@ -552,12 +552,24 @@ def _return_workers(cpus: float, workers: list[Any]) -> None:
         _idle_workers.setdefault((_job(), cpus), []).extend(workers)
 
 
-def release_idle_workers() -> None:
-    """Drop the idle workers, freeing their CPUs for tasks (`run_global_step`, `run_tasks` call it)."""
+def release_idle_workers(wait_s: float = 5.0) -> None:
+    """Drop the idle workers, freeing their CPUs for tasks (`run_global_step`, `run_tasks` call it). Killing an actor
+    is asynchronous: wait (up to `wait_s`) until the cluster shows their CPUs free, else tasks submitted at once
+    would be placed only where a CPU already is (all on one node)."""
+    if not any(_idle_workers.values()):
+        _idle_workers.clear()
+        return
+    import ray
+
+    freed = sum(cpus * len(pool) for (_, cpus), pool in _idle_workers.items())
+    before = ray.available_resources().get("CPU", 0.0)
     for pool in _idle_workers.values():
         for a in pool:
             _drop(a)
     _idle_workers.clear()
+    deadline = time.monotonic() + wait_s
+    while ray.available_resources().get("CPU", 0.0) < before + freed - 1e-6 and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # ------------------------------------------------------------------------------------------------------ the runner

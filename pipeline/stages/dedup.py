@@ -440,9 +440,17 @@ def _map_tasks(fn: Any, jobs: list[Any], label: str) -> list[Any]:
     """`fn(job)` for every job as Ray tasks (Ray runs as many at once as there are CPUs); results in job order."""
     import ray
 
-    # SPREAD: partitions go to every node (Ray would otherwise keep short tasks on the driver's node)
-    remote = ray.remote(num_cpus=1, max_retries=2, scheduling_strategy="SPREAD")(fn)
-    refs = [remote.remote(j) for j in jobs]
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # Partition i prefers node i mod N (soft: any node when that one is busy or gone): with SPREAD alone, tasks this
+    # short all ran on the node whose worker was up first.
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
+    remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+    refs = [
+        remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True)).remote(j)
+        if nodes else remote.remote(j)
+        for i, j in enumerate(jobs)
+    ]
     try:
         return ray.get(refs)
     except Exception as e:  # noqa: BLE001 - re-raised with the step's name
