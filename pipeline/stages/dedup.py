@@ -439,7 +439,6 @@ def _star_step(job: dict[str, Any]) -> dict[str, Any]:
 def _map_tasks(fn: Any, jobs: list[Any], label: str) -> list[Any]:
     """`fn(job)` for every job as Ray tasks (Ray runs as many at once as there are CPUs); results in job order."""
     import ray
-
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     # Partition i prefers node i mod N (soft: any node when that one is busy or gone): with SPREAD alone, tasks this
