@@ -130,12 +130,9 @@ class InputSettings(BaseModel):
     @field_validator("lang")
     @classmethod
     def _known_lang(cls, v: str | None) -> str | None:
-        if v is not None:
-            from pipeline.lang.codes import UND, normalize_label
+        from pipeline.lang.codes import known_language
 
-            if normalize_label(v) == UND:
-                raise ValueError(f"{v!r} is not a language")
-        return v
+        return known_language(v)
 
     @property
     def labels_language(self) -> bool:

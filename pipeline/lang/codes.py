@@ -525,6 +525,14 @@ def _unknown(what: str, label: str) -> ValueError:
 
 
 @functools.lru_cache(maxsize=8192)
+def known_language(code: str | None) -> str | None:
+    """`code` unchanged when it names a language (any form `normalize_label` reads), else ValueError: the check
+    behind every settings field that takes one language for all documents."""
+    if code is not None and normalize_label(code) == UND:
+        raise ValueError(f"{code!r} is not a language")
+    return code
+
+
 def normalize_label(label: str, script: str | None = None, *, strict: bool = True) -> str:
     """The canonical ``xxx_Scpt`` code (or `UND`) of a language label in any common form.
 
