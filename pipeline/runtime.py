@@ -23,6 +23,7 @@ import sys
 import time
 import traceback
 import uuid
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -723,7 +724,7 @@ class CorpusStep:
     describe: Callable[[dict[str, Any]], str] | None = None
 
 
-class CompositeStage:
+class CompositeStage(ABC):
     """A stage made of per-shard and corpus-wide steps (e.g. signatures → clusters → apply), which the runtime
     executes in order (`run_composite`). Its result is its last per-shard step's, under the stage's name, with the
     corpus-wide steps' summaries in `steps`."""
@@ -734,8 +735,9 @@ class CompositeStage:
     result_step: ClassVar[type[Stage]]
 
     @classmethod
+    @abstractmethod
     def steps(cls, cfg: PipelineConfig) -> list[ShardStep | CorpusStep]:
-        raise NotImplementedError
+        """The stage's steps, in order (at least one per-shard step)."""
 
     @classmethod
     def prepare(cls, cfg: PipelineConfig) -> None:

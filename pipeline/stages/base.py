@@ -202,18 +202,9 @@ class Stage(ABC):
 
         return work_path(self.cfg, self.name) if "/" in self.name else join(self.cfg.run.work_dir, self.name)
 
+    @abstractmethod
     def plan(self) -> list[ShardTask]:
-        """The shard tasks of this stage (driver side; cheap, no data is read). A document stage's shards are
-        those of the document stage it reads, planned from that stage's completion records."""
-        from pipeline.stages import upstream_tasks
-
-        if self.kind != "document":
-            raise NotImplementedError(f"{type(self).__name__} is a {self.kind} stage: it must plan its own shards")
-        return [
-            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=True),
-                      input_hashes=t.reading())
-            for t in upstream_tasks(self.cfg, self.name)
-        ]
+        """The shard tasks of this stage (driver side; cheap, no data is read)."""
 
     def config_parts(self) -> tuple[str, ...]:
         """The config keys (sections or dotted paths) whose change must redo completed shards; a plug-in's own
@@ -290,6 +281,17 @@ class DocumentStage(Stage):
     reason_column: ClassVar[str]
     batch_rows: ClassVar[int] = 1000
     batch_bytes: ClassVar[int] = 32 * 2**20
+
+    def plan(self) -> list[ShardTask]:
+        """A document stage's shards are those of the document stage it reads, planned from that stage's completion
+        records (kept and removed outputs per shard)."""
+        from pipeline.stages import upstream_tasks
+
+        return [
+            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=True),
+                      input_hashes=t.reading())
+            for t in upstream_tasks(self.cfg, self.name)
+        ]
 
     def main_fields(self) -> list[pa.Field]:
         """New columns of the kept documents, in order (a name of an input column replaces that column in place)."""
