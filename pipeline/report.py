@@ -1425,3 +1425,40 @@ def tokenizer_report_markdown(report: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- orchestration
+
+
+# ------------------------------------------------------------------------------------- the stages' summary lines
+
+
+def components_note(summary: dict[str, Any]) -> str:
+    """How dedup's clusters step found its components, for the summary line."""
+    if summary.get("components") != "distributed":
+        return "on the driver"
+    return f"distributed: {summary['rounds']} rounds, peak {summary['max_task_peak_mb']:,.0f} MB per task"
+
+
+def dedup_clusters_line(summary: dict[str, Any]) -> str:
+    """The line dedup's clusters step prints when it ran (from its summary)."""
+    return (
+        f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
+        f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
+        f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges; "
+        f"components {components_note(summary)}) | {summary['seconds']:.1f} s"
+    )
+
+
+def tokenizer_summary_line(report: dict[str, Any], seconds: float, skipped: bool) -> str:
+    """The line `polyglot tokenizer` prints at the end (from report.json)."""
+    comp = report["composition"]
+    parity = report["parity"]
+    bal = parity.get("balanced", {}).get("ratio")
+    unb = parity.get("unbalanced", {}).get("ratio")
+    ratio = f"parity {bal:.2f}" if isinstance(bal, float) and math.isfinite(bal) else "parity -"
+    if unb is not None:
+        ratio += f" (unbalanced {unb:.2f})"
+    s = report["settings"]
+    return (
+        f"tokenizer{' (unchanged, skipped)' if skipped else ''}: {len(comp)} languages | sample "
+        f"{sum(r['sample_chars'] for r in comp.values()):,} chars | {s['model_type']} {s['vocab_size']:,} | {ratio} | "
+        f"ids identical on {report['id_parity']['documents']:,} docs | {seconds:.1f} s"
+    )
