@@ -1462,3 +1462,25 @@ def tokenizer_summary_line(report: dict[str, Any], seconds: float, skipped: bool
         f"{sum(r['sample_chars'] for r in comp.values()):,} chars | {s['model_type']} {s['vocab_size']:,} | {ratio} | "
         f"ids identical on {report['id_parity']['documents']:,} docs | {seconds:.1f} s"
     )
+
+
+def balance_plan_line(summary: dict[str, Any]) -> str:
+    """The line balance's plan step prints when it ran (from its summary)."""
+    return (
+        f"balance plan: {summary['languages']} languages in {summary['families']} families | "
+        f"{summary['available_tokens']:,} tokens available -> {summary['achieved_tokens']:,} chosen "
+        f"(target {summary['target_tokens']:,}) | {summary['warnings']} warnings | {summary['seconds']:.1f} s"
+    )
+
+
+def megatron_line(summary: dict[str, Any]) -> str:
+    """The line the shards stage's Megatron export prints when it ran (from its summary)."""
+    return (f"shards megatron: {summary['documents']:,} documents, {summary['tokens']:,} {summary['dtype']} tokens "
+            f"-> {summary['prefix']}.bin/.idx")  # fmt: skip
+
+
+def shards_manifest_line(manifest: dict[str, Any], path: str) -> str:
+    """The line `polyglot shards` prints at the end (from manifest.json)."""
+    mix = ", ".join(f"{lang} {w:.1%}" for lang, w in sorted(manifest["lang_weights"].items(), key=lambda kv: -kv[1]))
+    return (f"shards manifest: {manifest['num_shards']} shards, {manifest['rows']:,} rows, {manifest['tokens']:,} "
+            f"tokens ({mix}) -> {path}")  # fmt: skip

@@ -22,12 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.dedup.components import Clusters, clusters_from_labels, connected_components
-from pipeline.dedup.distributed import MapTasks, distributed_labels, map_in_process, rmtree
+from pipeline.dedup.distributed import MapTasks, distributed_labels, map_in_process
 from pipeline.dedup.edges import candidate_edges_to_file, exact_edges, partition_edges, verified_mask
 from pipeline.dedup.lsh import dedupe_edges
 from pipeline.dedup.settings import DedupSettings
 from pipeline.dedup.signatures import EMPTY_HASH, part_name
-from pipeline.storage import join, read_arrow, write_arrow
+from pipeline.storage import join, read_arrow, remove_tree, write_arrow
 
 REASON_EXACT = "exact-duplicate"
 REASON_NEAR = "near-duplicate"
@@ -64,7 +64,7 @@ def find_clusters(
     src_parts: list[np.ndarray] = []
     dst_parts: list[np.ndarray] = []
     summary: dict[str, Any] = {"documents": n, "shards": len(shards)}
-    rmtree(work)  # leftovers of a killed run
+    remove_tree(work)  # leftovers of a killed run
     exact_pairs = exact_edges(exact, scope, usable) if d.exact and n and d.components != "distributed" else None
     distributed = d.components == "distributed"
     candidate_files: list[str] | None = None
@@ -123,7 +123,7 @@ def find_clusters(
         cid = connected_components(n, src, dst)
         del src, dst, src_parts, dst_parts
         summary["components"] = "driver"
-    rmtree(work)
+    remove_tree(work)
     decisions = decide(cid, exact, scope, chars, d.keep)
     for i, path in enumerate(decision_files):
         lo = int(bases[i])

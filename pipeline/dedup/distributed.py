@@ -25,7 +25,7 @@ from pipeline.dedup.edges import exact_edges, verified_mask
 from pipeline.dedup.settings import DedupSettings
 from pipeline.dedup.signatures import EMPTY_HASH, part_name
 from pipeline.dedup.stars import both_ways, large_star, small_star, sorted_unique, split_by_node, star_labels, unsettled
-from pipeline.storage import fs_and_path, join, read_arrow, write_arrow
+from pipeline.storage import join, read_arrow, remove_tree, write_arrow
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ MAX_ROUNDS = 100
 def map_in_process(fn: Callable[[Any], Any], jobs: list[Any], label: str) -> list[Any]:
     """`fn(job)` for every job, one after the other in this process."""
     return [fn(j) for j in jobs]
-
-
-def rmtree(url: str) -> None:
-    """Remove a folder (or file) and everything below it, when it exists."""
-    fs, path = fs_and_path(url)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
 
 
 def reset_peak() -> None:
@@ -178,9 +171,9 @@ def star_rounds(
         peak = max(peak, *(r["peak_mb"] for r in res))
         nodes.update(_nodes(res))
         edges, left = sum(r["edges"] for r in res) // 2, sum(r["unsettled"] for r in res)
-        rmtree(current)
+        remove_tree(current)
         if left == 0:
-            rmtree(after_large)
+            remove_tree(after_large)
             break
         if rounds >= MAX_ROUNDS:
             raise RuntimeError(f"dedup components: not settled after {MAX_ROUNDS} rounds ({left:,} nodes left)")
@@ -193,7 +186,7 @@ def star_rounds(
         )
         peak = max(peak, *(r["peak_mb"] for r in res))
         nodes.update(_nodes(res))
-        rmtree(after_large)
+        remove_tree(after_large)
         log.info(
             f"dedup components: round {rounds}: {edges:,} edges, {left:,} unsettled nodes | "
             f"{time.perf_counter() - t_round:.1f} s",
@@ -204,7 +197,7 @@ def star_rounds(
         t = read_arrow(join(labels_dir, f"{part_name(p)}.arrow"))
         labels[t.column("doc").to_numpy()] = t.column("label").to_numpy()
         clustered += t.num_rows
-    rmtree(root)
+    remove_tree(root)
     log.info(
         f"dedup components: settled after {rounds} rounds, {clustered:,} documents joined to another",
     )

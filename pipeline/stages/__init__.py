@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
+    import sentencepiece as spm
+
     from pipeline.runtime import StageResult
     from pipeline.stages.base import ShardTask, Stage
 
@@ -124,14 +126,49 @@ def tokenizer_model_path(cfg: PipelineConfig) -> str:
     return join(tokenizer_dir(cfg), "tokenizer.model")
 
 
+def require_tokenizer(cfg: PipelineConfig, stage: str) -> str:
+    """The tokenizer model's path; FileNotFoundError with what to run when it is missing."""
+    from pipeline.storage import exists
+
+    path = tokenizer_model_path(cfg)
+    if not exists(path):
+        raise FileNotFoundError(
+            f"{stage} needs the shared tokenizer at {path}, which does not exist: run `polyglot tokenizer` first"
+        )
+    return path
+
+
+def load_tokenizer(cfg: PipelineConfig) -> spm.SentencePieceProcessor:
+    """The shared SentencePiece model, read through fsspec (works for object-store work dirs too)."""
+    import sentencepiece as spm
+
+    from pipeline.storage import open_input
+
+    with open_input(tokenizer_model_path(cfg)) as f:
+        return spm.SentencePieceProcessor(model_proto=f.read())
+
+
+def tokenizer_sha256(cfg: PipelineConfig) -> str:
+    """The sha256 of the shared tokenizer model's bytes."""
+    import hashlib
+
+    from pipeline.storage import open_input
+
+    with open_input(tokenizer_model_path(cfg)) as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 __all__: list[str] = [
     "DOCUMENT_STAGES",
     "completed_tasks",
     "document_stages",
+    "load_tokenizer",
+    "require_tokenizer",
     "runner",
     "stage_class",
     "tokenizer_dir",
     "tokenizer_model_path",
+    "tokenizer_sha256",
     "upstream_stage",
     "upstream_tasks",
 ]
