@@ -3,34 +3,35 @@ and the manifest — the logic of `polyglot shards` (`pipeline.stages.shards` pl
 
 The steps, as `polyglot shards` runs them:
 
-1. **scatter** (per balance shard on Ray actors): SentencePiece (once
-   per actor) encodes the chosen documents into numpy offsets + ids (`scatter_shard`, `pipeline.tokenizer.encode.encode_batch`; the
-   Arrow list column is built from numpy — 1,800 MB/s against 51 MB/s from Python lists) and checks every length
-   against balance's ``num_tokens`` (a different tokenizer fails loudly). Repeats become separate rows with a
-   ``repeat`` index (0 .. repeats-1), and every row gets a **shuffle key** = xxh3-64 of (doc_id, repeat) under a
-   seed salted from ``shards.seed``; its output shard is ``key mod N``, so copies of one document land in
-   independent shards. ``N = ceil(achieved tokens / shard_tokens)`` is fixed on the driver from balance's plan before
-   this step. One scatter file per balance shard (``_work/shards/scatter/<shard>.arrow``, Arrow IPC *file* format) holds
-   one record batch per output shard, rows sorted by key: the (input, output) pieces of the shuffle as batches of
-   one file rather than M × N files (millions on a real crawl), read back by batch index through the file footer.
+1. **scatter** (per balance shard on Ray actors): SentencePiece (once per actor) encodes the chosen documents into
+   numpy offsets + ids (`scatter_shard`, `pipeline.tokenizer.encode.encode_batch`; the Arrow list column is built
+   from numpy — 1,800 MB/s against 51 MB/s from Python lists) and checks every length against balance's
+   ``num_tokens`` (a different tokenizer fails loudly). Repeats become separate rows with a ``repeat`` index (0 ..
+   repeats-1), and every row gets a **shuffle key** = xxh3-64 of (doc_id, repeat) under a seed salted from
+   ``shards.seed``; its output shard is ``key mod N``, so copies of one document land in independent shards. ``N =
+   ceil(achieved tokens / shard_tokens)`` is fixed on the driver from balance's plan before this step. One scatter
+   file per balance shard (``_work/shards/scatter/<shard>.arrow``, Arrow IPC *file* format) holds one record batch
+   per output shard, rows sorted by key: the (input, output) pieces of the shuffle as batches of one file rather than
+   M × N files (millions on a real crawl), read back by batch index through the file footer.
 2. **gather** (one Ray worker task per output shard; `gather_shard`): batch ``j`` of every scatter file, merged by key
    (each piece is sorted, so an output batch of ~`ROWS_PER_BATCH` rows is a key range: a contiguous slice of every
    piece, sorted by (key, doc_id, repeat)), streamed to ``shards/shard-NNNNN.arrow`` through a temporary name while
    its sha256 is computed. Memory: one output batch plus the memory-mapped pieces.
-3. **manifest** (driver; `build_manifest`): ``shards/manifest.json`` (per shard: name, rows, tokens, tokens per language, bytes,
-   sha256; totals per language and family; the tokenizer's sha256, vocabulary size, id dtype and special ids) and a
-   dataset card ``shards/README.md`` (per-language and per-family tables, how to load). Then the scatter files and
-   their records are deleted, as are shard files and records left by an earlier run with a larger N.
-4. **Megatron export** (driver, only with ``shards.megatron``, before the manifest, which lists it; `export_megatron`): every row of
-   the output shards, shard 0 first, in stored order, streamed batch by batch from the (memory-mapped) shards into
-   one indexed dataset ``shards/megatron/corpus_text_document.{bin,idx}`` (`pipeline.megatron`; the eos id after
-   every document with ``shards.megatron_eod``). One pair for the corpus, not one per shard: GPT-NeoX reads one
-   ``data_path`` and splits it train/valid/test by document range; several paths need train, valid and test lists
-   with weights of their own. Redone only when a shard changed; its record sits with the manifest's. Turned off,
-   its files and record are removed. Speed (`scripts/bench/megatron.py`, 50 M tokens, one process, 2 shared cores):
-   with eod ids ~240 M tokens/s at load 5 (~100 M at load 18), bounded by the sha256 the manifest lists (~450 MB/s
-   here); a plain copy of the shards' bytes takes 1/4.4 (1/2.9) of the time, a per-document loop like
-   preprocess_data.py's builder 4.7x (4.5x) the export's.
+3. **manifest** (driver; `build_manifest`): ``shards/manifest.json`` (per shard: name, rows, tokens, tokens per
+   language, bytes, sha256; totals per language and family; the tokenizer's sha256, vocabulary size, id dtype and
+   special ids) and a dataset card ``shards/README.md`` (per-language and per-family tables, how to load). Then the
+   scatter files and their records are deleted, as are shard files and records left by an earlier run with a larger
+   N.
+4. **Megatron export** (driver, only with ``shards.megatron``, before the manifest, which lists it;
+   `export_megatron`): every row of the output shards, shard 0 first, in stored order, streamed batch by batch from
+   the (memory-mapped) shards into one indexed dataset ``shards/megatron/corpus_text_document.{bin,idx}``
+   (`pipeline.megatron`; the eos id after every document with ``shards.megatron_eod``). One pair for the corpus, not
+   one per shard: GPT-NeoX reads one ``data_path`` and splits it train/valid/test by document range; several paths
+   need train, valid and test lists with weights of their own. Redone only when a shard changed; its record sits with
+   the manifest's. Turned off, its files and record are removed. Speed (`scripts/bench/megatron.py`, 50 M tokens, one
+   process, 2 shared cores): with eod ids ~240 M tokens/s at load 5 (~100 M at load 18), bounded by the sha256 the
+   manifest lists (~450 MB/s here); a plain copy of the shards' bytes takes 1/4.4 (1/2.9) of the time, a per-document
+   loop like preprocess_data.py's builder 4.7x (4.5x) the export's.
 
 Everything is a pure function of its inputs: the same documents, tokenizer and settings give byte-identical files.
 

@@ -9,13 +9,13 @@
    split into `num_partitions` files by a hash of (band, bucket): every member of a bucket lands in the same
    partition, whichever shard it came from.
 2. **clusters** (corpus-wide, `pipeline.dedup.clusters`): one Ray task per partition sorts its keys and links the
-   members of every bucket as a chain (k members, k-1 edges). The driver keeps the candidate edges whose Jaccard reaches the
-   threshold (`verify`: of the shingle-hash sets, or the signature estimate), a batch of edges at a time reading only
-   their documents' rows, adds a chain per group of identical normalized texts (exact
-   duplicates), and takes connected components with scipy, or, above `distributed_above_edges`, with distributed
-   large-star/small-star rounds (see Scale). Each cluster keeps one document — the first in corpus
-   order (shard id, then record offset), or the longest — and the decision for every document is written per shard.
-   Not Ray Data `groupby` (130 s for 2M keys here, see the Ray notes) and not a pairwise index: sorting is the grouping.
+   members of every bucket as a chain (k members, k-1 edges). The driver keeps the candidate edges whose Jaccard
+   reaches the threshold (`verify`: of the shingle-hash sets, or the signature estimate), a batch of edges at a time
+   reading only their documents' rows, adds a chain per group of identical normalized texts (exact duplicates), and
+   takes connected components with scipy, or, above `distributed_above_edges`, with distributed large-star/small-star
+   rounds (see Scale). Each cluster keeps one document — the first in corpus order (shard id, then record offset), or
+   the longest — and the decision for every document is written per shard. Not Ray Data `groupby` (130 s for 2M keys
+   here, see the Ray notes) and not a pairwise index: sorting is the grouping.
 3. **apply** (per shard, `DedupStage`): kept documents go to `dedup/<shard>.parquet` with `dup_cluster_size` (how many
    copies the corpus had; balancing may upsample by it) and `dup_cluster_id` (the kept document's id); removed ones to
    `_removed/dedup/<shard>.parquet` with `dedup_reason` (`exact-duplicate` when its normalized text equals the kept

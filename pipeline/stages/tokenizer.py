@@ -1,36 +1,36 @@
 """`polyglot tokenizer`: the shared SentencePiece tokenizer, trained on a family-balanced sample, in two steps on Ray.
 
-1. **sample** (per shard on Ray actors, `TokenizerSample`, sub-stage ``tokenizer/sample``; `pipeline.tokenizer.sample`). The per-language sizes
-   come from the upstream stage's completion records (``_state/<upstream>/<shard>.json`` → ``stats.by_lang``
-   ``chars_out``), read on the driver: no pass over the data. `training_quotas` turns `sample_budget` (a share of the
-   corpus, ``sample_fraction``, at most ``sample_chars``) into characters per language — balanced with
-   ``sampling_alpha`` over families then languages, and, with ``compare_unbalanced``, *unbalanced* (alpha 1,
-   proportional) with the same total, for the comparison. A document is drawn when ``xxh64(doc_id, seed) / 2^64 <
-   quota / available`` for its language: the choice depends on the seed and the document only, never on how the
-   corpus is sharded (the totals are only approximately the quotas; both are reported). Drawn documents are NFC
-   normalized (below) and cut into training lines (`split_training_lines`); ``tokenizer/sample/<shard>.parquet``
-   holds ``lang, line, balanced, unbalanced``. Beside it ``tokenizer/verify/<shard>.parquet`` holds the shard's
-   ``verify_docs`` documents per language with the smallest ``xxh3(doc_id, seed)`` (raw text, as the later stages
-   encode it); the global bottom-k of those is again independent of sharding. The step's identity is its input file
-   plus the quotas and sampling keys (`TokenizerSample.input_fingerprint`): a change of ``vocab_size`` retrains
-   without re-reading the corpus, a change of the corpus totals redraws every shard. Its records carry, per language,
-   the documents and characters read (``docs_in``/``chars_in``: the exact corpus) and drawn for the balanced sample
-   (``docs_out``/``chars_out``), the unbalanced ones as counters ``unbalanced/docs/<lang>``,
-   ``unbalanced/chars/<lang>``. They sit below ``_state/tokenizer/sample/``, out of the stats funnel (the tokenizer
-   removes no document).
-2. **train** (corpus-wide, `pipeline.tokenizer.build.train_tokenizers`, ONE Ray task with ``num_cpus = num_threads``, capped by the largest
-   node). Reads the sample files in shard-id order and trains with `train_sentencepiece` (fixed seed, fixed thread
-   count: bit-identical model bytes on every run), exports with `export_hf` (tokenizer.model, tokenizer.json,
-   tokenizer_config.json, special_tokens_map.json), runs `compare_ids` on the verification documents and the parallel
-   sentences — any id difference fails the stage before anything is published — with ``compare_unbalanced`` trains
-   the unbalanced tokenizer with the same settings (``tokenizer/unbalanced/tokenizer.model``), and measures the
-   tokenizers on the parallel text (`parity_report`); the wall and CPU seconds of each part go to the report. A file
-   whose bytes did not change is not rewritten (its mtime, hence the fingerprint that ``balance`` and ``shards`` key
-   on, stays). The driver writes ``tokenizer/report.json`` and ``report.md`` (parity
-   of both tokenizers, the ratios, sample composition per language and family: estimate, quota and drawn
-   characters, id-parity result) and the global record ``_state/tokenizer/_global/train.json`` whose ``stats``
-   hold the same per-language figures for ``polyglot stats``. The step is skipped when the sample records, the
-   parallel text and the ``tokenizer`` section did not change.
+1. **sample** (per shard on Ray actors, `TokenizerSample`, sub-stage ``tokenizer/sample``;
+   `pipeline.tokenizer.sample`). The per-language sizes come from the upstream stage's completion records
+   (``_state/<upstream>/<shard>.json`` → ``stats.by_lang`` ``chars_out``), read on the driver: no pass over the data.
+   `training_quotas` turns `sample_budget` (a share of the corpus, ``sample_fraction``, at most ``sample_chars``)
+   into characters per language — balanced with ``sampling_alpha`` over families then languages, and, with
+   ``compare_unbalanced``, *unbalanced* (alpha 1, proportional) with the same total, for the comparison. A document
+   is drawn when ``xxh64(doc_id, seed) / 2^64 < quota / available`` for its language: the choice depends on the seed
+   and the document only, never on how the corpus is sharded (the totals are only approximately the quotas; both are
+   reported). Drawn documents are NFC normalized (below) and cut into training lines (`split_training_lines`);
+   ``tokenizer/sample/<shard>.parquet`` holds ``lang, line, balanced, unbalanced``. Beside it
+   ``tokenizer/verify/<shard>.parquet`` holds the shard's ``verify_docs`` documents per language with the smallest
+   ``xxh3(doc_id, seed)`` (raw text, as the later stages encode it); the global bottom-k of those is again
+   independent of sharding. The step's identity is its input file plus the quotas and sampling keys
+   (`TokenizerSample.input_fingerprint`): a change of ``vocab_size`` retrains without re-reading the corpus, a change
+   of the corpus totals redraws every shard. Its records carry, per language, the documents and characters read
+   (``docs_in``/``chars_in``: the exact corpus) and drawn for the balanced sample (``docs_out``/``chars_out``), the
+   unbalanced ones as counters ``unbalanced/docs/<lang>``, ``unbalanced/chars/<lang>``. They sit below
+   ``_state/tokenizer/sample/``, out of the stats funnel (the tokenizer removes no document).
+2. **train** (corpus-wide, `pipeline.tokenizer.build.train_tokenizers`, ONE Ray task with ``num_cpus = num_threads``,
+   capped by the largest node). Reads the sample files in shard-id order and trains with `train_sentencepiece` (fixed
+   seed, fixed thread count: bit-identical model bytes on every run), exports with `export_hf` (tokenizer.model,
+   tokenizer.json, tokenizer_config.json, special_tokens_map.json), runs `compare_ids` on the verification documents
+   and the parallel sentences — any id difference fails the stage before anything is published — with
+   ``compare_unbalanced`` trains the unbalanced tokenizer with the same settings
+   (``tokenizer/unbalanced/tokenizer.model``), and measures the tokenizers on the parallel text (`parity_report`);
+   the wall and CPU seconds of each part go to the report. A file whose bytes did not change is not rewritten (its
+   mtime, hence the fingerprint that ``balance`` and ``shards`` key on, stays). The driver writes
+   ``tokenizer/report.json`` and ``report.md`` (parity of both tokenizers, the ratios, sample composition per
+   language and family: estimate, quota and drawn characters, id-parity result) and the global record
+   ``_state/tokenizer/_global/train.json`` whose ``stats`` hold the same per-language figures for ``polyglot stats``.
+   The step is skipped when the sample records, the parallel text and the ``tokenizer`` section did not change.
 
 The sample's NFC composition, what drives the parity ratio and the demo's figures: `pipeline.tokenizer.sample`;
 the parallel text: `pipeline.tokenizer.parity`.

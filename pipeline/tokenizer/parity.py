@@ -8,9 +8,10 @@ meaning. Characters per token is reported beside it but is not comparable across
 carries what several Latin letters do). `compare_parity` sets a balanced tokenizer beside an unbalanced one trained
 with the same settings.
 
-**Parallel text** (`read_parallel_text`). ``tokenizer.parity_text`` (a directory of ``<lang>.txt`` with
-line-aligned sentences, any code form in the file name) or the bundled ``pipeline/data/parallel/`` (40 everyday
-sentences in the 13 demo language variants, written for this project). Only languages present in both the corpus and the parallel text are measured.
+**Parallel text** (`read_parallel_text`). ``tokenizer.parity_text`` (a directory of ``<lang>.txt`` with line-aligned
+sentences, any code form in the file name) or the bundled ``pipeline/data/parallel/`` (40 everyday sentences in the
+13 demo language variants, written for this project). Only languages present in both the corpus and the parallel text
+are measured.
 """
 
 from __future__ import annotations

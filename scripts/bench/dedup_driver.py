@@ -4,8 +4,9 @@ Builds a synthetic corpus per size (3 KB documents of random words from a 20,000
 copy of an earlier one: 1% of its words replaced), as the langid stage's output in 16 shards; runs the dedup
 signatures on local Ray; then runs the corpus-wide clusters step (`cluster_step`, i.e.
 `pipeline.dedup.clusters.find_clusters`: candidate edges, exact verification, components, decision files) in a fresh
-Python process and prints that process's peak RSS. The driver should hold per document only a few small columns (id, scope, exact hash, length, cluster arrays), never
-the documents' shingle sets: the target is a peak at 160,000 documents no more than 1.2x the peak at 10,000.
+Python process and prints that process's peak RSS. The driver should hold per document only a few small columns (id,
+scope, exact hash, length, cluster arrays), never the documents' shingle sets: the target is a peak at 160,000
+documents no more than 1.2x the peak at 10,000.
 
 Not a test: run it by hand,  python scripts/bench/dedup_driver.py [--docs 10000,160000] [--shards 16]
 """
