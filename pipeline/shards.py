@@ -302,6 +302,22 @@ def shard_token_batches(url: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             yield ids.offsets.to_numpy(), ids.values.to_numpy()
 
 
+def megatron_prefix(shards_dir: str) -> str:
+    """``<shards_dir>/megatron/corpus_text_document``: the data path to give GPT-NeoX or Megatron-LM."""
+    return join(shards_dir, "megatron", MEGATRON_NAME)
+
+
+def megatron_eod_id(processor: spm.SentencePieceProcessor) -> int:
+    """The id appended after every document (``shards.megatron_eod``): the tokenizer's eos; ValueError without one."""
+    eod = int(processor.eos_id())
+    if eod < 0:
+        raise ValueError(
+            "shards.megatron_eod appends the tokenizer's eos id after every document, but the tokenizer has no "
+            "eos piece (tokenizer.eos_id: -1): train it with one, or set shards.megatron_eod: false"
+        )
+    return eod
+
+
 @dataclass(frozen=True)
 class WrittenShard:
     """An output shard as the Megatron export and the manifest see it: its file, name, rows and tokens."""
@@ -324,7 +340,7 @@ def export_megatron(shards_dir: str, shards: list[WrittenShard], vocab_size: int
         first += s.rows
     batches = itertools.chain.from_iterable(shard_token_batches(s.url) for s in shards)
     info = megatron.write_indexed_dataset(
-        join(shards_dir, "megatron", MEGATRON_NAME),
+        megatron_prefix(shards_dir),
         batches,
         num_documents=first,
         dtype=megatron.token_dtype(vocab_size),

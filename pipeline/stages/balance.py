@@ -237,6 +237,24 @@ def achieved_from_records(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[s
     return {lang: n for lang, n in sorted(out.items()) if n}
 
 
+def check_balance_complete(cfg: PipelineConfig, plan: dict[str, Any]) -> None:
+    """Every balance shard is complete and current, and the tokenizer is the one balance counted with (`plan`: its
+    plan.json); RuntimeError saying what to run otherwise. What `polyglot shards` checks first."""
+    from pipeline.runtime import is_complete
+
+    stage = BalanceStage(cfg)
+    stale = [t.shard_id for t in stage.plan() if not is_complete(stage, t)]
+    if stale:
+        raise RuntimeError(
+            f"balance is missing or out of date for {len(stale)} shard(s) ({', '.join(stale[:5])}"
+            f"{', ...' if len(stale) > 5 else ''}): run `polyglot balance` first"
+        )
+    if plan.get("tokenizer_sha256") != tokenizer_sha256(cfg):
+        raise RuntimeError(
+            "the tokenizer changed after `polyglot balance` counted tokens with it: run `polyglot balance` again"
+        )
+
+
 class Balance(CompositeStage):
     """`polyglot balance`: counts (per shard) -> plan (driver, skipped when nothing changed) -> select (per shard)
     -> the plan table. Its result's `warnings` are the plan's, `details` the achieved tokens and the table."""

@@ -36,18 +36,19 @@ from pipeline.report import dataset_card, megatron_line, shards_manifest_line
 from pipeline.runtime import CompositeStage, CorpusStep, ShardStep, StageResult
 from pipeline.shards import (
     INPUT_COLUMNS,
-    MEGATRON_NAME,
     WrittenShard,
     build_manifest,
     export_megatron,
     gather_shard,
+    megatron_eod_id,
+    megatron_prefix,
     num_output_shards,
     scatter_shard,
     shard_name,
     tokenizer_entry,
 )
 from pipeline.stages import load_tokenizer, require_tokenizer, tokenizer_model_path, tokenizer_sha256
-from pipeline.stages.balance import BalanceStage, plan_json_path
+from pipeline.stages.balance import BalanceStage, check_balance_complete, plan_json_path
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
     atomic_write_bytes,
@@ -91,15 +92,6 @@ def manifest_path(cfg: PipelineConfig) -> str:
 
 def card_path(cfg: PipelineConfig) -> str:
     return join(shards_dir(cfg), "README.md")
-
-
-def megatron_dir(cfg: PipelineConfig) -> str:
-    return join(shards_dir(cfg), "megatron")
-
-
-def megatron_prefix(cfg: PipelineConfig) -> str:
-    """``shards/megatron/corpus_text_document``: the data path to give GPT-NeoX or Megatron-LM."""
-    return join(megatron_dir(cfg), MEGATRON_NAME)
 
 
 def balance_plan(cfg: PipelineConfig) -> dict[str, Any]:
@@ -240,14 +232,7 @@ def _tokens_by_lang(stats: dict[str, Any]) -> dict[str, int]:
 def write_megatron(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, Any]:
     """The Megatron step (`pipeline.shards.export_megatron`); returns the manifest entry."""
     processor = load_tokenizer(cfg)
-    eod: int | None = None
-    if cfg.shards.megatron_eod:
-        eod = int(processor.eos_id())
-        if eod < 0:
-            raise ValueError(
-                "shards.megatron_eod appends the tokenizer's eos id after every document, but the tokenizer has no "
-                "eos piece (tokenizer.eos_id: -1): train it with one, or set shards.megatron_eod: false"
-            )
+    eod = megatron_eod_id(processor) if cfg.shards.megatron_eod else None
     shards = [
         WrittenShard(t.outputs["main"], shard_name(int(t.params["index"])), int(st["docs_out"]),
                      sum(_tokens_by_lang(st).values()))
@@ -291,23 +276,6 @@ def _write_manifest(cfg: PipelineConfig, tasks: list[ShardTask]) -> dict[str, An
     return {k: built[k] for k in ("num_shards", "rows", "tokens")}
 
 
-def _check_balance_complete(cfg: PipelineConfig, plan: dict[str, Any]) -> None:
-    """Every balance shard is complete and current, and the tokenizer is the one balance counted with."""
-    from pipeline.runtime import is_complete
-
-    stage = BalanceStage(cfg)
-    stale = [t.shard_id for t in stage.plan() if not is_complete(stage, t)]
-    if stale:
-        raise RuntimeError(
-            f"balance is missing or out of date for {len(stale)} shard(s) ({', '.join(stale[:5])}"
-            f"{', ...' if len(stale) > 5 else ''}): run `polyglot balance` first"
-        )
-    if plan.get("tokenizer_sha256") != tokenizer_sha256(cfg):
-        raise RuntimeError(
-            "the tokenizer changed after `polyglot balance` counted tokens with it: run `polyglot balance` again"
-        )
-
-
 class Shards(CompositeStage):
     """`polyglot shards`: scatter (per balance shard; skipped when every output shard is current) -> gather (per
     output shard) -> Megatron export (with ``shards.megatron``) -> manifest and dataset card -> clean-up. Its
@@ -319,7 +287,7 @@ class Shards(CompositeStage):
     @classmethod
     def prepare(cls, cfg: PipelineConfig) -> None:
         require_tokenizer(cfg, "shards")
-        _check_balance_complete(cfg, balance_plan(cfg))
+        check_balance_complete(cfg, balance_plan(cfg))
 
     @classmethod
     def steps(cls, cfg: PipelineConfig) -> list[ShardStep | CorpusStep]:
@@ -334,8 +302,8 @@ class Shards(CompositeStage):
             steps.append(CorpusStep(
                 "megatron", write_megatron, MEGATRON_VERSION,
                 lambda cfg: xxhash.xxh3_64_hexdigest(f"eod={cfg.shards.megatron_eod}".encode()),
-                outputs=lambda cfg, tasks: {"bin": megatron.bin_path(megatron_prefix(cfg)),
-                                            "idx": megatron.idx_path(megatron_prefix(cfg))},
+                outputs=lambda cfg, tasks: {"bin": megatron.bin_path(megatron_prefix(shards_dir(cfg))),
+                                            "idx": megatron.idx_path(megatron_prefix(shards_dir(cfg)))},
                 inputs=_gathered_identity, describe=megatron_line,
             ))  # fmt: skip
         steps.append(CorpusStep(
@@ -355,7 +323,7 @@ class Shards(CompositeStage):
         remove_tree(scatter_dir(cfg))
         remove_tree(join(cfg.run.work_dir, "_state", ShardsScatter.name))
         if not cfg.shards.megatron:  # Megatron files of an earlier run would no longer match the shards
-            remove_tree(megatron_dir(cfg))
+            remove_tree(join(shards_dir(cfg), "megatron"))
             remove(global_record_path(cfg, "shards", "megatron"))
         names = {shard_name(int(t.params["index"])) for t in ShardsStage(cfg).plan()}
         for f in list_files(shards_dir(cfg), ".arrow"):
