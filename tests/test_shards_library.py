@@ -38,7 +38,8 @@ def test_shuffle_keys_depend_on_doc_copy_and_seed() -> None:
 
 
 def _balanced(processor, n: int = 40) -> pa.Table:
-    texts = [f"Document number {i} about the weather." if i % 2 else f"문서 {i}번 날씨 이야기" for i in range(n)]
+    texts = [f"Document number {i} about the weather." if i % 2 else f"문서 {i}번 날씨 이야기"
+             for i in range(n)]  # fmt: skip
     return pa.table({
         "doc_id": [f"d{i:03d}" for i in range(n)], "text": texts,
         "lang": ["eng_Latn" if i % 2 else "kor_Hang" for i in range(n)],
@@ -64,13 +65,15 @@ def test_scatter_then_gather_round_trip(tmp_path, small_tokenizer) -> None:
         assert g.sha256 == hashlib.sha256(out.read_bytes()).hexdigest() and g.size == out.stat().st_size
         shard = pa.ipc.open_stream(pa.memory_map(str(out))).read_all()
         assert shard.schema == output_schema(pa.uint16(), True)
-        keys = shuffle_keys([d.encode() for d in shard.column("doc_id").to_pylist()], shard.column("repeat").to_numpy(), 5)
+        ids = [d.encode() for d in shard.column("doc_id").to_pylist()]
+        keys = shuffle_keys(ids, shard.column("repeat").to_numpy(), 5)
         assert (np.diff(keys.astype(np.float64)) >= 0).all() and (keys % np.uint64(3) == j).all()
         rows += shard.num_rows
         tokens += sum(c["tokens"] for c in g.by_lang.values())
         for row in shard.to_pylist()[:3]:
             assert row["input_ids"] == small_tokenizer.encode(row["text"])
-    expected_tokens = sum(n * r for n, r in zip(table.column("num_tokens").to_pylist(), table.column("repeats").to_pylist()))
+    repeats = table.column("repeats").to_pylist()
+    expected_tokens = sum(n * r for n, r in zip(table.column("num_tokens").to_pylist(), repeats))
     assert rows == sum(table.column("repeats").to_pylist()) and tokens == expected_tokens
     again = str(tmp_path / "again.arrow")
     scatter_shard(small_tokenizer, halves[0], again, num_shards=3, seed=5, write_text=True)

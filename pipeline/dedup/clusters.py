@@ -1,14 +1,14 @@
 """The corpus-wide clusters step of `polyglot dedup`: candidate edges, verification, exact-duplicate chains,
 connected components and the keep decision of every document, from the per-shard signature files.
 
-One task per LSH partition sorts its keys and links the members of every bucket as a chain (k members, k-1 edges).
-On the driver path the caller keeps the candidate edges whose Jaccard reaches the threshold (`verified_mask`: of the
+One task per LSH partition sorts its keys and links the members of every bucket as a chain (k members, k-1 edges). On
+the driver path the caller keeps the candidate edges whose Jaccard reaches the threshold (`verified_edges`: of the
 shingle-hash sets, or the signature estimate), a batch of edges at a time reading only their documents' rows, adds a
 chain per group of identical normalized texts (exact duplicates), and takes connected components with scipy; above
 `distributed_above_edges` (or with `components: distributed`) they run as large-star/small-star rounds
 (`pipeline.dedup.distributed`). Each cluster keeps one document — the first in corpus order (shard id, then record
-offset), or the longest — and the decisions of both keep policies are written per shard (`decide`), so
-changing `dedup.keep` reruns only the apply step. Not a `groupby` and not a pairwise index: sorting is the grouping.
+offset), or the longest — and the decisions of both keep policies are written per shard (`decide`), so changing
+`dedup.keep` reruns only the apply step. Not a `groupby` and not a pairwise index: sorting is the grouping.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from pipeline.dedup.components import Clusters, clusters_from_labels, connected_components
 from pipeline.dedup.distributed import MapTasks, distributed_labels, map_in_process
-from pipeline.dedup.edges import candidate_edges_to_file, exact_edges, partition_edges, verified_mask
+from pipeline.dedup.edges import candidate_edges_to_file, exact_edges, partition_edges, verified_edges
 from pipeline.dedup.lsh import dedupe_edges
 from pipeline.dedup.settings import DedupSettings
 from pipeline.dedup.signatures import EMPTY_HASH, part_name
@@ -94,9 +94,7 @@ def find_clusters(
         if not distributed:
             src, dst = dedupe_edges(src, dst)
             summary["candidate_edges"] = int(len(src))
-            if d.verify != "off" and len(src):
-                keep = verified_mask(d, sig_files, bases, src, dst)
-                src, dst = src[keep], dst[keep]
+            src, dst = verified_edges(d, sig_files, bases, src, dst)
             summary["verified_edges"] = int(len(src))
             src_parts.append(src)
             dst_parts.append(dst)

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.dedup.edges import exact_edges, verified_mask
+from pipeline.dedup.edges import exact_edges, verified_edges
 from pipeline.dedup.settings import DedupSettings
 from pipeline.dedup.signatures import EMPTY_HASH, part_name
 from pipeline.dedup.stars import both_ways, large_star, small_star, sorted_unique, split_by_node, star_labels, unsettled
@@ -93,9 +93,7 @@ def seed_edges(job: dict[str, Any]) -> dict[str, Any]:
     if job["candidates"] is not None:
         t = read_arrow(job["candidates"])
         src, dst = t.column("src").to_numpy(), t.column("dst").to_numpy()
-        if d.verify != "off" and len(src):
-            keep = verified_mask(d, job["sig_files"], job["bases"], src, dst)
-            src, dst = src[keep], dst[keep]
+        src, dst = verified_edges(d, job["sig_files"], job["bases"], src, dst)
         out["verified_edges"] = int(len(src))
         u_parts.append(src)
         v_parts.append(dst)

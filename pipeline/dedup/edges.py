@@ -105,3 +105,13 @@ def verified_mask(
             keep[lo : lo + len(s)] = verify_edges(sigs, a, b, d.threshold, return_mask=True)
         pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed batches otherwise
     return keep
+
+
+def verified_edges(
+    d: DedupSettings, files: list[str], bases: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate edges that pass verification (all of them with ``verify: off``)."""
+    if d.verify == "off" or not len(src):
+        return src, dst
+    keep = verified_mask(d, files, bases, src, dst)
+    return src[keep], dst[keep]

@@ -77,7 +77,8 @@ def _corpus(tmp_path, d: DedupSettings) -> tuple[list[dict[str, str]], list[str]
 
 def test_shard_signatures_columns() -> None:
     d = DedupSettings(num_partitions=3)
-    table = pa.table({"doc_id": ["x", "y"], "text": ["a few words here and more words", "!!!"], "lang": ["eng_Latn"] * 2})
+    texts = ["a few words here and more words", "!!!"]
+    table = pa.table({"doc_id": ["x", "y"], "text": texts, "lang": ["eng_Latn"] * 2})
     calls = []
     sig, parts = shard_signatures(table, d, make_hasher(d), calls.append)
     assert sig.column_names == ["doc_id", "lang", "scope", "exact_hash", "chars", "signature", "shingle_hashes"]
