@@ -94,8 +94,8 @@ def planted_signatures(n: int, num_perm: int, dup_fraction: float, rng: np.rando
 
 def _graph_part(job: dict) -> dict:
     """Ray task: generator g's share of the random graph, written split by node partition (both directions)."""
-    from pipeline.dedup.stars import both_ways
     from pipeline.dedup.distributed import peak_mb, reset_peak, write_split
+    from pipeline.dedup.stars import both_ways
 
     reset_peak()
     g, P, n, m = job["g"], job["partitions"], job["docs"], job["edges"]
@@ -125,8 +125,8 @@ def components_bench(args: argparse.Namespace) -> None:
     import tempfile
 
     from pipeline.config import RaySection
-    from pipeline.runtime import ensure_ray
     from pipeline.dedup.distributed import star_rounds
+    from pipeline.runtime import ensure_ray
     from pipeline.stages.dedup import _map_tasks
 
     n = m = int(args.components_edges)
