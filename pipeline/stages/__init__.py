@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import sentencepiece as spm
 
     from pipeline.runtime import StageResult
-    from pipeline.stages.base import ShardTask, Stage
+    from pipeline.stages.base import ShardStats, ShardTask, Stage
 
 Runner = Callable[[PipelineConfig, "str | None", bool], "StageResult"]
 
@@ -126,6 +127,16 @@ def tokenizer_model_path(cfg: PipelineConfig) -> str:
     return join(tokenizer_dir(cfg), "tokenizer.model")
 
 
+def count_kept(stats: ShardStats, table: pa.Table) -> None:
+    """Count every document of `table` (its `text` and `lang`) as read and kept, from Arrow's string lengths: a step
+    that passes every document on (signatures, token counts) builds no Python string for its counts."""
+    import pyarrow.compute as pc
+
+    text = table.column("text")
+    chars, nbytes = pc.utf8_length(text).to_pylist(), pc.binary_length(text).to_pylist()
+    stats.count_batch(table.column("lang").to_pylist(), [None] * table.num_rows, chars, nbytes, chars, nbytes)
+
+
 def require_tokenizer(cfg: PipelineConfig, stage: str) -> str:
     """The tokenizer model's path; FileNotFoundError with what to run when it is missing."""
     from pipeline.storage import exists
@@ -161,6 +172,7 @@ def tokenizer_sha256(cfg: PipelineConfig) -> str:
 __all__: list[str] = [
     "DOCUMENT_STAGES",
     "completed_tasks",
+    "count_kept",
     "document_stages",
     "load_tokenizer",
     "require_tokenizer",

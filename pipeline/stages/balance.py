@@ -48,7 +48,14 @@ from pipeline.config import PipelineConfig
 from pipeline.lang.families import family_of
 from pipeline.report import balance_plan_line
 from pipeline.runtime import CompositeStage, CorpusStep, ShardStep, StageResult
-from pipeline.stages import load_tokenizer, require_tokenizer, tokenizer_model_path, tokenizer_sha256, upstream_tasks
+from pipeline.stages import (
+    count_kept,
+    load_tokenizer,
+    require_tokenizer,
+    tokenizer_model_path,
+    tokenizer_sha256,
+    upstream_tasks,
+)
 from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import (
     atomic_write_bytes,
@@ -141,10 +148,8 @@ class BalanceCounts(Stage):
         )
         write_arrow(counts, task.outputs["counts"])
         write_json(task.outputs["sketch"], sketch.to_json())
-        texts, langs = table.column("text").to_pylist(), table.column("lang").to_pylist()
-        for text, lang, k in zip(texts, langs, counts.column("num_tokens").to_pylist()):
-            stats.seen(lang, text)
-            stats.kept(lang, text)
+        count_kept(stats, table)
+        for lang, k in zip(counts.column("lang").to_pylist(), counts.column("num_tokens").to_pylist()):
             stats.count(f"tokens/counted/{lang}", k)
         return stats
 

@@ -45,7 +45,7 @@ from pipeline.dedup.clusters import find_clusters
 from pipeline.dedup.signatures import make_hasher, part_name, shard_signatures
 from pipeline.report import dedup_clusters_line
 from pipeline.runtime import CompositeStage, CorpusStep, ShardStep
-from pipeline.stages import upstream_tasks
+from pipeline.stages import count_kept, upstream_tasks
 from pipeline.stages.base import BatchResult, DocumentStage, Progress, ShardStats, ShardTask, Stage, work_path
 from pipeline.storage import join, read_arrow, read_parquet, write_arrow
 
@@ -96,9 +96,7 @@ class DedupSignatures(Stage):
         for p, part in enumerate(parts):
             write_arrow(part.to_arrow(), task.outputs[part_name(p)])
         write_arrow(signatures, task.outputs["signatures"])
-        for text, lang in zip(table.column("text").to_pylist(), table.column("lang").to_pylist()):
-            stats.seen(lang, text)
-            stats.kept(lang, text)
+        count_kept(stats, table)
         stats.count("band_keys", int(table.num_rows * self.bands) if d.fuzzy else 0)
         return stats
 
