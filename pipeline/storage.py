@@ -484,3 +484,10 @@ def remove(url: str) -> None:
         fs.rm(path)
     except FileNotFoundError:
         pass
+
+
+def remove_tree(url: str) -> None:
+    """Delete a folder (or file) and everything below it; one already gone is fine."""
+    fs, path = fs_and_path(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
