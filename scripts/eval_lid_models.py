@@ -43,6 +43,7 @@ from pipeline.lang.ensemble import (  # noqa: E402
     Ensemble,
     SecondOpinion,
     load_groups,
+    Lingua,
     make_model,
 )
 from pipeline.lang.identify import LanguageIdentifier, Prediction, normalize_for_lid  # noqa: E402
@@ -105,7 +106,7 @@ class Cld3(SecondOpinion):
                 "nl no ny pa pl ps pt ro ru sd si sk sl sm sn so sq sr st su sv sw ta te tg th tr uk ur uz vi xh yi "
                 "yo zh zu").split())
 
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
         r = self._model.FindLanguage(line)
         if r.language == "und":
             return UND, 0.0
@@ -121,12 +122,13 @@ class Memo(SecondOpinion):
     def __init__(self, model: SecondOpinion) -> None:
         self.model, self.name, self.languages = model, model.name, model.languages
         self.score_is_share = model.score_is_share
-        self.cache: dict[str, tuple[str, float]] = {}
+        self.cache: dict[tuple[str, tuple[str, ...] | None], tuple[str, float]] = {}
 
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
-        got = self.cache.get(line)
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
+        key = (line, None if members is None else tuple(members))
+        got = self.cache.get(key)
         if got is None:
-            got = self.cache[line] = self.model.top(line, script)
+            got = self.cache[key] = self.model.top(line, script, members)
         return got
 
 
@@ -228,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--combos", default=None,
                     help="with --fit: only these combinations, e.g. 'cld2+markers,cld2+heliport+markers' (default all)")
     ap.add_argument("--show-languages", action="store_true", help="per-language accuracy of every row")
+    ap.add_argument("--models", default=None,
+                    help="optional models to measure beside cld2, e.g. 'lingua' (default: heliport, cld3, lingua if "
+                    "installed)")
+    ap.add_argument("--lingua-low", action="store_true", help="Lingua in its low-accuracy mode")
+    ap.add_argument("--skip-sets", default="", help="comma-separated sets to leave out, e.g. 'udhr'")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"data not found: {args.data}", file=sys.stderr)
@@ -235,7 +242,12 @@ def main(argv: list[str] | None = None) -> int:
 
     lid = MemoLid()
     second: dict[str, SecondOpinion] = {"cld2": Memo(make_model("cld2"))}
-    for name, factory in (("heliport", lambda: make_model("heliport")), ("cld3", Cld3)):
+    factories: list[tuple[str, Callable[[], SecondOpinion]]] = [
+        ("heliport", lambda: make_model("heliport")), ("cld3", Cld3),
+        ("lingua", lambda: Lingua(low_accuracy=args.lingua_low))]
+    for name, factory in factories:
+        if args.models is not None and name not in args.models.split(","):
+            continue
         try:
             second[name] = Memo(factory())
         except ImportError as e:
@@ -248,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "tatoeba_long.tsv": load_tatoeba_long(args.data),
         "udhr (whole)": [s for s in load_udhr(args.data)],
     }
+    sets = {n: s for n, s in sets.items() if not any(k and n.startswith(k) for k in args.skip_sets.split(","))}
     ft_langs = {iso(normalize_label(f"__label__{x}")) for x in LID176_LABELS}
     Row = tuple[str, Callable[[str], str], Callable[[str, str], bool] | None]
     rows: list[Row] = [("fastText lid.176", lambda t: iso(lid.predict(t).lang), None)]
@@ -256,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def macro_right(gold: str, got: str) -> bool:
         return (got, gold) in covers
-    shipped = [["cld2"], ["cld2", "heliport"]]
+    shipped = [["cld2"], ["cld2", "heliport"], ["cld2", "lingua"]]
     for names in shipped:
         if all(n in second for n in names):
             ens = Ensemble(lid, [second[n] for n in names], groups)
@@ -265,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("  same + macrolanguage fallback (a macrolanguage counts as right for its members)",
                          ensemble_fn(mf), macro_right))
     if args.fit:
-        names_all = [n for n in ("cld2", "heliport", "cld3") if n in second] + [MARKERS]
+        names_all = [n for n in ("cld2", "heliport", "cld3", "lingua") if n in second] + [MARKERS]
         for r in range(1, len(names_all) + 1):
             for names in itertools.combinations(names_all, r):
                 if args.combos is not None and "+".join(names) not in args.combos.split(","):
