@@ -194,9 +194,9 @@ def vote_all(lid: LanguageIdentifier, models: Sequence[SecondOpinion], weight: f
 
 
 def fit(lid: MemoLid, models: Sequence[SecondOpinion], groups: Sequence[ConfusableGroup], dev: list[Sample],
-        markers: bool, penalty: float = 20.0) -> dict[str, dict[str, float]]:
+        markers: bool, penalty: float = 20.0, tolerance: float = 0.005) -> dict[str, dict[str, float]]:
     """Per group, the weights (from `GRID`) with the best mean dev accuracy of its members, minus `penalty` times
-    any member's loss beyond 0.005 against fastText alone."""
+    any member's loss beyond `tolerance` against fastText alone."""
     base, _ = accuracy(dev, lambda t: iso(lid.predict_lines(t)[0].lang))
     totals = Counter(g for g, _ in dev)
     out: dict[str, dict[str, float]] = {}
@@ -215,7 +215,7 @@ def fit(lid: MemoLid, models: Sequence[SecondOpinion], groups: Sequence[Confusab
             ens = Ensemble(lid, models, [group], weights={group.name: w})
             got, _ = accuracy(sub, ensemble_fn(ens))
             val = {m: base[m] + (got.get(m, 0.0) - sub_base.get(m, 0.0)) * sub_n[m] / totals[m] for m in golds}
-            obj = sum(val.values()) / len(val) - penalty * sum(max(0.0, base[m] - val[m] - 0.005) for m in golds)
+            obj = sum(val.values()) / len(val) - penalty * sum(max(0.0, base[m] - val[m] - tolerance) for m in golds)
             if best is None or obj > best[0] + 1e-9:
                 best = (obj, w)
         assert best is not None
@@ -233,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=None,
                     help="optional models to measure beside cld2, e.g. 'lingua' (default: heliport, cld3, lingua if "
                     "installed)")
-    ap.add_argument("--lingua-low", action="store_true", help="Lingua in its low-accuracy mode")
+    ap.add_argument("--tolerance", type=float, default=0.005,
+                    help="with --fit: a member's dev loss against fastText alone that goes unpenalized")
+    ap.add_argument("--skip-alone", action="store_true", help="leave out the rows of each model alone")
+    ap.add_argument("--lingua-high", action="store_true",
+                    help="Lingua in its high-accuracy mode (default: low-accuracy, as the ensemble runs it)")
     ap.add_argument("--skip-sets", default="", help="comma-separated sets to leave out, e.g. 'udhr'")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     second: dict[str, SecondOpinion] = {"cld2": Memo(make_model("cld2"))}
     factories: list[tuple[str, Callable[[], SecondOpinion]]] = [
         ("heliport", lambda: make_model("heliport")), ("cld3", Cld3),
-        ("lingua", lambda: Lingua(low_accuracy=args.lingua_low))]
+        ("lingua", lambda: Lingua(low_accuracy=not args.lingua_high))]
     for name, factory in factories:
         if args.models is not None and name not in args.models.split(","):
             continue
@@ -264,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ft_langs = {iso(normalize_label(f"__label__{x}")) for x in LID176_LABELS}
     Row = tuple[str, Callable[[str], str], Callable[[str, str], bool] | None]
     rows: list[Row] = [("fastText lid.176", lambda t: iso(lid.predict(t).lang), None)]
-    rows += [(f"{n} alone", alone(lid, m), None) for n, m in second.items()]
+    if not args.skip_alone:
+        rows += [(f"{n} alone", alone(lid, m), None) for n, m in second.items()]
     covers = {(g.macro, m) for g in groups if g.macro for m in g.macro_of}
 
     def macro_right(gold: str, got: str) -> bool:
@@ -285,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 t0 = time.perf_counter()
                 models = [second[n] for n in names if n != MARKERS]
-                w = fit(lid, models, groups, halves["dev"], MARKERS in names)
+                w = fit(lid, models, groups, halves["dev"], MARKERS in names, tolerance=args.tolerance)
                 print(f"fitted weights, fastText + {' + '.join(names)} ({time.perf_counter() - t0:.0f} s):")
                 for g, ws in w.items():
                     print(f"  {g:<22} " + " ".join(f"{n}={v:g}" for n, v in ws.items()))

@@ -11,8 +11,8 @@ Rows (docs/s on one core, best of --repeat passes; ratio to bare fastText on the
   identify, 3 windows       LanguageIdentifier.predict, the default (long pages classified in up to 3 windows)
   ensemble cld2             Ensemble(fastText + CLD2), the default: CLD2 runs only inside confusable groups
   ensemble cld2 + heliport  the same with HeLI-OTS (if heliport is installed)
-  ensemble cld2 + lingua    the same with Lingua (if lingua-language-detector is installed), high-accuracy mode
-  ... lingua low accuracy   the same with Lingua's low-accuracy mode (trigrams only)
+  ensemble cld2 + lingua    the same with Lingua (if lingua-language-detector is installed), low-accuracy mode
+  ... lingua high accuracy  the same with Lingua's high-accuracy mode (1- to 5-grams on texts under 120 characters)
   ensemble cld2, always     every model on every page (langid.consult: always)
   langid stage process      LangidStage.process on one Parquet shard of the pages (read, decide, write both outputs),
                             default config, no Ray: what one worker core does; the issue's target is >= 1,500 docs/s
@@ -72,12 +72,17 @@ def rss_mb() -> float:
 
 
 def warm(ens: Ensemble) -> None:
-    """Build the Lingua detectors of every group where Lingua votes (what a long shard ends up holding)."""
+    """Load Lingua's models of every group where it votes (what a long shard ends up holding: Lingua loads a
+    language's models on first use and shares them between detectors)."""
     for model in ens.models:
         if isinstance(model, Lingua):
             for g in ens.groups:
-                if ens._weights[g.name].get(model.name):
-                    model.top("warm up", None, g.members)
+                if ens._weights[g.name].get(model.name) and model.detector(g.members) is not None:
+                    builder = model._lingua.LanguageDetectorBuilder.from_languages(
+                        *(model._by_code[c] for c in g.members)).with_preloaded_language_models()
+                    if model.low_accuracy:
+                        builder = builder.with_low_accuracy_mode()
+                    builder.build()
 
 
 def shard(texts: list[str], path: Path) -> None:
@@ -118,15 +123,14 @@ def main() -> None:
         print(f"(heliport not measured: {e})")
     lingua_ens: Ensemble | None = None
     try:
-        for low in (False, True):
+        for low in (True, False):
             before = rss_mb()
             t0 = time.perf_counter()
             ens_l = Ensemble(three, [cld2, Lingua(low_accuracy=low)])
-            for _ in range(2):  # the second pass: a page's models may be loaded by a later page
-                warm(ens_l)
+            warm(ens_l)
             print(f"(lingua {'low' if low else 'high'}-accuracy: detectors of the groups where it votes built in "
                   f"{time.perf_counter() - t0:.1f} s, RSS {before:,.0f} -> {rss_mb():,.0f} MB)")
-            label = "  ... lingua low accuracy" if low else "ensemble cld2 + lingua"
+            label = "ensemble cld2 + lingua" if low else "  ... lingua high accuracy"
             rows.append((label, lambda e=ens_l: [e.predict(t) for t in pages]))
             lingua_ens = lingua_ens or ens_l
     except ImportError as e:
