@@ -180,7 +180,7 @@ class LangidSection(_Section):
     ensemble: list[Literal["cld2", "heliport", "lingua"]] = Field(
         default_factory=lambda: ["cld2"],
         description="Second-opinion models that vote inside confusable groups: cld2 (default), heliport (GPL-3.0, "
-        "needs the `heliport` extra); [] for fastText alone.",
+        "needs the `heliport` extra), lingua (Apache-2.0, needs the `lingua` extra); [] for fastText alone.",
     )
     consult: Literal["groups", "always"] = Field(
         default="groups",

@@ -9,7 +9,8 @@ members, each second model's top label (when it is a member) and the group's *ma
 (`pipeline/data/lang/group_markers.tsv`: ``ikkje`` is Nynorsk, ``kerana`` Malay, ``uvijek`` Croatian or Bosnian —
 each member gets the share of the text's marker words that point to it) are added with per-group weights, and the
 member with the most votes wins. A model votes in a group only if it has labels for at least two of the members
-written in the text's script (HeLI-OTS knows Malay/Indonesian only as ``msa``: it abstains there); a model whose
+written in the text's script (HeLI-OTS knows Malay/Indonesian only as ``msa``: it abstains there; Lingua abstains
+where it lacks any member); a model whose
 weight in the group is 0 is not run. The weights were measured (README "Language ID"; ``scripts/eval_lid_models.py``).
 
 Second-opinion models:
@@ -17,6 +18,10 @@ Second-opinion models:
 - ``cld2`` — CLD2 (`pycld2`, Apache-2.0), Common Crawl's own LID; a default dependency.
 - ``heliport`` — HeLI-OTS (`heliport`, GPL-3.0, 220 languages, ~90 MB of models in the wheel, ~7 s to load); only
   with the optional extra ``pip install 'polyglot-pipeline[heliport]'``.
+- ``lingua`` — Lingua (`lingua-language-detector`, Apache-2.0, 75 languages, ~96 MB wheel); inside a group it
+  chooses among the group's members only (one detector per group, built on first use), in its low-accuracy mode
+  (~30 MB of models for the groups where it votes); only with the optional extra
+  ``pip install 'polyglot-pipeline[lingua]'``. Its weights are the groups file's ``weights_lingua`` column.
 
 When a group votes, the score is fastText's probability of the group (its members' probabilities summed): how sure
 it is that the text is in one of these languages, which is what ``langid.min_score`` should test; the vote decides
