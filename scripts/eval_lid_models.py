@@ -10,14 +10,17 @@ weights (``--fit``), odd lines (``test``) report them, so the table is measured 
 - ``tatoeba_long.tsv`` (462 sentences of ~260 characters, 85 languages) and ``udhr`` (whole UDHR texts, ~10,000
   characters) — other text, used for neither fitting nor choosing.
 
-Models: fastText lid.176 (the primary), CLD2 (pycld2), HeLI-OTS (heliport, if installed) and CLD3 (gcld3, if
-installed; it builds from source only with protobuf, so it is measured, not shipped). Rows: each model alone; the
+Models: fastText lid.176 (the primary), CLD2 (pycld2), HeLI-OTS (heliport, if installed), CLD3 (gcld3, if installed;
+it builds from source only with protobuf, so it is measured, not shipped) and Lingua (lingua-language-detector, if
+installed; low-accuracy mode as the ensemble runs it, ``--lingua-high`` for the other; alone it chooses among all its
+75 languages, in a group among the members). ``--models`` picks the optional ones. Rows: each model alone; the
 ensemble (fastText + others voting inside confusable groups) with the weights of the groups file; with ``--fit`` also
 the weights fitted here for every combination; and a vote over all languages (no groups) for comparison. Accuracy is
 per language (ISO 639-3 part), "macro" is the mean over the languages fastText can output (the languages the ensemble
 can output: the second models only choose among a group's members). Run:
 
     python scripts/eval_lid_models.py [--fit] [--show-languages]
+    python scripts/eval_lid_models.py --fit --models lingua --combos cld2+lingua+markers [--lingua-high]
 """
 
 from __future__ import annotations

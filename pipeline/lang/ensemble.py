@@ -262,11 +262,12 @@ class Lingua(SecondOpinion):
     """Lingua via lingua-language-detector (Apache-2.0, Rust, 75 languages, n-gram models inside the wheel).
 
     Lingua is most accurate when it chooses among a few languages, so inside a confusable group it runs a detector
-    built from the group's members it knows (built on first use, one per member set; the n-gram models are loaded
-    once per language and shared by the detectors). Lingua can only choose among languages it knows: in a group with
-    a member it lacks (Nepali beside Hindi/Urdu/Marathi, Uzbek beside Turkish/Azerbaijani, ``hbs``) that member's
-    text would go to a known member with full confidence, so there it abstains. Outside a group (``consult: always``, `adopt_unknown`) it runs a
-    detector of all its languages. The score is Lingua's confidence in its top label among those candidates (0..1).
+    built from the group's members (built on first use, one per member set; the n-gram models are loaded once per
+    language and shared by the detectors). Lingua can only choose among languages it knows: in a group with a member
+    it lacks (Nepali beside Hindi/Urdu/Marathi, Uzbek beside Turkish/Azerbaijani, ``hbs``) that member's text would go
+    to a known member with full confidence, so there it abstains. Outside a group (``consult: always``,
+    `adopt_unknown`) it runs a detector of all its languages. The score is Lingua's confidence in its top label among
+    those candidates (0..1).
 
     `low_accuracy` (the default, what ``langid.ensemble: [..., lingua]`` runs and the ``weights_lingua`` column was
     fitted for) is Lingua's low-accuracy mode: trigram models only, ~30 MB for the 17 languages of the groups where it
