@@ -106,6 +106,7 @@ class Pipeline:
         name. Raises `StageFailed` when shards of a stage failed, or the stage's own error (kept in
         `_state/<stage>/_stage.error.json`); Ray stays up for the next call until `close()`."""
         from pipeline import stages as registry
+        from pipeline.fusion import chains, run_chain
         from pipeline.runtime import (
             clear_stage_error,
             record_stage_error,
@@ -120,20 +121,26 @@ class Pipeline:
             raise ValueError(f"unknown stage(s): {', '.join(unknown)}; known: {', '.join(known)}")
         results: dict[str, StageResult] = {}
         with work_dir_lock(cfg.run.work_dir, command):
-            for name in [s for s in known if s in wanted]:
+            for group in chains(cfg, [s for s in known if s in wanted]):
                 try:
-                    result = registry.runner(name, cfg)(cfg, self.ray_address, force)
+                    if len(group) == 1:
+                        done = [registry.runner(group[0], cfg)(cfg, self.ray_address, force)]
+                    else:  # consecutive document stages, one pass per shard (`run.fuse`)
+                        done = run_chain(group, cfg, address=self.ray_address, force=force)
                 except Exception as e:
+                    name = group[0] if len(group) == 1 else getattr(e, "stage_name", None) or group[0]
                     e.stage_name = name  # type: ignore[attr-defined]  # which stage raised, for the caller's message
                     try:
                         record_stage_error(cfg, name, e)
                     except OSError:
                         log.debug("could not keep the error of %s in the work dir", name)
                     raise
-                clear_stage_error(cfg, name)
-                results[name] = result
-                if not result.ok:
-                    raise StageFailed(result, results)
+                for name, result in zip(group, done, strict=True):
+                    clear_stage_error(cfg, name)
+                    results[name] = result
+                for result in done:
+                    if not result.ok:
+                        raise StageFailed(result, results)
         return results
 
     def documents(self, stage: str | None = None) -> datasets.Dataset:

@@ -62,6 +62,14 @@ class RunSection(_Section):
         description="Stages `polyglot run` executes, always in pipeline order; default: every built-in stage but "
         "download, and the plug-ins of `plugins`.",
     )
+    fuse: bool = Field(
+        default=True,
+        description="Run consecutive per-document stages of `polyglot run` (extract or input, langid, filter, "
+        "document plug-ins) as one task per shard: each stage's kept batches go to the next stage in memory instead "
+        "of being re-read from Parquet, one scheduling round instead of one per stage. Every stage still writes its "
+        "outputs, completion record and index as when run alone (byte-identical outputs); false runs them one "
+        "stage after the other.",
+    )
 
     @field_validator("work_dir")
     @classmethod

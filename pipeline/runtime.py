@@ -497,11 +497,11 @@ def _make_actor_class() -> Any:
 
         def __init__(self) -> None:
             self.key: str | None = None
-            self.stage: Stage | None = None
+            self.stage: Any = None
             self.done = 0
             self.worker = worker_info(ray.get_runtime_context().get_node_id())
 
-        def prepare(self, key: str, stage_cls: type[Stage], cfg_json: str) -> None:
+        def prepare(self, key: str, stage_cls: Callable[[PipelineConfig], Any], cfg_json: str) -> None:
             if key != self.key:
                 self.stage, self.key = None, None
                 stage = stage_cls(PipelineConfig.model_validate_json(cfg_json))
@@ -514,11 +514,16 @@ def _make_actor_class() -> Any:
         def _bump(self, n: int) -> None:
             self.done += n
 
-        def run(self, key: str, task: ShardTask, expected: dict[str, Any]) -> dict[str, Any]:
+        def run(self, key: str, task: Any, expected: dict[str, Any], fused: bool = False) -> dict[str, Any]:
             if key != self.key or self.stage is None:
                 raise RuntimeError(f"worker prepared for {self.key}, asked to run {key}")
             self.done = 0
-            result = run_shard(self.stage, task, expected, self._bump, self.worker)
+            if fused:  # a ChainJob through every stage of a fused chain (`pipeline.fusion`)
+                from pipeline.fusion import run_chain_shard
+
+                result = run_chain_shard(self.stage, task, expected, self._bump, self.worker)
+            else:
+                result = run_shard(self.stage, task, expected, self._bump, self.worker)
             result["node_id"] = self.worker["node"]
             result["peak_rss_mb"] = _peak_rss_mb()
             return result
@@ -597,6 +602,8 @@ class StageResult:
     warnings: list[str] = field(default_factory=list)
     #: Stage-specific results (balance: achieved tokens and the plan table; shards: the manifest's totals).
     details: dict[str, Any] = field(default_factory=dict)
+    #: The other stages whose shards ran in the same pass (`run.fuse`); `seconds` is then the fused pass's.
+    fused_with: list[str] = field(default_factory=list)
 
     def add(self, stats: dict[str, Any]) -> None:
         """Count one completed shard's record stats."""
@@ -615,8 +622,9 @@ class StageResult:
             work = f"docs {self.docs_in:,} in -> {self.docs_out:,} out"
         else:  # e.g. downloads: files and bytes, not documents
             work = f"{self.counters.get('files', 0):,} files, {self.counters.get(self.unit, 0):,} {self.unit}"
+        fused = f", fused with {', '.join(self.fused_with)}" if self.fused_with else ""
         return (
-            f"{self.stage}: {self.shards} shards ({ran} run, {self.skipped} skipped, {len(self.failed)} failed)"
+            f"{self.stage}: {self.shards} shards ({ran} run, {self.skipped} skipped, {len(self.failed)} failed{fused})"
             f" | {work} | {self.seconds:.1f} s"
         )
 
@@ -640,59 +648,94 @@ def run_stage(
     stage = stage_cls(cfg)
     tasks = stage.plan()
     log.debug("%s: %d shard(s) planned", stage.name, len(tasks))
-    config_hash = cfg.section_hash(*stage.config_parts())
-    result = StageResult(stage=stage.name, shards=len(tasks), unit=stage.progress_unit)
-
-    state_dir = join(cfg.run.work_dir, STATE_DIR, stage.name)
-    listings = FolderListings()
-    ipath = index_path(cfg, stage.name)
-    folders = [state_dir, _folder(ipath), *(_folder(p) for t in tasks for p in t.outputs.values())]
-    swept = remove_temporaries(listings, folders)
-    if swept:
-        log.info("%s: removed %d temporary file(s) left by an interrupted run", stage.name, swept)
-    old_errors = {n[: -len(ERROR_SUFFIX)] for n in listings.entries(state_dir) if n.endswith(ERROR_SUFFIX)}
-
-    # The completion check: one listing per folder (records, outputs, inputs) and the index, not calls per shard.
-    index = {} if force else _read_index(ipath, listings)
-    done: dict[str, dict[str, Any]] = {}
+    book = StageBook(stage, tasks, force)
     pending: list[tuple[ShardTask, dict[str, Any]]] = []
-    with listing_scope(listings):
+    with listing_scope(book.listings):
         for task in tasks:
-            expected = expected_record(stage, task, config_hash)
-            path = record_path(cfg, stage.name, task.shard_id)
-            rec = None if force else matching_record(path, expected, listings, index.get(task.shard_id))
-            if rec is not None:
-                done[task.shard_id] = rec
-                result.skipped += 1
-                result.add(rec["stats"])
-            else:
+            expected = book.expected(task)
+            if book.skip_if_complete(task, expected) is None:
                 pending.append((task, expected))
-
-    def settle(res: dict[str, Any]) -> None:
-        """Keep a failure on disk, or drop the one an earlier run left."""
-        if res["ok"]:
-            done[res["shard_id"]] = res["record"]
-            if res["shard_id"] in old_errors:
-                remove(error_path(cfg, stage.name, res["shard_id"]))
-        else:
-            write_json(error_path(cfg, stage.name, res["shard_id"]), _error_document(stage.name, res))
-
     if pending:
-        if listings.size(ipath) is not None:
-            remove(ipath)  # records are about to change: a run killed from here on must not trust the old index
-        if _in_driver(cfg, address, pending, listings):
-            _run_in_driver(stage, pending, result, settle)
+        book.changing()
+        if _in_driver(cfg, address, pending, book.listings):
+            _run_in_driver(stage, pending, book.result, book.settle)
         else:
             ensure_ray(cfg.ray, address)
-            _run_on_ray(stage, cfg, pending, result, settle)
-    if pending or index.keys() != done.keys():
-        failed = sorted(str(f["shard_id"]) for f in result.failed)
-        write_json(ipath, {"stage": stage.name, "records": dict(sorted(done.items())), "failed": failed})
-    result.seconds = time.perf_counter() - t0
-    for f in result.failed:
-        log.error("%s: shard %s failed: %s", stage.name, f["shard_id"], f["error"])
-    log.info(result.summary())
-    return result
+            _run_on_ray(stage, cfg, pending, book.result, book.settle)
+    book.close(time.perf_counter() - t0, ran=bool(pending))
+    return book.result
+
+
+class StageBook:
+    """One stage's bookkeeping over one run, whether its shards run alone (`run_stage`) or fused with other stages
+    (`pipeline.fusion`): temporaries swept at start, completed shards found and counted, each shard's result kept
+    (its error file written, or an earlier one dropped) and, at the end, the stage's index and summary line."""
+
+    def __init__(self, stage: Stage, tasks: list[ShardTask], force: bool,
+                 listings: FolderListings | None = None) -> None:  # fmt: skip
+        cfg = stage.cfg
+        self.stage, self.cfg, self.force = stage, cfg, force
+        self.config_hash = cfg.section_hash(*stage.config_parts())
+        self.result = StageResult(stage=stage.name, shards=len(tasks), unit=stage.progress_unit)
+        self.listings = listings or FolderListings()
+        self.state_dir = join(cfg.run.work_dir, STATE_DIR, stage.name)
+        self.ipath = index_path(cfg, stage.name)
+        folders = [self.state_dir, _folder(self.ipath), *(_folder(p) for t in tasks for p in t.outputs.values())]
+        swept = remove_temporaries(self.listings, folders)
+        if swept:
+            log.info("%s: removed %d temporary file(s) left by an interrupted run", stage.name, swept)
+        entries = self.listings.entries(self.state_dir)
+        self.old_errors = {n[: -len(ERROR_SUFFIX)] for n in entries if n.endswith(ERROR_SUFFIX)}
+        # The completion check: one listing per folder (records, outputs, inputs) and the index, not calls per shard.
+        self.index = {} if force else _read_index(self.ipath, self.listings)
+        self.done: dict[str, dict[str, Any]] = {}
+
+    def expected(self, task: ShardTask) -> dict[str, Any]:
+        return expected_record(self.stage, task, self.config_hash)
+
+    def skip_if_complete(self, task: ShardTask, expected: dict[str, Any]) -> dict[str, Any] | None:
+        """The shard's record when the shard is complete (then counted as skipped), else None."""
+        path = record_path(self.cfg, self.stage.name, task.shard_id)
+        rec = None if self.force else matching_record(path, expected, self.listings, self.index.get(task.shard_id))
+        if rec is not None:
+            self.done[task.shard_id] = rec
+            self.result.skipped += 1
+            self.result.add(rec["stats"])
+        return rec
+
+    def changing(self) -> None:
+        """Records are about to change: a run killed from here on must not trust the old index."""
+        if self.listings.size(self.ipath) is not None:
+            remove(self.ipath)
+
+    def settle(self, res: dict[str, Any]) -> None:
+        """Keep a failure on disk, or drop the one an earlier run left."""
+        cfg, name = self.cfg, self.stage.name
+        if res["ok"]:
+            self.done[res["shard_id"]] = res["record"]
+            if res["shard_id"] in self.old_errors:
+                remove(error_path(cfg, name, res["shard_id"]))
+        else:
+            write_json(error_path(cfg, name, res["shard_id"]), _error_document(name, res))
+
+    def count(self, res: dict[str, Any]) -> None:
+        """Add one shard's result to the stage's result (what `_run_on_ray` does for a stage run alone)."""
+        self.result.results.append(res)
+        if res["ok"]:
+            self.result.add(res["stats"])
+        else:
+            self.result.failed.append(res)
+
+    def close(self, seconds: float, *, ran: bool) -> None:
+        """Write the index when a shard ran (or the set of shards changed), then log failures and the summary."""
+        result = self.result
+        if ran or self.index.keys() != self.done.keys():
+            failed = sorted(str(f["shard_id"]) for f in result.failed)
+            write_json(self.ipath, {"stage": self.stage.name, "records": dict(sorted(self.done.items())), "failed": failed})
+        result.seconds = seconds
+        for f in result.failed:
+            log.error("%s: shard %s failed: %s", self.stage.name, f["shard_id"], f["error"])
+        log.info(result.summary())
 
 
 # ----------------------------------------------------------------------------------------- composite stages
@@ -879,16 +922,18 @@ def _in_driver(cfg: PipelineConfig, address: str | None, pending: list[tuple[Sha
 
 
 def _run_in_driver(
-    stage: Stage,
-    pending: list[tuple[ShardTask, dict[str, Any]]],
+    stage: Any,
+    pending: list[tuple[Any, dict[str, Any]]],
     result: StageResult,
     settle: Callable[[dict[str, Any]], None],
+    run: Callable[..., dict[str, Any]] = run_shard,
 ) -> None:
-    """Run the pending shards one after the other in this process, with the same records and results as on Ray."""
+    """Run the pending shards one after the other in this process, with the same records and results as on Ray.
+    `stage` is a `Stage`, or a fused chain of stages (`pipeline.fusion.Chain`, with its `run` per shard)."""
     stage.setup()
     worker = worker_info("driver")
     for i, (task, expected) in enumerate(pending, 1):
-        res = run_shard(stage, task, expected, None, worker)
+        res = run(stage, task, expected, None, worker)
         settle(res)
         result.results.append(res)
         if res["ok"]:
@@ -898,7 +943,7 @@ def _run_in_driver(
         _log_shard(stage.name, res, i, len(pending), stage.progress_unit)
 
 
-def _pool_size(stage: Stage, cfg: PipelineConfig, n_tasks: int) -> int:
+def _pool_size(stage: Any, cfg: PipelineConfig, n_tasks: int) -> int:
     import ray
 
     cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -922,23 +967,29 @@ def _death_reason(e: BaseException) -> str:
 
 
 def _run_on_ray(
-    stage: Stage,
+    stage: Any,
     cfg: PipelineConfig,
-    pending: list[tuple[ShardTask, dict[str, Any]]],
+    pending: list[tuple[Any, dict[str, Any]]],
     result: StageResult,
     settle: Callable[[dict[str, Any]], None] = lambda res: None,
+    factory: Callable[[PipelineConfig], Any] | None = None,
+    fused: bool = False,
 ) -> None:
     """Run the pending shards on a pool of actors. A worker that dies (segfault in a native library, OOM kill,
     lost node) is dropped and replaced by a fresh one, never handed another shard; its shard is retried up to
-    `ray.shard_retries` times, then reported failed with the reason. `settle` sees every final result."""
+    `ray.shard_retries` times, then reported failed with the reason. `settle` sees every final result.
+
+    `stage` is a `Stage`, or with `fused` a chain of stages (`pipeline.fusion.Chain`) that the workers build with
+    `factory(cfg)` and run a `ChainJob` at a time."""
     import ray
     from ray.exceptions import RayActorError, RayError
 
     cpus = stage.cpus_per_worker
     worker_cls = _make_actor_class().options(num_cpus=cpus, max_restarts=0, max_task_retries=0)
     cfg_json = cfg.model_dump_json()
-    stage_cls = type(stage)
-    key = f"{stage_cls.__module__}.{stage_cls.__qualname__}:{xxhash.xxh3_64_hexdigest(cfg_json.encode())}"
+    stage_cls = factory or type(stage)
+    what = stage.name if fused else f"{stage_cls.__module__}.{stage_cls.__qualname__}"
+    key = f"{what}:{xxhash.xxh3_64_hexdigest(cfg_json.encode())}"
     size = _pool_size(stage, cfg, len(pending))
     actors = _take_workers(cpus, size)
     actors += [worker_cls.remote() for _ in range(size - len(actors))]
@@ -972,7 +1023,7 @@ def _run_on_ray(
                 while queue and idle:
                     task, expected = queue.popleft()
                     actor = idle.pop()
-                    inflight[actor.run.remote(key, task, expected)] = (actor, task, expected)
+                    inflight[actor.run.remote(key, task, expected, fused)] = (actor, task, expected)
                 if queue and not (inflight or starting or idle):  # every worker is gone: start one more
                     fresh = worker_cls.remote()
                     actors.append(fresh)

@@ -380,6 +380,14 @@ def write_parquet(table: pa.Table, url: str) -> int:
         return f.tell()
 
 
+def parquet_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a reader of a Parquet file written with `schema` gets back (a list's item field comes back as
+    `element`, for one): what a fused next stage must see to write the bytes it writes after reading the file."""
+    sink = pa.BufferOutputStream()
+    pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS).close()
+    return pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema_arrow
+
+
 @contextmanager
 def open_parquet(url: str) -> Iterator[pq.ParquetFile]:
     """A Parquet file opened for reading in batches (`iter_batches`); a file whose footer is damaged or missing (a

@@ -12,12 +12,13 @@ import posixpath
 import re
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
@@ -265,14 +266,66 @@ class BatchResult:
     removed_columns: dict[str, pa.Array] = field(default_factory=dict)
 
 
-class DocumentStage(Stage):
+@dataclass
+class BatchStream:
+    """A stage's kept documents of one shard, batch by batch, in the order the stage writes them: what a fused next
+    stage reads instead of the Parquet file. Iterating `batches` to the end is what completes the stage's outputs;
+    `schema` is the schema a reader of the written file sees (`storage.parquet_schema`)."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+
+
+class BatchSource(ABC):
+    """A stage that can hand its kept documents to the next stage in memory while it writes them (the head of a fused
+    chain, `pipeline.fusion`): extract, and every document stage."""
+
+    @abstractmethod
+    def stream(self, task: ShardTask, stats: ShardStats, progress: Progress) -> BatchStream:
+        """Process one shard as `process` does, yielding the batches of the main output as they are written."""
+
+
+def rebatch(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """The rows of `batches` regrouped into batches of at most `max_rows` rows and `max_bytes` bytes of text (at least
+    one row). The boundaries depend on the rows alone, not on how they came in: a stage reading a Parquet file and the
+    same stage fed in memory by a fused upstream see the same batches, so their outputs (row groups included) are
+    byte-identical. Batches that already fit pass through without a copy."""
+    parts: list[pa.RecordBatch] = []
+    rows = nbytes = 0
+    for batch in batches:
+        n = batch.num_rows
+        if not n:
+            continue
+        sizes = pc.fill_null(pc.binary_length(batch.column("text")), 0).to_numpy(zero_copy_only=False)
+        ends = np.cumsum(sizes, dtype=np.int64)
+        start = 0
+        while start < n:
+            base = int(ends[start - 1]) if start else 0
+            fit = int(np.searchsorted(ends[start:], base + max_bytes - nbytes, side="right"))
+            take = min(n - start, max_rows - rows, fit)
+            if take == 0 and not parts:
+                take = 1  # one document above the byte cap: a batch of its own
+            if take:
+                parts.append(batch.slice(start, take) if take < n else batch)
+                rows += take
+                nbytes += int(ends[start + take - 1]) - base
+                start += take
+            if rows == max_rows or start < n:  # full (or the next row would not fit): close the batch
+                yield parts[0] if len(parts) == 1 else pa.concat_batches(parts)
+                parts, rows, nbytes = [], 0, 0
+    if parts:
+        yield parts[0] if len(parts) == 1 else pa.concat_batches(parts)
+
+
+class DocumentStage(Stage, BatchSource):
     """A stage that reads one Parquet file of documents per shard and splits it into kept documents (`main`) and
     removed ones (`removed_output`, when the task has it), batch by batch.
 
-    `process` is the one loop: it streams the input in batches of at most `batch_rows` documents (fewer for big
-    pages, about `batch_bytes` a batch), asks `decide` about each batch, writes the kept and removed rows through
-    streaming Parquet writers and counts every document. A worker therefore holds one batch and one row group of
-    each output, whatever the shard's size. Subclasses keep only their decision.
+    `split` is the one loop: it takes the input in batches of at most `batch_rows` documents and `batch_bytes` of
+    text (`rebatch`), asks `decide` about each batch, writes the kept and removed rows through streaming Parquet
+    writers, counts every document and passes the kept batches on. `process` feeds it the input file; a fused run
+    (`pipeline.fusion`) feeds it the previous stage's batches in memory. A worker therefore holds one batch and one
+    row group of each output, whatever the shard's size. Subclasses keep only their decision.
     """
 
     #: Key of the removed documents' output in `task.outputs`; not written when the task has no such output.
@@ -284,14 +337,17 @@ class DocumentStage(Stage):
 
     def plan(self) -> list[ShardTask]:
         """A document stage's shards are those of the document stage it reads, planned from that stage's completion
-        records (kept and removed outputs per shard)."""
+        records (kept and removed outputs per shard), one `task_for` each."""
         from pipeline.stages import upstream_tasks
 
-        return [
-            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=True),
-                      input_hashes=t.reading())
-            for t in upstream_tasks(self.cfg, self.name)
-        ]
+        return [self.task_for(t) for t in upstream_tasks(self.cfg, self.name)]
+
+    def task_for(self, upstream: ShardTask) -> ShardTask:
+        """This stage's task for one shard of the stage it reads (`upstream`, with its output hashes when it comes
+        from a completion record). Planning goes through here so that a fused run, which knows the upstream's hashes
+        only once the upstream has written the shard, makes exactly the tasks `plan` makes."""
+        return ShardTask(upstream.shard_id, (upstream.outputs["main"],),
+                         self.document_outputs(upstream.shard_id, removed=True), input_hashes=upstream.reading())  # fmt: skip
 
     def main_fields(self) -> list[pa.Field]:
         """New columns of the kept documents, in order (a name of an input column replaces that column in place)."""
@@ -301,8 +357,9 @@ class DocumentStage(Stage):
         """Columns appended to the input's in the removed output, in order; the reason column among them."""
         return [pa.field(self.reason_column, pa.string())]
 
-    def begin(self, task: ShardTask, num_rows: int) -> None:
-        """Per shard, before the first batch (e.g. open side inputs and check they cover the `num_rows` documents)."""
+    def begin(self, task: ShardTask, num_rows: int | None) -> None:
+        """Per shard, before the first batch (e.g. open side inputs and check they cover the `num_rows` documents;
+        None when the stage runs fused behind the stage that is still writing its input)."""
 
     @abstractmethod
     def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
@@ -312,27 +369,62 @@ class DocumentStage(Stage):
     def finish(self, task: ShardTask, stats: ShardStats) -> None:
         """Per shard, after the last batch: write any other output of the task."""
 
-    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        from pipeline.storage import open_parquet, parquet_writer, release_memory
+    def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
+        """The schema of the kept documents for an input of `input_schema`."""
+        return _with_fields(input_schema, self.main_fields(), replace=True)
 
+    def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         stats = ShardStats()
-        with open_parquet(task.inputs[0]) as pf, ExitStack() as outputs:
+        for _ in self.stream(task, stats, progress).batches:
+            pass
+        return stats
+
+    def stream(self, task: ShardTask, stats: ShardStats, progress: Progress) -> BatchStream:
+        """The shard read from its input file, through `split`."""
+        from pipeline.storage import open_parquet, parquet_schema
+
+        with open_parquet(task.inputs[0]) as pf:
             schema = pf.schema_arrow
-            main_schema = _with_fields(schema, self.main_fields(), replace=True)
+        return BatchStream(parquet_schema(self.output_schema(schema)), self._from_file(task, stats, progress))
+
+    def _from_file(self, task: ShardTask, stats: ShardStats, progress: Progress) -> Iterator[pa.RecordBatch]:
+        from pipeline.storage import open_parquet
+
+        with open_parquet(task.inputs[0]) as pf:
+            meta = pf.metadata
+            batches = pf.iter_batches(batch_size=self._batch_size(meta))
+            yield from self.split(task, pf.schema_arrow, batches, stats, progress, num_rows=meta.num_rows)
+
+    def split(
+        self,
+        task: ShardTask,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        stats: ShardStats,
+        progress: Progress | None = None,
+        num_rows: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Decide on the documents of `batches` (of `schema`, regrouped by `rebatch`), write the kept and removed
+        ones and yield each batch's kept documents; the outputs are complete once the iterator is exhausted (an error
+        or an abandoned iterator leaves none of them)."""
+        from pipeline.storage import parquet_writer, release_memory
+
+        with ExitStack() as outputs:
+            main_schema = self.output_schema(schema)
             removed_schema = _with_fields(schema, self.removed_fields(), replace=False)
             removed_names = [f.name for f in self.removed_fields()]
             main = outputs.enter_context(parquet_writer(task.outputs["main"], main_schema))
             removed = None
             if self.removed_output in task.outputs:
                 removed = outputs.enter_context(parquet_writer(task.outputs[self.removed_output], removed_schema))
-            meta = pf.metadata
-            self.begin(task, meta.num_rows)
-            for batch in pf.iter_batches(batch_size=self._batch_size(meta)):
+            self.begin(task, num_rows)
+            for batch in rebatch(batches, self.batch_rows, self.batch_bytes):
                 res = self.decide(batch, stats)
                 reasons = res.reasons if isinstance(res.reasons, pa.Array) else pa.array(res.reasons, pa.string())
                 kept = pc.is_null(reasons)
                 out = _batch(batch, main_schema, res.columns)
-                main.write(out.filter(kept))
+                kept_out = out.filter(kept)
+                main.write(kept_out)
                 if removed is not None:
                     new = {**res.columns, **res.removed_columns, self.reason_column: reasons}
                     added = {name: new[name] for name in removed_names}
@@ -346,13 +438,15 @@ class DocumentStage(Stage):
                     pc.utf8_length(text_out).to_pylist(),
                     pc.binary_length(text_out).to_pylist(),
                 )
-                progress(batch.num_rows)
+                if progress is not None:
+                    progress(batch.num_rows)
+                yield kept_out
                 release_memory()
             self.finish(task, stats)
-        return stats
 
     def _batch_size(self, meta: Any) -> int:
-        """Rows per batch: `batch_rows`, fewer when the documents average more than `batch_bytes / batch_rows`."""
+        """Rows per read: `batch_rows`, fewer when the documents average more than `batch_bytes / batch_rows` (what
+        the reader holds at once; `rebatch` then sets the batches `decide` sees)."""
         raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         if not raw or not meta.num_rows:
             return self.batch_rows

@@ -24,7 +24,7 @@ from pipeline.ingest.warc import (
     extract_stream,
     too_short,
 )
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
+from pipeline.stages.base import BatchSource, BatchStream, Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.storage import (
     ROW_GROUP_BYTES,
     ParquetSink,
@@ -32,6 +32,7 @@ from pipeline.storage import (
     join,
     open_input,
     open_parquet,
+    parquet_schema,
     parquet_writer,
     release_memory,
 )
@@ -69,7 +70,7 @@ def doc_id(shard_id: str, offset: int) -> str:
     return f"{shard_id}/{offset}"
 
 
-class ExtractStage(Stage):
+class ExtractStage(Stage, BatchSource):
     name = "extract"
     version = "4"  # 2: NFC-normalized text; 3: boilerplate pass, site repeats, truncation recovery, no comments; 4: deep pages
 
@@ -102,6 +103,17 @@ class ExtractStage(Stage):
         `SiteRepeats`; then decide each site's template lines over the spill, and stream the spill to the output
         without them. A worker holds one batch of documents and the keys of template lines, not the shard."""
         stats = ShardStats()
+        for _ in self._documents(task, stats, progress):
+            pass
+        return stats
+
+    # The one interface a fused run (`pipeline.fusion`) uses: the output's batches as they are written.
+    def stream(self, task: ShardTask, stats: ShardStats, progress: Progress) -> BatchStream:
+        """`process`, handing each batch of the output to the caller as it is written (the next stage of a fused
+        chain reads them instead of the file)."""
+        return BatchStream(parquet_schema(SCHEMA), self._documents(task, stats, progress))
+
+    def _documents(self, task: ShardTask, stats: ShardStats, progress: Progress) -> Iterator[pa.RecordBatch]:
         with tempfile.TemporaryDirectory(prefix="polyglot-extract-") as tmp:
             spill = os.path.join(tmp, "documents.parquet")
             min_pages = self.cfg.extract.site_repeat_pages
@@ -111,9 +123,10 @@ class ExtractStage(Stage):
                 repeats.find(_spilled_pages(spill))
             with parquet_writer(task.outputs["main"], SCHEMA) as out, open_parquet(spill) as docs:
                 for batch in docs.iter_batches(batch_size=BATCH_DOCS):
-                    out.write(self._finish_batch(batch, repeats, stats))
+                    done = self._finish_batch(batch, repeats, stats)
+                    out.write(done)
+                    yield done
                     release_memory()
-        return stats
 
     def _read(
         self, task: ShardTask, spill: str, stats: ShardStats, progress: Progress, repeats: SiteRepeats | None

@@ -28,7 +28,6 @@ import pyarrow as pa
 from pipeline.filter.pii import PIIMasker
 from pipeline.filter.quality import QualityFilter, QualityResult
 from pipeline.filter.url import URLFilter
-from pipeline.stages import upstream_tasks
 from pipeline.stages.base import BatchResult, DocumentStage, ShardStats, ShardTask
 from pipeline.storage import join, parquet_writer
 
@@ -41,15 +40,12 @@ class FilterStage(DocumentStage):
     def config_parts(self) -> tuple[str, ...]:
         return ("filter",)
 
-    def plan(self) -> list[ShardTask]:
+    def task_for(self, upstream: ShardTask) -> ShardTask:
         f = self.cfg.filter
-        tasks = []
-        for t in upstream_tasks(self.cfg, "filter"):
-            outputs = self.document_outputs(t.shard_id, removed=f.write_removed)
-            if f.write_measurements:
-                outputs["attributes"] = join(self.cfg.run.work_dir, "attributes", "filter", f"{t.shard_id}.parquet")
-            tasks.append(ShardTask(t.shard_id, (t.outputs["main"],), outputs, input_hashes=t.reading()))
-        return tasks
+        outputs = self.document_outputs(upstream.shard_id, removed=f.write_removed)
+        if f.write_measurements:
+            outputs["attributes"] = join(self.cfg.run.work_dir, "attributes", "filter", f"{upstream.shard_id}.parquet")
+        return ShardTask(upstream.shard_id, (upstream.outputs["main"],), outputs, input_hashes=upstream.reading())
 
     def input_fingerprint(self, task: ShardTask) -> str:
         """The shard's input plus the word and domain lists the config names: a list edited in place (same path,
@@ -74,7 +70,7 @@ class FilterStage(DocumentStage):
     def main_fields(self) -> list[pa.Field]:
         return [pa.field("text", pa.string()), pa.field("lines_removed", pa.int32()), pa.field("pii_masked", pa.int32())]
 
-    def begin(self, task: ShardTask, num_rows: int) -> None:
+    def begin(self, task: ShardTask, num_rows: int | None) -> None:
         # Each batch's measurements are spilled to a local Arrow file: the output's columns (their union) are known
         # only after the last batch, and holding them would grow a worker with the shard.
         self._attributes: _Spill | None = _Spill() if "attributes" in task.outputs else None

@@ -13,7 +13,6 @@ import pyarrow as pa
 
 from pipeline.lang.ensemble import Ensemble, make_model
 from pipeline.lang.identify import LanguageIdentifier
-from pipeline.stages import upstream_tasks
 from pipeline.stages.base import BatchResult, DocumentStage, ShardStats, ShardTask
 from pipeline.storage import local_copy
 
@@ -55,12 +54,10 @@ class LangidStage(DocumentStage):
     def config_parts(self) -> tuple[str, ...]:
         return ("langid", "languages")
 
-    def plan(self) -> list[ShardTask]:
-        return [
-            ShardTask(t.shard_id, (t.outputs["main"],), self.document_outputs(t.shard_id, removed=False)
-                      | {"rejected": self.removed_path(t.shard_id)}, input_hashes=t.reading())
-            for t in upstream_tasks(self.cfg, "langid")
-        ]
+    def task_for(self, upstream: ShardTask) -> ShardTask:
+        return ShardTask(upstream.shard_id, (upstream.outputs["main"],),
+                         self.document_outputs(upstream.shard_id, removed=False)
+                         | {"rejected": self.removed_path(upstream.shard_id)}, input_hashes=upstream.reading())  # fmt: skip
 
     def setup(self) -> None:
         lc = self.cfg.langid
