@@ -244,3 +244,34 @@ def test_fuse_off_and_what_does_not_fuse(tmp_path: Path) -> None:
     assert chains(pipe.config, ["extract", "filter"]) == [["extract"], ["filter"]]
     off = _pipeline(tmp_path, "w", False)
     assert chains(off.config, ["extract", "langid", "filter"]) == [["extract"], ["langid"], ["filter"]]
+
+
+def test_input_heads_a_fused_chain_with_its_metadata_byte_identical(tmp_path: Path, shared_data: Path) -> None:
+    """Your own corpus (JSON lines of real UDHR text, with a language and metadata of several types) through
+    input → filter: the same bytes fused as stage by stage (the metadata's types survive the hand-over in memory)."""
+    (tmp_path / "in").mkdir()
+    files = {"eng": "en", "fra": "fr", "rus": "ru", "kor": "ko", "jpn": "ja", "cmn_hans": "zh-Hans", "deu_1996": "de"}
+    paras = {code: [p for p in (shared_data / "udhr" / f"udhr_{f}.txt").read_text(encoding="utf-8").split("\n")
+                    if len(p) > 40] for f, code in files.items()}  # fmt: skip
+    for part in range(2):
+        with open(tmp_path / "in" / f"web-{part}.jsonl", "w", encoding="utf-8") as fh:
+            for i in range(60):
+                code = list(paras)[(i + part) % len(paras)]
+                lines = paras[code][i % 5 : i % 5 + 2 + i % 9]
+                row = {"text": "\n".join(lines), "lang": code, "dump": f"CC-{i % 3}", "n": i, "tags": ["a"] * (i % 3),
+                       "meta": {"score": i / 7, "ok": bool(i % 2)}, "empty": None}  # fmt: skip
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    hashes = {}
+    for work, fuse in (("apart", False), ("fused", True)):
+        with Pipeline.from_dict({
+            "run": {"work_dir": str(tmp_path / work), "stages": ["input", "filter"], "fuse": fuse},
+            "input": {"paths": [str(tmp_path / "in" / "*.jsonl")],
+                      "columns": {"text": "text", "lang": "lang", "metadata": "all"}},
+        }) as pipe:  # fmt: skip
+            assert [len(g) for g in chains(pipe.config, ["input", "filter"])] == ([2] if fuse else [1, 1])
+            results = pipe.run()
+        assert results["filter"].docs_out > 0
+        hashes[work] = _hashes(tmp_path / work)
+    assert len(hashes["fused"]) == 2 * 4 and hashes["fused"] == hashes["apart"]
+    for stage in ("input", "filter"):
+        assert _records(tmp_path / "apart", stage) == _records(tmp_path / "fused", stage)

@@ -34,12 +34,12 @@ from pipeline.ingest.documents import (
     read_documents,
     source_name,
 )
-from pipeline.stages.base import Progress, ShardStats, ShardTask, Stage, shard_ids
+from pipeline.stages.base import BatchSource, BatchStream, Progress, ShardStats, ShardTask, Stage, shard_ids
 from pipeline.stages.extract import SCHEMA as EXTRACT_SCHEMA
 from pipeline.stages.extract import doc_id
 from pipeline.stages.langid import ADDED as LANGID_COLUMNS
 from pipeline.stages.langid import REASON_UNWANTED
-from pipeline.storage import fingerprint, join, write_parquet
+from pipeline.storage import fingerprint, join, parquet_schema, write_parquet
 from pipeline.text.scripts import dominant_script
 
 #: Columns of an input output shard without a language: extract's, then the metadata passed through.
@@ -54,7 +54,7 @@ def _settings(cfg: Any) -> InputSettings:
     return cfg.input
 
 
-class InputStage(Stage):
+class InputStage(Stage, BatchSource):
     name = "input"
     version = "1"
 
@@ -96,9 +96,19 @@ class InputStage(Stage):
         self.wanted = set(self.cfg.languages) if self.cfg.languages is not None else None
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
+        stats = ShardStats()
+        self._write(task, stats, progress)
+        return stats
+
+    def stream(self, task: ShardTask, stats: ShardStats, progress: Progress) -> BatchStream:
+        """`process`, then the written documents for the next stage of a fused chain (the shard is in memory
+        already: it is written whole, then handed on)."""
+        out = self._write(task, stats, progress)
+        return BatchStream(parquet_schema(out.schema), iter(out.to_batches()))
+
+    def _write(self, task: ShardTask, stats: ShardStats, progress: Progress) -> pa.Table:
         settings = _settings(self.cfg)
         unit: Unit = task.params["unit"]
-        stats = ShardStats()
         skipped: Counter[str] = Counter()
         parts = [self._batch(table, task.shard_id, unit, settings, stats, progress)
                  for table in read_documents(unit, settings, skipped)]  # fmt: skip
@@ -113,7 +123,7 @@ class InputStage(Stage):
         if distinct != out.num_rows:
             stats.count("duplicate_ids", out.num_rows - distinct)
         write_parquet(out, task.outputs["main"])
-        return stats
+        return out
 
     @staticmethod
     def _schema(settings: InputSettings) -> pa.Schema:
