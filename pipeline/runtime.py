@@ -622,9 +622,9 @@ class StageResult:
             work = f"docs {self.docs_in:,} in -> {self.docs_out:,} out"
         else:  # e.g. downloads: files and bytes, not documents
             work = f"{self.counters.get('files', 0):,} files, {self.counters.get(self.unit, 0):,} {self.unit}"
-        fused = f", fused with {', '.join(self.fused_with)}" if self.fused_with else ""
+        fused = f" fused with {', '.join(self.fused_with)}" if self.fused_with else ""
         return (
-            f"{self.stage}: {self.shards} shards ({ran} run, {self.skipped} skipped, {len(self.failed)} failed{fused})"
+            f"{self.stage}: {self.shards} shards ({ran} run, {self.skipped} skipped, {len(self.failed)} failed){fused}"
             f" | {work} | {self.seconds:.1f} s"
         )
 
