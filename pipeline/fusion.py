@@ -177,8 +177,10 @@ def run_chain_shard(
     spent = [0.0] * n
     errors: dict[int, tuple[str, str]] = {}
     gens: list[Iterator[pa.RecordBatch]] = []
+    t_open, opened = time.perf_counter(), 0.0
     try:
         head = stages[start].stream(job.tasks[start], stats[start], progress or (lambda k: None))
+        opened = time.perf_counter() - t_open  # the head's own time before its first batch is asked for (input's)
         gens.append(_guarded(start, head.batches, spent))
         schema = head.schema
         for i in range(start + 1, n):
@@ -202,7 +204,7 @@ def run_chain_shard(
     results: list[dict[str, Any]] = []
     upstream: ShardTask | None = None
     for i in range(start, n):
-        stage, seconds = stages[i], max(0.0, spent[i] - (spent[i - 1] if i > start else 0.0))
+        stage, seconds = stages[i], max(0.0, spent[i] - spent[i - 1] if i > start else spent[i] + opened)
         if i < ok_until:
             try:
                 task = job.tasks[i] if upstream is None else stage.task_for(upstream)

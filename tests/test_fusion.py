@@ -273,5 +273,7 @@ def test_input_heads_a_fused_chain_with_its_metadata_byte_identical(tmp_path: Pa
         assert results["filter"].docs_out > 0
         hashes[work] = _hashes(tmp_path / work)
     assert len(hashes["fused"]) == 2 * 4 and hashes["fused"] == hashes["apart"]
+    rec = json.loads((tmp_path / "fused" / "_state" / "input" / "web-0.json").read_text())
+    assert rec["run"]["fused"] == "input+filter" and rec["run"]["seconds"] > 0  # its time is counted, not filter's
     for stage in ("input", "filter"):
         assert _records(tmp_path / "apart", stage) == _records(tmp_path / "fused", stage)
