@@ -2,7 +2,8 @@
 
 Both sides are the same command on the same generated WARC shards (vs_datatrove.py's input: real UDHR text in ~400
 languages inside boilerplate), each a fresh process with a fresh work dir (start-up, `ray.init`, `ray.shutdown` and
-the stats report included), run interleaved (fused, unfused, fused, ...) so a shared machine's load falls on both.
+the stats report included), run interleaved (fused, unfused, then unfused, fused, ...: the order alternates, since the
+first run of a session tends to be slower) so a shared machine's load falls on both.
 Printed: every run's wall time with the load average, the medians and their ratio, and each stage's worker seconds
 summed over its shards (from the `_state` records) — what fusing saves is the Parquet re-read and re-decode of every
 later stage and its scheduling round, not the stages' own work.
@@ -100,12 +101,12 @@ def main() -> None:
           f"gzip WARC); {args.cpus} Ray CPUs, {os.cpu_count()} cores; load {load3()}", flush=True)  # fmt: skip
     runs = []
     for i in range(args.pairs):
-        for fuse in (True, False):
+        for fuse in (True, False) if i % 2 == 0 else (False, True):  # the first run of a session is often slower
             r = run(files, tmp, args.cpus, fuse, f"{'fused' if fuse else 'apart'}{i}", keep=i == 0, driver=args.driver)
             runs.append(r)
-            print(f"  {i + 1} {'fused' if fuse else 'unfused':8} {r['wall']:7.2f} s  cpu {r['cpu']:7.2f} s  load {r['before']:.2f} -> "
-                  f"{r['after']:.2f}", flush=True)  # fmt: skip
-    same = runs[0]["digests"] == runs[1]["digests"]
+            print(f"  {i + 1} {'fused' if fuse else 'unfused':8} {r['wall']:7.2f} s  cpu {r['cpu']:7.2f} s  "
+                  f"load {r['before']:.2f} -> {r['after']:.2f}", flush=True)  # fmt: skip
+    same = runs[0]["digests"] == runs[1]["digests"] and bool(runs[0]["digests"])
     rows = [["run", "side", "wall s", "docs/s", "process CPU s", "load before", "load after"]]
     for i, r in enumerate(runs):
         rows.append([str(i // 2 + 1), "fused" if r["fuse"] else "unfused", f"{r['wall']:.2f}",
