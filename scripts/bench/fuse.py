@@ -78,7 +78,8 @@ def run(files: list[Path], scratch: Path, cpus: int, fuse: bool, tag: str, keep:
         digests = {str(p.relative_to(work)): hashlib.sha256(p.read_bytes()).hexdigest()
                    for p in sorted(work.rglob("*.parquet"))}  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
-    return {"fuse": fuse, "wall": wall, "cpu": cpu, "before": before, "after": load1(), "stage_s": stage_s, "digests": digests}
+    return {"fuse": fuse, "wall": wall, "cpu": cpu, "before": before, "after": load1(), "stage_s": stage_s,
+            "digests": digests}
 
 
 def main() -> None:
