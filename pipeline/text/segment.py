@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+import numpy as np
+
 from pipeline.text.scripts import SPACELESS_SCRIPTS
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "count_letterless_units",
     "count_letterless_words",
     "ends_sentence",
+    "joined_words",
     "latin_char_equivalents",
     "line_unit_count",
     "line_unit_counts",
@@ -64,6 +67,7 @@ __all__ = [
     "sentence_count",
     "split_lines",
     "split_paragraphs",
+    "unit_codepoints",
     "units",
     "words",
 ]
@@ -204,6 +208,62 @@ def words(text: str) -> list[str]:
 def char_units(text: str) -> str:
     """The text without whitespace, zero-width separators and punctuation: one character per unit."""
     return _NON_UNIT_RE.sub("", text)
+
+
+def _unit_class_table() -> np.ndarray:
+    """Per code point: 0 a word (or unit) character, 1 a separator (whitespace, zero-width, punctuation), 2 a
+    connector. Built by running the separator class itself over every BMP code point, so it cannot disagree with the
+    regexes; nothing outside the BMP is a separator (`_P` is BMP only, and no whitespace lies there)."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    bmp = "".join(map(chr, range(0x10000)))
+    table[[m.start() for m in re.finditer(f"[{_SEP}]", bmp)]] = 1
+    table[[ord(c) for c in CONNECTORS]] = 2
+    return table
+
+
+_UNIT_CLASS = _unit_class_table()
+_WORD, _CONNECTOR = 0, 2
+#: Below this many characters the regexes are cheaper than the table (numpy's fixed cost per call).
+_SHORT = 256
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _from_codepoints(cps: np.ndarray) -> str:
+    return cps.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def joined_words(text: str) -> tuple[str, np.ndarray]:
+    """``" ".join(words(text))`` and its code points (uint32). On a page, a lookup of every code point's class in a
+    table and a few array operations: ~4x cheaper than `words`' regex, whose class of ~700 ranges is tested per
+    character."""
+    if len(text) < _SHORT:
+        joined = " ".join(_WORD_RE.findall(text))
+        return joined, _codepoints(joined)
+    cps = _codepoints(text)
+    cls = _UNIT_CLASS.take(cps)
+    word = cls == _WORD
+    conn = np.flatnonzero(cls[1:-1] == _CONNECTOR) + 1
+    if len(conn):  # one connector between two word characters joins them: don't, e-mail, 3.5 (not end., a--b)
+        word[conn[word[conn - 1] & word[conn + 1]]] = True
+    # Word characters, and the first character of each run of others after a word, as a space (the one after the
+    # last word is cut below).
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    out = np.where(word, cps, 32)[keep]
+    if len(out) and out[-1] == 32:
+        out = out[:-1]
+    return _from_codepoints(out), out
+
+
+def unit_codepoints(text: str) -> np.ndarray:
+    """The code points of `char_units(text)` (uint32): a table lookup instead of the regex on a page."""
+    if len(text) < _SHORT:
+        return _codepoints(char_units(text))
+    cps = _codepoints(text)
+    return cps[_UNIT_CLASS.take(cps) == _WORD]
 
 
 def units(text: str, script: str | None) -> list[str]:

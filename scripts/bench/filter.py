@@ -345,6 +345,8 @@ def against(old: Path, per_lang: int, size: int, repeat: int, rounds: int) -> bo
             a, b = ({k: v for k, v in x.items() if a.get(k) != b.get(k)} for x in (a, b))
         print(f"  {docs[i][0]} #{i} ({docs[i][2]}) {f}: old {a!r} new {b!r}")
 
+    if rounds < 1:
+        return not diffs
     results: dict[str, list[dict[str, dict[str, float]]]] = {"old": [], "new": []}
     for _ in range(rounds):
         for which, code in (("old", old), ("new", ROOT)):
@@ -376,7 +378,7 @@ def main() -> None:
     ap.add_argument("--against", type=Path, metavar="CHECKOUT",
                     help="another checkout of the project (git worktree add /tmp/old <commit>): check that its filter "
                     "gives the same outputs on the bench documents and the real pages, and time both, interleaved")
-    ap.add_argument("--rounds", type=int, default=3, help="--against: interleaved old/new processes per side")
+    ap.add_argument("--rounds", type=int, default=3, help="--against: interleaved old/new processes per side (0: the identity check alone)")
     ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # import pipeline from there (see _code_root)
     ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # --against's child: write identity_rows there
     ap.add_argument("--rates", action="store_true", help=argparse.SUPPRESS)  # --against's child: filter_rates JSON
