@@ -170,3 +170,17 @@ def test_joined_words_and_unit_codepoints_equal_the_regex_forms(size: int) -> No
         assert joined == " ".join(words(text))
         assert cps.tobytes().decode("utf-32-le", "surrogatepass") == joined
         assert segment.unit_codepoints(text).tobytes().decode("utf-32-le", "surrogatepass") == char_units(text)
+
+
+def test_sentence_end_pattern_counts_as_its_plus_form() -> None:
+    """`_SENTENCE_END_RE` is written `[m][m]*...` for speed; it finds exactly what `[m]+...` finds (backtracking
+    into a run of marks, CJK marks that need no space, closers, the end of the text)."""
+    import re
+
+    marks = segment._SENTENCE_MARKS
+    plus = re.compile(marks + "+" + segment._SENTENCE_END_RE.pattern[2 * len(marks) + 1 :])
+    rng = random.Random(3)
+    alphabet = [*"ab .!?。！」)\"' \n…", "...", "。.", ".。", "?!"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert [m.span() for m in segment._SENTENCE_END_RE.finditer(text)] == [m.span() for m in plus.finditer(text)]
