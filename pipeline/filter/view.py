@@ -426,7 +426,9 @@ class DocView:
     @_lazy
     def line_units(self) -> list[int]:
         """Units per line as C4 counts them: whitespace words, or characters for character-unit scripts."""
-        return segment.line_unit_counts(self.text, self.profile)
+        if self.char_units:
+            return segment.line_unit_counts(self.text, self.profile)
+        return [len(line.split()) for line in self.lines]  # `lines` is `split_lines(text)`: not split again
 
     @_lazy
     def line_sentence_ends(self) -> list[int]:

@@ -25,7 +25,17 @@ new side by side, interleaved: `old` sorts every n-gram position at every size (
 positions, kept here), `new` is `DocView` (each size sorts only the positions whose smaller n-gram repeats); both
 start from the same n-gram hashes. Checks that both give the same values.
 
+Old code against new (`--against CHECKOUT`, e.g. `git worktree add /tmp/old <commit>`): first the identity check —
+both filters run on the bench documents (3 KB, 400 B and 20 KB; labelled and, for some, unlabelled so the script is
+detected) and on every real page in ../shared/data (CC-MAIN-2018-43 texts and raw HTML, web-zh, article-extraction
+articles and raw HTML; each labelled and unlabelled), and check, apply and apply_measured must give the same reasons,
+texts (also whether apply returned the input object), removed lines and every measurement (compared by repr: exact);
+any difference fails the run. Then check / apply / measured per group for both, in fresh processes interleaved
+old, new, old, new (best of --rounds, each best of --repeat), side by side with the ratio. Meant for speed changes
+that must not change a decision; --rounds 0 runs the identity check alone.
+
 Not a test: run it by hand,  python scripts/bench/filter.py [--docs 200] [--repeat 3] [--size 3000]
+                             python scripts/bench/filter.py --against /tmp/old [--docs 100] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -395,7 +405,8 @@ def main() -> None:
         sys.exit(0 if against(args.against.resolve(), args.docs, args.size, args.repeat, args.rounds) else 1)
 
     qf = QualityFilter()
-    print(f"quality filter bench: {args.docs} docs per language of ~{args.size} bytes, best of {args.repeat}, one core")
+    print(f"quality filter bench: {args.docs} docs per language of ~{args.size} bytes, best of {args.repeat}, one core "
+          f"(load {os.getloadavg()[0]:.1f})")
     header = f"{'group':9s} {'KB/doc':>6s} {'str.split':>10s} {'tokenize':>10s} {'check':>10s} {'apply':>10s} " \
              f"{'measured':>10s} {'datatrove':>10s} {'check/split':>11s} {'check/dt':>9s}  kept"
     print(header)
