@@ -322,6 +322,30 @@ def filter_rates(per_lang: int, size: int, repeat: int) -> dict[str, dict[str, f
     return out
 
 
+def instructions_run(per_lang: int, size: int, method: str) -> int:
+    """`per_lang` documents of every language through `method` inside one `functools.reduce` call, after a warm-up
+    (plans, word lists, power tables), so that callgrind counts the filter's work alone:
+
+        valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \\
+            python scripts/bench/filter.py --instructions 4 [--code /tmp/old]
+
+    (Ir of the run / the documents printed = instructions per document: independent of the machine's load.)"""
+    import functools
+
+    qf = QualityFilter()
+    fn = getattr(qf, method)
+    items: list[tuple[str, str]] = []
+    for langs in GROUPS.values():
+        for lang in langs:
+            code = normalize_label(lang)
+            docs = make_docs(lang, per_lang + 5, size)
+            for d in docs[:5]:
+                fn(d, code)
+            items += [(d, code) for d in docs[5:]]
+    functools.reduce(lambda _, item: fn(*item), items, None)
+    return len(items)
+
+
 def _child(code: Path, *args: str) -> str:
     import subprocess
 
@@ -392,7 +416,14 @@ def main() -> None:
     ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # import pipeline from there (see _code_root)
     ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # --against's child: write identity_rows there
     ap.add_argument("--rates", action="store_true", help=argparse.SUPPRESS)  # --against's child: filter_rates JSON
+    ap.add_argument("--instructions", type=int, metavar="N",
+                    help="only run N documents per language through --method inside functools.reduce, for callgrind "
+                    "(see instructions_run)")
+    ap.add_argument("--method", default="apply_measured", choices=("check", "apply", "apply_measured"))
     args = ap.parse_args()
+    if args.instructions is not None:
+        print(f"{instructions_run(args.instructions, args.size, args.method)} documents through {args.method}")
+        return
     if args.dump:
         import pickle
 
