@@ -46,7 +46,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.filter.lexicon import Lexicon
+from pipeline.filter.lexicon import Lexicon, anchor_groups
 from pipeline.filter.rules import FAMILIES, Family, Rule
 from pipeline.filter.settings import C4Settings, QualityRules, QualitySettings
 from pipeline.filter.view import DocView
@@ -90,19 +90,20 @@ class QualityResult:
         return self.reason is None
 
 
-_POLICY_CACHE: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+_POLICY_CACHE: dict[tuple[tuple[str, ...], str], tuple[tuple[str, tuple[str, ...]], ...]] = {}
 _SCRIPT_FAMILY = {"Hang": {"Hang", "Hani"}, "Jpan": {"Hira", "Kana", "Hani"}, "Hans": {"Hani"}, "Hant": {"Hani"}}
 
 
-def _policy_phrases(phrases: tuple[str, ...], script: str) -> tuple[str, ...]:
+def _policy_phrases(phrases: tuple[str, ...], script: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The phrases worth looking for in a document of `script`: Latin-script ones (cookie banners are often in
-    English) and those in the document's own script. Plain ``in`` tests: a regex alternation of 40 literals cost
-    ~70 µs per 3 KB document, these ~10 µs."""
+    English) and those in the document's own script, grouped under the substrings they share (`anchor_groups`).
+    Plain ``in`` tests: a regex alternation of 40 literals cost ~70 µs per 3 KB document, these ~10 µs; an anchor
+    test first rules out its group (9 tests instead of 20 on a Latin page)."""
     key = (phrases, script)
     out = _POLICY_CACHE.get(key)
     if out is None:
         allowed = {"Latn"} | _SCRIPT_FAMILY.get(script, {script})
-        out = tuple(p for p in phrases if not set(script_counts(p)) - allowed)
+        out = anchor_groups(tuple(p for p in phrases if not set(script_counts(p)) - allowed))
         _POLICY_CACHE[key] = out
     return out
 
@@ -120,7 +121,8 @@ def _c4_lines(v: DocView, c: C4Settings) -> tuple[list[int] | None, dict[int, st
     js = c.drop_javascript_lines and "javascript" in lower
     policy: tuple[str, ...] = ()
     if c.drop_policy_lines:
-        policy = tuple(p for p in _policy_phrases(c.policy_phrases, v.profile.script) if p in lower)
+        groups = _policy_phrases(c.policy_phrases, v.profile.script)
+        policy = tuple(p for anchor, group in groups if anchor in lower for p in group if p in lower)
     removed: Counter[str] = Counter()
     kept: list[int] = []
     edited: dict[int, str] = {}

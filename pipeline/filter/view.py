@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -96,6 +96,68 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
+class _Grams(NamedTuple):
+    """The n-grams of one size that occur more than once, over some positions (all, or the candidates)."""
+
+    #: Occurrences of the most frequent n-gram (1 when none repeats).
+    top: int
+    #: First position of each most frequent n-gram (when `top` >= 2).
+    top_first: np.ndarray
+    #: Sorted positions of every occurrence but the first of each repeated n-gram.
+    later: np.ndarray
+    #: Sorted positions of every occurrence of each repeated n-gram.
+    repeated: np.ndarray
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+_NO_REPEAT = _Grams(1, _EMPTY, _EMPTY, _EMPTY)
+#: Up to this many positions a dict groups the keys: cheaper than numpy's ~15 calls of fixed cost (~17 µs) below
+#: ~100 keys, and the sizes after the first usually have a few dozen candidate positions.
+_FEW_POSITIONS = 96
+
+
+def _group_few(keys: np.ndarray, pos: np.ndarray) -> _Grams:
+    """`_Grams` of a few (key, position) pairs, positions ascending, grouped in a dict."""
+    groups: dict[int, list[int]] = {}
+    for k, p in zip(keys.tolist(), pos.tolist(), strict=True):
+        g = groups.get(k)
+        if g is None:
+            groups[k] = [p]
+        else:
+            g.append(p)
+    reps = [g for g in groups.values() if len(g) > 1]
+    if not reps:
+        return _NO_REPEAT
+    top = max(map(len, reps))
+    first = [g[0] for g in reps if len(g) == top]  # positions ascending: the first is the first occurrence
+    later = sorted(p for g in reps for p in g[1:])
+    repeated = sorted(p for g in reps for p in g)
+    return _Grams(top, np.array(first, dtype=np.int64), np.array(later, dtype=np.int64),
+                  np.array(repeated, dtype=np.int64))  # fmt: skip
+
+
+def _group_many(keys: np.ndarray, pos: np.ndarray) -> _Grams:
+    """`_Grams` of (key, position) pairs, positions ascending, by a stable sort of the keys (each run of equal keys
+    then lists its positions ascending: its first is the first occurrence)."""
+    m = len(keys)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    counts = np.empty(len(starts), dtype=np.int64)  # np.diff(starts, append=m) costs 4x more in Python overhead
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = m - starts[-1]
+    top = int(counts.max())
+    if top < 2:
+        return _NO_REPEAT
+    ordered = pos[order]
+    in_repeat = np.repeat(counts > 1, counts)
+    return _Grams(top, ordered[starts[counts == top]], np.sort(ordered[in_repeat & ~new]),
+                  np.sort(ordered[in_repeat]))  # fmt: skip
+
+
 #: A line longer than this is a paragraph even when it names a copyright or a licence: only shorter ones are footers.
 _FOOTER_MAX_CHARS = 200
 
@@ -113,11 +175,8 @@ class DocView:
         #: Duplicated n-gram coverage per size, as the rules measure it (smaller sizes bound larger ones).
         self.dup_ngram_fracs: dict[int, float] = {}
         self._top_counts: dict[int, int] = {}
-        #: n → (positions of the n-grams in key order, first position and length of each run of equal keys), over
-        #: the candidate positions only (`_ngram_candidates`).
-        self._ngram_runs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        #: n → sorted positions whose n-gram occurs at least twice.
-        self._repeated_at: dict[int, np.ndarray] = {}
+        #: n → `_Grams` of the n-grams at the candidate positions (`_ngram_candidates`).
+        self._grams: dict[int, _Grams] = {}
         #: Index of this view's first line among its page's lines (a main-text view starts below the header).
         self.first_line = 0
 
@@ -179,12 +238,18 @@ class DocView:
     @_lazy
     def words(self) -> list[str]:
         """Lower-cased words (word scripts) or the characters of `unit_text` (character scripts)."""
-        return list(self.unit_text) if self.char_units else segment.words(self.lower)
+        if self.char_units:
+            return list(self.unit_text)
+        joined = self.joined
+        return joined.split(" ") if joined else []
 
     @_lazy
     def unit_text(self) -> str:
         """Character scripts: the lower-cased text without spaces and punctuation, one character per unit."""
-        return segment.char_units(self.lower)
+        cps = segment.unit_codepoints(self.lower)
+        if self.char_units:
+            self.__dict__["_codepoints"] = cps
+        return cps.tobytes().decode("utf-32-le", "surrogatepass")
 
     @_lazy
     def n_units(self) -> int:
@@ -193,7 +258,12 @@ class DocView:
     @_lazy
     def joined(self) -> str:
         """Character units: `unit_text`; words: the words joined by single spaces (n-grams are substrings of it)."""
-        return self.unit_text if self.char_units else " ".join(self.words)
+        if self.char_units:
+            return self.unit_text
+        if "words" in self.__dict__:  # given (a main-text view takes a slice of its page's words)
+            return " ".join(self.words)
+        joined, self.__dict__["_codepoints"] = segment.joined_words(self.lower)
+        return joined
 
     @_lazy
     def unit_chars(self) -> int:
@@ -226,10 +296,20 @@ class DocView:
         n = len(cps)
         pw, inv = _Powers.get(n + 1)
         out = np.zeros(n + 1, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            mixed = (cps ^ (cps >> np.uint64(7))) * _MIX + np.uint64(1)  # spread small code points over 64 bits
-            np.cumsum(mixed * pw[:n], out=out[1:])
+        # Array arithmetic wraps modulo 2^64 without a warning (only numpy scalars warn): no np.errstate needed.
+        mixed = (cps ^ (cps >> np.uint64(7))) * _MIX + np.uint64(1)  # spread small code points over 64 bits
+        np.cumsum(mixed * pw[:n], out=out[1:])
         return out, inv
+
+    @_lazy
+    def _unit_hash(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per unit i: (prefix sum at its start, prefix sum at its end, M^-start): the key of the n-gram at i is
+        (end[i + n - 1] - start[i]) * inv[i], three array lookups per size instead of five."""
+        p, inv = self._prefix
+        if self.char_units:  # unit i is character i
+            return p[:-1], p[1:], inv[: self.n_units]
+        starts, ends = self._bounds
+        return p[starts], p[ends], inv[starts]
 
     def ngram_keys(self, n: int) -> np.ndarray:
         """One uint64 key per n-gram position: the polynomial hash of its characters in `joined` (equal n-grams,
@@ -237,13 +317,8 @@ class DocView:
         m = self.n_units - n + 1
         if m <= 0:
             return np.empty(0, dtype=np.uint64)
-        p, inv = self._prefix
-        with np.errstate(over="ignore"):
-            if self.char_units:  # unit i is character i: no offsets to look up
-                return (p[n:] - p[:m]) * inv[:m]
-            starts, ends = self._bounds
-            s, e = starts[:m], ends[n - 1 :]
-            return (p[e] - p[s]) * inv[s]
+        at_start, at_end, inv = self._unit_hash
+        return (at_end[n - 1 :] - at_start[:m]) * inv[:m]
 
     def ngram_chars(self, n: int) -> np.ndarray | int:
         """Characters of each n-gram with the spaces between its words (an int for character units: n)."""
@@ -262,63 +337,44 @@ class DocView:
 
     def _ngram_keys_at(self, n: int, pos: np.ndarray) -> np.ndarray:
         """`ngram_keys(n)[pos]`, computed for those positions only."""
-        p, inv = self._prefix
-        with np.errstate(over="ignore"):
-            if self.char_units:
-                return (p[pos + n] - p[pos]) * inv[pos]
-            starts, ends = self._bounds
-            s = starts[pos]
-            return (p[ends[pos + (n - 1)]] - p[s]) * inv[s]
+        at_start, at_end, inv = self._unit_hash
+        return (at_end[pos + (n - 1)] - at_start[pos]) * inv[pos]
 
     def _ngram_candidates(self, n: int) -> np.ndarray | None:
         """Positions that can start a repeated n-gram: those whose m-gram repeats, for the largest size m < n measured
         (an n-gram that occurs twice starts with an m-gram that occurs twice there); None: every position. On a
         normal page few 4-grams repeat, so the larger sizes sort a few keys instead of all of them."""
-        below = [m for m in self._repeated_at if m < n]
+        below = [m for m in self._grams if m < n]
         if not below:
             return None
-        pos = self._repeated_at[max(below)]
+        pos = self._grams[max(below)].repeated
         return pos[pos <= self.n_units - n]
 
-    def _runs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(candidate positions in key order, first position of each run of equal keys, run lengths). Runs of length
-        >= 2 are exactly the n-grams that occur more than once; their first position is the first occurrence."""
-        runs = self._ngram_runs.get(n)
-        if runs is None:
-            pos = self._ngram_candidates(n)
-            if pos is not None and len(pos) == 0:  # nothing repeats at a smaller size: nothing can here
-                self._repeated_at[n] = pos
-                runs = self._ngram_runs[n] = (pos, pos, pos)
-                return runs
-            if pos is None:
-                keys = self.ngram_keys(n)
-                pos = np.arange(len(keys), dtype=np.int64)
-            else:
-                keys = self._ngram_keys_at(n, pos)
-            order = np.argsort(keys)  # not stable (~1.5x cheaper): the first occurrence is each run's minimum
-            sk = keys[order]
-            new = np.empty(len(sk), dtype=bool)
-            new[:1] = True
-            np.not_equal(sk[1:], sk[:-1], out=new[1:])
-            first = np.flatnonzero(new)
-            counts = np.diff(np.append(first, len(sk)))
-            ordered = pos[order]
-            lowest = np.minimum.reduceat(ordered, first) if len(first) else first
-            repeated = ordered[np.repeat(counts >= 2, counts)]
-            repeated.sort()
-            self._repeated_at[n] = repeated
-            runs = self._ngram_runs[n] = (ordered, lowest, counts)
-        return runs
+    def _ngrams(self, n: int) -> _Grams:
+        """The repeated n-grams (`_Grams`), over the candidate positions only (`_ngram_candidates`)."""
+        grams = self._grams.get(n)
+        if grams is not None:
+            return grams
+        pos = self._ngram_candidates(n)
+        if pos is None:
+            keys = self.ngram_keys(n)
+            pos = np.arange(len(keys), dtype=np.int64)
+        elif len(pos):
+            keys = self._ngram_keys_at(n, pos)
+        if not len(pos):
+            grams = _NO_REPEAT
+        elif len(pos) <= _FEW_POSITIONS:
+            grams = _group_few(keys, pos)
+        else:
+            grams = _group_many(keys, pos)
+        self._grams[n] = grams
+        return grams
 
     def top_ngram_count(self, n: int) -> int:
         """Occurrences of the most frequent n-gram, 1 when none repeats (0 without an n-gram)."""
         if n in self._top_counts:
             return self._top_counts[n]
-        if self.n_units < n:
-            count = 0
-        else:
-            _, _, counts = self._runs(n)
-            count = int(counts.max()) if len(counts) else 1  # no candidate position: no n-gram repeats
+        count = 0 if self.n_units < n else self._ngrams(n).top
         self._top_counts[n] = count
         return count
 
@@ -336,8 +392,7 @@ class DocView:
             return 0
         if self.char_units:
             return top * n
-        _, lowest, counts = self._runs(n)
-        at = lowest[counts == top]  # first occurrence of each most frequent n-gram
+        at = self._ngrams(n).top_first  # first occurrence of each most frequent n-gram
         starts, ends = self._bounds
         return top * int((ends[at + (n - 1)] - starts[at]).max())
 
@@ -346,17 +401,23 @@ class DocView:
         total = self.n_units
         if total < n:
             return 0
-        ordered, lowest, counts = self._runs(n)
-        if len(counts) == 0 or counts.max() < 2:
+        later = self._ngrams(n).later
+        if not len(later):
             return 0
-        starts = ordered[ordered != np.repeat(lowest, counts)]  # every occurrence but the first
-        delta = np.bincount(starts, minlength=total + 1)[: total + 1] - np.bincount(starts + n, minlength=total + 1)[
-            : total + 1
-        ]
-        covered = np.cumsum(delta[:total]) > 0
+        # The union of the equal-length spans [s, s + n) of the sorted starts s is the disjoint union of
+        # [s_i, min(s_i + n, s_i+1)): one pass over the starts, not over every unit of the document.
+        ends = np.minimum(later + n, np.append(later[1:], total))
         if self.char_units:
-            return int(covered.sum())
-        return int(self.unit_lengths[covered].sum())
+            return int((ends - later).sum())
+        cum = self._unit_cum
+        return int((cum[ends] - cum[later]).sum())
+
+    @_lazy
+    def _unit_cum(self) -> np.ndarray:
+        """Characters in units 0..i-1, for i = 0..n_units."""
+        out = np.zeros(self.n_units + 1, dtype=np.int64)
+        np.cumsum(self.unit_lengths, out=out[1:])
+        return out
 
     @_lazy
     def line_ends_sentence(self) -> list[bool]:
@@ -365,7 +426,9 @@ class DocView:
     @_lazy
     def line_units(self) -> list[int]:
         """Units per line as C4 counts them: whitespace words, or characters for character-unit scripts."""
-        return segment.line_unit_counts(self.text, self.profile)
+        if self.char_units:
+            return segment.line_unit_counts(self.text, self.profile)
+        return [len(line.split()) for line in self.lines]  # `lines` is `split_lines(text)`: not split again
 
     @_lazy
     def line_sentence_ends(self) -> list[int]:
@@ -532,5 +595,6 @@ _TLD_SET = frozenset(_TLDS.split("|"))
 # TLD and the character before the dot are checked in Python, on the few matches.
 _DOMAIN_END_RE = re.compile(r"\.([a-z]{2,8})(?![a-z0-9-]|\.[a-z0-9])")
 _LEAD_CHARS = " \t\u3000\u00a0-*•·●○■□▪▫◦‣–—►▶➢✓✔→・|>#[](){}【】「」『』《》〈〉\"'“”‘’.,:;!?、，。：；！？_=+~"
-_FOREIGN_RUN_RE = re.compile(r"[0-9a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+")
+_FOREIGN = r"[0-9a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]"
+_FOREIGN_RUN_RE = re.compile(_FOREIGN + _FOREIGN + "*")  # `[x][x]*`, not `[x]+`: see `pipeline.text.segment`
 _FOREIGN_CHAR_RE = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")

@@ -25,7 +25,17 @@ new side by side, interleaved: `old` sorts every n-gram position at every size (
 positions, kept here), `new` is `DocView` (each size sorts only the positions whose smaller n-gram repeats); both
 start from the same n-gram hashes. Checks that both give the same values.
 
+Old code against new (`--against CHECKOUT`, e.g. `git worktree add /tmp/old <commit>`): first the identity check —
+both filters run on the bench documents (3 KB, 400 B and 20 KB; labelled and, for some, unlabelled so the script is
+detected) and on every real page in ../shared/data (CC-MAIN-2018-43 texts and raw HTML, web-zh, article-extraction
+articles and raw HTML; each labelled and unlabelled), and check, apply and apply_measured must give the same reasons,
+texts (also whether apply returned the input object), removed lines and every measurement (compared by repr: exact);
+any difference fails the run. Then check / apply / measured per group for both, in fresh processes interleaved
+old, new, old, new (best of --rounds, each best of --repeat), side by side with the ratio. Meant for speed changes
+that must not change a decision; --rounds 0 runs the identity check alone.
+
 Not a test: run it by hand,  python scripts/bench/filter.py [--docs 200] [--repeat 3] [--size 3000]
+                             python scripts/bench/filter.py --against /tmp/old [--docs 100] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -42,8 +52,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
+
+
+def _code_root() -> Path:
+    """Where `pipeline` is imported from: this checkout, or another one given with --code (how --against runs the
+    old code with this script)."""
+    if "--code" in sys.argv[:-1]:
+        return Path(sys.argv[sys.argv.index("--code") + 1]).resolve()
+    return ROOT
+
+
+sys.path.insert(0, str(_code_root()))
 
 import numpy as np  # noqa: E402
 
@@ -219,15 +239,205 @@ def ngram_rules(qf: QualityFilter, docs: list[tuple[str, str]], repeat: int) -> 
               f"{new / whole:.0%} now)")
 
 
+# --- old code against new (--against): the same outputs, and how much faster -------------------------------------
+
+
+def identity_docs(per_lang: int) -> list[tuple[str, str, str | None]]:
+    """(set, text, language label) of the documents both filters run: the bench documents at three sizes with their
+    language's label (a few also unlabelled, so the script is detected), and the real pages in ../shared/data, each
+    with its label and unlabelled: the CC-MAIN-2018-43 texts and their raw HTML, the 500 web-zh pages, the 181
+    article-extraction articles and their raw HTML (markup, scripts and long lines: the odd cases)."""
+    out: list[tuple[str, str, str | None]] = []
+    for langs in GROUPS.values():
+        for lang in langs:
+            code = normalize_label(lang)
+            for size, n in ((3000, per_lang), (400, max(per_lang // 4, 1)), (20000, max(per_lang // 20, 1))):
+                docs = make_docs(lang, n, size)
+                out += [(f"bench-{size}", d, code) for d in docs]
+                out += [(f"bench-{size}-unlabelled", d, None) for d in docs[: max(n // 10, 1)]]
+    path = SHARED / "cc" / "cc-main-2018-43-pages100.jsonl.gz"
+    if path.is_file():
+        with gzip.open(path, "rb") as fh:
+            for raw in fh:
+                rec = json.loads(raw.decode("utf-8", "replace"))
+                for key, name in (("t", "cc2018"), ("h", "cc2018-html")):
+                    if rec.get(key):
+                        out += [(name, rec[key], rec.get("lang") or "und"), (f"{name}-unlabelled", rec[key], None)]
+    path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
+    if path.is_file():
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                text = json.loads(line)["text"]
+                out += [("web-zh", text, "zho_Hans"), ("web-zh-unlabelled", text, None)]
+    art = SHARED / "article-extraction"
+    if (art / "ground-truth.json").is_file():
+        truth = json.loads((art / "ground-truth.json").read_bytes().decode("utf-8", "replace"))
+        for key, rec in sorted(truth.items()):
+            out += [("articles", rec["articleBody"], None), ("articles-en", rec["articleBody"], "eng_Latn")]
+            html = art / "html" / f"{key}.html.gz"
+            if html.is_file():
+                out.append(("articles-html", gzip.decompress(html.read_bytes()).decode("utf-8", "replace"), None))
+    return out
+
+
+def identity_rows(docs: list[tuple[str, str, str | None]]) -> list[tuple[object, ...]]:
+    """What the filter says of each document: check's reason; apply's reason, text (a digest, and whether it is the
+    input object itself) and removed lines; the same from apply_measured, and every measurement (repr: exact)."""
+    import hashlib
+
+    def digest(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+    qf = QualityFilter()
+    rows: list[tuple[object, ...]] = []
+    for _, text, lang in docs:
+        r = qf.apply(text, lang)
+        m, meas = qf.apply_measured(text, lang)
+        rows.append((
+            qf.check(text, lang), r.reason, digest(r.text), r.text is text, r.removed_lines,
+            m.reason, digest(m.text), m.text is text, m.removed_lines, {k: repr(v) for k, v in meas.items()},
+        ))  # fmt: skip
+    return rows
+
+
+_ROW_FIELDS = ("check", "apply.reason", "apply.text", "apply.text_is_input", "apply.removed_lines",
+               "measured.reason", "measured.text", "measured.text_is_input", "measured.removed_lines", "measurements")
+
+
+def filter_rates(per_lang: int, size: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Seconds per document of check, apply and apply_measured per script group (best of `repeat` per language)."""
+    qf = QualityFilter()
+    out: dict[str, dict[str, float]] = {}
+    for group, langs in GROUPS.items():
+        spent: Counter[str] = Counter()
+        n = 0
+        for lang in langs:
+            docs = make_docs(lang, per_lang, size)
+            code = normalize_label(lang)
+            n += len(docs)
+            qf.apply_measured(docs[0], code)  # the language's plan and word lists: set-up, not timed
+            for row, fn in (("check", qf.check), ("apply", qf.apply), ("measured", qf.apply_measured)):
+                spent[row] += len(docs) / rate(lambda d, c=code, f=fn: f(d, c), docs, repeat)  # type: ignore[misc]
+        out[group] = {row: t / n for row, t in spent.items()} | {"n": float(n)}
+    return out
+
+
+def instructions_run(per_lang: int, size: int, method: str) -> int:
+    """`per_lang` documents of every language through `method` inside one `functools.reduce` call, after a warm-up
+    (plans, word lists, power tables), so that callgrind counts the filter's work alone:
+
+        valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \\
+            python scripts/bench/filter.py --instructions 4 [--code /tmp/old]
+
+    (Ir of the run / the documents printed = instructions per document: independent of the machine's load.)"""
+    import functools
+
+    qf = QualityFilter()
+    fn = getattr(qf, method)
+    items: list[tuple[str, str]] = []
+    for langs in GROUPS.values():
+        for lang in langs:
+            code = normalize_label(lang)
+            docs = make_docs(lang, per_lang + 5, size)
+            for d in docs[:5]:
+                fn(d, code)
+            items += [(d, code) for d in docs[5:]]
+    functools.reduce(lambda _, item: fn(*item), items, None)
+    return len(items)
+
+
+def _child(code: Path, *args: str) -> str:
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--code", str(code), *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def against(old: Path, per_lang: int, size: int, repeat: int, rounds: int) -> bool:
+    """Runs the filter of checkout `old` and of this one on the same documents: every output must be identical;
+    then times both, interleaved (old, new, old, new, ...: each a fresh process), and prints the rates side by side.
+    Returns whether the outputs are identical."""
+    import pickle
+    import tempfile
+
+    docs = identity_docs(per_lang)
+    dumps = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for which, code in (("old", old), ("new", ROOT)):
+            path = Path(tmp) / f"{which}.pkl"
+            _child(code, "--dump", str(path), "--docs", str(per_lang))
+            dumps[which] = pickle.loads(path.read_bytes())
+    sets = Counter(name for name, _, _ in docs)
+    diffs = [(i, f) for i, (a, b) in enumerate(zip(dumps["old"], dumps["new"], strict=True))
+             for f, x, y in zip(_ROW_FIELDS, a, b, strict=True) if x != y]  # fmt: skip
+    print(f"identity against {old}: {len(docs)} documents ({', '.join(f'{k} {v}' for k, v in sets.items())}), "
+          f"{len(_ROW_FIELDS)} outputs each (measurements compared by repr): "
+          + ("all identical" if not diffs else f"{len(diffs)} differences"))
+    for i, f in diffs[:20]:
+        a, b = dumps["old"][i][_ROW_FIELDS.index(f)], dumps["new"][i][_ROW_FIELDS.index(f)]
+        if isinstance(a, dict) and isinstance(b, dict):
+            a, b = ({k: v for k, v in x.items() if a.get(k) != b.get(k)} for x in (a, b))
+        print(f"  {docs[i][0]} #{i} ({docs[i][2]}) {f}: old {a!r} new {b!r}")
+
+    if rounds < 1:
+        return not diffs
+    results: dict[str, list[dict[str, dict[str, float]]]] = {"old": [], "new": []}
+    for _ in range(rounds):
+        for which, code in (("old", old), ("new", ROOT)):
+            out = _child(code, "--rates", "--docs", str(per_lang), "--size", str(size), "--repeat", str(repeat))
+            results[which].append(json.loads(out))
+    print(f"\nold vs new, docs/s on one core (best of {rounds} interleaved processes x best of {repeat}; "
+          f"load {os.getloadavg()[0]:.1f}): old / new (new/old)")
+    rows = ("check", "apply", "measured")
+    print(f"{'group':9s} " + " ".join(f"{r:>24s}" for r in rows))
+    best = {w: {g: {r: min(x[g][r] for x in results[w]) for r in rows} for g in GROUPS} for w in results}
+    for g in [*GROUPS, "all"]:
+        cells = []
+        for r in rows:
+            if g == "all":
+                n = sum(results["new"][0][k]["n"] for k in GROUPS)
+                o, nw = (n / sum(best[w][k][r] * results[w][0][k]["n"] for k in GROUPS) for w in ("old", "new"))
+            else:
+                o, nw = 1 / best["old"][g][r], 1 / best["new"][g][r]
+            cells.append(f"{o:8,.0f} / {nw:6,.0f} ({nw / o:4.2f}x)")
+        print(f"{g:9s} " + " ".join(f"{c:>24s}" for c in cells))
+    return not diffs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=200, help="documents per language")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--size", type=int, default=3000, help="target document size in UTF-8 bytes")
+    ap.add_argument("--against", type=Path, metavar="CHECKOUT",
+                    help="another checkout of the project (git worktree add /tmp/old <commit>): check that its filter "
+                    "gives the same outputs on the bench documents and the real pages, and time both, interleaved")
+    ap.add_argument("--rounds", type=int, default=3, help="--against: interleaved old/new processes per side (0: the identity check alone)")
+    ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # import pipeline from there (see _code_root)
+    ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # --against's child: write identity_rows there
+    ap.add_argument("--rates", action="store_true", help=argparse.SUPPRESS)  # --against's child: filter_rates JSON
+    ap.add_argument("--instructions", type=int, metavar="N",
+                    help="only run N documents per language through --method inside functools.reduce, for callgrind "
+                    "(see instructions_run)")
+    ap.add_argument("--method", default="apply_measured", choices=("check", "apply", "apply_measured"))
     args = ap.parse_args()
+    if args.instructions is not None:
+        print(f"{instructions_run(args.instructions, args.size, args.method)} documents through {args.method}")
+        return
+    if args.dump:
+        import pickle
+
+        args.dump.write_bytes(pickle.dumps(identity_rows(identity_docs(args.docs))))
+        return
+    if args.rates:
+        print(json.dumps(filter_rates(args.docs, args.size, args.repeat)))
+        return
+    if args.against:
+        sys.exit(0 if against(args.against.resolve(), args.docs, args.size, args.repeat, args.rounds) else 1)
 
     qf = QualityFilter()
-    print(f"quality filter bench: {args.docs} docs per language of ~{args.size} bytes, best of {args.repeat}, one core")
+    print(f"quality filter bench: {args.docs} docs per language of ~{args.size} bytes, best of {args.repeat}, one core "
+          f"(load {os.getloadavg()[0]:.1f})")
     header = f"{'group':9s} {'KB/doc':>6s} {'str.split':>10s} {'tokenize':>10s} {'check':>10s} {'apply':>10s} " \
              f"{'measured':>10s} {'datatrove':>10s} {'check/split':>11s} {'check/dt':>9s}  kept"
     print(header)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.filter import view
 from pipeline.filter.view import DocView
 from pipeline.text.segment import profile_for
 
@@ -112,6 +113,22 @@ def test_random_repetitive_texts():
         script = rng.choice(["Latn", "Hans"])
         order = _orders(rng)[3]
         assert measured(DocView(text, profile_for(script)), order) == reference(text, script, order), (text, script)
+
+
+@pytest.mark.parametrize("few", [0, 10**9])
+def test_dict_and_sort_grouping_agree(monkeypatch, few):
+    """Every size grouped by sorting (few = 0) or in a dict (few = 10^9): the measurements do not depend on which
+    grouping ran (the filter picks by the number of candidate positions)."""
+    monkeypatch.setattr(view, "_FEW_POSITIONS", few)
+    rng = random.Random(few % 7)
+    words = ["a", "bb", "ccc", "the", "of", "кот", "猫", "ไทย"]
+    texts = [(t, s) for t, s in TEXTS]
+    for _ in range(150):
+        text = " ".join(rng.choice(words[: rng.randint(2, len(words))]) for _ in range(rng.randint(0, 400)))
+        texts.append((text, rng.choice(["Latn", "Hans"])))
+    for text, script in texts:
+        for order in _orders(rng):
+            assert measured(DocView(text, profile_for(script)), order) == reference(text, script, order), order
 
 
 def test_real_pages():

@@ -293,3 +293,34 @@ def test_a_title_injected_into_the_body_marks_a_hacked_chinese_page() -> None:
                            for p in paragraphs("en")[1:6]]])  # fmt: skip
     assert QF.rules_for("eng_Latn", "Latn").page.max_title_injections is None  # titles are quoted in English pages
     assert "page:title_injected" not in QF.explain(english, "en")["failed"]
+
+
+def test_anchor_groups_cover_every_phrase_with_a_substring_it_holds() -> None:
+    """Each phrase is in exactly one group and contains its group's anchor: an absent anchor rules its group out."""
+    import random
+
+    from pipeline.filter.lexicon import anchor_groups
+
+    rng = random.Random(4)
+    letters = "ab cd"
+    for _ in range(300):
+        phrases = tuple(
+            "".join(rng.choice(letters) for _ in range(rng.randint(1, 12))) for _ in range(rng.randint(1, 9))
+        )
+        groups = anchor_groups(phrases, size=rng.randint(1, 6))
+        assert sorted(p for _, group in groups for p in group) == sorted(set(phrases))
+        assert all(anchor in p for anchor, group in groups for p in group)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hans", "ko", "ru"])
+def test_status_phrases_with_anchors_count_as_the_pattern_alone(lang: str) -> None:
+    """The anchor test in front of the status-phrase patterns changes no count: pages with phrases, without, and
+    with an anchor but no phrase."""
+    lex = Lexicon.build(normalize_label(lang))
+    phrases = status_phrases_all(False, None)[:30] + status_phrases_all(True, None)[:10]
+    texts = [*prose_docs(lang, 3), "server down", "nothing to see", *(f"x {p} y {p}." for p in phrases)]
+    for text in texts:
+        v = DocView(text, profile_for(normalize_label(lang).partition("_")[2]), lex)
+        for notices in (False, True):
+            pattern = lex.notices if notices else lex.phrases
+            assert lex.status_phrases(v, notices) == len(pattern.findall(v.lower))

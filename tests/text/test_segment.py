@@ -147,3 +147,40 @@ def test_terminal_punctuation_constants_are_consistent() -> None:
     for mark in "。！？｡।؟۔។။":
         assert mark in segment.TERMINAL_PUNCTUATION
     assert all(len(b) == 1 for b in segment.BULLET_STARTS)
+
+
+def test_unit_class_table_matches_the_regexes_on_every_code_point() -> None:
+    """The table behind `joined_words` / `unit_codepoints` classifies every code point as the regexes do."""
+    sep = __import__("re").compile(f"[{segment._SEP}]")
+    for cp in range(0x110000):
+        c = chr(cp)
+        want = 2 if c in segment.CONNECTORS else 1 if sep.fullmatch(c) else 0
+        assert segment._UNIT_CLASS[cp] == want, hex(cp)
+
+
+@pytest.mark.parametrize("size", [40, 3000])
+def test_joined_words_and_unit_codepoints_equal_the_regex_forms(size: int) -> None:
+    """Short texts take the regexes, long ones the table: both give `words` and `char_units` exactly, connectors at
+    the edges, doubled, between symbols, lone surrogates and astral characters included."""
+    rng = random.Random(size)
+    alphabet = [*"ab xyZ  .-'’·‐‑׳״,!?\n\t\u200b\u3000ü漢字한글123$|★", "\ud800", "😀", "\U00010100", "\u00a0", "...", "--"]
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, size)))
+        joined, cps = segment.joined_words(text)
+        assert joined == " ".join(words(text))
+        assert cps.tobytes().decode("utf-32-le", "surrogatepass") == joined
+        assert segment.unit_codepoints(text).tobytes().decode("utf-32-le", "surrogatepass") == char_units(text)
+
+
+def test_sentence_end_pattern_counts_as_its_plus_form() -> None:
+    """`_SENTENCE_END_RE` is written `[m][m]*...` for speed; it finds exactly what `[m]+...` finds (backtracking
+    into a run of marks, CJK marks that need no space, closers, the end of the text)."""
+    import re
+
+    marks = segment._SENTENCE_MARKS
+    plus = re.compile(marks + "+" + segment._SENTENCE_END_RE.pattern[2 * len(marks) + 1 :])
+    rng = random.Random(3)
+    alphabet = [*"ab .!?。！」)\"' \n…", "...", "。.", ".。", "?!"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert [m.span() for m in segment._SENTENCE_END_RE.finditer(text)] == [m.span() for m in plus.finditer(text)]
