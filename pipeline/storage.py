@@ -468,3 +468,12 @@ def remove(url: str) -> None:
         fs.rm(path)
     except FileNotFoundError:
         pass
+
+
+def remove_tree(url: str) -> None:
+    """Delete a folder and everything below it; a folder already gone is fine."""
+    fs, path = fs_and_path(url)
+    try:
+        fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass
