@@ -14,8 +14,8 @@ any language:
   while the visible text holds prose lines it lacks worth more than twice the main text;
 * **the tail** — after the last prose line (a sentence end and at least `PROSE_WORDS` English-equivalent words),
   a tail made only of short lines (fewer than `TAIL_WORDS` each) is sharing, tagging and comment-form furniture;
-* **site repeats** (`drop_site_repeats`, per shard, run by the extract stage) — a line that is not prose and repeats
-  on `SITE_REPEAT_PAGES` or more pages of the same host in the shard is the site's template.
+* **site repeats** (`pipeline.ingest.site_repeats`, per shard, run by the extract stage) — a line that is not prose
+  and repeats on several pages of the same host in the shard is the site's template.
 
 Word counts are script-aware (`line_words`, from the filter's units per script in `pipeline.text.segment`), so a
 Chinese, Japanese or Korean line is measured like its English translation, not as one "word".
@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections import Counter
-from collections.abc import Sequence
 
 from pipeline.text.scripts import dominant_script
 from pipeline.text.segment import (
@@ -44,10 +42,6 @@ __all__ = [
     "PROSE_WORDS",
     "TAIL_WORDS",
     "anchor_texts",
-    "drop_site_repeats",
-    "page_lines",
-    "site_template",
-    "strip_lines",
     "is_prose",
     "line_words",
     "text_profile",
@@ -236,58 +230,3 @@ def recover_article(full: str, anchors: frozenset[str] = frozenset()) -> str:
     else:
         end = len(lines) - 1
     return remove_boilerplate("\n".join(lines[start : end + 1]), anchors, profile)
-
-
-#: A short line on at least this many pages of one host in a shard is that site's template, not its content.
-SITE_REPEAT_PAGES = 3
-
-
-def drop_site_repeats(pages: Sequence[tuple[str, str]], min_pages: int = SITE_REPEAT_PAGES) -> tuple[list[str], int]:
-    """The texts of (host, text) pages without the non-prose lines that repeat on `min_pages` or more pages of the
-    same host, and how many lines were dropped.
-
-    CCNet drops paragraphs repeated across a shard; this is the conservative form of it for one shard of a crawl:
-    only lines that are not prose (`is_prose`) and only within one site, so that breadcrumbs, slogans, "Posted in"
-    and category labels that slip through main content go, while a sentence repeated on several pages (a syndicated
-    paragraph, a quotation) is left to the dedup stage, which keeps one copy instead of none.
-    """
-    pages_of: dict[str, list[int]] = {}
-    for i, (host, _) in enumerate(pages):
-        pages_of.setdefault(host, []).append(i)
-    out = [text for _, text in pages]
-    dropped = 0
-    for idx in pages_of.values():
-        if len(idx) < min_pages:
-            continue
-        seen: Counter[str] = Counter()
-        for i in idx:
-            seen.update(page_lines(out[i]))
-        template = site_template([ln for ln, n in seen.items() if n >= min_pages])
-        if not template:
-            continue
-        for i in idx:
-            out[i], n = strip_lines(out[i], template)
-            dropped += n
-    return out, dropped
-
-
-def page_lines(text: str) -> set[str]:
-    """The distinct non-empty lines of a page, stripped: what `drop_site_repeats` counts once per page."""
-    return {ln.strip() for ln in text.split("\n")} - {""}
-
-
-def site_template(repeated: list[str]) -> set[str]:
-    """Of the lines that repeat on enough pages of one site, those that are not prose: the site's template."""
-    if not repeated:
-        return set()
-    profile = text_profile("\n".join(repeated))
-    return {ln for ln in repeated if not is_prose(ln, profile)}
-
-
-def strip_lines(text: str, template: set[str] | frozenset[str]) -> tuple[str, int]:
-    """A page without its template lines, and how many lines were dropped."""
-    lines = text.split("\n")
-    kept = [ln for ln in lines if ln.strip() not in template]
-    if len(kept) == len(lines):
-        return text, 0
-    return "\n".join(kept).strip(), len(lines) - len(kept)

@@ -2,8 +2,8 @@
 
 Reading, charset decoding and HTML → text live in `pipeline.ingest` (Ray-free); this stage plans shards, turns the
 reader's documents into Parquet row groups as they come and counts every record it could not use, by reason. Across
-the shard's documents it drops each site's template lines (`pipeline.ingest.boilerplate.site_template`, the rule of
-`drop_site_repeats`), the one step that needs more than one page.
+the shard's documents it drops each site's template lines (`pipeline.ingest.site_repeats`), the one step that needs
+more than one page.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import posixpath
 import tempfile
-from array import array
-from collections import Counter
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import numpy as np
 import pyarrow as pa
 
-from pipeline.ingest.boilerplate import page_lines, site_template, strip_lines
+from pipeline.ingest.site_repeats import SiteRepeats
 from pipeline.ingest.warc import (
     Document,
     ExtractSettings,
@@ -100,31 +98,29 @@ class ExtractStage(Stage):
         self.options = self.cfg.extract
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
-        """Read the WARC once, spilling its documents to a local temporary Parquet file and keeping only a hash per
-        distinct line of each page; then take each site's template lines from those hashes (`_site_templates`) and
-        stream the spill to the output without them. A worker holds one batch of documents and the line hashes
-        (4 bytes a distinct line of a page), not the shard."""
+        """Read the WARC once, spilling its documents to a local temporary Parquet file and each page's line keys to
+        `SiteRepeats`; then decide each site's template lines over the spill, and stream the spill to the output
+        without them. A worker holds one batch of documents and the keys of template lines, not the shard."""
         stats = ShardStats()
         with tempfile.TemporaryDirectory(prefix="polyglot-extract-") as tmp:
             spill = os.path.join(tmp, "documents.parquet")
-            hosts, line_keys = self._read(task, spill, stats, progress)
-            templates = self._site_templates(spill, hosts, line_keys)
-            del line_keys
+            min_pages = self.cfg.extract.site_repeat_pages
+            repeats = SiteRepeats(tmp, min_pages) if min_pages else None
+            self._read(task, spill, stats, progress, repeats)
+            if repeats is not None:
+                repeats.find(_spilled_pages(spill))
             with parquet_writer(task.outputs["main"], SCHEMA) as out, open_parquet(spill) as docs:
                 for batch in docs.iter_batches(batch_size=BATCH_DOCS):
-                    out.write(self._finish_batch(batch, templates, stats))
+                    out.write(self._finish_batch(batch, repeats, stats))
                     release_memory()
         return stats
 
     def _read(
-        self, task: ShardTask, spill: str, stats: ShardStats, progress: Progress
-    ) -> tuple[Counter[str], np.ndarray]:
-        """Extract every record into `spill` (SPILL_SCHEMA), counting skipped records; returns the pages per host
-        and, when site repeats are on, a hash of (host, line) per distinct line of every page."""
+        self, task: ShardTask, spill: str, stats: ShardStats, progress: Progress, repeats: SiteRepeats | None
+    ) -> None:
+        """Extract every record into `spill` (SPILL_SCHEMA), counting skipped records, and each page's lines into
+        `repeats`."""
         source = posixpath.basename(task.inputs[0])
-        repeats = bool(self.cfg.extract.site_repeat_pages)
-        hosts: Counter[str] = Counter()
-        keys = array("I")
         rows: list[Document] = []
         row_hosts: list[str] = []
         n = docs = 0
@@ -142,9 +138,8 @@ class ExtractStage(Stage):
                     assert isinstance(item, Document)
                     host = urlsplit(item.url).hostname or f"#{docs}"
                     docs += 1
-                    hosts[host] += 1
-                    if repeats:
-                        keys.extend(_line_key(host, line) for line in page_lines(item.text))
+                    if repeats is not None:
+                        repeats.add(host, item.text)
                     rows.append(item)
                     row_hosts.append(host)
                     if len(rows) == BATCH_DOCS:
@@ -158,39 +153,8 @@ class ExtractStage(Stage):
                 raise
             sink.close()
         progress(n % 500)
-        return hosts, np.frombuffer(keys, dtype=np.uint32)
 
-    def _site_templates(self, spill: str, hosts: Counter[str], keys: np.ndarray) -> dict[str, set[str]]:
-        """Each site's template lines (`site_template`): non-prose lines on `extract.site_repeat_pages` or more of
-        its pages in the shard. The line hashes name the candidates; their pages are counted exactly from the
-        spill, so the result is `drop_site_repeats`' over the whole shard."""
-        min_pages = self.cfg.extract.site_repeat_pages
-        if not min_pages or sum(hosts.values()) < min_pages:
-            return {}
-        sites = {h for h, n in hosts.items() if n >= min_pages}
-        keys = np.sort(keys)  # a key on `min_pages` pages: equal to the one `min_pages - 1` places after it
-        m = min_pages - 1
-        candidates = set(np.unique(keys[m:][keys[m:] == keys[: len(keys) - m]]).tolist())
-        del keys
-        if not sites or not candidates:
-            return {}
-        seen: dict[str, Counter[str]] = {}
-        with open_parquet(spill) as docs:
-            for batch in docs.iter_batches(batch_size=BATCH_DOCS, columns=["host", "text"]):
-                for host, text in zip(batch.column("host").to_pylist(), batch.column("text").to_pylist(), strict=True):
-                    if host in sites:
-                        lines = [ln for ln in page_lines(text) if _line_key(host, ln) in candidates]
-                        if lines:
-                            seen.setdefault(host, Counter()).update(lines)
-                release_memory()
-        templates = {}
-        for host, counted in seen.items():
-            template = site_template([ln for ln, c in counted.items() if c >= min_pages])
-            if template:
-                templates[host] = template
-        return templates
-
-    def _finish_batch(self, batch: pa.RecordBatch, templates: dict[str, set[str]], stats: ShardStats) -> pa.RecordBatch:
+    def _finish_batch(self, batch: pa.RecordBatch, repeats: SiteRepeats | None, stats: ShardStats) -> pa.RecordBatch:
         """A spilled batch without its sites' template lines and the pages they left too short, counted."""
         texts = batch.column("text").to_pylist()
         keep = []
@@ -198,8 +162,8 @@ class ExtractStage(Stage):
         for i, (host, payload, fallback, repairs) in enumerate(
             zip(*(batch.column(c).to_pylist() for c in ("host", "payload_bytes", "full_text_fallback", "repairs")))
         ):
-            if host in templates:
-                texts[i], n = strip_lines(texts[i], templates[host])
+            if repeats is not None:
+                texts[i], n = repeats.strip(host, texts[i])
                 dropped += n
             stats.seen("und", texts[i], payload)
             if too_short(texts[i], self.options.min_text_chars):  # only site repeats can have shortened it
@@ -218,10 +182,12 @@ class ExtractStage(Stage):
         return pa.RecordBatch.from_arrays(cols, schema=SCHEMA).filter(pa.array(keep, pa.bool_()))
 
 
-def _line_key(host: str, line: str) -> int:
-    """A 32-bit key of a line on a site: Python's own (seeded) hash, compared only within this process. Keys name
-    candidate template lines; a collision only adds a candidate, which the exact count then drops."""
-    return hash((host, line)) & 0xFFFFFFFF
+def _spilled_pages(spill: str) -> Iterator[tuple[str, str]]:
+    """(host, text) of the spilled documents, in order, a batch at a time."""
+    with open_parquet(spill) as docs:
+        for batch in docs.iter_batches(batch_size=BATCH_DOCS, columns=["host", "text"]):
+            yield from zip(batch.column("host").to_pylist(), batch.column("text").to_pylist(), strict=True)
+            release_memory()
 
 
 def _spill_batch(docs: list[Document], hosts: list[str], shard_id: str, source: str) -> pa.RecordBatch:

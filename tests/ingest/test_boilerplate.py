@@ -10,7 +10,6 @@ import pytest
 from pipeline.ingest.boilerplate import (
     TAIL_LINES,
     anchor_texts,
-    drop_site_repeats,
     is_prose,
     line_words,
     looks_truncated,
@@ -18,6 +17,7 @@ from pipeline.ingest.boilerplate import (
     remove_boilerplate,
     text_profile,
 )
+from pipeline.ingest.site_repeats import drop_site_repeats
 from pipeline.ingest.warc import Document, ExtractSettings, extract_page, extract_stream
 from pipeline.ingest.warc_writer import WarcWriter
 

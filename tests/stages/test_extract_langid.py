@@ -225,7 +225,7 @@ def test_extract_streams_in_batches_with_the_whole_shards_site_templates(tmp_pat
     from urllib.parse import urlsplit
 
     import pipeline.stages.extract as extract
-    from pipeline.ingest.boilerplate import drop_site_repeats
+    from pipeline.ingest.site_repeats import drop_site_repeats
 
     monkeypatch.setattr(extract, "BATCH_DOCS", 2)
     (tmp_path / "in").mkdir()
