@@ -1098,11 +1098,8 @@ def _run_on_ray(
         split.failed = True
         for other in [j for j in queue if j.task.shard_id == job.task.shard_id]:
             queue.remove(other)
-        part = split.parts[job.part]
-        lo, hi = part.params.get("start"), part.params.get("end")
-        where = f" (bytes {lo}-{hi})" if lo is not None and hi is not None else ""
         return dict(res, shard_id=job.task.shard_id,
-                    error=f"part {job.part + 1} of {len(split.parts)}{where} failed: {res['error']}")  # fmt: skip
+                    error=f"part {job.part + 1} of {len(split.parts)} failed: {res['error']}")  # fmt: skip
 
     finished = False
     try:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -101,6 +103,30 @@ class SiteRepeats:
         self._buffer.extend(line_key(host, ln) for ln in page_lines(text))
         if len(self._buffer) >= CHUNK_KEYS:
             self._flush()
+
+    def save_keys(self, out: BinaryIO) -> None:
+        """For a part of a shard read on another worker: pass 1's keys written to `out`, to be added to the
+        `SiteRepeats` that decides the shard's templates (`add_keys`). Ends this object's use."""
+        self._flush()
+        self._out.close()
+        with open(self._keys_path, "rb") as f:
+            shutil.copyfileobj(f, out, CHUNK_KEYS * 8)
+        os.remove(self._keys_path)
+
+    def add_keys(self, source: BinaryIO, pages: int) -> None:
+        """Pass 1 for `pages` pages read elsewhere: the keys `save_keys` wrote for them. With the parts of a shard
+        added in order, `find` and `strip` then give what one `SiteRepeats` over the whole shard gives."""
+        self._flush()
+        carry = b""
+        while chunk := source.read(CHUNK_KEYS * 8):
+            data = carry + chunk
+            whole = len(data) - len(data) % 8
+            self._out.write(data[:whole])
+            self._total += whole // 8
+            carry = data[whole:]
+        if carry:
+            raise ValueError("site line keys: the file does not hold a whole number of 8-byte keys")
+        self.pages += pages
 
     def _flush(self) -> None:
         self._out.write(self._buffer.tobytes())
