@@ -486,8 +486,8 @@ def run_shard(
             remove_tree(stage.parts_dir(task.shard_id))
         seconds = time.perf_counter() - t0
         run = dict(worker, seconds=round(seconds, 3), peak_rss_mb=_peak_rss_mb())
-        if parts is not None:  # how the shard ran: its parts' byte ranges, workers and seconds, then the merge's
-            run["parts"] = [dict(rec["run"], **rec["result"].get("run", {})) for _, rec in parts]
+        if parts is not None:  # how the shard ran: each part's worker, seconds and result, then the merge's
+            run["parts"] = [dict(rec["run"], result=rec["result"]) for _, rec in parts]
         record = dict(expected, output_sizes=sizes, output_hashes=hashes, run=run, stats=stats.to_dict())
         write_json(record_path(stage.cfg, stage.name, task.shard_id), record)
     except Exception as e:  # noqa: BLE001 - one bad shard must not stop the others
