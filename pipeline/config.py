@@ -170,9 +170,9 @@ class ExtractSection(ExtractSettings):
         default=64.0,
         ge=0,
         description="A gzip WARC/WET file larger than this is read as parts of about this size on several workers at "
-        "once (at most one part per worker; cut at gzip member boundaries), then merged into the same output as "
-        "a whole-file read: a single 1 GB Common Crawl file uses every core. 0: never split. Not part of the "
-        "shard's identity (changing it redoes nothing).",
+        "once (cut at gzip member boundaries; at most one part per worker, and none when there are many more shards "
+        "than workers), then merged into the same output as a whole-file read: a single 1 GB Common Crawl file "
+        "uses every core. 0: never split. Not part of the shard's identity (changing it redoes nothing).",
     )
 
 

@@ -1001,15 +1001,27 @@ class _Split:
 
 
 def _plan_parts(
-    stage: Stage, pending: list[tuple[ShardTask, dict[str, Any]]], max_parts: int
+    stage: Stage, pending: list[tuple[ShardTask, dict[str, Any]]], workers: int
 ) -> tuple[list[_Job], dict[str, _Split]]:
     """The jobs of the pending shards: a split shard's parts without a matching record (after sweeping the
-    temporaries a killed part left), or its merge when every part is done; a whole shard otherwise."""
+    temporaries a killed part left), or its merge when every part is done; a whole shard otherwise.
+
+    A shard gets at most one part per worker, and only as many as keep the workers busy with some slack (about two
+    tasks per worker): with many more shards than workers nothing is split (each part costs a spill and a merge),
+    with one large shard it runs on every worker. A stage whose `split` fails runs that shard whole (its `process`
+    then reports what is wrong with the input)."""
     jobs: list[_Job] = []
     splits: dict[str, _Split] = {}
     listings = FolderListings()
+    max_parts = min(workers, math.ceil(2 * workers / max(1, len(pending))))
     for task, expected in pending:
-        parts = stage.split(task, max_parts) if isinstance(stage, Splittable) and max_parts > 1 else []
+        parts: list[ShardTask] = []
+        if isinstance(stage, Splittable) and max_parts > 1:
+            try:
+                with listing_scope(listings):  # input sizes from one listing per folder
+                    parts = stage.split(task, max_parts)
+            except Exception as e:  # noqa: BLE001 - the shard runs whole, where its error is kept
+                log.warning("%s: shard %s not split: %s: %s", stage.name, task.shard_id, type(e).__name__, e)
         if len(parts) < 2:
             jobs.append(_Job("shard", task, expected))
             continue

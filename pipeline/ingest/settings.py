@@ -115,9 +115,9 @@ class InputSettings(BaseModel):
         100_000, ge=1, description="Rows per shard for a saved dataset (files and streamed data files: one shard each)."
     )
     split_mb: float = Field(
-        256.0, ge=0, description="A Parquet file larger than this is read as parts (whole row groups, at most one part "
-        "per worker) on several workers at once and merged into the same output as a whole-file read; 0: never. Not "
-        "part of a shard's identity (changing it redoes nothing).",
+        256.0, ge=0, description="A Parquet file larger than this is read as parts (whole row groups; at most one part "
+        "per worker, none when there are many more shards than workers) on several workers at once and merged into "
+        "the same output as a whole-file read; 0: never. Not part of a shard's identity (changing it redoes nothing).",
     )
 
     #: Settings that do not change a shard's output, left out of its config hash.

@@ -193,3 +193,21 @@ def test_on_ray_split_shard_equals_unsplit_fails_alone_and_resumes(ray_session, 
         assert sha(split_rec["outputs"]["main"]) == sha(whole_rec["outputs"]["main"]), sid
         assert split_rec["output_hashes"] == whole_rec["output_hashes"], sid
     assert run_stage(FailingPartExtract, cfg).skipped == 2  # complete: nothing redone
+
+
+def test_shards_split_only_while_workers_would_idle(tmp_path: Path) -> None:
+    """One large shard on 2 workers: 2 parts; 5 shards on 2 workers: none split (each part costs a spill and a
+    merge, and the workers are busy anyway)."""
+    from pipeline.runtime import _plan_parts
+
+    (tmp_path / "in").mkdir()
+    for i in range(5):
+        write_crawl(tmp_path / "in" / f"CC-BIG-0000{i}.warc.gz", pages=30, seed=i)
+    stage = ExtractStage(config(tmp_path, extract={"split_mb": 0.001}))
+    pending = [(t, {"stage": "extract", "outputs": dict(t.outputs)}) for t in stage.plan()]
+    jobs, splits = _plan_parts(stage, pending[:1], workers=2)
+    assert [j.kind for j in jobs] == ["part", "part"] and len(splits) == 1
+    jobs, splits = _plan_parts(stage, pending, workers=2)
+    assert [j.kind for j in jobs] == ["shard"] * 5 and not splits
+    jobs, _ = _plan_parts(stage, pending[:2], workers=8)
+    assert [j.kind for j in jobs] == ["part"] * 16  # 8 workers, 2 shards: up to 8 parts each
