@@ -19,7 +19,7 @@ import math
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -224,7 +224,7 @@ class ExtractStage(Splittable, Stage):
         stats: ShardStats,
         progress: Progress,
         repeats: SiteRepeats | None,
-        on_crawl_id: Any = None,
+        on_crawl_id: Callable[[int, str], None] | None = None,
     ) -> int:
         """Extract the records (of `byte_range`, else all) into `out` (a spill, SPILL_SCHEMA), counting skipped
         records, and each page's lines into `repeats`; returns the number of documents."""
