@@ -128,7 +128,7 @@ class SiteRepeats:
         self._total = 0
         self.pages = 0
         self._template = np.empty(0, dtype=np.uint64)
-        self._template_hosts = np.empty(0, dtype=np.uint64)
+        self._template_hosts: set[int] = set()  # `host_key` of each site with a template (8 bytes of key a site)
 
     def add(self, host: str, text: str) -> None:
         """Pass 1: count each distinct line of the page once for its site."""
@@ -245,7 +245,7 @@ class SiteRepeats:
                     template_keys.append(_keys(host, template, len(template)))
                     hosts.append(host_key(host))
         self._template = np.unique(np.concatenate(template_keys)) if template_keys else self._template
-        self._template_hosts = np.unique(np.array(hosts, dtype=np.uint64))
+        self._template_hosts = set(hosts)
         return sites
 
     def _first_holders(self, repeated: np.ndarray) -> set[int]:
@@ -275,7 +275,7 @@ class SiteRepeats:
 
     def strip(self, host: str, text: str) -> tuple[str, int]:
         """Pass 3: a page without its site's template lines, and how many lines were dropped."""
-        if not len(self._template) or _member(self._template_hosts, np.array([host_key(host)], np.uint64))[0] < 0:
+        if not len(self._template) or host_key(host) not in self._template_hosts:
             return text, 0
         lines = text.split("\n")
         drop = _member(self._template, _keys(host, (ln.strip() for ln in lines), len(lines))) >= 0
