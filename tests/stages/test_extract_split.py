@@ -211,3 +211,18 @@ def test_shards_split_only_while_workers_would_idle(tmp_path: Path) -> None:
     assert [j.kind for j in jobs] == ["shard"] * 5 and not splits
     jobs, _ = _plan_parts(stage, pending[:2], workers=8)
     assert [j.kind for j in jobs] == ["part"] * 16  # 8 workers, 2 shards: up to 8 parts each
+
+
+def test_stats_count_the_worker_seconds_of_every_part(tmp_path: Path) -> None:
+    from pipeline.report import _sum_records
+
+    stats = {"docs_in": 1, "docs_out": 1, "by_lang": {}, "removed": {}, "counters": {}}
+    whole = {"stats": stats, "run": {"seconds": 4.0, "peak_rss_mb": 300, "node": "a"}}
+    split = {"stats": stats, "run": {"seconds": 1.0, "peak_rss_mb": 200, "node": "a", "parts": [
+        {"seconds": 2.0, "peak_rss_mb": 250, "node": "a"}, {"seconds": 2.5, "peak_rss_mb": 350, "node": "b"}]}}
+    paths = []
+    for name, rec in (("whole", whole), ("split", split)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(rec))
+        paths.append(str(tmp_path / f"{name}.json"))
+    run = _sum_records(paths)["run"]
+    assert run == {"shards_timed": 2, "worker_seconds": 9.5, "peak_rss_mb": 350, "nodes": 2}
