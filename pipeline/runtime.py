@@ -470,7 +470,7 @@ def run_shard(
     of them; the parts are removed before the shard's record is written, so a completed shard leaves none behind.
     """
     worker = worker or worker_info()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.thread_time()
     written.clear()  # what this shard writes, and nothing older
     try:
         if parts is None:
@@ -485,7 +485,8 @@ def run_shard(
             assert isinstance(stage, Splittable)
             remove_tree(stage.parts_dir(task.shard_id))
         seconds = time.perf_counter() - t0
-        run = dict(worker, seconds=round(seconds, 3), peak_rss_mb=_peak_rss_mb())
+        run = dict(worker, seconds=round(seconds, 3), cpu_seconds=round(time.thread_time() - cpu0, 3),
+                   peak_rss_mb=_peak_rss_mb())  # fmt: skip
         if parts is not None:  # how the shard ran: each part's worker, seconds and result, then the merge's
             run["parts"] = [dict(rec["run"], result=rec["result"]) for _, rec in parts]
         record = dict(expected, output_sizes=sizes, output_hashes=hashes, run=run, stats=stats.to_dict())
@@ -522,12 +523,13 @@ def run_part(
     """Process one part of a split shard and write its record (`record`); errors come back as a result."""
     assert isinstance(stage, Splittable)
     worker = worker or worker_info()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.thread_time()
     written.clear()
     try:
         result = stage.process_part(part, progress or (lambda n: None))
         seconds = time.perf_counter() - t0
-        run = dict(worker, seconds=round(seconds, 3), peak_rss_mb=_peak_rss_mb())
+        run = dict(worker, seconds=round(seconds, 3), cpu_seconds=round(time.thread_time() - cpu0, 3),
+                   peak_rss_mb=_peak_rss_mb())  # fmt: skip
         rec = dict(expected, output_sizes=_output_sizes(part.outputs), run=run, result=result)
         write_json(record, rec)
     except Exception as e:  # noqa: BLE001 - the shard fails, other shards go on
