@@ -185,10 +185,10 @@ class LangidSection(_Section):
     top_k: int = Field(default=3, ge=1, le=20)
     min_score: float = Field(default=0.5, ge=0, le=1, description="Minimum top-1 probability to keep a document.")
     min_score_by_lang: dict[str, float] = Field(default_factory=dict, description="Per-language overrides.")
-    ensemble: list[Literal["cld2", "heliport"]] = Field(
+    ensemble: list[Literal["cld2", "heliport", "lingua"]] = Field(
         default_factory=lambda: ["cld2"],
         description="Second-opinion models that vote inside confusable groups: cld2 (default), heliport (GPL-3.0, "
-        "needs the `heliport` extra); [] for fastText alone.",
+        "needs the `heliport` extra), lingua (Apache-2.0, needs the `lingua` extra); [] for fastText alone.",
     )
     consult: Literal["groups", "always"] = Field(
         default="groups",

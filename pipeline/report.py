@@ -1426,3 +1426,62 @@ def tokenizer_report_markdown(report: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- orchestration
+
+
+# ------------------------------------------------------------------------------------- the stages' summary lines
+
+
+def components_note(summary: dict[str, Any]) -> str:
+    """How dedup's clusters step found its components, for the summary line."""
+    if summary.get("components") != "distributed":
+        return "on the driver"
+    return f"distributed: {summary['rounds']} rounds, peak {summary['max_task_peak_mb']:,.0f} MB per task"
+
+
+def dedup_clusters_line(summary: dict[str, Any]) -> str:
+    """The line dedup's clusters step prints when it ran (from its summary)."""
+    return (
+        f"dedup clusters: {summary['documents']:,} docs -> {summary['clusters']:,} kept "
+        f"({summary['removed_exact']:,} exact, {summary['removed_near']:,} near duplicates; "
+        f"{summary.get('candidate_edges', 0):,} candidate / {summary.get('verified_edges', 0):,} verified edges; "
+        f"components {components_note(summary)}) | {summary['seconds']:.1f} s"
+    )
+
+
+def tokenizer_summary_line(report: dict[str, Any], seconds: float, skipped: bool) -> str:
+    """The line `polyglot tokenizer` prints at the end (from report.json)."""
+    comp = report["composition"]
+    parity = report["parity"]
+    bal = parity.get("balanced", {}).get("ratio")
+    unb = parity.get("unbalanced", {}).get("ratio")
+    ratio = f"parity {bal:.2f}" if isinstance(bal, float) and math.isfinite(bal) else "parity -"
+    if unb is not None:
+        ratio += f" (unbalanced {unb:.2f})"
+    s = report["settings"]
+    return (
+        f"tokenizer{' (unchanged, skipped)' if skipped else ''}: {len(comp)} languages | sample "
+        f"{sum(r['sample_chars'] for r in comp.values()):,} chars | {s['model_type']} {s['vocab_size']:,} | {ratio} | "
+        f"ids identical on {report['id_parity']['documents']:,} docs | {seconds:.1f} s"
+    )
+
+
+def balance_plan_line(summary: dict[str, Any]) -> str:
+    """The line balance's plan step prints when it ran (from its summary)."""
+    return (
+        f"balance plan: {summary['languages']} languages in {summary['families']} families | "
+        f"{summary['available_tokens']:,} tokens available -> {summary['achieved_tokens']:,} chosen "
+        f"(target {summary['target_tokens']:,}) | {summary['warnings']} warnings | {summary['seconds']:.1f} s"
+    )
+
+
+def megatron_line(summary: dict[str, Any]) -> str:
+    """The line the shards stage's Megatron export prints when it ran (from its summary)."""
+    return (f"shards megatron: {summary['documents']:,} documents, {summary['tokens']:,} {summary['dtype']} tokens "
+            f"-> {summary['prefix']}.bin/.idx")  # fmt: skip
+
+
+def shards_manifest_line(manifest: dict[str, Any], path: str) -> str:
+    """The line `polyglot shards` prints at the end (from manifest.json)."""
+    mix = ", ".join(f"{lang} {w:.1%}" for lang, w in sorted(manifest["lang_weights"].items(), key=lambda kv: -kv[1]))
+    return (f"shards manifest: {manifest['num_shards']} shards, {manifest['rows']:,} rows, {manifest['tokens']:,} "
+            f"tokens ({mix}) -> {path}")  # fmt: skip

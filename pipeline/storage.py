@@ -14,6 +14,7 @@ the store). Libraries that need real local files (fastText) get one through `loc
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -393,9 +394,24 @@ def open_parquet(url: str) -> Iterator[pq.ParquetFile]:
 
 
 def release_memory() -> None:
-    """Return the memory Arrow's allocator keeps after freeing it to the system: without it a worker streaming a
-    shard batch by batch grows with the number of batches (mimalloc keeps what each batch freed)."""
+    """Return the memory the allocators keep after freeing it to the system: without it a worker streaming a shard
+    batch by batch grows with the number of batches. Arrow's pool (mimalloc) keeps what each batch freed; glibc's
+    heap keeps the freed blocks of a batch's Python strings (over 512 bytes: not pymalloc's) until trimmed."""
     pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's `malloc_trim`, or None on another C library (musl, macOS), where the call is skipped."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def read_parquet(url: str, columns: list[str] | None = None) -> pa.Table:
@@ -471,12 +487,10 @@ def remove(url: str) -> None:
 
 
 def remove_tree(url: str) -> None:
-    """Delete a folder and everything below it; a folder already gone is fine."""
+    """Delete a folder (or file) and everything below it; one already gone is fine."""
     fs, path = fs_and_path(url)
-    try:
+    if fs.exists(path):
         fs.rm(path, recursive=True)
-    except FileNotFoundError:
-        pass
 
 
 def file_size(url: str) -> int | None:

@@ -1,9 +1,9 @@
 """Evaluate language ID on real labeled text: the ensemble against fastText alone, per language, overall, and speed.
 
 What is evaluated: `pipeline.lang.ensemble.Ensemble` as the langid stage builds it — fastText (``--model``, default
-lid.176) with the second-opinion models of ``--ensemble`` (default ``cld2``; ``cld2,heliport``; ``""`` for fastText
-alone) and, with ``--macro``, the macrolanguage fallback (a macrolanguage then counts as right for the members it
-covers, e.g. ``hbs`` for ``hrv``). Every table shows fastText alone ("before") beside it ("after").
+lid.176) with the second-opinion models of ``--ensemble`` (default ``cld2``; ``cld2,heliport``; ``cld2,lingua``;
+``""`` for fastText alone) and, with ``--macro``, the macrolanguage fallback (a macrolanguage then counts as right
+for the members it covers, e.g. ``hbs`` for ``hrv``). Every table shows fastText alone ("before") beside it ("after").
 
 Data (../shared/data, never copied into the project):
 - ``lid/tatoeba_long.tsv``: 462 longer sentences, gold ISO 639-3 in column 3;

@@ -10,14 +10,17 @@ weights (``--fit``), odd lines (``test``) report them, so the table is measured 
 - ``tatoeba_long.tsv`` (462 sentences of ~260 characters, 85 languages) and ``udhr`` (whole UDHR texts, ~10,000
   characters) — other text, used for neither fitting nor choosing.
 
-Models: fastText lid.176 (the primary), CLD2 (pycld2), HeLI-OTS (heliport, if installed) and CLD3 (gcld3, if
-installed; it builds from source only with protobuf, so it is measured, not shipped). Rows: each model alone; the
+Models: fastText lid.176 (the primary), CLD2 (pycld2), HeLI-OTS (heliport, if installed), CLD3 (gcld3, if installed;
+it builds from source only with protobuf, so it is measured, not shipped) and Lingua (lingua-language-detector, if
+installed; low-accuracy mode as the ensemble runs it, ``--lingua-high`` for the other; alone it chooses among all its
+75 languages, in a group among the members). ``--models`` picks the optional ones. Rows: each model alone; the
 ensemble (fastText + others voting inside confusable groups) with the weights of the groups file; with ``--fit`` also
 the weights fitted here for every combination; and a vote over all languages (no groups) for comparison. Accuracy is
 per language (ISO 639-3 part), "macro" is the mean over the languages fastText can output (the languages the ensemble
 can output: the second models only choose among a group's members). Run:
 
     python scripts/eval_lid_models.py [--fit] [--show-languages]
+    python scripts/eval_lid_models.py --fit --models lingua --combos cld2+lingua+markers [--lingua-high]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pipeline.lang.ensemble import (  # noqa: E402
     Ensemble,
     SecondOpinion,
     load_groups,
+    Lingua,
     make_model,
 )
 from pipeline.lang.identify import LanguageIdentifier, Prediction, normalize_for_lid  # noqa: E402
@@ -105,7 +109,7 @@ class Cld3(SecondOpinion):
                 "nl no ny pa pl ps pt ro ru sd si sk sl sm sn so sq sr st su sv sw ta te tg th tr uk ur uz vi xh yi "
                 "yo zh zu").split())
 
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
         r = self._model.FindLanguage(line)
         if r.language == "und":
             return UND, 0.0
@@ -121,12 +125,13 @@ class Memo(SecondOpinion):
     def __init__(self, model: SecondOpinion) -> None:
         self.model, self.name, self.languages = model, model.name, model.languages
         self.score_is_share = model.score_is_share
-        self.cache: dict[str, tuple[str, float]] = {}
+        self.cache: dict[tuple[str, tuple[str, ...] | None], tuple[str, float]] = {}
 
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
-        got = self.cache.get(line)
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
+        key = (line, None if members is None else tuple(members))
+        got = self.cache.get(key)
         if got is None:
-            got = self.cache[line] = self.model.top(line, script)
+            got = self.cache[key] = self.model.top(line, script, members)
         return got
 
 
@@ -192,9 +197,9 @@ def vote_all(lid: LanguageIdentifier, models: Sequence[SecondOpinion], weight: f
 
 
 def fit(lid: MemoLid, models: Sequence[SecondOpinion], groups: Sequence[ConfusableGroup], dev: list[Sample],
-        markers: bool, penalty: float = 20.0) -> dict[str, dict[str, float]]:
+        markers: bool, penalty: float = 20.0, tolerance: float = 0.005) -> dict[str, dict[str, float]]:
     """Per group, the weights (from `GRID`) with the best mean dev accuracy of its members, minus `penalty` times
-    any member's loss beyond 0.005 against fastText alone."""
+    any member's loss beyond `tolerance` against fastText alone."""
     base, _ = accuracy(dev, lambda t: iso(lid.predict_lines(t)[0].lang))
     totals = Counter(g for g, _ in dev)
     out: dict[str, dict[str, float]] = {}
@@ -213,7 +218,7 @@ def fit(lid: MemoLid, models: Sequence[SecondOpinion], groups: Sequence[Confusab
             ens = Ensemble(lid, models, [group], weights={group.name: w})
             got, _ = accuracy(sub, ensemble_fn(ens))
             val = {m: base[m] + (got.get(m, 0.0) - sub_base.get(m, 0.0)) * sub_n[m] / totals[m] for m in golds}
-            obj = sum(val.values()) / len(val) - penalty * sum(max(0.0, base[m] - val[m] - 0.005) for m in golds)
+            obj = sum(val.values()) / len(val) - penalty * sum(max(0.0, base[m] - val[m] - tolerance) for m in golds)
             if best is None or obj > best[0] + 1e-9:
                 best = (obj, w)
         assert best is not None
@@ -228,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--combos", default=None,
                     help="with --fit: only these combinations, e.g. 'cld2+markers,cld2+heliport+markers' (default all)")
     ap.add_argument("--show-languages", action="store_true", help="per-language accuracy of every row")
+    ap.add_argument("--models", default=None,
+                    help="optional models to measure beside cld2, e.g. 'lingua' (default: heliport, cld3, lingua if "
+                    "installed)")
+    ap.add_argument("--tolerance", type=float, default=0.005,
+                    help="with --fit: a member's dev loss against fastText alone that goes unpenalized")
+    ap.add_argument("--skip-alone", action="store_true", help="leave out the rows of each model alone")
+    ap.add_argument("--lingua-high", action="store_true",
+                    help="Lingua in its high-accuracy mode (default: low-accuracy, as the ensemble runs it)")
+    ap.add_argument("--skip-sets", default="", help="comma-separated sets to leave out, e.g. 'udhr'")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"data not found: {args.data}", file=sys.stderr)
@@ -235,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
 
     lid = MemoLid()
     second: dict[str, SecondOpinion] = {"cld2": Memo(make_model("cld2"))}
-    for name, factory in (("heliport", lambda: make_model("heliport")), ("cld3", Cld3)):
+    factories: list[tuple[str, Callable[[], SecondOpinion]]] = [
+        ("heliport", lambda: make_model("heliport")), ("cld3", Cld3),
+        ("lingua", lambda: Lingua(low_accuracy=not args.lingua_high))]
+    for name, factory in factories:
+        if args.models is not None and name not in args.models.split(","):
+            continue
         try:
             second[name] = Memo(factory())
         except ImportError as e:
@@ -248,15 +267,17 @@ def main(argv: list[str] | None = None) -> int:
         "tatoeba_long.tsv": load_tatoeba_long(args.data),
         "udhr (whole)": [s for s in load_udhr(args.data)],
     }
+    sets = {n: s for n, s in sets.items() if not any(k and n.startswith(k) for k in args.skip_sets.split(","))}
     ft_langs = {iso(normalize_label(f"__label__{x}")) for x in LID176_LABELS}
     Row = tuple[str, Callable[[str], str], Callable[[str, str], bool] | None]
     rows: list[Row] = [("fastText lid.176", lambda t: iso(lid.predict(t).lang), None)]
-    rows += [(f"{n} alone", alone(lid, m), None) for n, m in second.items()]
+    if not args.skip_alone:
+        rows += [(f"{n} alone", alone(lid, m), None) for n, m in second.items()]
     covers = {(g.macro, m) for g in groups if g.macro for m in g.macro_of}
 
     def macro_right(gold: str, got: str) -> bool:
         return (got, gold) in covers
-    shipped = [["cld2"], ["cld2", "heliport"]]
+    shipped = [["cld2"], ["cld2", "heliport"], ["cld2", "lingua"]]
     for names in shipped:
         if all(n in second for n in names):
             ens = Ensemble(lid, [second[n] for n in names], groups)
@@ -265,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("  same + macrolanguage fallback (a macrolanguage counts as right for its members)",
                          ensemble_fn(mf), macro_right))
     if args.fit:
-        names_all = [n for n in ("cld2", "heliport", "cld3") if n in second] + [MARKERS]
+        names_all = [n for n in ("cld2", "heliport", "cld3", "lingua") if n in second] + [MARKERS]
         for r in range(1, len(names_all) + 1):
             for names in itertools.combinations(names_all, r):
                 if args.combos is not None and "+".join(names) not in args.combos.split(","):
                     continue
                 t0 = time.perf_counter()
                 models = [second[n] for n in names if n != MARKERS]
-                w = fit(lid, models, groups, halves["dev"], MARKERS in names)
+                w = fit(lid, models, groups, halves["dev"], MARKERS in names, tolerance=args.tolerance)
                 print(f"fitted weights, fastText + {' + '.join(names)} ({time.perf_counter() - t0:.0f} s):")
                 for g, ws in w.items():
                     print(f"  {g:<22} " + " ".join(f"{n}={v:g}" for n, v in ws.items()))

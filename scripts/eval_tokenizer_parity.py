@@ -104,7 +104,7 @@ def parallel_eval_text(nfc: bool) -> tuple[dict[str, list[str]], str]:
 
 def evaluate_run(work_dir: Path, parity_text: str | None, nfc: bool) -> None:
     """Parity of a pipeline run's balanced (and unbalanced) tokenizer, with the target the stage reports."""
-    from pipeline.stages.tokenizer import PARALLEL_DIR, read_parallel_text
+    from pipeline.tokenizer.parity import PARALLEL_DIR, read_parallel_text
 
     out = work_dir / "tokenizer"
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -23,6 +23,21 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_tokenizer(tmp_path_factory):
+    """A 4,000-piece BPE SentencePiece processor trained on the demo paragraphs (13 languages), once per session."""
+    import sentencepiece as spm
+
+    from pipeline.tokenizer.settings import TokenizerSettings
+    from pipeline.tokenizer.train import train_sentencepiece
+    from tests.tokenizer.conftest import read_demo_texts
+
+    texts = read_demo_texts()
+    lines = [line for lang in sorted(texts) for line in texts[lang]]
+    model = train_sentencepiece(lines, TokenizerSettings(model_type="bpe", vocab_size=4000), tmp_path_factory.mktemp("tok"))
+    return spm.SentencePieceProcessor(model_file=str(model))
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     """One embedded local Ray for the whole test session (start-up costs ~4 s; see the Ray notes)."""
     import ray

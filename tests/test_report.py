@@ -332,3 +332,53 @@ def test_cli_stats_html(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     page = out.read_text("utf-8")
     assert "too_short" in page and "<svg" in page
+
+
+def test_stage_summary_lines() -> None:
+    """The one-line summaries the corpus-wide steps print, rendered from what their records keep."""
+    from pipeline.report import (
+        balance_plan_line,
+        dedup_clusters_line,
+        megatron_line,
+        shards_manifest_line,
+        tokenizer_summary_line,
+    )
+
+    clusters = {"documents": 1200, "clusters": 1000, "removed_exact": 150, "removed_near": 50, "seconds": 1.25,
+                "candidate_edges": 300, "verified_edges": 210, "components": "driver"}  # fmt: skip
+    assert dedup_clusters_line(clusters) == (
+        "dedup clusters: 1,200 docs -> 1,000 kept (150 exact, 50 near duplicates; 300 candidate / 210 verified "
+        "edges; components on the driver) | 1.2 s"
+    )
+    distributed = dict(clusters, components="distributed", rounds=3, max_task_peak_mb=812.4)
+    assert "components distributed: 3 rounds, peak 812 MB per task" in dedup_clusters_line(distributed)
+    plan = {"languages": 3, "families": 2, "available_tokens": 5000, "achieved_tokens": 4000, "target_tokens": 4100,
+            "warnings": 1, "seconds": 0.04}  # fmt: skip
+    assert balance_plan_line(plan) == (
+        "balance plan: 3 languages in 2 families | 5,000 tokens available -> 4,000 chosen (target 4,100) | "
+        "1 warnings | 0.0 s"
+    )
+    assert megatron_line({"documents": 10, "tokens": 1234, "dtype": "uint16", "prefix": "megatron/c"}) == (
+        "shards megatron: 10 documents, 1,234 uint16 tokens -> megatron/c.bin/.idx"
+    )
+    manifest = {"num_shards": 2, "rows": 30, "tokens": 900, "lang_weights": {"a": 0.25, "b": 0.75}}
+    assert shards_manifest_line(manifest, "out/m.json") == (
+        "shards manifest: 2 shards, 30 rows, 900 tokens (b 75.0%, a 25.0%) -> out/m.json"
+    )
+    report = {"composition": {"a": {"sample_chars": 1000}, "b": {"sample_chars": 500}},
+              "parity": {"balanced": {"ratio": 1.4}, "unbalanced": {"ratio": 1.8}},
+              "settings": {"model_type": "bpe", "vocab_size": 12000}, "id_parity": {"documents": 7}}  # fmt: skip
+    assert tokenizer_summary_line(report, 3.0, skipped=True) == (
+        "tokenizer (unchanged, skipped): 2 languages | sample 1,500 chars | bpe 12,000 | parity 1.40 (unbalanced 1.80) "
+        "| ids identical on 7 docs | 3.0 s"
+    )
+
+
+def test_remove_tree_removes_a_folder_and_is_fine_when_gone(tmp_path) -> None:
+    from pipeline.storage import remove_tree
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f.txt").write_text("x")
+    remove_tree(str(tmp_path / "a"))
+    assert not (tmp_path / "a").exists()
+    remove_tree(str(tmp_path / "a"))  # already gone

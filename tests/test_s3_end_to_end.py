@@ -217,7 +217,7 @@ def demo_on_s3(endpoint: str, s3_env: dict[str, str], tmp_path_factory: pytest.T
     for warc in DEMO_WARCS:
         fs.put_file(str(warc), f"{bucket}/{warc.relative_to(PROJECT_ROOT / 'demo').as_posix()}")
     from pipeline.lang.identify import default_model_path
-    from pipeline.stages.tokenizer import PARALLEL_DIR
+    from pipeline.tokenizer.parity import PARALLEL_DIR
 
     fs.put_file(str(default_model_path()), f"{bucket}/models/lid.176.ftz")
     for txt in sorted(PARALLEL_DIR.glob("*.txt")):

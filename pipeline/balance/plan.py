@@ -184,6 +184,18 @@ class Plan:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan back from its `to_json` form."""
+        return cls(
+            languages={lang: LanguagePlan(**v) for lang, v in data["languages"].items()},
+            families={f: FamilyPlan(**{**v, "languages": tuple(v["languages"])}) for f, v in data["families"].items()},
+            requested_total=data["requested_total"],
+            excluded=dict(data["excluded"]),
+            warnings=tuple(data["warnings"]),
+            notes=tuple(data["notes"]),
+        )
+
 
 # -- allocation primitives ---------------------------------------------------------------------------------------
 

@@ -19,6 +19,16 @@ Modules, in pipeline order:
   node-partitioned edge files by Ray tasks when the edges outgrow the driver (`star_components` runs them in one
   process).
 
+What `polyglot dedup` runs, on files (`pipeline.stages.dedup` wires the steps and gives the Ray task mappers):
+
+* `signatures`  -- `shard_signatures`: one shard's exact hashes, scope keys, signatures, shingle-hash sets and
+  partitioned band keys.
+* `edges`       -- candidate edges per partition, exact-duplicate chains, verification reading only the rows needed.
+* `distributed` -- the components as large-star/small-star rounds over node-partitioned edge files, one task per
+  partition (`distributed_labels`).
+* `clusters`    -- `find_clusters`: the corpus-wide step, from the signature files to one decision file per shard
+  (`decide`: the kept document of every cluster under both keep policies, and each removal's reason).
+
 How a distributed stage uses it (the recommended setup, measured in scripts/bench/dedup_quality.py):
 
     per shard:      sigs = MinHasher(128, 1, "xxh32").signatures([shingles(t) for t in texts])

@@ -16,7 +16,7 @@ the nodes of a partition that are neither a centre (every neighbour larger) nor 
 smaller): zero over every partition means the graph is stars, and `star_labels` reads each leaf's centre.
 
 `star_components(num_docs, src, dst, num_partitions)` runs the whole thing in one process: for tests against
-scipy and as the reference for the Ray orchestration in `pipeline.stages.dedup`.
+scipy and as the reference for the Ray orchestration in `pipeline.stages.dedup` (`pipeline.dedup.distributed`).
 """
 
 from __future__ import annotations

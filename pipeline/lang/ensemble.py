@@ -9,7 +9,8 @@ members, each second model's top label (when it is a member) and the group's *ma
 (`pipeline/data/lang/group_markers.tsv`: ``ikkje`` is Nynorsk, ``kerana`` Malay, ``uvijek`` Croatian or Bosnian —
 each member gets the share of the text's marker words that point to it) are added with per-group weights, and the
 member with the most votes wins. A model votes in a group only if it has labels for at least two of the members
-written in the text's script (HeLI-OTS knows Malay/Indonesian only as ``msa``: it abstains there); a model whose
+written in the text's script (HeLI-OTS knows Malay/Indonesian only as ``msa``: it abstains there; Lingua abstains
+where it lacks any member); a model whose
 weight in the group is 0 is not run. The weights were measured (README "Language ID"; ``scripts/eval_lid_models.py``).
 
 Second-opinion models:
@@ -17,6 +18,10 @@ Second-opinion models:
 - ``cld2`` — CLD2 (`pycld2`, Apache-2.0), Common Crawl's own LID; a default dependency.
 - ``heliport`` — HeLI-OTS (`heliport`, GPL-3.0, 220 languages, ~90 MB of models in the wheel, ~7 s to load); only
   with the optional extra ``pip install 'polyglot-pipeline[heliport]'``.
+- ``lingua`` — Lingua (`lingua-language-detector`, Apache-2.0, 75 languages, ~96 MB wheel); inside a group it
+  chooses among the group's members only (one detector per group, built on first use), in its low-accuracy mode
+  (~30 MB of models for the groups where it votes); only with the optional extra
+  ``pip install 'polyglot-pipeline[lingua]'``. Its weights are the groups file's ``weights_lingua`` column.
 
 When a group votes, the score is fastText's probability of the group (its members' probabilities summed): how sure
 it is that the text is in one of these languages, which is what ``langid.min_score`` should test; the vote decides
@@ -53,6 +58,7 @@ __all__ = [
     "MODELS",
     "ConfusableGroup",
     "Ensemble",
+    "Lingua",
     "EnsemblePrediction",
     "SecondOpinion",
     "load_groups",
@@ -65,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Second-opinion models the ensemble knows, by name.
-MODELS = ("cld2", "heliport")
+MODELS = ("cld2", "heliport", "lingua")
 #: The name of the marker-word vote in the groups' weights.
 MARKERS = "markers"
 _GROUPS_FILE = ("data", "lang", "confusable_groups.tsv")
@@ -83,6 +89,7 @@ class ConfusableGroup:
     macro_of: tuple[str, ...] = ()
     weights: dict[str, float] = field(default_factory=dict)
     weights_heliport: dict[str, float] = field(default_factory=dict)
+    weights_lingua: dict[str, float] = field(default_factory=dict)
 
 
 def _weights(text: str, where: str) -> dict[str, float]:
@@ -109,9 +116,10 @@ def parse_groups(text: str, source: str = "<groups>") -> list[ConfusableGroup]:
             continue
         where = f"{source}:{n}"
         cols = raw.split("\t")
-        if len(cols) != 6:
-            raise ValueError(f"{where}: expected 6 tab-separated columns, got {len(cols)}")
-        name, members_s, macro_s, macro_of_s, w, wh = (c.strip() for c in cols)
+        if len(cols) not in (6, 7):
+            raise ValueError(f"{where}: expected 6 or 7 tab-separated columns, got {len(cols)}")
+        name, members_s, macro_s, macro_of_s, w, wh, *rest = (c.strip() for c in cols)
+        wl = rest[0] if rest else ""  # no weights_lingua column: Lingua does not vote
         members = tuple(members_s.split())
         if len(members) < 2:
             raise ValueError(f"{where}: group {name!r} needs at least two members")
@@ -126,7 +134,8 @@ def parse_groups(text: str, source: str = "<groups>") -> list[ConfusableGroup]:
         macro_of = () if macro is None else members if macro_of_s == "*" else tuple(macro_of_s.split())
         if any(m not in members for m in macro_of):
             raise ValueError(f"{where}: macro_of {macro_of_s!r} names languages outside the group")
-        groups.append(ConfusableGroup(name, members, macro, macro_of, _weights(w, where), _weights(wh, where)))
+        groups.append(ConfusableGroup(name, members, macro, macro_of, _weights(w, where), _weights(wh, where),
+                                      _weights(wl, where)))
     return groups
 
 
@@ -180,12 +189,14 @@ class SecondOpinion(ABC):
 
     name: str
     languages: frozenset[str]
-    #: Whether `top`'s score is the share of the text in that language (0..1): the vote is then weighted by it.
+    #: Whether `top`'s score is a 0..1 weight of its label (CLD2: the share of the text in that language; Lingua: its
+    #: confidence among the candidates): the vote is then weighted by it.
     score_is_share: bool = False
 
     @abstractmethod
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
-        """(canonical code or `UND`, score) for one normalized line of text."""
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
+        """(canonical code or `UND`, score) for one normalized line of text. `members` are the languages (ISO 639-3)
+        of the confusable group being decided, or None outside a group; a model may restrict itself to them."""
 
 
 def _canonical(label: str, script: str | None) -> str:
@@ -212,7 +223,7 @@ class Cld2(SecondOpinion):
         self._error = pycld2.error
         self.languages = _iso3(code for _, code in pycld2.LANGUAGES)
 
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
         try:
             _, _, details = self._detect(line, bestEffort=True)
         except (self._error, ValueError):  # CLD2 rejects some byte sequences (e.g. lone surrogates)
@@ -239,7 +250,7 @@ class Heliport(SecondOpinion):
         self._model = heliport.Identifier()
         self.languages = _iso3(self._model.get_confidence_all())
 
-    def top(self, line: str, script: str | None) -> tuple[str, float]:
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
         top = self._model.identify_topk_with_score(line, 1)
         if not top:
             return UND, 0.0
@@ -247,9 +258,73 @@ class Heliport(SecondOpinion):
         return _canonical(label, script), float(score)
 
 
+class Lingua(SecondOpinion):
+    """Lingua via lingua-language-detector (Apache-2.0, Rust, 75 languages, n-gram models inside the wheel).
+
+    Lingua is most accurate when it chooses among a few languages, so inside a confusable group it runs a detector
+    built from the group's members (built on first use, one per member set; the n-gram models are loaded once per
+    language and shared by the detectors). Lingua can only choose among languages it knows: in a group with a member
+    it lacks (Nepali beside Hindi/Urdu/Marathi, Uzbek beside Turkish/Azerbaijani, ``hbs``) that member's text would go
+    to a known member with full confidence, so there it abstains. Outside a group (``consult: always``,
+    `adopt_unknown`) it runs a detector of all its languages. The score is Lingua's confidence in its top label among
+    those candidates (0..1).
+
+    `low_accuracy` (the default, what ``langid.ensemble: [..., lingua]`` runs and the ``weights_lingua`` column was
+    fitted for) is Lingua's low-accuracy mode: trigram models only, ~30 MB for the 17 languages of the groups where it
+    votes. The high-accuracy mode (1- to 5-grams) differs only on texts under 120 characters — Lingua uses trigrams
+    alone on longer ones anyway — and holds ~520 MB of models for the same languages; measured in README "Language
+    ID" (better Bokmål/Nynorsk/Afrikaans sentences, but Danish −0.020 against fastText alone), not offered in config.
+    """
+
+    name = "lingua"
+    score_is_share = True
+
+    def __init__(self, low_accuracy: bool = True) -> None:
+        try:
+            import lingua
+        except ImportError:
+            raise ImportError(
+                "langid.ensemble asks for 'lingua' but the lingua-language-detector package is not installed: "
+                "pip install 'polyglot-pipeline[lingua]' (Lingua, Apache-2.0)"
+            ) from None
+        self._lingua = lingua
+        self.low_accuracy = low_accuracy
+        self._by_code: dict[str, object] = {}
+        for lang in lingua.Language.all():
+            code = _canonical(lang.iso_code_639_3.name.lower(), None).partition("_")[0]
+            if code != UND:
+                self._by_code[code] = lang
+        self.languages = frozenset(self._by_code)
+        self._detectors: dict[frozenset[str], object] = {}
+
+    def detector(self, members: Sequence[str] | None) -> object | None:
+        """The detector for these members (all of Lingua's languages for None); None (abstain) unless Lingua knows
+        every member, and at least two."""
+        key = self.languages if members is None else frozenset(members)
+        got = self._detectors.get(key)
+        if got is None:
+            if len(key) < 2 or not key <= self.languages:
+                return None
+            builder = self._lingua.LanguageDetectorBuilder.from_languages(*(self._by_code[c] for c in sorted(key)))
+            if self.low_accuracy:
+                builder = builder.with_low_accuracy_mode()
+            got = self._detectors[key] = builder.build()
+        return got
+
+    def top(self, line: str, script: str | None, members: Sequence[str] | None = None) -> tuple[str, float]:
+        detector = self.detector(members)
+        if detector is None:
+            return UND, 0.0
+        values = detector.compute_language_confidence_values(line)  # type: ignore[attr-defined]
+        if not values or values[0].value <= 0.0:
+            return UND, 0.0
+        best = values[0]
+        return _canonical(best.language.iso_code_639_3.name.lower(), script), float(best.value)
+
+
 def make_model(name: str) -> SecondOpinion:
     """A second-opinion model by name (one of `MODELS`); loads it."""
-    factories: dict[str, Callable[[], SecondOpinion]] = {"cld2": Cld2, "heliport": Heliport}
+    factories: dict[str, Callable[[], SecondOpinion]] = {"cld2": Cld2, "heliport": Heliport, "lingua": Lingua}
     if name not in factories:
         raise ValueError(f"unknown language-ID model {name!r}; known: {', '.join(MODELS)}")
     return factories[name]()
@@ -300,7 +375,8 @@ class Ensemble:
         self.macro_min_share = macro_min_share
         names = {m.name for m in self.models}
         if weights is None:  # the measured weights of the groups file, for the models at hand
-            weights = {g.name: g.weights_heliport if "heliport" in names else g.weights for g in self.groups}
+            weights = {g.name: g.weights_lingua if "lingua" in names
+                       else g.weights_heliport if "heliport" in names else g.weights for g in self.groups}
         names.add(MARKERS)
         self._weights = {g.name: {m: w for m, w in weights.get(g.name, {}).items() if m in names} for g in self.groups}
         self.markers = load_markers() if markers is None else markers
@@ -333,7 +409,8 @@ class Ensemble:
         if not active and not weights.get(MARKERS) and not (self.macro_fallback and group is not None and group.macro):
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, group and group.name, votes)
         joined = " ".join(lines)
-        opinions = {m.name: m.top(joined, p.script) for m in active}
+        scope = members if len(members) > 1 else None
+        opinions = {m.name: m.top(joined, p.script, scope) for m in active}
         votes += [(name, lang, score) for name, (lang, score) in opinions.items()]
         if adopt:
             for m in self.models:

@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING
 from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    import sentencepiece as spm
+
     from pipeline.runtime import StageResult
-    from pipeline.stages.base import ShardTask, Stage
+    from pipeline.stages.base import ShardStats, ShardTask, Stage
 
 Runner = Callable[[PipelineConfig, "str | None", bool], "StageResult"]
 
@@ -124,14 +127,60 @@ def tokenizer_model_path(cfg: PipelineConfig) -> str:
     return join(tokenizer_dir(cfg), "tokenizer.model")
 
 
+def count_kept(stats: ShardStats, table: pa.Table) -> None:
+    """Count every document of `table` (its `text` and `lang`) as read and kept, from Arrow's string lengths: a step
+    that passes every document on (signatures, token counts) builds no Python string for its counts."""
+    import pyarrow.compute as pc
+
+    text = table.column("text")
+    chars, nbytes = pc.utf8_length(text).to_pylist(), pc.binary_length(text).to_pylist()
+    stats.count_batch(table.column("lang").to_pylist(), [None] * table.num_rows, chars, nbytes, chars, nbytes)
+
+
+def require_tokenizer(cfg: PipelineConfig, stage: str) -> str:
+    """The tokenizer model's path; FileNotFoundError with what to run when it is missing."""
+    from pipeline.storage import exists
+
+    path = tokenizer_model_path(cfg)
+    if not exists(path):
+        raise FileNotFoundError(
+            f"{stage} needs the shared tokenizer at {path}, which does not exist: run `polyglot tokenizer` first"
+        )
+    return path
+
+
+def load_tokenizer(cfg: PipelineConfig) -> spm.SentencePieceProcessor:
+    """The shared SentencePiece model, read through fsspec (works for object-store work dirs too)."""
+    import sentencepiece as spm
+
+    from pipeline.storage import open_input
+
+    with open_input(tokenizer_model_path(cfg)) as f:
+        return spm.SentencePieceProcessor(model_proto=f.read())
+
+
+def tokenizer_sha256(cfg: PipelineConfig) -> str:
+    """The sha256 of the shared tokenizer model's bytes."""
+    import hashlib
+
+    from pipeline.storage import open_input
+
+    with open_input(tokenizer_model_path(cfg)) as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 __all__: list[str] = [
     "DOCUMENT_STAGES",
     "completed_tasks",
+    "count_kept",
     "document_stages",
+    "load_tokenizer",
+    "require_tokenizer",
     "runner",
     "stage_class",
     "tokenizer_dir",
     "tokenizer_model_path",
+    "tokenizer_sha256",
     "upstream_stage",
     "upstream_tasks",
 ]

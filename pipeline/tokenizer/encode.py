@@ -52,6 +52,11 @@ class EncodedBatch:
         return pa.LargeListArray.from_arrays(pa.array(self.offsets), values)
 
 
+#: Documents per SentencePiece call in the stages that count or encode a shard (bounds the Python lists of ids alive
+#: at once; progress granularity).
+ENCODE_BATCH = 512
+
+
 def encode_batch(
     model: str | Path | spm.SentencePieceProcessor, texts: Sequence[str], num_threads: int = 1
 ) -> EncodedBatch:

@@ -7,19 +7,30 @@ language pays the same number of tokens (hence the same context length and train
 meaning. Characters per token is reported beside it but is not comparable across scripts (one Han character
 carries what several Latin letters do). `compare_parity` sets a balanced tokenizer beside an unbalanced one trained
 with the same settings.
+
+**Parallel text** (`read_parallel_text`). ``tokenizer.parity_text`` (a directory of ``<lang>.txt`` with line-aligned
+sentences, any code form in the file name) or the bundled ``pipeline/data/parallel/`` (40 everyday sentences in the
+13 demo language variants, written for this project). Only languages present in both the corpus and the parallel text
+are measured.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import sentencepiece as spm
 
+from pipeline.lang.codes import UND, normalize_label
+from pipeline.storage import list_files, open_input
 from pipeline.tokenizer.encode import count_tokens, load_processor
 
-__all__ = ["LanguageParity", "ParityTable", "compare_parity", "parity_report"]
+__all__ = ["PARALLEL_DIR", "LanguageParity", "ParityTable", "compare_parity", "parity_report", "read_parallel_text"]
+
+#: The bundled parallel sentences (13 demo language variants, line-aligned, written for this project).
+PARALLEL_DIR = Path(__file__).resolve().parents[1] / "data" / "parallel"
 
 
 @dataclass(frozen=True)
@@ -102,3 +113,36 @@ def compare_parity(balanced: ParityTable, unbalanced: ParityTable) -> str:
         f"parity ratio (max/min tokens per sentence): balanced {balanced.ratio:.3f}, unbalanced {unbalanced.ratio:.3f}"
     )
     return "\n".join(lines)
+
+
+def read_parallel_text(directory: str | Path) -> dict[str, list[str]]:
+    """``{canonical code: sentences}`` from ``<lang>.txt`` files with line-aligned sentences, NFC-composed.
+
+    ValueError when a file name is no language code, two files name one language, the files have different line
+    counts, or a line is blank (an aligned corpus has one sentence per line in every file).
+    """
+    files = list_files(str(directory), ".txt")
+    if not files:
+        raise FileNotFoundError(f"no <lang>.txt parallel text in {directory}")
+    out: dict[str, list[str]] = {}
+    for path in files:
+        stem = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".txt")
+        try:
+            code = normalize_label(stem)
+        except ValueError as e:
+            raise ValueError(f"parallel text {path}: {stem!r} is not a language code ({e})") from None
+        if code == UND:
+            raise ValueError(f"parallel text {path}: {stem!r} is not a language code")
+        if code in out:
+            raise ValueError(f"parallel text {path}: a second file for {code}")
+        with open_input(path) as f:
+            lines = f.read().decode("utf-8").splitlines()
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if any(not line.strip() for line in lines):
+            raise ValueError(f"parallel text {path}: blank line {lines.index(next(x for x in lines if not x.strip())) + 1}")
+        out[code] = [unicodedata.normalize("NFC", line.strip()) for line in lines]
+    sizes = {code: len(lines) for code, lines in out.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"parallel text in {directory} is not line-aligned: lines per language {sizes}")
+    return dict(sorted(out.items()))

@@ -2,10 +2,11 @@
 
 Builds a synthetic corpus per size (3 KB documents of random words from a 20,000-word vocabulary, one in ten a near
 copy of an earlier one: 1% of its words replaced), as the langid stage's output in 16 shards; runs the dedup
-signatures on local Ray; then runs the corpus-wide clusters step (`find_clusters`: candidate edges, exact
-verification, components, decision files) in a fresh Python process and prints that process's peak RSS. The
-driver should hold per document only a few small columns (id, scope, exact hash, length, cluster arrays), never
-the documents' shingle sets: the target is a peak at 160,000 documents no more than 1.2x the peak at 10,000.
+signatures on local Ray; then runs the corpus-wide clusters step (`cluster_step`, i.e.
+`pipeline.dedup.clusters.find_clusters`: candidate edges, exact verification, components, decision files) in a fresh
+Python process and prints that process's peak RSS. The driver should hold per document only a few small columns (id,
+scope, exact hash, length, cluster arrays), never the documents' shingle sets: the target is a peak at 160,000
+documents no more than 1.2x the peak at 10,000.
 
 Not a test: run it by hand,  python scripts/bench/dedup_driver.py [--docs 10000,160000] [--shards 16]
 """
@@ -33,7 +34,7 @@ from pipeline.config import parse_config  # noqa: E402
 _CLUSTERS = """
 import json, sys, time
 from pipeline.config import parse_config
-from pipeline.stages.dedup import DedupSignatures, find_clusters
+from pipeline.stages.dedup import DedupSignatures, cluster_step
 from pipeline.runtime import ensure_ray
 def hwm_mb():
     line = next(x for x in open("/proc/self/status") if x.startswith("VmHWM:"))
@@ -42,7 +43,7 @@ cfg = parse_config(json.loads(sys.argv[1]))
 ensure_ray(cfg.ray)
 base = hwm_mb()
 t = time.perf_counter()
-summary = find_clusters(cfg, sorted(DedupSignatures(cfg).plan(), key=lambda t: t.shard_id))
+summary = cluster_step(cfg, sorted(DedupSignatures(cfg).plan(), key=lambda t: t.shard_id))
 print(json.dumps({"peak_mb": hwm_mb(), "before_mb": base,
                   "seconds": time.perf_counter() - t, **{k: summary.get(k) for k in
                   ("documents", "candidate_edges", "verified_edges", "removed_exact", "removed_near")}}))

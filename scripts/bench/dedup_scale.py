@@ -21,7 +21,7 @@ Not a test: run it by hand,  python scripts/bench/dedup_scale.py [--docs 1000000
 `dedup.distributed_above_edges`) on local Ray: Ray tasks write a random graph of N undirected edges over N
 documents straight into node-partitioned edge files (70 % inside blocks of 8 documents: many small clusters; 20 %
 chains of 1,000 through random documents; 10 % among the first 2 % of documents: one giant component), then the
-large-star/small-star rounds of `pipeline.stages.dedup.star_rounds` run to the end. Prints the rounds (one line
+large-star/small-star rounds of `pipeline.dedup.distributed.star_rounds` run to the end. Prints the rounds (one line
 each), seconds, the peak RSS of the largest task (VmHWM of the Ray worker, reset at each task's start) and of the
 driver; `--check` also compares the labels with scipy (small N only: scipy needs ~6 GB at 5e7 edges).
 
@@ -94,10 +94,10 @@ def planted_signatures(n: int, num_perm: int, dup_fraction: float, rng: np.rando
 
 def _graph_part(job: dict) -> dict:
     """Ray task: generator g's share of the random graph, written split by node partition (both directions)."""
+    from pipeline.dedup.distributed import peak_mb, reset_peak, write_split
     from pipeline.dedup.stars import both_ways
-    from pipeline.stages.dedup import _node_id, _peak_mb, _reset_peak, _write_split
 
-    _reset_peak()
+    reset_peak()
     g, P, n, m = job["g"], job["partitions"], job["docs"], job["edges"]
     rng = np.random.default_rng(job["seed"] * 1000 + g)
     span = (n // P) // 8 * 8
@@ -114,10 +114,10 @@ def _graph_part(job: dict) -> dict:
     src, dst = np.concatenate([a, ca, ga]), np.concatenate([b, cb, gb])
     u, v = both_ways(src, dst)
     del a, b, ca, cb, ga, gb
-    _write_split(u, v, job["out"], g, P)
+    write_split(u, v, job["out"], g, P)
     if job["keep_edges"]:
         np.save(job["keep_edges"], np.stack([src, dst]))
-    return {"edges": int(len(src)), "peak_mb": _peak_mb(), "node_id": _node_id()}
+    return {"edges": int(len(src)), "peak_mb": peak_mb()}  # the node id is added by _map_tasks
 
 
 def components_bench(args: argparse.Namespace) -> None:
@@ -125,8 +125,9 @@ def components_bench(args: argparse.Namespace) -> None:
     import tempfile
 
     from pipeline.config import RaySection
+    from pipeline.dedup.distributed import star_rounds
     from pipeline.runtime import ensure_ray
-    from pipeline.stages.dedup import _map_tasks, star_rounds
+    from pipeline.stages.dedup import _map_tasks
 
     n = m = int(args.components_edges)
     P = args.partitions
@@ -145,7 +146,7 @@ def components_bench(args: argparse.Namespace) -> None:
               f"{time.perf_counter() - t0:.1f} s (largest generator task {max(r['peak_mb'] for r in gen):,.0f} MB)",
               flush=True)
         t0 = time.perf_counter()
-        labels, stats = star_rounds(f"{root}/cc", seed_dir, n, P)
+        labels, stats = star_rounds(f"{root}/cc", seed_dir, n, P, _map_tasks)
         secs = time.perf_counter() - t0
         print(f"\ncomponents: {secs:.1f} s, {stats['rounds']} rounds, largest task peak {stats['max_task_peak_mb']:,.0f} MB "
               f"(Ray worker RSS, {P} partitions), driver peak {peak_rss_mb():,.0f} MB "

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from pipeline import megatron  # noqa: E402
-from pipeline.stages.shards import ROWS_PER_BATCH, _shard_token_batches  # noqa: E402
+from pipeline.shards import ROWS_PER_BATCH, shard_token_batches  # noqa: E402
 
 
 def make_shards(folder: Path, n_shards: int, mtokens: float, seed: int = 0) -> tuple[list[str], int, int]:
@@ -101,7 +101,7 @@ def main() -> None:
 
         def export(eod: int | None) -> Callable[[], None]:
             def run() -> None:
-                batches = itertools.chain.from_iterable(_shard_token_batches(p) for p in paths)
+                batches = itertools.chain.from_iterable(shard_token_batches(p) for p in paths)
                 megatron.write_indexed_dataset(
                     str(out / "corpus"), batches, num_documents=docs, dtype=np.uint16, eod=eod
                 )
@@ -111,7 +111,7 @@ def main() -> None:
         def per_document() -> None:
             sizes = []
             with open(out / "loop.bin", "wb") as f:
-                for offsets, ids in itertools.chain.from_iterable(_shard_token_batches(p) for p in paths):
+                for offsets, ids in itertools.chain.from_iterable(shard_token_batches(p) for p in paths):
                     for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
                         doc = np.append(ids[a:b], np.uint16(2))
                         f.write(doc.tobytes())

@@ -134,13 +134,13 @@ def _task(stage: str, work: Path, warc: Path):  # noqa: ANN202 - ShardTask
         return ShardTask(sid, (str(warc),), {"main": out("extract", "shard.parquet")})
     if stage == "langid":
         return ShardTask(sid, (out("extract", "shard.parquet"),),
-                         {"main": out("langid", "shard.parquet"), "rejected": out("langid", "rejected", "shard.parquet")})  # fmt: skip
+                         {"main": out("langid", "shard.parquet"), "rejected": out("_removed", "langid", "shard.parquet")})  # fmt: skip
     if stage == "filter":
         return ShardTask(sid, (out("langid", "shard.parquet"),),
-                         {"main": out("filter", "shard.parquet"), "removed": out("filter", "removed", "shard.parquet"),
+                         {"main": out("filter", "shard.parquet"), "removed": out("_removed", "filter", "shard.parquet"),
                           "attributes": out("attributes", "filter", "shard.parquet")})  # fmt: skip
     return ShardTask(sid, (out("filter", "shard.parquet"), out("decisions.arrow")),
-                     {"main": out("dedup", "shard.parquet"), "removed": out("dedup", "removed", "shard.parquet")})  # fmt: skip
+                     {"main": out("dedup", "shard.parquet"), "removed": out("_removed", "dedup", "shard.parquet")})  # fmt: skip
 
 
 def _rss_mb() -> float:
@@ -175,11 +175,12 @@ def _decisions(work: Path) -> None:
     ids = pq.read_table(work / "filter" / "shard.parquet", columns=["doc_id"]).column("doc_id").to_pylist()
     removed = [i % 5 == 4 for i in range(len(ids))]
     kept_id = [ids[i - 1] if r else ids[i] for i, r in enumerate(removed)]
+    kept_id = pa.array(kept_id, pa.string())
+    reason = pa.array(["near-duplicate" if r else None for r in removed], pa.string())
     table = pa.table({
-        "keep": pa.array([not r for r in removed], pa.bool_()),
         "cluster_size": pa.array([2 if r or (i + 1 < len(ids) and removed[i + 1]) else 1 for i, r in enumerate(removed)], pa.int32()),
-        "kept_doc_id": pa.array(kept_id, pa.string()),
-        "reason": pa.array(["near-duplicate" if r else None for r in removed], pa.string()),
+        **{f"kept_doc_id_{policy}": kept_id for policy in ("first", "longest")},
+        **{f"reason_{policy}": reason for policy in ("first", "longest")},
     })  # fmt: skip
     with pa.OSFile(str(work / "decisions.arrow"), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
         w.write_table(table)

@@ -25,7 +25,10 @@ from pipeline.lang.families import family_of
 from pipeline.runtime import global_record_path, run_stage
 from pipeline.stages import tokenizer as tok
 from pipeline.stages.base import ShardStats
+from pipeline.tokenizer.build import TrainJob, train_tokenizers
 from pipeline.tokenizer.export import IdMismatchError, export_hf
+from pipeline.tokenizer.parity import PARALLEL_DIR, read_parallel_text
+from pipeline.tokenizer.sample import verify_rank
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "scripts" / "demo_text"
 VARIANTS = ["ko", "en", "de", "fr", "es", "ru", "uk", "vi", "th", "ar"]
@@ -191,7 +194,7 @@ def test_parity_report_has_both_tokenizers(trained) -> None:
             assert row["sentences"] == 40 and row["tokens"] > row["sentences"]
     # the unbalanced model is a different model, on disk beside the shared one
     unbalanced = spm.SentencePieceProcessor(model_file=str(out / "unbalanced" / "tokenizer.model"))
-    text = (tok.PARALLEL_DIR / "ko.txt").read_text("utf-8").splitlines()
+    text = (PARALLEL_DIR / "ko.txt").read_text("utf-8").splitlines()
     assert sum(map(len, unbalanced.encode(text))) == report["parity"]["unbalanced"]["by_lang"]["kor_Hang"]["tokens"]
     md = (out / "report.md").read_text()
     assert f"**{report['parity']['balanced']['ratio']:.3f}**" in md
@@ -260,27 +263,27 @@ def test_id_mismatch_fails_loudly_and_publishes_nothing(tmp_path, monkeypatch) -
         return export_hf(other, out_dir)
 
     monkeypatch.setattr("pipeline.tokenizer.export.export_hf", export_other)
-    job = tok.TrainJob(
+    job = TrainJob(
         settings_json=tok.training_settings(cfg).model_dump_json(),
         sample_files=tuple(t.outputs["sample"] for t in tasks),
         verify_files=tuple(t.outputs["verify"] for t in tasks),
         verify_docs=3,
-        parallel=tok.read_parallel_text(tok.PARALLEL_DIR),
+        parallel=read_parallel_text(PARALLEL_DIR),
         compare_unbalanced=False,
         out_dir=str(tmp_path / "out" / "tokenizer"),
     )
     with pytest.raises(IdMismatchError, match="differs from SentencePiece"):
-        tok.train_tokenizers(job)
+        train_tokenizers(job)
     assert not any((tmp_path / "out" / "tokenizer").glob("tokenizer*"))
 
 
-def _train_job(cfg, tasks, verify_docs: int, out: Path) -> tok.TrainJob:
-    return tok.TrainJob(
+def _train_job(cfg, tasks, verify_docs: int, out: Path) -> TrainJob:
+    return TrainJob(
         settings_json=tok.training_settings(cfg).model_dump_json(),
         sample_files=tuple(t.outputs["sample"] for t in tasks),
         verify_files=tuple(t.outputs["verify"] for t in tasks),
         verify_docs=verify_docs,
-        parallel=tok.read_parallel_text(tok.PARALLEL_DIR),
+        parallel=read_parallel_text(PARALLEL_DIR),
         compare_unbalanced=False,
         out_dir=str(out),
     )
@@ -296,7 +299,7 @@ def test_sampled_id_check_checks_the_documents_it_samples(tmp_path, monkeypatch,
     planted = "\u2603\u2603"  # two snowmen: the faulty export spells them "x"
     docs = [dict(d) for d in DOCS]
     deu = [d for d in docs if d["lang"] == "deu_Latn"]
-    ranks = tok._verify_rank([d["doc_id"] for d in deu], 0).tolist()
+    ranks = verify_rank([d["doc_id"] for d in deu], 0).tolist()
     order = sorted(range(len(deu)), key=ranks.__getitem__)
     target = deu[order[0] if planted_in == "checked" else order[-1]]
     target["text"] += f" {planted}"
@@ -318,10 +321,10 @@ def test_sampled_id_check_checks_the_documents_it_samples(tmp_path, monkeypatch,
     job = _train_job(cfg, tasks, 2, tmp_path / "out" / "tokenizer")
     if planted_in == "checked":
         with pytest.raises(IdMismatchError, match="differs from SentencePiece"):
-            tok.train_tokenizers(job)
+            train_tokenizers(job)
         assert not any((tmp_path / "out" / "tokenizer").glob("tokenizer*"))
     else:
-        result = tok.train_tokenizers(job)
+        result = train_tokenizers(job)
         assert result["id_parity"]["identical"]
         assert result["id_parity"]["documents_by_lang"] == {lang: 2 for lang in {d["lang"] for d in docs}}
 
@@ -345,37 +348,6 @@ def test_sample_lines_are_nfc_and_verification_docs_raw(tmp_path) -> None:
     assert all(r["text"] == raw[r["doc_id"]] for r in verify)
 
 
-def test_bundled_parallel_text_is_aligned_and_nfc() -> None:
-    parallel = tok.read_parallel_text(tok.PARALLEL_DIR)
-    assert sorted(parallel) == sorted(normalize_label(v) for v in
-                                      ["ko", "en", "ja", "zh-Hans", "zh-Hant", "ru", "uk", "de", "fr", "es", "vi", "th", "ar"])
-    assert {len(s) for s in parallel.values()} == {40}
-    for lang, sentences in parallel.items():
-        assert len(set(sentences)) == 40, lang
-        for s in sentences:
-            assert s == s.strip() and unicodedata.is_normalized("NFC", s)
-    # numbers are words, so digit splitting does not skew the comparison
-    assert not any(ch.isdigit() for s in parallel.values() for line in s for ch in line)
-
-
-def test_parallel_text_errors(tmp_path) -> None:
-    (tmp_path / "en.txt").write_text("One.\nTwo.\n", "utf-8")
-    (tmp_path / "de.txt").write_text("Eins.\n", "utf-8")
-    with pytest.raises(ValueError, match="not line-aligned"):
-        tok.read_parallel_text(tmp_path)
-    (tmp_path / "de.txt").write_text("Eins.\n\nZwei.\n", "utf-8")
-    with pytest.raises(ValueError, match="blank line 2"):
-        tok.read_parallel_text(tmp_path)
-    (tmp_path / "de.txt").write_text("Eins.\nZwei.\n\n", "utf-8")  # trailing blank lines are fine
-    (tmp_path / "eng.txt").write_text("One.\nTwo.\n", "utf-8")
-    with pytest.raises(ValueError, match="a second file for eng_Latn"):
-        tok.read_parallel_text(tmp_path)
-    (tmp_path / "eng.txt").unlink()
-    (tmp_path / "notes.txt").write_text("a\nb\n", "utf-8")
-    with pytest.raises(ValueError, match="not a language code"):
-        tok.read_parallel_text(tmp_path)
-    (tmp_path / "notes.txt").unlink()
-    assert tok.read_parallel_text(tmp_path) == {"deu_Latn": ["Eins.", "Zwei."], "eng_Latn": ["One.", "Two."]}
 
 
 def test_missing_upstream_names_the_stage_to_run(tmp_path) -> None:
@@ -401,13 +373,6 @@ def test_quotas_take_the_sample_fraction_of_the_corpus(tmp_path) -> None:
     whole, _ = tok.sample_quotas(config(tmp_path, sample_chars=10**9, sample_fraction=1.0), dict(corpus))
     assert whole == dict(corpus)
 
-
-def test_draw_depends_on_seed_and_doc_id_only() -> None:
-    ids = [f"doc/{i}" for i in range(2000)]
-    u = tok.draw_fraction(ids, 0)
-    assert ((u >= 0) & (u < 1)).all() and abs(u.mean() - 0.5) < 0.03
-    assert (tok.draw_fraction(ids[::-1], 0)[::-1] == u).all()
-    assert (tok.draw_fraction(ids, 1) != u).mean() > 0.99
 
 
 @pytest.mark.slow
