@@ -146,7 +146,8 @@ class ExtractStage(Splittable, Stage):
         folder = self.parts_dir(task.shard_id)
         names = [f"part-{k + 1:03d}-of-{n:03d}" for k in range(n)]
         return [
-            ShardTask(name, task.inputs, {"spill": join(folder, f"{name}.parquet"), "keys": join(folder, f"{name}.keys")},
+            ShardTask(name, task.inputs,
+                      {"spill": join(folder, f"{name}.parquet"), "keys": join(folder, f"{name}.keys")},
                       params={"shard_id": task.shard_id, "index": k, "count": n})  # fmt: skip
             for k, name in enumerate(names)
         ]

@@ -185,7 +185,8 @@ class InputStage(Splittable, Stage):
             with open_input(part.outputs["tables"]) as f:
                 batches = list(pa.ipc.open_stream(pa.BufferReader(f.read())))
             if len(batches) != sum(res["chunks"]):
-                raise InputError(f"{part.outputs['tables']}: {len(batches)} batches, its part wrote {sum(res['chunks'])}")
+                raise InputError(f"{part.outputs['tables']}: {len(batches)} batches, its part wrote "
+                                 f"{sum(res['chunks'])}")  # fmt: skip
             at = 0
             for n in res["chunks"]:
                 tables.append(pa.Table.from_batches(batches[at : at + n], schema=batches[at].schema))

@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None, help="keeps the WARC for the next run (default: a temp dir)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per CPU count (the best is kept)")
     ap.add_argument("--split-mb", type=float, default=None,
-                    help="extract.split_mb (default: the config's; a WARC of fewer pages than a real one may need less)")
+                    help="extract.split_mb (default: the config's; a WARC smaller than a real one may need less)")
     ap.add_argument("--one", nargs=4, metavar=("CPUS", "WARC", "WORK", "SPLIT_MB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
