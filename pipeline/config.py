@@ -174,6 +174,14 @@ class ExtractSection(ExtractSettings):
         description="WARC/WET files or globs (local or fsspec); default: the files `download` fetched.",
     )
     crawl_id: str | None = Field(default=None, description="Overrides the crawl id read from warcinfo records.")
+    split_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="A gzip WARC/WET file larger than this is read as parts of about this size on several workers at "
+        "once (cut at gzip member boundaries; at most one part per worker, and none when there are many more shards "
+        "than workers), then merged into the same output as a whole-file read: a single 1 GB Common Crawl file "
+        "uses every core. 0: never split. Not part of the shard's identity (changing it redoes nothing).",
+    )
 
 
 class LangidSection(_Section):

@@ -47,6 +47,7 @@ from pipeline.runtime import (
     ensure_ray,
     expected_record,
     record_path,
+    splits_any,
     worker_info,
 )
 from pipeline.stages.base import BatchSource, DocumentStage, ShardStats, ShardTask, Stage
@@ -281,6 +282,16 @@ def run_chain(
                     tasks.append(dataclasses.replace(task, output_hashes=dict(rec.get("output_hashes") or {})))
             if start is not None:
                 pending.append((ChainJob(head.shard_id, start, tuple(tasks), hashes), first))
+    heads_due = [(job.tasks[0], first) for job, first in pending if job.start == 0]
+    if splits_any(stages[0], cfg, heads_due, address):
+        # A large shard is cut into parts on every worker only when its stage runs alone: the head first, then the
+        # rest fused (or alone), reading the head's records as any later stage does.
+        log.info("%s: large shard(s) split across workers: %s runs alone before %s", names[0], names[0],
+                 " + ".join(names[1:]))  # fmt: skip
+        head = classes[0].run(cfg, address, force)
+        rest = run_chain(names[1:], cfg, address=address, force=force) if len(names) > 2 else [
+            classes[1].run(cfg, address, force)]  # fmt: skip
+        return [head, *rest]
     runs = [any(job.start <= i for job, _ in pending) for i in range(len(stages))]
     for book, ran in zip(books, runs, strict=True):
         if ran:

@@ -96,9 +96,10 @@ def _sum_records(paths: list[str]) -> dict[str, Any]:
         how = rec.get("run")
         if isinstance(how, dict) and how.get("seconds") is not None:
             run["shards_timed"] += 1
-            run["worker_seconds"] += float(how["seconds"])
-            run["peak_rss_mb"] = max(run["peak_rss_mb"], float(how.get("peak_rss_mb") or 0.0))
-            run["nodes"].add(how.get("node"))
+            for part in [how, *(how.get("parts") or [])]:  # a shard split in parts: each part's worker, then the merge
+                run["worker_seconds"] += float(part.get("seconds") or 0.0)
+                run["peak_rss_mb"] = max(run["peak_rss_mb"], float(part.get("peak_rss_mb") or 0.0))
+                run["nodes"].add(part.get("node"))
         for lang, counts in st.get("by_lang", {}).items():
             for k in LANG_FIELDS:
                 by_lang[lang][k] += int(counts.get(k, 0))

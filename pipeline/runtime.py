@@ -43,7 +43,7 @@ from rich.progress import (
 )
 
 from pipeline.config import PipelineConfig, RaySection
-from pipeline.stages.base import ShardTask, Stage
+from pipeline.stages.base import ShardTask, Splittable, Stage
 from pipeline.storage import (
     TMP_MARK,
     FolderListings,
@@ -54,6 +54,7 @@ from pipeline.storage import (
     listing_scope,
     read_json,
     remove,
+    remove_tree,
     write_json,
     written,
 )
@@ -454,22 +455,40 @@ def worker_info(node: str = "local") -> dict[str, Any]:
 
 
 def run_shard(
-    stage: Stage, task: ShardTask, expected: dict[str, Any], progress: Any = None, worker: dict[str, Any] | None = None
+    stage: Stage,
+    task: ShardTask,
+    expected: dict[str, Any],
+    progress: Any = None,
+    worker: dict[str, Any] | None = None,
+    parts: list[tuple[ShardTask, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Process one shard and write its completion record; errors come back as a result, never raised.
 
     The record keeps, beside `expected`, each output's size and content hash (a damaged output is redone) and
     how the shard ran: seconds, peak RSS, node. Shared by the Ray actor and by in-process callers (tests, debugging).
+    With `parts` (each part of a split shard and its record, `run_part`) the shard's outputs are the stage's merge
+    of them; the parts are removed before the shard's record is written, so a completed shard leaves none behind.
     """
     worker = worker or worker_info()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.thread_time()
     written.clear()  # what this shard writes, and nothing older
     try:
-        stats = stage.process(task, progress or (lambda n: None))
+        if parts is None:
+            stats = stage.process(task, progress or (lambda n: None))
+        else:
+            assert isinstance(stage, Splittable)
+            results = [rec["result"] for _, rec in parts]
+            stats = stage.merge(task, [p for p, _ in parts], results, progress or (lambda n: None))
         sizes = _output_sizes(task.outputs)
         hashes = {name: written[url][1] for name, url in task.outputs.items() if url in written}
+        if parts is not None:
+            assert isinstance(stage, Splittable)
+            remove_tree(stage.parts_dir(task.shard_id))
         seconds = time.perf_counter() - t0
-        run = dict(worker, seconds=round(seconds, 3), peak_rss_mb=_peak_rss_mb())
+        run = dict(worker, seconds=round(seconds, 3), cpu_seconds=round(time.thread_time() - cpu0, 3),
+                   peak_rss_mb=_peak_rss_mb())  # fmt: skip
+        if parts is not None:  # how the shard ran: each part's worker, seconds and result, then the merge's
+            run["parts"] = [dict(rec["run"], result=rec["result"]) for _, rec in parts]
         record = dict(expected, output_sizes=sizes, output_hashes=hashes, run=run, stats=stats.to_dict())
         write_json(record_path(stage.cfg, stage.name, task.shard_id), record)
     except Exception as e:  # noqa: BLE001 - one bad shard must not stop the others
@@ -484,6 +503,40 @@ def run_shard(
         }
     return {"shard_id": task.shard_id, "ok": True, "stats": record["stats"], "seconds": seconds, "run": run,
             "record": record}  # fmt: skip
+
+
+def part_record_path(stage: Splittable, part: ShardTask, shard_id: str) -> str:
+    """Where the record of one part of a split shard lives: beside the part's outputs."""
+    return join(stage.parts_dir(shard_id), f"{part.shard_id}.json")
+
+
+def part_expected(expected: dict[str, Any], part: ShardTask) -> dict[str, Any]:
+    """What a part's record must say to count as done: the shard's inputs and config, the part's outputs (whose
+    names say which part of how many)."""
+    return dict(expected, shard_id=part.shard_id, outputs=dict(part.outputs))
+
+
+def run_part(
+    stage: Stage, part: ShardTask, expected: dict[str, Any], record: str, progress: Any = None,
+    worker: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Process one part of a split shard and write its record (`record`); errors come back as a result."""
+    assert isinstance(stage, Splittable)
+    worker = worker or worker_info()
+    t0, cpu0 = time.perf_counter(), time.thread_time()
+    written.clear()
+    try:
+        result = stage.process_part(part, progress or (lambda n: None))
+        seconds = time.perf_counter() - t0
+        run = dict(worker, seconds=round(seconds, 3), cpu_seconds=round(time.thread_time() - cpu0, 3),
+                   peak_rss_mb=_peak_rss_mb())  # fmt: skip
+        rec = dict(expected, output_sizes=_output_sizes(part.outputs), run=run, result=result)
+        write_json(record, rec)
+    except Exception as e:  # noqa: BLE001 - the shard fails, other shards go on
+        return {"shard_id": part.shard_id, "ok": False, "error": f"{type(e).__name__}: {e}",
+                "traceback": traceback.format_exc(), "seconds": time.perf_counter() - t0, "worker": worker,
+                "time": _now()}  # fmt: skip
+    return {"shard_id": part.shard_id, "ok": True, "seconds": seconds, "record": rec}
 
 
 @lru_cache(maxsize=1)
@@ -514,7 +567,8 @@ def _make_actor_class() -> Any:
         def _bump(self, n: int) -> None:
             self.done += n
 
-        def run(self, key: str, task: Any, expected: dict[str, Any], fused: bool = False) -> dict[str, Any]:
+        def run(self, key: str, task: Any, expected: dict[str, Any],
+                parts: list[tuple[ShardTask, dict[str, Any]]] | None = None, fused: bool = False) -> dict[str, Any]:  # fmt: skip
             if key != self.key or self.stage is None:
                 raise RuntimeError(f"worker prepared for {self.key}, asked to run {key}")
             self.done = 0
@@ -523,10 +577,16 @@ def _make_actor_class() -> Any:
 
                 result = run_chain_shard(self.stage, task, expected, self._bump, self.worker)
             else:
-                result = run_shard(self.stage, task, expected, self._bump, self.worker)
+                result = run_shard(self.stage, task, expected, self._bump, self.worker, parts)
             result["node_id"] = self.worker["node"]
             result["peak_rss_mb"] = _peak_rss_mb()
             return result
+
+        def run_part(self, key: str, part: ShardTask, expected: dict[str, Any], record: str) -> dict[str, Any]:
+            if key != self.key or self.stage is None:
+                raise RuntimeError(f"worker prepared for {self.key}, asked to run {key}")
+            self.done = 0
+            return run_part(self.stage, part, expected, record, self._bump, self.worker)
 
     return StageWorker
 
@@ -943,7 +1003,8 @@ def _run_in_driver(
         _log_shard(stage.name, res, i, len(pending), stage.progress_unit)
 
 
-def _pool_size(stage: Any, cfg: PipelineConfig, n_tasks: int) -> int:
+def _pool_size(stage: Any, cfg: PipelineConfig, n_tasks: int | None) -> int:
+    """Workers for `n_tasks` tasks (None: as many as the cluster and the caps allow)."""
     import ray
 
     cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -966,6 +1027,87 @@ def _death_reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"[:400]
 
 
+@dataclass
+class _Job:
+    """One piece of work for a worker: a whole shard, one part of a split shard, or the merge of its parts."""
+
+    kind: str  # "shard", "part" or "merge"
+    task: ShardTask
+    expected: dict[str, Any]
+    part: int = -1  # the part's index, for a part
+
+
+@dataclass
+class _Split:
+    """A shard cut into parts: each part's task and record path, and its record once done."""
+
+    parts: list[ShardTask]
+    paths: list[str]
+    records: list[dict[str, Any] | None]
+    failed: bool = False
+
+
+def _max_parts(workers: int, shards: int) -> int:
+    """Parts a shard may be cut into: one per worker at most, and only as many as keep `workers` busy with some
+    slack (about two tasks a worker) when `shards` shards are pending."""
+    return min(workers, math.ceil(2 * workers / max(1, shards)))
+
+
+def splits_any(stage: Any, cfg: PipelineConfig, pending: list[tuple[ShardTask, dict[str, Any]]],
+               address: str | None = None) -> bool:  # fmt: skip
+    """Whether running `stage` on its own would cut one of the `pending` shards into parts (`_plan_parts`): a fused
+    run then runs that stage alone first, a large shard on every worker rather than on one."""
+    if not isinstance(stage, Splittable) or not pending or _in_driver(cfg, address, pending, FolderListings()):
+        return False
+    ensure_ray(cfg.ray, address)
+    max_parts = _max_parts(_pool_size(stage, cfg, None), len(pending))
+    for task, _ in pending if max_parts > 1 else []:
+        try:
+            if len(stage.split(task, max_parts)) > 1:
+                return True
+        except Exception:  # noqa: BLE001 - `_plan_parts` runs such a shard whole, with its error kept
+            continue
+    return False
+
+
+def _plan_parts(
+    stage: Stage, pending: list[tuple[ShardTask, dict[str, Any]]], workers: int
+) -> tuple[list[_Job], dict[str, _Split]]:
+    """The jobs of the pending shards: a split shard's parts without a matching record (after sweeping the
+    temporaries a killed part left), or its merge when every part is done; a whole shard otherwise.
+
+    A shard gets at most one part per worker, and only as many as keep the workers busy with some slack (about two
+    tasks per worker): with many more shards than workers nothing is split (each part costs a spill and a merge),
+    with one large shard it runs on every worker. A stage whose `split` fails runs that shard whole (its `process`
+    then reports what is wrong with the input)."""
+    jobs: list[_Job] = []
+    splits: dict[str, _Split] = {}
+    listings = FolderListings()
+    max_parts = _max_parts(workers, len(pending))
+    for task, expected in pending:
+        parts: list[ShardTask] = []
+        if isinstance(stage, Splittable) and max_parts > 1:
+            try:
+                with listing_scope(listings):  # input sizes from one listing per folder
+                    parts = stage.split(task, max_parts)
+            except Exception as e:  # noqa: BLE001 - the shard runs whole, where its error is kept
+                log.warning("%s: shard %s not split: %s: %s", stage.name, task.shard_id, type(e).__name__, e)
+        if len(parts) < 2:
+            jobs.append(_Job("shard", task, expected))
+            continue
+        assert isinstance(stage, Splittable)
+        remove_temporaries(listings, [stage.parts_dir(task.shard_id)])
+        paths = [part_record_path(stage, p, task.shard_id) for p in parts]
+        records = [matching_record(path, part_expected(expected, p), listings) for p, path in zip(parts, paths)]
+        splits[task.shard_id] = _Split(parts, paths, records)
+        todo = [_Job("part", task, expected, k) for k, rec in enumerate(records) if rec is None]
+        jobs += todo or [_Job("merge", task, expected)]
+        reused = len(parts) - len(todo)
+        log.info("%s: shard %s in %d parts%s", stage.name, task.shard_id, len(parts),
+                 f" ({reused} done by an earlier run)" if reused else "")  # fmt: skip
+    return jobs, splits
+
+
 def _run_on_ray(
     stage: Any,
     cfg: PipelineConfig,
@@ -980,7 +1122,11 @@ def _run_on_ray(
     `ray.shard_retries` times, then reported failed with the reason. `settle` sees every final result.
 
     `stage` is a `Stage`, or with `fused` a chain of stages (`pipeline.fusion.Chain`) that the workers build with
-    `factory(cfg)` and run a `ChainJob` at a time."""
+    `factory(cfg)` and run a `ChainJob` at a time.
+
+    A stage that is `Splittable` may cut a large shard into parts: they run on any workers like shards, and when
+    the last is done the shard's merge goes first in the queue. A part that fails fails its shard (its other parts
+    are dropped from the queue); the other shards go on."""
     import ray
     from ray.exceptions import RayActorError, RayError
 
@@ -990,16 +1136,17 @@ def _run_on_ray(
     stage_cls = factory or type(stage)
     what = stage.name if fused else f"{stage_cls.__module__}.{stage_cls.__qualname__}"
     key = f"{what}:{xxhash.xxh3_64_hexdigest(cfg_json.encode())}"
-    size = _pool_size(stage, cfg, len(pending))
+    jobs, splits = _plan_parts(stage, pending, _pool_size(stage, cfg, None))
+    size = _pool_size(stage, cfg, len(jobs))
     actors = _take_workers(cpus, size)
     actors += [worker_cls.remote() for _ in range(size - len(actors))]
-    queue = deque(pending)
+    queue = deque(jobs)
     # A worker gets shards only once it is up and set up for this stage: a replacement started while a lost node
     # still counts in the cluster can never be placed, and a shard handed to it would wait forever while a live
     # worker sits idle.
     starting: dict[Any, Any] = {a.prepare.remote(key, stage_cls, cfg_json): a for a in actors}
     idle: list[Any] = []
-    inflight: dict[Any, tuple[Any, ShardTask, dict[str, Any]]] = {}
+    inflight: dict[Any, tuple[Any, _Job]] = {}
     deaths: dict[str, int] = {}
     docs_done_finished = 0
     out = Console(stderr=True)
@@ -1015,15 +1162,42 @@ def _run_on_ray(
         disable=not live,
         transient=True,
     )
+
+    def submit(actor: Any, job: _Job) -> Any:
+        if job.kind == "part":
+            split = splits[job.task.shard_id]
+            part = split.parts[job.part]
+            return actor.run_part.remote(key, part, part_expected(job.expected, part), split.paths[job.part])
+        if job.kind == "merge":
+            split = splits[job.task.shard_id]
+            return actor.run.remote(key, job.task, job.expected, list(zip(split.parts, split.records)))
+        return actor.run.remote(key, job.task, job.expected, None, fused)
+
+    def part_done(job: _Job, res: dict[str, Any]) -> dict[str, Any] | None:
+        """Take a part's result; the shard's final (failed) result when the part failed, else None."""
+        split = splits[job.task.shard_id]
+        if split.failed:
+            return None  # the shard already failed: its other parts' results do not matter
+        if res["ok"]:
+            split.records[job.part] = res["record"]
+            if all(r is not None for r in split.records):
+                queue.appendleft(_Job("merge", job.task, job.expected))
+            return None
+        split.failed = True
+        for other in [j for j in queue if j.task.shard_id == job.task.shard_id]:
+            queue.remove(other)
+        return dict(res, shard_id=job.task.shard_id,
+                    error=f"part {job.part + 1} of {len(split.parts)} failed: {res['error']}")  # fmt: skip
+
     finished = False
     try:
         with progress:
             bar = progress.add_task(stage.name, total=len(pending), docs=0)
             while queue or inflight:
                 while queue and idle:
-                    task, expected = queue.popleft()
+                    job = queue.popleft()
                     actor = idle.pop()
-                    inflight[actor.run.remote(key, task, expected, fused)] = (actor, task, expected)
+                    inflight[submit(actor, job)] = (actor, job)
                 if queue and not (inflight or starting or idle):  # every worker is gone: start one more
                     fresh = worker_cls.remote()
                     actors.append(fresh)
@@ -1044,7 +1218,8 @@ def _run_on_ray(
                         else:
                             idle.append(actor)
                         continue
-                    actor, task, expected = inflight.pop(ref)
+                    actor, job = inflight.pop(ref)
+                    task = job.task
                     try:
                         res = ray.get(ref)
                     except RayError as e:  # the worker process is gone: never reuse it
@@ -1056,12 +1231,15 @@ def _run_on_ray(
                             fresh = worker_cls.remote()
                             actors.append(fresh)
                             starting[fresh.prepare.remote(key, stage_cls, cfg_json)] = fresh
+                        if job.kind == "part" and splits[task.shard_id].failed:
+                            continue
                         n = deaths[task.shard_id] = deaths.get(task.shard_id, 0) + 1
                         reason = _death_reason(e)
+                        what = f"part {job.part + 1} of shard" if job.kind == "part" else "shard"
                         if n <= cfg.ray.shard_retries:
-                            log.warning("%s: shard %s lost its worker (%s); retry %d of %d on a fresh worker",
-                                        stage.name, task.shard_id, reason, n, cfg.ray.shard_retries)
-                            queue.appendleft((task, expected))
+                            log.warning("%s: %s %s lost its worker (%s); retry %d of %d on a fresh worker",
+                                        stage.name, what, task.shard_id, reason, n, cfg.ray.shard_retries)
+                            queue.appendleft(job)
                             continue
                         res = {
                             "shard_id": task.shard_id,
@@ -1071,8 +1249,18 @@ def _run_on_ray(
                             "attempts": n,
                             "time": _now(),
                         }
+                        if job.kind == "part":
+                            res = part_done(job, res)
+                            if res is None:
+                                continue
                     else:
                         idle.append(actor)
+                        if job.kind == "part":
+                            log.debug("%s: shard %s part %d done (%.1f s)", stage.name, task.shard_id, job.part + 1,
+                                      res["seconds"])  # fmt: skip
+                            res = part_done(job, res)
+                            if res is None:
+                                continue
                     settle(res)
                     result.results.append(res)
                     if res["ok"]:
@@ -1085,7 +1273,7 @@ def _run_on_ray(
                     if not live:
                         _log_shard(stage.name, res, len(result.results), len(pending), stage.progress_unit)
                 if live and inflight:
-                    busy = [a for a, _, _ in inflight.values()]
+                    busy = [a for a, _ in inflight.values()]
                     try:
                         running = sum(ray.get([a.progress.remote() for a in busy], timeout=2))
                     except Exception:  # noqa: BLE001 - progress is cosmetic

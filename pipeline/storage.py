@@ -499,3 +499,14 @@ def remove_tree(url: str) -> None:
     fs, path = fs_and_path(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+
+
+def file_size(url: str) -> int | None:
+    """A file's size (None when it is not there); inside `listing_scope` from one listing of its folder."""
+    if _scope is not None:
+        return _scope.size(url)
+    fs, path = fs_and_path(url)
+    try:
+        return int(fs.info(path).get("size") or 0)
+    except FileNotFoundError:
+        return None

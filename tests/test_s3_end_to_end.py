@@ -137,6 +137,46 @@ def test_expand_inputs_sees_files_added_below_a_listed_prefix(endpoint: str, pip
     assert expand_inputs([pattern]) == [f"s3://{bucket}/crawl/seg-{s}/warc/{n}.warc.gz" for s, n in ((1, "a"), (1, "b"), (2, "c"))]
 
 
+def test_a_large_warc_on_s3_split_in_parts_gives_the_local_whole_file_bytes(endpoint: str, pipeline_fs: None,
+                                                                             tmp_path: Path) -> None:  # fmt: skip
+    """Parts find their record starts by ranged reads of the s3 object, spill to an s3 work dir, keep their records
+    there; the merge writes the bytes of a local whole-file extract and removes the parts from the bucket."""
+    from pipeline.runtime import part_expected, part_record_path, run_part, run_shard
+    from pipeline.stages.extract import ExtractStage
+    from tests.stages.test_extract_langid import config
+    from tests.stages.test_extract_split import sha, write_crawl
+
+    (tmp_path / "in").mkdir()
+    local = tmp_path / "in" / "CC-BIG-00000.warc.gz"
+    write_crawl(local)
+    whole = ExtractStage(config(tmp_path))
+    whole.setup()
+    (task,) = whole.plan()
+    whole_stats = whole.process(task, lambda n: None).to_dict()
+
+    fs = _fs(endpoint)
+    bucket = _bucket(fs)
+    fs.put_file(str(local), f"{bucket}/in/{local.name}")
+    cfg = config(tmp_path, run={"work_dir": f"s3://{bucket}/out"},
+                 extract={"inputs": [f"s3://{bucket}/in/*.warc.gz"], "split_mb": 0.001})  # fmt: skip
+    stage = ExtractStage(cfg)
+    stage.setup()
+    (remote,) = stage.plan()
+    expected = {"stage": "extract", "outputs": dict(remote.outputs)}
+    parts = []
+    for p in stage.split(remote, 3):
+        record = part_record_path(stage, p, remote.shard_id)
+        assert run_part(stage, p, part_expected(expected, p), record)["ok"]
+        parts.append((p, json.loads(fs.cat(record[5:]))))
+    assert len(parts) == 3 and all(rec["result"]["docs"] for _, rec in parts)
+    res = run_shard(stage, remote, expected, parts=parts)
+    assert res["ok"], res
+    assert res["stats"] == whole_stats
+    fs.invalidate_cache()
+    assert hashlib.sha256(fs.cat(remote.outputs["main"][5:])).hexdigest() == sha(task.outputs["main"])
+    assert not fs.exists(stage.parts_dir(remote.shard_id)[5:])
+
+
 def test_local_copy_of_a_remote_model_loads_in_fasttext_and_is_removed(endpoint: str, pipeline_fs: None,
                                                                          tmp_path: Path) -> None:
     from pipeline.lang.identify import LanguageIdentifier, default_model_path

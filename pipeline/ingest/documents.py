@@ -79,7 +79,8 @@ class Unit:
 
     `kind`: ``parquet``, ``jsonl``, ``arrow`` (a file), ``hf_files`` (a file through a `datasets` builder),
     ``hf_disk`` (rows `start`..`stop` of a split of a saved dataset) or ``hf_stream`` (data file `part` of
-    `parts` of a split `datasets.load_dataset` streams)."""
+    `parts` of a split `datasets.load_dataset` streams). A ``parquet`` unit with `start`/`stop` is rows
+    `start`..`stop` of its file (`parquet_parts`), read as the whole file's batches of those rows."""
 
     kind: str
     location: str
@@ -256,7 +257,7 @@ def read_unit(
     `strict` both raise `InputError` naming the line instead."""
     skipped = Counter() if skipped is None else skipped
     if unit.kind == "parquet":
-        yield from _read_parquet(unit.location, fields, batch_rows)
+        yield from _read_parquet(unit.location, fields, batch_rows, unit.start, unit.stop)
     elif unit.kind == "arrow":
         yield from _read_arrow(unit.location, fields)
     elif unit.kind == "jsonl":
@@ -269,7 +270,11 @@ def read_unit(
         raise InputError(f"{unit.label}: unknown kind of input {unit.kind!r}")
 
 
-def _read_parquet(url: str, fields: Sequence[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _read_parquet(url: str, fields: Sequence[str] | None, batch_rows: int, start: int = 0,
+                  stop: int | None = None) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """The file's batches of `batch_rows` rows (they run across row groups); with `start`/`stop` (multiples of
+    `batch_rows`, or the end) only those rows, read from the row groups that hold them, cut where a whole-file read
+    cuts them, so a part's batches are the whole file's."""
     import pyarrow.parquet as pq
 
     from pipeline.storage import open_input
@@ -281,10 +286,49 @@ def _read_parquet(url: str, fields: Sequence[str] | None, batch_rows: int) -> It
             raise InputError(f"{url}: not a Parquet file: {e}") from None
         if fields is not None:
             _check_fields(url, pf.schema_arrow.names, fields)
-        n = 0
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=None if fields is None else list(fields)):
-            yield _with_rows(batch, n)
-            n += batch.num_rows
+        columns = None if fields is None else list(fields)
+        meta = pf.metadata
+        stop = meta.num_rows if stop is None else min(stop, meta.num_rows)
+        if start == 0 and stop == meta.num_rows:
+            n = 0
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+                yield _with_rows(batch, n)
+                n += batch.num_rows
+            return
+        if start % batch_rows or (stop % batch_rows and stop != meta.num_rows):
+            raise ValueError(f"{url}: rows {start}-{stop} do not start and end where batches of {batch_rows} do")
+        first, groups = 0, []
+        for g in range(meta.num_row_groups):
+            rows = meta.row_group(g).num_rows
+            if first < stop and first + rows > start:
+                groups.append(g)
+            first += rows
+        if groups:
+            yield from _row_range(pf, groups, columns, batch_rows, start, stop)
+
+
+def _row_range(pf: Any, groups: list[int], columns: list[str] | None, batch_rows: int, start: int,
+               stop: int) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """Rows `start`..`stop` from the row groups `groups` (which hold them), as batches of `batch_rows` rows."""
+    meta = pf.metadata
+    n = sum(meta.row_group(g).num_rows for g in range(groups[0]))  # the first row the groups hold
+    held: list[pa.RecordBatch] = []
+    at = start  # the first row not yet given
+    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
+        lo, hi = max(n, at), min(n + batch.num_rows, stop)
+        if hi > lo:
+            held.append(batch.slice(lo - n, hi - lo))
+        n += batch.num_rows
+        while sum(b.num_rows for b in held) >= batch_rows or (held and at + sum(b.num_rows for b in held) == stop):
+            size = min(batch_rows, stop - at)
+            table = pa.Table.from_batches(held)
+            out = table.slice(0, size).combine_chunks().to_batches()[0]
+            held = table.slice(size).to_batches()
+            held = [b for b in held if b.num_rows]
+            yield _with_rows(out, at)
+            at += size
+        if at >= stop:
+            return
 
 
 def _read_arrow(url: str, fields: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
@@ -501,3 +545,30 @@ def language_of(label: Any, script: str | None) -> tuple[str | None, str | None]
 def source_name(unit: Unit) -> str:
     """What the output's ``source_shard`` column says: the file's name, or the dataset unit's label."""
     return posixpath.basename(unit.location.rstrip("/")) if unit.is_file else unit.label
+
+
+def parquet_parts(url: str, count: int, batch_rows: int = BATCH_ROWS) -> list[tuple[int, int]]:
+    """Row ranges that cut a Parquet file into about `count` parts at row-group starts (moved back to a multiple of
+    `batch_rows`, where a whole-file read starts a batch): read with `Unit.start`/`stop`, the parts give the whole
+    file's batches. Fewer than two ranges: the file does not split (one row group, or too few rows). Reads the
+    footer only."""
+    import pyarrow.parquet as pq
+
+    from pipeline.storage import open_input
+
+    with open_input(url) as fh:
+        meta = pq.ParquetFile(fh).metadata
+    starts, first = [], 0
+    for g in range(meta.num_row_groups):
+        starts.append(first)
+        first += meta.row_group(g).num_rows
+    total = meta.num_rows
+    points = set()
+    for k in range(1, count):
+        target = k * total / count
+        nearest = min(starts, key=lambda r: abs(r - target)) if starts else 0
+        point = nearest - nearest % batch_rows
+        if 0 < point < total:
+            points.add(point)
+    edges = [0, *sorted(points), total]
+    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]

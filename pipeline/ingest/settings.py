@@ -3,7 +3,7 @@ light module: reading a config does not import the HTML, WARC and Arrow librarie
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -114,6 +114,14 @@ class InputSettings(BaseModel):
     rows_per_shard: int = Field(
         100_000, ge=1, description="Rows per shard for a saved dataset (files and streamed data files: one shard each)."
     )
+    split_mb: float = Field(
+        256.0, ge=0, description="A Parquet file larger than this is read as parts (whole row groups; at most one part "
+        "per worker, none when there are many more shards than workers) on several workers at once and merged into "
+        "the same output as a whole-file read; 0: never. Not part of a shard's identity (changing it redoes nothing).",
+    )
+
+    #: Settings that do not change a shard's output, left out of its config hash.
+    HASH_EXCLUDE: ClassVar[frozenset[str]] = frozenset({"split_mb"})
 
     @model_validator(mode="after")
     def _one_source(self) -> InputSettings:

@@ -10,15 +10,23 @@ the dedup stage, which keeps one copy instead of none.
 pages: a 64-bit key per distinct line of a page goes to a file, repeated keys are counted a slice of the key space at
 a time, and only the keys of template lines stay in memory (8 bytes each). `drop_site_repeats` is the same rule on
 a list of pages.
+
+Two things keep the passes after the first cheap (they run once per shard after its pages were read, and for a
+shard read in parts on several workers they are the merge, which no other core can help with): the number of keys of
+each page goes to a second file, so `find` looks at the text of only the first page holding each repeated line (not
+every page again), and `strip` leaves the pages of sites without a template alone (most sites have none) without
+hashing their lines.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +70,29 @@ def line_key(host: str, line: str) -> int:
     return xxhash.xxh3_64_intdigest(f"{host}\n{line}".encode("utf-8", "surrogatepass"))
 
 
+def host_key(host: str) -> int:
+    """A site as 64 bits (the sites with a template are kept as these)."""
+    return xxhash.xxh3_64_intdigest(host.encode("utf-8", "surrogatepass"))
+
+
+def _read_exactly(source: BinaryIO, n: int) -> bytes:
+    data = source.read(n)
+    while len(data) < n and (more := source.read(n - len(data))):
+        data += more
+    if len(data) != n:
+        raise ValueError(f"site line keys: the file ends {n - len(data)} bytes early")
+    return data
+
+
+def _copy_exactly(source: BinaryIO, out: BinaryIO, n: int) -> None:
+    while n:
+        chunk = source.read(min(n, CHUNK_KEYS * 8))
+        if not chunk:
+            raise ValueError(f"site line keys: the file ends {n} bytes early")
+        out.write(chunk)
+        n -= len(chunk)
+
+
 def _keys(host: str, lines: Iterable[str], n: int) -> np.ndarray:
     return np.fromiter((line_key(host, ln) for ln in lines), dtype=np.uint64, count=n)
 
@@ -89,23 +120,59 @@ class SiteRepeats:
         self.min_pages = min_pages
         self.folder = folder
         self._keys_path = os.path.join(folder, "site-line-keys.u64")
+        self._counts_path = os.path.join(folder, "site-line-counts.u32")
         self._out = open(self._keys_path, "wb")  # noqa: SIM115 - closed by `find`
+        self._counts_out = open(self._counts_path, "wb")  # noqa: SIM115 - closed by `find`
         self._buffer = array("Q")
+        self._counts = array("I")
         self._total = 0
         self.pages = 0
         self._template = np.empty(0, dtype=np.uint64)
+        self._template_hosts: set[int] = set()  # `host_key` of each site with a template (8 bytes of key a site)
 
     def add(self, host: str, text: str) -> None:
         """Pass 1: count each distinct line of the page once for its site."""
         self.pages += 1
+        before = len(self._buffer)
         self._buffer.extend(line_key(host, ln) for ln in page_lines(text))
-        if len(self._buffer) >= CHUNK_KEYS:
+        self._counts.append(len(self._buffer) - before)
+        if len(self._buffer) >= CHUNK_KEYS or len(self._counts) >= CHUNK_KEYS:
             self._flush()
+
+    def save_keys(self, out: BinaryIO) -> None:
+        """For a part of a shard read on another worker: pass 1 written to `out` (the number of pages and of keys,
+        8 bytes each, then each page's number of keys, then the keys), to be added to the `SiteRepeats` that decides
+        the shard's templates (`add_keys`). Ends this object's use."""
+        self._flush()
+        self._out.close()
+        self._counts_out.close()
+        out.write(np.array([self.pages, self._total], dtype="<u8").tobytes())
+        for path in (self._counts_path, self._keys_path):
+            with open(path, "rb") as f:
+                shutil.copyfileobj(f, out, CHUNK_KEYS * 8)
+            os.remove(path)
+
+    def add_keys(self, source: BinaryIO, pages: int) -> None:
+        """Pass 1 for `pages` pages read elsewhere: what `save_keys` wrote for them. With the parts of a shard added
+        in order, `find` and `strip` then give what one `SiteRepeats` over the whole shard gives."""
+        self._flush()
+        head = _read_exactly(source, 16)
+        n_pages, n_keys = (int(x) for x in np.frombuffer(head, dtype="<u8"))
+        if n_pages != pages:
+            raise ValueError(f"site line keys: written for {n_pages} pages, added for {pages}")
+        _copy_exactly(source, self._counts_out, 4 * n_pages)
+        _copy_exactly(source, self._out, 8 * n_keys)
+        if source.read(1):
+            raise ValueError("site line keys: more bytes than the keys of its pages")
+        self._total += n_keys
+        self.pages += pages
 
     def _flush(self) -> None:
         self._out.write(self._buffer.tobytes())
+        self._counts_out.write(self._counts.tobytes())
         self._total += len(self._buffer)
         self._buffer = array("Q")
+        self._counts = array("I")
 
     def _repeated(self) -> np.ndarray:
         """Sorted keys on `min_pages` pages or more: the file is read once per slice of the key space (by the keys'
@@ -131,8 +198,11 @@ class SiteRepeats:
         kept); returns the number of sites with a template."""
         self._flush()
         self._out.close()
+        self._counts_out.close()
         repeated = self._repeated() if self.min_pages and self.pages >= self.min_pages else np.empty(0, np.uint64)
+        holders = self._first_holders(repeated) if len(repeated) else set()
         os.remove(self._keys_path)
+        os.remove(self._counts_path)
         if not len(repeated):
             return 0
         groups = max(1, math.ceil(len(repeated) / GROUP_LINES))
@@ -141,7 +211,9 @@ class SiteRepeats:
         schema = pa.schema([("host", pa.string()), ("line", pa.string())])
         sinks = [pa.ipc.new_stream(p, schema) for p in paths]
         pending: list[tuple[list[str], list[str]]] = [([], []) for _ in range(groups)]
-        for host, text in pages:
+        for i, (host, text) in enumerate(pages):
+            if i not in holders:  # holds no repeated line that an earlier page did not hold already
+                continue
             lines = list(page_lines(text))
             idx = _member(repeated, _keys(host, lines, len(lines)))
             hit = np.flatnonzero((idx >= 0) & ~taken[np.maximum(idx, 0)])
@@ -157,7 +229,7 @@ class SiteRepeats:
         for s in sinks:
             s.close()
         del taken, repeated
-        template_keys, sites = [], 0
+        template_keys, hosts, sites = [], [], 0
         for path in paths:
             by_host: dict[str, list[str]] = defaultdict(list)
             with pa.memory_map(path) as source:
@@ -171,8 +243,26 @@ class SiteRepeats:
                 if template:
                     sites += 1
                     template_keys.append(_keys(host, template, len(template)))
+                    hosts.append(host_key(host))
         self._template = np.unique(np.concatenate(template_keys)) if template_keys else self._template
+        self._template_hosts = set(hosts)
         return sites
+
+    def _first_holders(self, repeated: np.ndarray) -> set[int]:
+        """The pages (by their order in pass 1) that are the first to hold one of the `repeated` keys: the only
+        pages whose text `find` needs. One pass over the key file; 12 bytes a page in memory."""
+        ends = np.cumsum(np.fromfile(self._counts_path, dtype=np.uint32), dtype=np.int64)
+        first = np.full(len(repeated), len(ends), dtype=np.int64)
+        pos = 0
+        with open(self._keys_path, "rb") as f:
+            while chunk := f.read(CHUNK_KEYS * 8):
+                keys = np.frombuffer(chunk, dtype=np.uint64)
+                idx = _member(repeated, keys)
+                hit = np.flatnonzero(idx >= 0)
+                if len(hit):
+                    np.minimum.at(first, idx[hit], np.searchsorted(ends, pos + hit, side="right"))
+                pos += len(keys)
+        return set(np.unique(first[first < len(ends)]).tolist())
 
     @staticmethod
     def _write(sinks: list[pa.ipc.RecordBatchStreamWriter], pending: list[tuple[list[str], list[str]]],
@@ -185,7 +275,7 @@ class SiteRepeats:
 
     def strip(self, host: str, text: str) -> tuple[str, int]:
         """Pass 3: a page without its site's template lines, and how many lines were dropped."""
-        if not len(self._template):
+        if not len(self._template) or host_key(host) not in self._template_hosts:
             return text, 0
         lines = text.split("\n")
         drop = _member(self._template, _keys(host, (ln.strip() for ln in lines), len(lines))) >= 0

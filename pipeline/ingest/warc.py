@@ -56,7 +56,7 @@ import shutil
 import tempfile
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -82,6 +82,8 @@ __all__ = [
     "HTML_TYPES",
     "extract_page",
     "extract_stream",
+    "part_range",
+    "record_start_after",
     "too_short",
 ]
 
@@ -152,15 +154,114 @@ class Skipped:
 Item = Document | Skipped
 
 
-def extract_stream(stream: BinaryIO, options: ExtractSettings, *, crawl_id: str | None = None) -> Iterator[Item]:
-    """Every document of a WARC/WET stream, and a `Skipped` for each record or damaged stretch that gave none."""
-    return _ShardReader(stream, options, crawl_id).run()
+def extract_stream(
+    stream: BinaryIO,
+    options: ExtractSettings,
+    *,
+    crawl_id: str | None = None,
+    byte_range: tuple[int, int] | None = None,
+    on_crawl_id: Callable[[int, str], None] | None = None,
+) -> Iterator[Item]:
+    """Every document of a WARC/WET stream, and a `Skipped` for each record or damaged stretch that gave none.
+
+    `byte_range` (from `part_range`) reads only the records that start in [start, end): the parts of one file
+    together give exactly the items of the whole file, in the same order, with the same offsets. A part after the
+    first has not seen the file's warcinfo record: its documents carry the crawl id of the warcinfo records in its
+    own range only (None before the first), and `on_crawl_id(offset, crawl_id)` reports each crawl id a warcinfo
+    record sets, so the caller can give the earlier documents the crawl id the parts before left in force."""
+    return _ShardReader(stream, options, crawl_id, byte_range, on_crawl_id).run()
+
+
+#: How far past a part's nominal start a record start is looked for. A record-gzipped WARC has a member start every
+#: record (Common Crawl: every few KB, at most ~1 MB); without one in this window the part is empty and the part
+#: before it reads on, so a single-member file is read whole by its first part.
+SPLIT_SEARCH_BYTES = 8 * 2**20
+_SCAN_BLOCK = 1 << 20
+
+
+def part_range(
+    stream: BinaryIO, index: int, count: int, search_bytes: int = SPLIT_SEARCH_BYTES
+) -> tuple[int, int] | None:
+    """The byte range [start, end) that part `index` of `count` of a record-gzipped WARC reads; None when the part
+    has nothing to read.
+
+    Each nominal split point (`k * size // count`) moves forward to the next gzip member that starts a WARC record
+    (`record_start_after`); every part computes the same points, so the parts cover each record exactly once, and a
+    document's offset, hence its id, is the same as in a whole-file read. Only a few KB around each point are read
+    (ranged reads on an fsspec file). A file that is not gzip (an uncompressed WARC: a `WARC/1.` line may sit inside
+    a payload) has no split point: its first part is the whole file and the others are None.
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"part {index} of {count}")
+    size = stream.seek(0, 2)
+    stream.seek(0)
+    if count == 1 or stream.read(2) != _GZIP_MAGIC[:2]:
+        return (0, size) if index == 0 else None
+    points: dict[int, int | None] = {}
+
+    def point(k: int) -> int | None:
+        if k not in points:  # past 0: only the first part starts at the file's start
+            points[k] = record_start_after(stream, max(1, k * size // count), search_bytes)
+        return points[k]
+
+    start = 0 if index == 0 else point(index)
+    if start is None:
+        return None
+    end = next((p for p in map(point, range(index + 1, count)) if p is not None), size)
+    return (start, end) if end > start else None
+
+
+def record_start_after(stream: BinaryIO, at: int, search_bytes: int = SPLIT_SEARCH_BYTES) -> int | None:
+    """The first offset in [at, at + search_bytes) where a gzip member starts whose data begin with a WARC record
+    (`WARC/1.` after a little decompression); None when there is none. Magic bytes inside compressed data do not
+    decompress to a WARC header, so they are passed over."""
+    stop = at + search_bytes
+    pos = at
+    overlap = len(_GZIP_MAGIC) - 1
+    while pos < stop:
+        stream.seek(pos)
+        want = min(_SCAN_BLOCK, stop - pos) + overlap
+        block = stream.read(want)
+        i = block.find(_GZIP_MAGIC)
+        while 0 <= i and pos + i < stop:
+            if _starts_record(stream, pos + i):
+                return pos + i
+            i = block.find(_GZIP_MAGIC, i + 1)
+        if len(block) < want:  # the end of the file
+            return None
+        pos += len(block) - overlap
+    return None
+
+
+def _starts_record(stream: BinaryIO, at: int) -> bool:
+    """Whether the gzip member at `at` begins with a WARC record header (its first bytes decompressed)."""
+    stream.seek(at)
+    d = zlib.decompressobj(wbits=31)
+    head = b""
+    try:
+        while len(head) < len(_WARC_START):
+            chunk = stream.read(4096)
+            if not chunk:
+                return False
+            head += d.decompress(chunk, len(_WARC_START) - len(head))
+            if d.eof:
+                break
+    except zlib.error:
+        return False
+    return head.startswith(_WARC_START)
 
 
 class _ShardReader:
     """One pass over one stream; holds the crawl id and what is needed to resume after damage."""
 
-    def __init__(self, stream: BinaryIO, options: ExtractSettings, crawl_id: str | None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        options: ExtractSettings,
+        crawl_id: str | None,
+        byte_range: tuple[int, int] | None = None,
+        on_crawl_id: Callable[[int, str], None] | None = None,
+    ) -> None:
         require_extractor(options.extractor)  # a configuration error must fail the shard, not skip every page
         if not _seekable(stream):
             spool = tempfile.TemporaryFile()
@@ -171,7 +272,12 @@ class _ShardReader:
         self.opt = options
         self.crawl_id = crawl_id
         self.crawl_id_fixed = crawl_id is not None
+        if byte_range is not None:
+            stream.seek(byte_range[0])
         self.start = stream.tell()
+        #: Records starting at or after this offset belong to the next part (None: read to the end).
+        self.end = byte_range[1] if byte_range is not None else None
+        self.on_crawl_id = on_crawl_id
         self.gzip = stream.read(2) == _GZIP_MAGIC[:2]
         stream.seek(self.start)
         self.size: int | None = None
@@ -182,6 +288,7 @@ class _ShardReader:
         if self._size() <= self.start:
             yield Skipped(self.start, "empty_file", "the input holds no bytes")
             return
+        end = self._size() if self.end is None else self.end
         it_start = self.start
         it = self._iterator(it_start)
         last: int | None = None  # offset of the last record this iterator gave us
@@ -190,6 +297,10 @@ class _ShardReader:
             try:
                 rec = next(it)
                 pos = rec.stream_pos
+                if pos >= end:  # the next part's first record
+                    if pending is not None:
+                        yield pending
+                    return
                 try:
                     item = self._record(rec)
                 except OSError:
@@ -204,15 +315,17 @@ class _ShardReader:
                 if resume is None:
                     return
                 skipped, it_start = resume
-                if skipped is not None:
+                if skipped is not None and _before(skipped, end):
                     yield skipped
+                if it_start >= end:
+                    return
             except BaseException as e:  # any reader failure is damage to report, never fatal
                 if not _reader_failure(e):
                     raise
                 reports, at = self._diagnose(it_start if last is None else last, pending, e)
                 pending = None
-                yield from reports
-                if at is None:
+                yield from (r for r in reports if _before(r, end))
+                if at is None or at >= end:
                     return
                 it_start = at
             else:
@@ -232,6 +345,10 @@ class _ShardReader:
                 last = pos
                 if nxt is None:
                     continue
+                if nxt >= end:
+                    if pending is not None:
+                        yield pending
+                    return
                 it_start = nxt
             it, last = self._iterator(it_start), None
 
@@ -251,7 +368,11 @@ class _ShardReader:
         if not self.crawl_id_fixed:  # warcinfo
             fields = HeaderMap()
             fields.parse(rec.reader, has_status_line=False)
-            self.crawl_id = fields.get("isPartOf") or self.crawl_id
+            found = fields.get("isPartOf")
+            if found:
+                self.crawl_id = found
+                if self.on_crawl_id is not None:
+                    self.on_crawl_id(rec.stream_pos, found)
         return None
 
     def _response(self, rec: WarcRecord) -> Item:
@@ -626,6 +747,11 @@ def _binary_evidence(payload: bytes, max_control_ratio: float) -> str | None:
     if control > max_control_ratio * len(payload):
         return f"{control} control bytes in {len(payload)}"
     return None
+
+
+def _before(item: Item, end: int) -> bool:
+    """Whether an item belongs to a part that ends at `end` (records from `end` on are the next part's)."""
+    return item.offset is None or item.offset < end
 
 
 def _reader_failure(e: BaseException) -> bool:

@@ -256,6 +256,39 @@ class Stage(ABC):
         """
 
 
+class Splittable(ABC):
+    """A mix-in for a stage whose large shards are cut into parts that run on several workers at once.
+
+    Why: one shard is one worker, so a single large file (a 1 GB Common Crawl WARC) would run on one core while the
+    others idle. The runtime asks `split` for a pending shard's parts, runs `process_part` for each on any worker
+    (each part writes its own files, under `parts_dir`, and gets its own record there, so a rerun redoes only the
+    parts that are missing), then `merge` on one worker, which writes the shard's outputs — byte for byte those of
+    `process`, whatever the number of parts — before the runtime removes the parts and writes the shard's record.
+    """
+
+    cfg: PipelineConfig
+    name: ClassVar[str]
+
+    @abstractmethod
+    def split(self, task: ShardTask, max_parts: int) -> list[ShardTask]:
+        """Driver side, cheap: the parts of `task` (at most `max_parts`), each a task whose outputs are in
+        `parts_dir(task.shard_id)`; fewer than two: the shard runs whole (`process`)."""
+
+    @abstractmethod
+    def process_part(self, part: ShardTask, progress: Progress) -> dict[str, Any]:
+        """Worker side: one part into its outputs; returns what the merge needs of it (JSON: kept in its record)."""
+
+    @abstractmethod
+    def merge(self, task: ShardTask, parts: list[ShardTask], results: list[dict[str, Any]],
+              progress: Progress) -> ShardStats:  # fmt: skip
+        """Worker side: the shard's outputs from its parts' outputs and results (in part order), and its counts."""
+
+    def parts_dir(self, shard_id: str) -> str:
+        """Where a split shard's parts and their records go: `<work_dir>/_work/<stage>/parts/<shard>/`, in the work
+        dir (not a worker's disk) because the parts and the merge may run on different nodes."""
+        return work_path(self.cfg, self.name, "parts", shard_id)
+
+
 @dataclass
 class BatchResult:
     """A document stage's decision on one batch: why each document is removed (None: kept) and the values of the

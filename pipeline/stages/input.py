@@ -14,12 +14,18 @@ columns only langid can fill (``lang_topk``, ``lang_share``, ``lang_group``, ``l
 language is missing, unknown or not one of `languages` is removed and counted by reason (``no_language``,
 ``unknown_language_code``, ``unwanted_language``), as are records without text (``no_text``, ``text_not_string``) and
 malformed JSON lines (``malformed_json``, ``not_an_object``); removed documents are counted, not written.
+
+A Parquet file over ``split_mb`` is read as parts on several workers (`Splittable`): each part reads whole batches
+of the file (`pipeline.ingest.documents.parquet_parts`, cut at row-group starts) into an Arrow stream of its output
+tables, and the merge writes them as one file — the tables, hence the bytes, of a whole-file read.
 """
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -31,15 +37,25 @@ from pipeline.ingest.documents import (
     Unit,
     language_of,
     list_units,
+    parquet_parts,
     read_documents,
     source_name,
 )
-from pipeline.stages.base import BatchSource, BatchStream, Progress, ShardStats, ShardTask, Stage, shard_ids
+from pipeline.stages.base import (
+    BatchSource,
+    BatchStream,
+    Progress,
+    ShardStats,
+    ShardTask,
+    Splittable,
+    Stage,
+    shard_ids,
+)
 from pipeline.stages.extract import SCHEMA as EXTRACT_SCHEMA
 from pipeline.stages.extract import doc_id
 from pipeline.stages.langid import ADDED as LANGID_COLUMNS
 from pipeline.stages.langid import REASON_UNWANTED
-from pipeline.storage import fingerprint, join, parquet_schema, write_parquet
+from pipeline.storage import atomic_open, file_size, fingerprint, join, open_input, parquet_schema, write_parquet
 from pipeline.text.scripts import dominant_script
 
 #: Columns of an input output shard without a language: extract's, then the metadata passed through.
@@ -54,7 +70,7 @@ def _settings(cfg: Any) -> InputSettings:
     return cfg.input
 
 
-class InputStage(Stage, BatchSource):
+class InputStage(Splittable, Stage, BatchSource):
     name = "input"
     version = "1"
 
@@ -97,21 +113,31 @@ class InputStage(Stage, BatchSource):
 
     def process(self, task: ShardTask, progress: Progress) -> ShardStats:
         stats = ShardStats()
-        self._write(task, stats, progress)
+        self._whole(task, stats, progress)
         return stats
 
     def stream(self, task: ShardTask, stats: ShardStats, progress: Progress) -> BatchStream:
         """`process`, then the written documents for the next stage of a fused chain (the shard is in memory
         already: it is written whole, then handed on)."""
-        out = self._write(task, stats, progress)
+        out = self._whole(task, stats, progress)
         return BatchStream(parquet_schema(out.schema), iter(out.to_batches()))
 
-    def _write(self, task: ShardTask, stats: ShardStats, progress: Progress) -> pa.Table:
+    def _whole(self, task: ShardTask, stats: ShardStats, progress: Progress) -> pa.Table:
+        """The shard's unit read and written in one piece; returns what was written."""
         settings = _settings(self.cfg)
-        unit: Unit = task.params["unit"]
         skipped: Counter[str] = Counter()
-        parts = [self._batch(table, task.shard_id, unit, settings, stats, progress)
-                 for table in read_documents(unit, settings, skipped)]  # fmt: skip
+        parts = self._tables(task.params["unit"], task.shard_id, settings, stats, skipped, progress)
+        return self._write(task, parts, settings, stats, skipped)
+
+    def _tables(self, unit: Unit, shard_id: str, settings: InputSettings, stats: ShardStats, skipped: Counter[str],
+                progress: Progress) -> list[pa.Table]:  # fmt: skip
+        """The unit's documents as output tables, one per batch read (their chunks are the output's)."""
+        return [self._batch(table, shard_id, unit, settings, stats, progress)
+                for table in read_documents(unit, settings, skipped)]  # fmt: skip
+
+    def _write(self, task: ShardTask, parts: list[pa.Table], settings: InputSettings, stats: ShardStats,
+               skipped: Counter[str]) -> pa.Table:  # fmt: skip
+        """Count what never became a document, then write the shard's tables as one file (returned)."""
         for reason, n in sorted(skipped.items()):
             if reason == "invalid_utf8_replaced":
                 stats.count(reason, n)
@@ -124,6 +150,69 @@ class InputStage(Stage, BatchSource):
             stats.count("duplicate_ids", out.num_rows - distinct)
         write_parquet(out, task.outputs["main"])
         return out
+
+    # -- a large Parquet file in parts (`Splittable`) --------------------------------------------------------------
+
+    def split(self, task: ShardTask, max_parts: int) -> list[ShardTask]:
+        """Parts of about `input.split_mb` of a Parquet file, at row-group starts (at most `max_parts`); none for
+        other formats or a smaller file. Reads the file's footer."""
+        settings = _settings(self.cfg)
+        unit: Unit = task.params["unit"]
+        if unit.kind != "parquet" or not settings.split_mb:
+            return []
+        n = min(max_parts, math.ceil((file_size(unit.location) or 0) / (settings.split_mb * 2**20)))
+        ranges = parquet_parts(unit.location, n) if n > 1 else []
+        if len(ranges) < 2:
+            return []
+        folder = self.parts_dir(task.shard_id)
+        names = [f"part-{k + 1:03d}-of-{len(ranges):03d}" for k in range(len(ranges))]
+        return [ShardTask(name, task.inputs, {"tables": join(folder, f"{name}.arrow")},
+                          params={"unit": replace(unit, start=a, stop=b), "shard_id": task.shard_id})
+                for name, (a, b) in zip(names, ranges, strict=True)]  # fmt: skip
+
+    def process_part(self, part: ShardTask, progress: Progress) -> dict[str, Any]:
+        """One part's output tables into an Arrow stream (a table per batch, as `process` holds them); returns its
+        counts and what never became a document."""
+        settings = _settings(self.cfg)
+        unit: Unit = part.params["unit"]
+        stats = ShardStats()
+        skipped: Counter[str] = Counter()
+        tables = self._tables(unit, part.params["shard_id"], settings, stats, skipped, progress)
+        schema = tables[0].schema if tables else self._schema(settings)
+        chunks = []  # record batches per table: a table of 0 rows is one empty batch, so it comes back too
+        with atomic_open(part.outputs["tables"]) as f, pa.ipc.new_stream(f, schema) as stream:
+            for table in tables:
+                if table.schema != schema:
+                    raise InputError(f"{unit.label}: rows {unit.start}-{unit.stop}: a batch's columns differ from the "
+                                     "first's; set input.split_mb: 0 for this file")  # fmt: skip
+                batches = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=schema)]
+                for b in batches:
+                    stream.write_batch(b)
+                chunks.append(len(batches))
+        return {"rows": [unit.start, unit.stop], "chunks": chunks, "stats": stats.to_dict(),
+                "skipped": dict(sorted(skipped.items()))}  # fmt: skip
+
+    def merge(self, task: ShardTask, parts: list[ShardTask], results: list[dict[str, Any]],
+              progress: Progress) -> ShardStats:  # fmt: skip
+        """The parts' tables in order, written as `process` writes the whole file's, and their counts added up."""
+        settings = _settings(self.cfg)
+        stats = ShardStats()
+        skipped: Counter[str] = Counter()
+        tables: list[pa.Table] = []
+        for part, res in zip(parts, results, strict=True):
+            _add_stats(stats, res["stats"])
+            skipped.update(res["skipped"])
+            with open_input(part.outputs["tables"]) as f:
+                batches = list(pa.ipc.open_stream(pa.BufferReader(f.read())))
+            if len(batches) != sum(res["chunks"]):
+                raise InputError(f"{part.outputs['tables']}: {len(batches)} batches, its part wrote "
+                                 f"{sum(res['chunks'])}")  # fmt: skip
+            at = 0
+            for n in res["chunks"]:
+                tables.append(pa.Table.from_batches(batches[at : at + n], schema=batches[at].schema))
+                at += n
+        self._write(task, tables, settings, stats, skipped)
+        return stats
 
     @staticmethod
     def _schema(settings: InputSettings) -> pa.Schema:
@@ -190,6 +279,19 @@ class InputStage(Stage, BatchSource):
         for name in meta:
             out = out.append_column(name, table.column(name).filter(mask))
         return out
+
+
+def _add_stats(stats: ShardStats, counts: dict[str, Any]) -> None:
+    """Add a part's counts (`ShardStats.to_dict`) to the shard's."""
+    for lang, c in counts["by_lang"].items():
+        mine = stats.by_lang[lang]
+        for k, v in c.items():
+            setattr(mine, k, getattr(mine, k) + v)
+    for reason, by_lang in counts["removed"].items():
+        for lang, n in by_lang.items():
+            stats.removed[reason][lang] += n
+    for name, n in counts["counters"].items():
+        stats.count(name, n)
 
 
 def _typed(values: Any, typ: pa.DataType, n: int) -> pa.Array | pa.ChunkedArray:

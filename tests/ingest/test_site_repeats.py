@@ -76,3 +76,28 @@ def test_too_few_pages_or_no_repeats_keep_every_page(tmp_path: Path) -> None:
     repeats.add("ex.com", "A")
     repeats.add("ex.com", "B")
     assert repeats.find([("ex.com", "A"), ("ex.com", "B")]) == 0 and repeats.strip("ex.com", "A") == ("A", 0)
+
+
+@pytest.mark.parametrize("chunk_keys", [1 << 17, 64])
+def test_parts_read_elsewhere_add_up_to_the_whole(tmp_path: Path, monkeypatch, chunk_keys: int) -> None:
+    """A shard read in parts (each on its own worker, keys saved) decides the templates of the whole shard."""
+    import io
+
+    monkeypatch.setattr(site_repeats, "CHUNK_KEYS", chunk_keys)
+    pages = random_pages(600, seed=5)
+    merged = SiteRepeats(str(tmp_path), 3)
+    for k, (lo, hi) in enumerate([(0, 250), (250, 251), (251, 251), (251, 600)]):
+        (tmp_path / f"p{k}").mkdir()
+        part = SiteRepeats(str(tmp_path / f"p{k}"), 3)
+        for host, text in pages[lo:hi]:
+            part.add(host, text)
+        buf = io.BytesIO()
+        part.save_keys(buf)
+        assert list((tmp_path / f"p{k}").iterdir()) == []
+        merged.add_keys(io.BytesIO(buf.getvalue()), hi - lo)
+        with pytest.raises(ValueError):
+            SiteRepeats(str(tmp_path / f"p{k}"), 3).add_keys(io.BytesIO(buf.getvalue()[:-1]), hi - lo)
+    merged.find(iter(pages))
+    out = [merged.strip(h, t) for h, t in pages]
+    expected = exact(pages, 3)
+    assert [t for t, _ in out] == expected[0] and sum(n for _, n in out) == expected[1] > 100
