@@ -152,6 +152,25 @@ def test_fused_run_on_ray_is_byte_identical_to_stage_by_stage(ray_session, tmp_p
     assert rec["run"]["fused"] == "extract+langid+filter" and rec["run"]["node"] not in ("driver", "local")
 
 
+@pytest.mark.slow
+def test_a_head_that_splits_a_large_shard_runs_alone_then_the_rest_fused(ray_session, tmp_path: Path) -> None:
+    """One shard on 2 workers with a tiny `extract.split_mb`: extract cuts it in parts on both workers (run alone,
+    since a fused shard runs on one worker), then langid + filter run fused; every output equals a run with neither
+    splitting nor fusing."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(DEMO[0], tmp_path / "in" / DEMO[0].name)
+    for work, fuse, split_mb in (("plain", False, 0), ("both", True, 0.001)):
+        _pipeline(tmp_path, work, fuse, ray={"in_driver_below_mb": 0},
+                  extract={"inputs": [str(tmp_path / "in" / "*.warc.gz")], "split_mb": split_mb}).run()  # fmt: skip
+    assert _hashes(tmp_path / "plain") == _hashes(tmp_path / "both")
+    for stage in ("extract", "langid", "filter"):
+        assert _records(tmp_path / "plain", stage) == _records(tmp_path / "both", stage)
+    state = tmp_path / "both" / "_state"
+    extract = json.loads((state / "extract" / f"{SHARDS[0]}.json").read_text())
+    assert len(extract["run"]["parts"]) == 2 and "fused" not in extract["run"]
+    assert json.loads((state / "filter" / f"{SHARDS[0]}.json").read_text())["run"]["fused"] == "langid+filter"
+
+
 def test_rerun_skips_and_a_filter_change_reruns_only_filter(tmp_path: Path) -> None:
     _warcs(tmp_path / "in")
     with _pipeline(tmp_path, "w", True) as pipe:
