@@ -156,9 +156,17 @@ def test_killed_at_every_stage_then_resumed_gives_the_uninterrupted_result(tmp_p
             os.kill(workers[0], signal.SIGKILL)
             killed = workers[0]
         time.sleep(0.02)
-    # Meanwhile a second run on the same work dir refuses and changes nothing.
-    second = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--config", str(cfg)], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    # Meanwhile a second run on the same work dir refuses and changes nothing. The first is paused meanwhile, so
+    # that it still holds the work dir however long the second takes to start.
+    paused = proc.poll() is None
+    if paused:
+        os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--config", str(cfg)], cwd=PROJECT_ROOT,
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+    finally:
+        if paused:
+            os.kill(proc.pid, signal.SIGCONT)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr[-3000:]
     assert killed is not None, "no worker was caught running a shard"
