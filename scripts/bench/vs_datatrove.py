@@ -81,7 +81,7 @@ class Run:
     load_after: float
     #: ours only: per stage, the stage's seconds as the runner printed them and the per-shard seconds from the
     #: _state records
-    stages: dict[str, tuple[float, list[float]]] = field(default_factory=dict)
+    stages: dict[str, tuple[float, list[float], bool]] = field(default_factory=dict)
     #: ours only: per stage, documents in and out
     docs: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: datatrove only: per step, (its slowest task's seconds, seconds summed over tasks, docs in, docs out)
@@ -146,7 +146,8 @@ def run_ours(files: list[Path], scratch: Path, cpus: int, tag: str) -> Run:
     after = load1()
     if proc.returncode != 0:
         sys.exit(f"ours failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    printed = {m.group(1): (float(m.group(5)), int(m.group(3).replace(",", "")), int(m.group(4).replace(",", "")))
+    printed = {m.group(1): (float(m.group(5)), int(m.group(3).replace(",", "")), int(m.group(4).replace(",", "")),
+                            "fused with" in m.group(0))
                for m in SUMMARY_RE.finditer(proc.stderr)}  # fmt: skip
     stages = {}
     for name in STAGES:
@@ -155,8 +156,8 @@ def run_ours(files: list[Path], scratch: Path, cpus: int, tag: str) -> Run:
             if rec.name.endswith(".error.json"):
                 continue
             shard_s.append(float(json.loads(rec.read_text())["run"]["seconds"]))
-        stages[name] = (printed.get(name, (float("nan"),))[0], shard_s)
-    docs = {name: printed[name][1:] for name in STAGES if name in printed}
+        stages[name] = (printed.get(name, (float("nan"),))[0], shard_s, printed.get(name, (0, 0, 0, False))[3])
+    docs = {name: printed[name][1:3] for name in STAGES if name in printed}
     shutil.rmtree(work, ignore_errors=True)
     return Run("ours", wall, docs.get("filter", (0, -1))[1], before, after, stages, docs)
 
@@ -290,13 +291,17 @@ def breakdown(runs: list[Run], markdown: bool) -> None:
     rows = [["stage", "docs in -> out", "stage s (median)", "slowest shard s", "shard s summed",
              "start-up + scheduling s"]]  # fmt: skip
     total = 0.0
+    in_pass = False  # fused stages (`run.fuse`) each print the seconds of their one shared pass: counted once
     for name in STAGES:
         st = med([r.stages[name][0] for r in ours])
         slow = med([max(r.stages[name][1] or [0.0]) for r in ours])
         summed = med([sum(r.stages[name][1]) for r in ours])
-        total += st
+        fused = ours[0].stages[name][2]
+        total += 0.0 if fused and in_pass else st
+        in_pass = fused
         d_in, d_out = ours[0].docs.get(name, (-1, -1))
-        rows.append([name, f"{d_in:,} -> {d_out:,}", f"{st:.2f}", f"{slow:.2f}", f"{summed:.2f}", f"{st - slow:.2f}"])
+        rows.append([f"{name} (fused pass)" if fused else name, f"{d_in:,} -> {d_out:,}", f"{st:.2f}", f"{slow:.2f}",
+                     f"{summed:.2f}", f"{st - slow:.2f}"])  # fmt: skip
     wall = med([r.wall for r in ours])
     rows.append(["outside stages (python, imports, config, lock, ray.shutdown, report)", "", f"{wall - total:.2f}",
                  "", "", ""])  # fmt: skip
