@@ -177,11 +177,16 @@ def polyglot(args: list[str], log: Path) -> tuple[float, dict[str, float]]:
     if proc.returncode != 0:
         sys.exit(f"polyglot {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     log.write_text(proc.stderr + proc.stdout, encoding="utf-8")
-    seconds = {}
+    seconds: dict[str, float] = {}
+    in_pass: set[str] = set()  # fused stages (`run.fuse`) print their shared pass's seconds: the first one carries it
     for line in proc.stderr.splitlines():
         m = SUMMARY.match(line.strip())
         if m:
-            seconds[m[1]] = float(m[2])
+            if m[1] not in in_pass:  # a stage of a fused pass has no seconds of its own: left out
+                seconds[m[1]] = float(m[2])
+            fused = re.search(r" fused with ([\w, ]+?) \|", line)
+            if fused and m[1] not in in_pass:
+                in_pass.update(n.strip() for n in fused[1].split(","))
     return wall, seconds
 
 
@@ -271,6 +276,9 @@ def main() -> None:
     print(f"\nchain (tokenizer {chain['tokenizer'] or 'defaults'}): {wall:.1f} s wall for `polyglot run` (Python and "
           f"Ray start-up, every stage, the stats report); load before: {chain['load']}")
     for stage in STAGES:
+        if stage not in seconds:
+            print(f"  {stage:10}    (in the fused pass above)")
+            continue
         print(f"  {stage:10} {seconds.get(stage, float('nan')):7.1f} s  {100 * seconds.get(stage, 0) / wall:5.1f}%")
     tok = seconds["tokenizer"]
     print(f"  tokenizer share of the chain's wall time: {100 * tok / wall:.1f}%  (target <= 30%)")
