@@ -329,6 +329,20 @@ def test_unseekable_stream_is_spooled(tmp_path: Path) -> None:
     ]
 
 
+def damaged(data: bytes, rng: random.Random) -> bytes:
+    """`data` with one random bit flip, insertion (1-50 bytes) or deletion (1-200 bytes)."""
+    d = bytearray(data)
+    p = rng.randrange(len(d))
+    kind = rng.choice(["flip", "insert", "delete"])
+    if kind == "flip":
+        d[p] ^= 1 << rng.randrange(8)
+    elif kind == "insert":
+        d[p:p] = rng.randbytes(rng.randint(1, 50))
+    else:
+        del d[p : p + rng.randint(1, 200)]
+    return bytes(d)
+
+
 @pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
 def test_random_damage_never_stops_the_shard(tmp_path: Path, compress: bool) -> None:
     """One random flip, insertion or deletion anywhere: no exception, and each of the 12 pages is a document or is
@@ -345,16 +359,7 @@ def test_random_damage_never_stops_the_shard(tmp_path: Path, compress: bool) -> 
     data = build(tmp_path, fill, compress=compress)[0].read_bytes()
     rng = random.Random(7)
     for _ in range(60):
-        d = bytearray(data)
-        p = rng.randrange(len(d))
-        kind = rng.choice(["flip", "insert", "delete"])
-        if kind == "flip":
-            d[p] ^= 1 << rng.randrange(8)
-        elif kind == "insert":
-            d[p:p] = rng.randbytes(rng.randint(1, 50))
-        else:
-            del d[p : p + rng.randint(1, 200)]
-        items = read(bytes(d))
+        items = read(damaged(data, rng))
         offsets = [x.offset for x in items]
         assert len(items) >= 11, (kind, p, summary(items))
         assert len(offsets) == len(set(offsets)), (kind, p, summary(items))  # nothing reported twice

@@ -19,7 +19,7 @@ from pipeline.ingest.warc import (
 )
 from pipeline.ingest.warc_writer import WarcWriter, gzip_member
 
-from .test_warc import KO, UTF8, good, html, page
+from .test_warc import KO, UTF8, damaged, good, html, page
 
 
 def items_of(data: bytes, byte_range: tuple[int, int] | None = None) -> tuple[list[tuple], list[tuple[int, str]]]:
@@ -149,15 +149,7 @@ def test_random_damage_reads_the_same_in_parts(tmp_path: Path) -> None:
     data = crawl(tmp_path, 24)
     rng = random.Random(11)
     for _ in range(40):
-        d = bytearray(data)
-        p = rng.randrange(len(d))
-        kind = rng.choice(["flip", "insert", "delete"])
-        if kind == "flip":
-            d[p] ^= 1 << rng.randrange(8)
-        elif kind == "insert":
-            d[p:p] = rng.randbytes(rng.randint(1, 50))
-        else:
-            del d[p : p + rng.randint(1, 200)]
-        whole = items_of(bytes(d))[0]
+        d = damaged(data, rng)
+        whole = items_of(d)[0]
         for count in (2, 3):
-            assert read_in_parts(bytes(d), count)[0] == whole, (kind, p, count)
+            assert read_in_parts(d, count)[0] == whole, count
