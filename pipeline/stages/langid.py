@@ -87,8 +87,8 @@ class LangidStage(DocumentStage):
         lc = self.cfg.langid
         values: dict[str, list] = {name: [] for name, _ in ADDED}
         reasons = []
-        for text in batch.column("text").to_pylist():
-            p = self.lid.predict(text)
+        for value in batch.column("text"):  # one Python string at a time: a batch's texts as `str` can be 4x its UTF-8
+            p = self.lid.predict(value.as_py())
             values["lang"].append(p.lang)
             values["lang_score"].append(p.score)
             values["lang_script"].append(p.script)
