@@ -289,9 +289,10 @@ def _read_parquet(url: str, fields: Sequence[str] | None, batch_rows: int, start
         columns = None if fields is None else list(fields)
         meta = pf.metadata
         stop = meta.num_rows if stop is None else min(stop, meta.num_rows)
+        # One decoding thread (use_threads=False): a worker has one CPU, and each Arrow thread grows its own arena.
         if start == 0 and stop == meta.num_rows:
             n = 0
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
                 yield _with_rows(batch, n)
                 n += batch.num_rows
             return
@@ -314,7 +315,7 @@ def _row_range(pf: Any, groups: list[int], columns: list[str] | None, batch_rows
     n = sum(meta.row_group(g).num_rows for g in range(groups[0]))  # the first row the groups hold
     held: list[pa.RecordBatch] = []
     at = start  # the first row not yet given
-    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
+    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns, use_threads=False):
         lo, hi = max(n, at), min(n + batch.num_rows, stop)
         if hi > lo:
             held.append(batch.slice(lo - n, hi - lo))

@@ -434,7 +434,8 @@ class DocumentStage(Stage, BatchSource):
 
         with open_parquet(task.inputs[0]) as pf:
             meta = pf.metadata
-            batches = pf.iter_batches(batch_size=self._batch_size(meta))
+            # One thread: a worker has one CPU, and Arrow's decoding threads each grow their own allocator arena.
+            batches = pf.iter_batches(batch_size=self._batch_size(meta), use_threads=False)
             yield from self.split(task, pf.schema_arrow, batches, stats, progress, num_rows=meta.num_rows)
 
     def split(

@@ -3,7 +3,10 @@
 A stage that streams its shard holds one batch, whatever the shard's size, so its worker's peak RSS should stay
 within ±10% from the small shard to the large one. Each measurement is one fresh process running the stage's
 `setup()` then `process()` on one shard (no Ray, no runtime): its peak RSS, and its RSS after `setup()` (models
-loaded, nothing read yet), are printed per size with the ratio large/small.
+loaded, nothing read yet), are printed per size with the ratio large/small. The peak of one run moves by a few
+percent between identical runs (it is the highest of the transient spikes of writing a row group, and a long shard
+writes more of them), so each measurement is repeated (`--repeat`, default 3) and the table gives the median with
+the range.
 
 Input: a gzip WARC of N real-shaped pages, the first N of one seeded stream (so the small shard is a prefix of the
 large one): the real article pages of ../shared/data/article-extraction as they were crawled, and HTML pages made
@@ -14,7 +17,7 @@ kept documents with a decision file made here (every fifth document removed as a
 
 Not a test: run it by hand, and compare two checkouts on the same input side by side:
 
-    python scripts/bench/memory.py [--sizes 5000 40000] [--stages extract langid filter dedup] [--work DIR]
+    python scripts/bench/memory.py [--sizes 5000 40000] [--stages extract langid filter dedup] [--repeat 3] [--work DIR]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,6 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[5000, 40000])
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    ap.add_argument("--repeat", type=int, default=3, help="fresh runs per stage and size; the table shows the median")
     ap.add_argument("--work", type=Path, default=None, help="keeps the WARCs for the next run (default: a temp dir)")
     ap.add_argument("--one", nargs=3, metavar=("STAGE", "WORK", "WARC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -197,7 +202,7 @@ def main() -> None:
         print(json.dumps(one(args.one[0], Path(args.one[1]), Path(args.one[2]))))
         return
     base = args.work or Path(tempfile.mkdtemp(prefix="polyglot-bench-memory-"))
-    results: dict[str, dict[int, dict]] = {s: {} for s in args.stages}
+    results: dict[str, dict[int, list[dict]]] = {s: {} for s in args.stages}
     for n in args.sizes:
         warc = base / "input" / f"pages-{n}.warc.gz"
         if not warc.exists():
@@ -207,24 +212,34 @@ def main() -> None:
             if s == "dedup" and "dedup" in args.stages:
                 _decisions(work)
             if s in args.stages or any(later in args.stages for later in STAGES[STAGES.index(s) + 1 :]):
-                env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-                proc = subprocess.run([sys.executable, __file__, "--one", s, str(work), str(warc)],
-                                      capture_output=True, text=True, env=env)  # fmt: skip
-                if proc.returncode:
-                    sys.exit(f"{s} on {n} pages failed:\n{proc.stderr[-3000:]}")
-                if s in args.stages:
-                    results[s][n] = json.loads(proc.stdout.strip().splitlines()[-1])
-                    r = results[s][n]
-                    print(f"  {s:8s} {n:>6,} pages: {r['docs_in']:>6,} docs in, {r['docs_out']:>6,} out, "
-                          f"RSS after setup {r['setup_mb']:.0f} MB, peak {r['peak_mb']:.0f} MB", flush=True)  # fmt: skip
+                runs = args.repeat if s in args.stages else 1
+                for _ in range(runs):
+                    r = _run_one(s, work, warc, n)
+                    if s in args.stages:
+                        results[s].setdefault(n, []).append(r)
+                        print(f"  {s:8s} {n:>6,} pages: {r['docs_in']:>6,} docs in, {r['docs_out']:>6,} out, "
+                              f"RSS after setup {r['setup_mb']:.0f} MB, peak {r['peak_mb']:.0f} MB", flush=True)  # fmt: skip
     load = os.getloadavg()
-    print(f"\npeak RSS of one worker (MB), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"\npeak RSS of one worker (MB): median of {args.repeat} runs [lowest-highest], load average "
+          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
     sizes = args.sizes
     print("| stage | " + " | ".join(f"{n:,} pages" for n in sizes) + f" | {sizes[-1]:,} / {sizes[0]:,} |")
     print("|---|" + "---:|" * (len(sizes) + 1))
     for s in args.stages:
-        peaks = [results[s][n]["peak_mb"] for n in sizes]
-        print(f"| {s} | " + " | ".join(f"{p:.0f}" for p in peaks) + f" | {peaks[-1] / peaks[0]:.2f} |")
+        peaks = [sorted(r["peak_mb"] for r in results[s][n]) for n in sizes]
+        medians = [statistics.median(p) for p in peaks]
+        cells = [f"{m:.0f} [{p[0]:.0f}-{p[-1]:.0f}]" if len(p) > 1 else f"{m:.0f}" for m, p in zip(medians, peaks)]
+        print(f"| {s} | " + " | ".join(cells) + f" | {medians[-1] / medians[0]:.2f} |")
+
+
+def _run_one(stage: str, work: Path, warc: Path, n: int) -> dict:
+    """One fresh process running `stage` on the shard (its outputs are rewritten, byte for byte the same)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, __file__, "--one", stage, str(work), str(warc)],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    if proc.returncode:
+        sys.exit(f"{stage} on {n} pages failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
