@@ -304,11 +304,22 @@ def _status_phrases(v: DocView, s: Any) -> float | None:
     return float(found)
 
 
+def _paragraph_prose(v: DocView, s: Any) -> float | None:
+    if not v.profile.sentence_punct:
+        return None
+    return v.paragraph_size(s.prose_line_units, s.paragraph_units)
+
+
 _PAGE_RULES = (
     Rule("error_page", _status_phrases, "max", "max_status_phrases", metric="status_phrases",
          doc="error or placeholder phrases in a page with little prose"),
     Rule("too_little_prose", lambda v, s: v.prose_size(s.prose_line_units), "min", "min_prose", Scale.COUNT,
          metric="prose", doc="script units in prose lines (long enough, with a sentence mark)"),
+    Rule("too_little_paragraph", _paragraph_prose, "min", "min_paragraph_prose", Scale.CHAR_SCRIPTS,
+         metric="paragraph_prose",
+         doc="characters in prose lines that are paragraphs (2+ sentences or long): lists of one-line titles and "
+             "questions (character-unit scripts with sentence marks only: English news writes one-sentence "
+             "paragraphs, a Chinese or Japanese article rarely does)"),
     Rule("prose_frac", lambda v, s: _ratio(v.prose_size(s.prose_line_units), v.size), "min", "min_prose_frac",
          doc="share of the page's units in prose lines (navigation, catalogues, link lists)"),
     Rule("title_injected", lambda v, s: float(v.title_inside_lines), "max", "max_title_injections",
@@ -367,7 +378,8 @@ def _badword_rules(s: Any) -> list[Rule]:
 FAMILIES: tuple[Family, ...] = (
     Family("badwords", _badword_rules, on="page"),
     Family("page", lambda s: _PAGE_RULES, on="page",
-           params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT}),
+           params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT,
+                   "paragraph_units": Scale.COUNT}),
     Family("gopher_repetition", _repetition_rules),
     Family("gopher_quality", lambda s: _QUALITY_RULES),
     Family("c4", lambda s: _C4_RULES, on="c4_kept",

@@ -216,6 +216,13 @@ class PageSettings(_Model):
     )
     max_status_phrases: float | None = Field(0, ge=0, description="Status phrases above this in such a page → error_page.")
     min_prose: float | None = Field(30, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
+    paragraph_units: float = Field(
+        25, ge=1, description="Units a prose line needs to count as a paragraph when it holds one sentence end only."
+    )
+    min_paragraph_prose: float | None = Field(
+        45, ge=0, description="Fewer characters in paragraphs (prose lines of 2+ sentences or paragraph_units) → "
+        "too_little_paragraph (lists of one-line titles or questions; character-unit scripts only, in characters)."
+    )
     min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
     max_title_injections: float | None = Field(
         2, ge=0, description="Title found inside more body lines than this → title_injected (character-unit "

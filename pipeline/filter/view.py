@@ -546,6 +546,13 @@ class DocView:
             cache[min_line_units] = sum(sizes[i] for i in self.prose_lines(min_line_units))
         return cache[min_line_units]  # type: ignore[no-any-return]
 
+    def paragraph_size(self, min_line_units: float, paragraph_units: float) -> float:
+        """Script units in the prose lines (`prose_lines`) that read as paragraphs: two sentence ends or more, or at
+        least `paragraph_units`. A list of titles, questions or teasers is made of one-sentence lines; an article
+        has at least one paragraph."""
+        sizes, ends = self.line_sizes, self.line_sentence_ends
+        return sum(sizes[i] for i in self.prose_lines(min_line_units) if ends[i] >= 2 or sizes[i] >= paragraph_units)
+
     @_lazy
     def title_inside_lines(self) -> int:
         """Times the first line (the title, in all-visible-text pages; 8+ characters) occurs inside another line,

@@ -295,6 +295,24 @@ def test_a_title_injected_into_the_body_marks_a_hacked_chinese_page() -> None:
     assert "page:title_injected" not in QF.explain(english, "en")["failed"]
 
 
+def test_a_list_of_one_sentence_titles_has_no_paragraph() -> None:
+    questions = [
+        "我的孩子晚上总是咳嗽应该吃什么药比较好？", "甲状腺结节需要做手术吗还是吃药就可以了？",
+        "医生您好我最近总是失眠多梦是什么原因呢？", "高血压患者平时饮食应该注意哪些方面的问题？",
+        "孕妇感冒了可以吃哪些药物对胎儿没有影响？", "老人腿脚无力走路不稳是不是缺钙引起的呢？",
+    ] * 3  # fmt: skip
+    page = "\n".join(["健康问答_内科_疾病列表", *questions, "上一页 1 2 3 下一页"])
+    info = QF.explain(page, "zh-Hans")
+    assert info["measurements"]["page"]["paragraph_prose"] == 0
+    assert "page:too_little_paragraph" in info["failed"]
+    assert "page:too_little_paragraph" not in QF.explain(article("zh-Hans", 1500), "zh-Hans")["failed"]
+    assert "page:too_little_paragraph" not in QF.explain(article("ja", 1500), "ja")["failed"]
+    # English news writes one-sentence paragraphs: the rule is for character-unit scripts only.
+    assert QF.rules_for("eng_Latn", "Latn").page.min_paragraph_prose is None
+    v = DocView("第一句话很长，也有逗号。第二句。\n只有一句话的标题行也不算段落吗？", profile_for("Hans"))
+    assert v.paragraph_size(8, 40) == v.line_sizes[0]  # two sentence ends: a paragraph; one short sentence: not
+
+
 def test_anchor_groups_cover_every_phrase_with_a_substring_it_holds() -> None:
     """Each phrase is in exactly one group and contains its group's anchor: an absent anchor rules its group out."""
     import random
