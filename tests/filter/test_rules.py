@@ -254,6 +254,15 @@ def test_one_medical_or_lgbt_word_never_drops_a_page() -> None:
     assert QF.check(zh, "zh-Hans") is None
 
 
+def test_betting_brands_wrapped_around_chinese_prose_are_gambling() -> None:
+    """SEO pages put a betting brand (金宝博 is 188BET, 威廉希尔 William Hill) before scraped paragraphs."""
+    paras = paragraphs("zh-Hans")[1:7]
+    brands = ["金宝博官网", "188bet金宝博", "威廉希尔体育投注", "沙巴体育", "金宝博网址", "皇冠体育"]
+    page = "\n".join(f"{b}{p}" for b, p in zip(brands, paras, strict=True))
+    assert QF.check(page, "zh-Hans") == "badwords:gambling"
+    assert QF.check(article("zh-Hans", 2500) + "\n据报道，威廉希尔的赔率显示主队占优。", "zh-Hans") is None  # one mention
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
