@@ -310,6 +310,11 @@ def _paragraph_prose(v: DocView, s: Any) -> float | None:
     return v.paragraph_size(s.prose_line_units, s.paragraph_units)
 
 
+def _short_prose_frac(v: DocView, s: Any) -> float | None:
+    prose = v.prose_size(s.prose_line_units)
+    return _ratio(prose, v.size) if prose < s.short_prose else None
+
+
 _PAGE_RULES = (
     Rule("error_page", _status_phrases, "max", "max_status_phrases", metric="status_phrases",
          doc="error or placeholder phrases in a page with little prose"),
@@ -322,6 +327,9 @@ _PAGE_RULES = (
              "paragraphs, a Chinese or Japanese article rarely does)"),
     Rule("prose_frac", lambda v, s: _ratio(v.prose_size(s.prose_line_units), v.size), "min", "min_prose_frac",
          doc="share of the page's units in prose lines (navigation, catalogues, link lists)"),
+    Rule("short_prose_frac", _short_prose_frac, "min", "min_short_prose_frac", metric="short_prose_frac",
+         doc="prose share of a page with less than short_prose units of prose: a blurb amid menus (store, player, "
+             "listing pages) needs a larger share than an article does"),
     Rule("title_injected", lambda v, s: float(v.title_inside_lines), "max", "max_title_injections",
          Scale.CHAR_SCRIPTS, metric="title_inside_lines",
          doc="the first line (title) repeated inside body sentences: parasitic SEO on hacked pages (Chinese web)"),
@@ -379,7 +387,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("badwords", _badword_rules, on="page"),
     Family("page", lambda s: _PAGE_RULES, on="page",
            params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT,
-                   "paragraph_units": Scale.COUNT}),
+                   "paragraph_units": Scale.COUNT, "short_prose": Scale.COUNT}),
     Family("gopher_repetition", _repetition_rules),
     Family("gopher_quality", lambda s: _QUALITY_RULES),
     Family("c4", lambda s: _C4_RULES, on="c4_kept",

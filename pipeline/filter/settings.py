@@ -224,6 +224,13 @@ class PageSettings(_Model):
         "too_little_paragraph (lists of one-line titles or questions; character-unit scripts only, in characters)."
     )
     min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
+    short_prose: float = Field(
+        200, ge=0, description="Pages with less prose than this need min_short_prose_frac of prose, not min_prose_frac."
+    )
+    min_short_prose_frac: float | None = Field(
+        0.3, ge=0, le=1, description="Prose share of a page with little prose (< short_prose), at least → "
+        "short_prose_frac (a short blurb amid menus: store, player and listing pages)."
+    )
     max_title_injections: float | None = Field(
         2, ge=0, description="Title found inside more body lines than this → title_injected (character-unit "
         "scripts only: in English a title is quoted in captions and links; in Chinese spam it is injected)."

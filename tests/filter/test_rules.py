@@ -186,6 +186,18 @@ def test_a_menu_or_catalogue_page_has_too_little_prose() -> None:
     assert QF.check(f"{nav}\n{teaser}\n{nav}", "ko") in ("page:prose_frac", "page:repeated_prefix")
 
 
+def test_a_short_blurb_amid_menus_needs_a_larger_prose_share() -> None:
+    blurb = paragraphs("zh-Hans")[1]  # one real paragraph, under short_prose
+    menu = [f"{c}田牌特级手工麻辣五香牛肉干零食大礼包 ￥{i}.80" for i, c in enumerate("东南西北中发白春夏秋冬梅兰竹菊风花")]
+    info = QF.explain("\n".join(["店铺首页", blurb, *menu]), "zh-Hans")
+    share = info["measurements"]["page"]["short_prose_frac"]
+    assert 0.2 <= share < 0.3 and info["failed"][0] == "page:short_prose_frac"  # min_prose_frac alone lets it pass
+    assert "page:short_prose_frac" not in QF.explain("\n".join(["店铺首页", blurb, *menu[:8]]), "zh-Hans")["failed"]
+    # An article with as many menu lines has enough prose not to be asked for the larger share.
+    assert "short_prose_frac" not in QF.explain("\n".join([article("zh-Hans", 2500), *menu]), "zh-Hans")[
+        "measurements"]["page"]
+
+
 def test_copyright_and_legal_footers_are_not_prose() -> None:
     stub = "\n".join([
         "非洲木琴 产品展示", "首页 关于我们 产品中心 联系我们",
