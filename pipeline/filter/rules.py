@@ -12,7 +12,7 @@ length in a character-unit script, line punctuation in Thai).
 
 Families (`FAMILIES`, in the order they run; the reason is ``<family>:<rule>``):
 
-- ``badwords`` — obscene and gambling words per language (`pipeline.filter.lexicon`).
+- ``badwords`` — obscene, gambling and spam words per language (`pipeline.filter.lexicon`).
 - ``page`` — error and stub pages, link farms and navigation pages, recognized by their shape in script units.
 - ``gopher_repetition``, ``gopher_quality`` — on the main text: from the first to the last prose line, so a menu
   repeated at the top and bottom of a page (all visible text, as in WET files) is not taken for repeated content.

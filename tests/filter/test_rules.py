@@ -275,6 +275,19 @@ def test_betting_brands_wrapped_around_chinese_prose_are_gambling() -> None:
     assert QF.check(article("zh-Hans", 2500) + "\n据报道，威廉希尔的赔率显示主队占优。", "zh-Hans") is None  # one mention
 
 
+def test_fake_pharmacy_and_black_market_spam_is_its_own_category() -> None:
+    assert ("网赚", True) in builtin_terms("spam", "zh-Hans") and ("代孕", False) in builtin_terms("spam", "zh-Hans")
+    assert "badwords:spam" in REASONS
+    tools = "\n".join(f"{p}本站提供QQ群发软件与网赚教程，日赚百元。" for p in paragraphs("zh-Hans")[1:5])
+    assert QF.check(tools, "zh-Hans") == "badwords:spam"
+    pharmacy = "\n\n".join(f"{p} Buy viagra online at our canadian pharmacy, no prescription needed."
+                             for p in paragraphs("en")[1:5])  # fmt: skip
+    assert QF.check(pharmacy, "en") == "badwords:spam"
+    # A health article that names the drug a few times is not spam (soft entries, and the rate needs min_hits).
+    health = article("en", 2500) + "\n\nDoctors say Viagra and Cialis should only be taken on prescription; Viagra can interact with heart drugs."
+    assert QF.check(health, "en") is None
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
