@@ -18,6 +18,9 @@ pages dropped by the rule that dropped them.
 
     python scripts/eval_filter.py [--sets zh,cc2018,cc2020] [--show kept-junk,dropped-good] [--split] [--json]
 
+``--langs jpn_Jpan,kor_Hang`` adds one table of those languages' pages pooled over all the sets (by the labeler's
+language where the set has one, else lid.176's): few Japanese and Korean pages are in any one set.
+
 ``--split`` also prints each set's two halves: ``dev`` (even idx) and ``held-out`` (odd idx), with the ``--show``
 listings under each half. Rules are developed looking at the dev half's errors only; the held-out half tells whether
 a change generalizes beyond the pages read.
@@ -149,6 +152,8 @@ def main() -> None:
     ap.add_argument("--show", default="", help="kept-junk,dropped-good: list those documents")
     ap.add_argument("--sure-only", action="store_true", help="Leave out the labels marked unsure.")
     ap.add_argument("--json", action="store_true", help="End with one JSON line of the figures.")
+    ap.add_argument("--langs", default="",
+                    help="e.g. jpn_Jpan,kor_Hang: also one table of these languages' pages pooled over the sets.")
     ap.add_argument("--split", action="store_true",
                     help="Also print each set's halves: dev (even idx) and held-out (odd idx).")
     args = ap.parse_args()
@@ -163,6 +168,8 @@ def main() -> None:
     uf = _url_filter()
     show = set(filter(None, args.show.split(",")))
     figures: dict[str, dict[str, float]] = {}
+    langs = set(filter(None, args.langs.split(",")))
+    pooled: list[tuple[Doc, str, str | None]] = []
     for name in args.sets.split(","):
         results: list[tuple[Doc, str, str | None]] = []
         for d in SETS[name]():
@@ -177,6 +184,8 @@ def main() -> None:
                 if reason is None:
                     reason = qf.apply(d.text, lang).reason
             results.append((d, lang, reason))
+            if (d.lang_label or lang) in langs:
+                pooled.append((d, lang, reason))
         halves = [(name, results)]
         if args.split:
             halves += [(f"{name}:dev", [r for r in results if r[0].idx % 2 == 0]),
@@ -184,6 +193,9 @@ def main() -> None:
         for title, part in halves:
             # With --split the listings go under each half, so the held-out errors can be left unread.
             figures[title] = _report(title, part, show if (title != name) == args.split else set())
+    if langs:
+        title = f"{'+'.join(sorted(langs))} pooled over {args.sets}"
+        figures["pooled"] = _report(title, pooled, show)
     if args.json:
         print(json.dumps(figures))
 
