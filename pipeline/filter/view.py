@@ -550,8 +550,13 @@ class DocView:
         """Script units in the prose lines (`prose_lines`) that read as paragraphs: two sentence ends or more, or at
         least `paragraph_units`. A list of titles, questions or teasers is made of one-sentence lines; an article
         has at least one paragraph."""
-        sizes, ends = self.line_sizes, self.line_sentence_ends
-        return sum(sizes[i] for i in self.prose_lines(min_line_units) if ends[i] >= 2 or sizes[i] >= paragraph_units)
+        sizes, lines = self.line_sizes, self.lines
+        ends = self.__dict__.get("line_sentence_ends")  # only the short prose lines need counting: not every line
+        find = segment.SENTENCE_MARK_RE.findall
+        return sum(
+            sizes[i] for i in self.prose_lines(min_line_units)
+            if sizes[i] >= paragraph_units or (ends[i] if ends is not None else len(find(lines[i]))) >= 2
+        )
 
     @_lazy
     def title_inside_lines(self) -> int:
