@@ -16,7 +16,14 @@ as dropped. Printed per dev set and per language (the labeler's language for cc2
 kept, precision (good among kept), recall (kept among good), with the junk kept by its labeled kind and the good
 pages dropped by the rule that dropped them.
 
-    python scripts/eval_filter.py [--sets zh,cc2018,cc2020] [--show kept-junk,dropped-good] [--json]
+    python scripts/eval_filter.py [--sets zh,cc2018,cc2020] [--show kept-junk,dropped-good] [--split] [--json]
+
+``--langs jpn_Jpan,kor_Hang`` adds one table of those languages' pages pooled over all the sets (by the labeler's
+language where the set has one, else lid.176's): few Japanese and Korean pages are in any one set.
+
+``--split`` also prints each set's two halves: ``dev`` (even idx) and ``held-out`` (odd idx), with the ``--show``
+listings under each half. Rules are developed looking at the dev half's errors only; the held-out half tells whether
+a change generalizes beyond the pages read.
 
 Runs against any checkout of the project (it only uses `QualityFilter.apply` and the ingest/LID libraries), so the
 figures of an older commit come from the same script:  git worktree add /tmp/old <commit> and run it from there
@@ -145,6 +152,10 @@ def main() -> None:
     ap.add_argument("--show", default="", help="kept-junk,dropped-good: list those documents")
     ap.add_argument("--sure-only", action="store_true", help="Leave out the labels marked unsure.")
     ap.add_argument("--json", action="store_true", help="End with one JSON line of the figures.")
+    ap.add_argument("--langs", default="",
+                    help="e.g. jpn_Jpan,kor_Hang: also one table of these languages' pages pooled over the sets.")
+    ap.add_argument("--split", action="store_true",
+                    help="Also print each set's halves: dev (even idx) and held-out (odd idx).")
     args = ap.parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} not found: this evaluation reads the real pages from ../shared/data")
@@ -157,11 +168,10 @@ def main() -> None:
     uf = _url_filter()
     show = set(filter(None, args.show.split(",")))
     figures: dict[str, dict[str, float]] = {}
+    langs = set(filter(None, args.langs.split(",")))
+    pooled: list[tuple[Doc, str, str | None]] = []
     for name in args.sets.split(","):
-        rows: dict[str, Counter[str]] = defaultdict(Counter)
-        kept_junk: Counter[str] = Counter()
-        dropped_good: Counter[str] = Counter()
-        listing: list[str] = []
+        results: list[tuple[Doc, str, str | None]] = []
         for d in SETS[name]():
             if args.sure_only and d.confidence != "sure":
                 continue
@@ -173,38 +183,61 @@ def main() -> None:
                 reason = uf.check(d.url) if uf is not None else None  # type: ignore[attr-defined]
                 if reason is None:
                     reason = qf.apply(d.text, lang).reason
-            group = d.lang_label or lang
-            good, kept = d.label == "keep", reason is None
-            for key in (group, "all"):
-                c = rows[key]
-                c["docs"] += 1
-                c["good"] += good
-                c["kept"] += kept
-                c["kept_good"] += good and kept
-            if kept and not good:
-                kept_junk[d.reason] += 1
-                if "kept-junk" in show:
-                    listing.append(f"  kept {d.reason:<10} {name}#{d.idx} {lang} {d.url[:90]}")
-            if good and not kept:
-                dropped_good[reason or ""] += 1
-                if "dropped-good" in show:
-                    listing.append(f"  dropped good by {reason} {name}#{d.idx} {lang} {d.url[:90]}")
-        print(f"\n== {name} ==")
-        print(f"{'language':<10} {'docs':>5} {'good':>5} {'kept':>5} {'precision':>9} {'recall':>7}")
-        for key in sorted(rows, key=lambda k: (k == "all", -rows[k]["docs"], k)):
-            c = rows[key]
-            prec = c["kept_good"] / c["kept"] if c["kept"] else float("nan")
-            rec = c["kept_good"] / c["good"] if c["good"] else float("nan")
-            print(f"{key:<10} {c['docs']:>5} {c['good']:>5} {c['kept']:>5} {prec:>9.3f} {rec:>7.3f}")
-            if key == "all":
-                figures[name] = {"docs": c["docs"], "good": c["good"], "kept": c["kept"], "precision": prec,
-                                 "recall": rec}  # fmt: skip
-        print("junk kept, by labeled kind:", dict(kept_junk.most_common()) or "none")
-        print("good pages dropped, by rule:", dict(dropped_good.most_common()) or "none")
-        for line in listing:
-            print(line)
+            results.append((d, lang, reason))
+            if (d.lang_label or lang) in langs:
+                pooled.append((d, lang, reason))
+        halves = [(name, results)]
+        if args.split:
+            halves += [(f"{name}:dev", [r for r in results if r[0].idx % 2 == 0]),
+                       (f"{name}:held-out", [r for r in results if r[0].idx % 2 == 1])]  # fmt: skip
+        for title, part in halves:
+            # With --split the listings go under each half, so the held-out errors can be left unread.
+            figures[title] = _report(title, part, show if (title != name) == args.split else set())
+    if langs:
+        title = f"{'+'.join(sorted(langs))} pooled over {args.sets}"
+        figures["pooled"] = _report(title, pooled, show)
     if args.json:
         print(json.dumps(figures))
+
+
+def _report(name: str, results: list[tuple[Doc, str, str | None]], show: set[str]) -> dict[str, float]:
+    """Prints one set's (or half's) table, junk kept by kind, good dropped by rule; returns its overall figures."""
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    kept_junk: Counter[str] = Counter()
+    dropped_good: Counter[str] = Counter()
+    listing: list[str] = []
+    figures: dict[str, float] = {}
+    for d, lang, reason in results:
+        group = d.lang_label or lang
+        good, kept = d.label == "keep", reason is None
+        for key in (group, "all"):
+            c = rows[key]
+            c["docs"] += 1
+            c["good"] += good
+            c["kept"] += kept
+            c["kept_good"] += good and kept
+        if kept and not good:
+            kept_junk[d.reason] += 1
+            if "kept-junk" in show:
+                listing.append(f"  kept {d.reason:<10} {d.set}#{d.idx} {lang} {d.url[:90]}")
+        if good and not kept:
+            dropped_good[reason or ""] += 1
+            if "dropped-good" in show:
+                listing.append(f"  dropped good by {reason} {d.set}#{d.idx} {lang} {d.url[:90]}")
+    print(f"\n== {name} ==")
+    print(f"{'language':<10} {'docs':>5} {'good':>5} {'kept':>5} {'precision':>9} {'recall':>7}")
+    for key in sorted(rows, key=lambda k: (k == "all", -rows[k]["docs"], k)):
+        c = rows[key]
+        prec = c["kept_good"] / c["kept"] if c["kept"] else float("nan")
+        rec = c["kept_good"] / c["good"] if c["good"] else float("nan")
+        print(f"{key:<10} {c['docs']:>5} {c['good']:>5} {c['kept']:>5} {prec:>9.3f} {rec:>7.3f}")
+        if key == "all":
+            figures = {"docs": c["docs"], "good": c["good"], "kept": c["kept"], "precision": prec, "recall": rec}
+    print("junk kept, by labeled kind:", dict(kept_junk.most_common()) or "none")
+    print("good pages dropped, by rule:", dict(dropped_good.most_common()) or "none")
+    for line in listing:
+        print(line)
+    return figures
 
 
 if __name__ == "__main__":

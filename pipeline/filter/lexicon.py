@@ -14,8 +14,9 @@ Matching is script-aware:
   ``essex`` never matches ``sex``.
 
 Lists shipped in `pipeline/data/filter/`: ``badwords/<lang>.txt`` (obscene words: LDNOOBW, CC BY 4.0, curated —
-``badwords/README.md`` says what was dropped and why), ``gambling.tsv`` and ``adult_extra.tsv`` (lang, strength,
-term; written for this project), ``status_phrases.tsv`` (lang, kind, phrase; error and placeholder pages, written
+``badwords/README.md`` says what was dropped and why), ``gambling.tsv``, ``adult_extra.tsv`` and ``spam.tsv`` (lang,
+strength, term; written for this project; spam: fake pharmacy, replica, fraud-loan, black-market service and
+money-making-scheme terms), ``status_phrases.tsv`` (lang, kind, phrase; error and placeholder pages, written
 for this project), ``footer_phrases.tsv`` (lang, phrase; copyright and legal lines). ``hard`` entries count 1,
 ``soft`` entries `soft_weight`.
 """
@@ -93,7 +94,7 @@ def builtin_terms(category: str, lang_key: str) -> tuple[tuple[str, float], ...]
                 term = line.strip().lower()
                 if term and not term.startswith("#"):
                     out.setdefault(term, 1.0)
-    table = {"adult": "adult_extra.tsv", "gambling": "gambling.tsv"}.get(category)
+    table = {"adult": "adult_extra.tsv", "gambling": "gambling.tsv", "spam": "spam.tsv"}.get(category)
     if table is not None:
         for row in _read_tsv(table):
             if row["lang"] in keys:

@@ -28,7 +28,9 @@ Definitions (where they differ from datatrove 0.10, and why):
 - Stop words: *distinct* list entries present (datatrove 0.10); the rule is skipped for languages without a list.
 - Duplicated n-grams: characters of the words covered by any repeated occurrence (not the first) of an n-gram,
   overlaps counted once, over ``len(text)`` — the Gopher paper's definition. Top n-gram: the most frequent n-gram ×
-  its occurrences over ``len(text)``, only when it occurs at least twice.
+  its occurrences over ``len(text)``, only when it occurs at least twice. In a character-unit script an n-gram unit
+  is a character, but a Latin, Greek or Cyrillic word or a number written inside the text is one unit (a brand name
+  repeated in a Chinese page is one repeated unit, not a run of repeated letter n-grams).
 - C4 removes lines (``remove_lines: true``) and returns the new text; ``remove_lines: false`` only counts them —
   the decision is the same (C4's document rules and FineWeb measure the kept lines either way), the text is not
   changed. Lorem ipsum and ``{`` are looked for in the lines C4 keeps.

@@ -12,7 +12,7 @@ length in a character-unit script, line punctuation in Thai).
 
 Families (`FAMILIES`, in the order they run; the reason is ``<family>:<rule>``):
 
-- ``badwords`` — obscene and gambling words per language (`pipeline.filter.lexicon`).
+- ``badwords`` — obscene, gambling and spam words per language (`pipeline.filter.lexicon`).
 - ``page`` — error and stub pages, link farms and navigation pages, recognized by their shape in script units.
 - ``gopher_repetition``, ``gopher_quality`` — on the main text: from the first to the last prose line, so a menu
   repeated at the top and bottom of a page (all visible text, as in WET files) is not taken for repeated content.
@@ -304,13 +304,32 @@ def _status_phrases(v: DocView, s: Any) -> float | None:
     return float(found)
 
 
+def _paragraph_prose(v: DocView, s: Any) -> float | None:
+    if not v.profile.sentence_punct:
+        return None
+    return v.paragraph_size(s.prose_line_units, s.paragraph_units)
+
+
+def _short_prose_frac(v: DocView, s: Any) -> float | None:
+    prose = v.prose_size(s.prose_line_units)
+    return _ratio(prose, v.size) if prose < s.short_prose else None
+
+
 _PAGE_RULES = (
     Rule("error_page", _status_phrases, "max", "max_status_phrases", metric="status_phrases",
          doc="error or placeholder phrases in a page with little prose"),
     Rule("too_little_prose", lambda v, s: v.prose_size(s.prose_line_units), "min", "min_prose", Scale.COUNT,
          metric="prose", doc="script units in prose lines (long enough, with a sentence mark)"),
+    Rule("too_little_paragraph", _paragraph_prose, "min", "min_paragraph_prose", Scale.CHAR_SCRIPTS,
+         metric="paragraph_prose",
+         doc="characters in prose lines that are paragraphs (2+ sentences or long): lists of one-line titles and "
+             "questions (character-unit scripts with sentence marks only: English news writes one-sentence "
+             "paragraphs, a Chinese or Japanese article rarely does)"),
     Rule("prose_frac", lambda v, s: _ratio(v.prose_size(s.prose_line_units), v.size), "min", "min_prose_frac",
          doc="share of the page's units in prose lines (navigation, catalogues, link lists)"),
+    Rule("short_prose_frac", _short_prose_frac, "min", "min_short_prose_frac", metric="short_prose_frac",
+         doc="prose share of a page with less than short_prose units of prose: a blurb amid menus (store, player, "
+             "listing pages) needs a larger share than an article does"),
     Rule("title_injected", lambda v, s: float(v.title_inside_lines), "max", "max_title_injections",
          Scale.CHAR_SCRIPTS, metric="title_inside_lines",
          doc="the first line (title) repeated inside body sentences: parasitic SEO on hacked pages (Chinese web)"),
@@ -367,7 +386,8 @@ def _badword_rules(s: Any) -> list[Rule]:
 FAMILIES: tuple[Family, ...] = (
     Family("badwords", _badword_rules, on="page"),
     Family("page", lambda s: _PAGE_RULES, on="page",
-           params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT}),
+           params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT,
+                   "paragraph_units": Scale.COUNT, "short_prose": Scale.COUNT}),
     Family("gopher_repetition", _repetition_rules),
     Family("gopher_quality", lambda s: _QUALITY_RULES),
     Family("c4", lambda s: _C4_RULES, on="c4_kept",

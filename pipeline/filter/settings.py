@@ -173,7 +173,7 @@ class FineWebSettings(_Model):
 
 
 class BadwordsSettings(_Model):
-    """Obscene and gambling words per language (C4 / FineWeb-2 style, `pipeline.filter.lexicon`), on a rate.
+    """Obscene, gambling and spam words per language (C4 / FineWeb-2 style, `pipeline.filter.lexicon`), on a rate.
 
     A page fails a category when its weighted hits (hard entries 1, soft `soft_weight`) reach `min_hits` *and* exceed
     `max_per_1000` per 1000 script units: one word never drops a page (C4's single-hit rule removed medical and
@@ -181,17 +181,19 @@ class BadwordsSettings(_Model):
     """
 
     enabled: bool = True
-    categories: tuple[Literal["adult", "gambling"], ...] = Field(("adult", "gambling"), description="Lists to use.")
+    categories: tuple[Literal["adult", "gambling", "spam"], ...] = Field(
+        ("adult", "gambling", "spam"), description="Lists to use."
+    )
     min_hits: float = Field(3.0, ge=0, description="Weighted hits below this never fail a page.")
     max_per_1000: float | None = Field(1.0, ge=0, description="Weighted hits per 1000 units above → badwords:<cat>.")
     max_title_hits: float | None = Field(
         1.5, ge=0, description="Weighted hits in the first line (the title) above this → badwords:<cat>_title."
     )
     soft_weight: float = Field(0.25, ge=0, le=1, description="Weight of a `soft` entry (hard entries count 1).")
-    extra: dict[Literal["adult", "gambling"], tuple[str, ...]] = Field(
+    extra: dict[Literal["adult", "gambling", "spam"], tuple[str, ...]] = Field(
         default_factory=dict, description="category → entries added to the shipped lists (per language: by_lang)."
     )
-    replace: dict[Literal["adult", "gambling"], str] = Field(
+    replace: dict[Literal["adult", "gambling", "spam"], str] = Field(
         default_factory=dict,
         description="category → a file (path or URL) of entries, one a line, replacing the shipped list "
         "(per language: by_lang).",
@@ -216,7 +218,21 @@ class PageSettings(_Model):
     )
     max_status_phrases: float | None = Field(0, ge=0, description="Status phrases above this in such a page → error_page.")
     min_prose: float | None = Field(30, ge=0, description="Fewer prose units → too_little_prose (stubs, menus).")
+    paragraph_units: float = Field(
+        25, ge=1, description="Units a prose line needs to count as a paragraph when it holds one sentence end only."
+    )
+    min_paragraph_prose: float | None = Field(
+        45, ge=0, description="Fewer characters in paragraphs (prose lines of 2+ sentences or paragraph_units) → "
+        "too_little_paragraph (lists of one-line titles or questions; character-unit scripts only, in characters)."
+    )
     min_prose_frac: float | None = Field(0.2, ge=0, le=1, description="Prose share of all units, at least.")
+    short_prose: float = Field(
+        200, ge=0, description="Pages with less prose than this need min_short_prose_frac of prose, not min_prose_frac."
+    )
+    min_short_prose_frac: float | None = Field(
+        0.3, ge=0, le=1, description="Prose share of a page with little prose (< short_prose), at least → "
+        "short_prose_frac (a short blurb amid menus: store, player and listing pages)."
+    )
     max_title_injections: float | None = Field(
         2, ge=0, description="Title found inside more body lines than this → title_injected (character-unit "
         "scripts only: in English a title is quoted in captions and links; in Chinese spam it is injected)."

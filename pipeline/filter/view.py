@@ -266,17 +266,38 @@ class DocView:
         return joined
 
     @_lazy
+    def _gram_starts(self) -> np.ndarray | None:
+        """Character scripts: where each n-gram unit starts in `unit_text` when a foreign word or number makes one
+        unit of several characters (`segment.char_gram_starts`); None: one unit per character (and word scripts)."""
+        return segment.char_gram_starts(self.lower) if self.char_units else None
+
+    @_lazy
+    def _char_grams(self) -> bool:
+        """The n-gram units are single characters: positions and character counts are the same."""
+        return self.char_units and self._gram_starts is None
+
+    @_lazy
+    def n_gram_units(self) -> int:
+        """Units the n-gram rules count: `n_units`, but a foreign word or number in a character script is one unit."""
+        starts = self._gram_starts
+        return self.n_units if starts is None else len(starts)
+
+    @_lazy
     def unit_chars(self) -> int:
         """Characters in all units (spaces between words not counted)."""
         return self.n_units if self.char_units else len(self.joined) - max(self.n_units - 1, 0)
 
     @_lazy
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end offsets of every unit in `joined` (words contain no space, so spaces delimit them)."""
+        """Start and end offsets of every n-gram unit in `joined` (words contain no space, so spaces delimit them;
+        character scripts: `_gram_starts`)."""
         cps = self._codepoints
         if self.char_units:
-            starts = np.arange(len(cps), dtype=np.int64)
-            return starts, starts + 1
+            starts = self._gram_starts
+            if starts is None:
+                starts = np.arange(len(cps), dtype=np.int64)
+                return starts, starts + 1
+            return starts, np.append(starts[1:], len(cps))
         spaces = np.flatnonzero(cps == 32)
         return np.concatenate(([0], spaces + 1)), np.concatenate((spaces, [len(cps)]))
 
@@ -306,7 +327,7 @@ class DocView:
         """Per unit i: (prefix sum at its start, prefix sum at its end, M^-start): the key of the n-gram at i is
         (end[i + n - 1] - start[i]) * inv[i], three array lookups per size instead of five."""
         p, inv = self._prefix
-        if self.char_units:  # unit i is character i
+        if self._char_grams:  # unit i is character i
             return p[:-1], p[1:], inv[: self.n_units]
         starts, ends = self._bounds
         return p[starts], p[ends], inv[starts]
@@ -314,7 +335,7 @@ class DocView:
     def ngram_keys(self, n: int) -> np.ndarray:
         """One uint64 key per n-gram position: the polynomial hash of its characters in `joined` (equal n-grams,
         equal keys; two different n-grams collide with probability ~2^-64)."""
-        m = self.n_units - n + 1
+        m = self.n_gram_units - n + 1
         if m <= 0:
             return np.empty(0, dtype=np.uint64)
         at_start, at_end, inv = self._unit_hash
@@ -322,15 +343,15 @@ class DocView:
 
     def ngram_chars(self, n: int) -> np.ndarray | int:
         """Characters of each n-gram with the spaces between its words (an int for character units: n)."""
-        if self.char_units:
+        if self._char_grams:
             return n
-        m = self.n_units - n + 1
+        m = self.n_gram_units - n + 1
         starts, ends = self._bounds
         return ends[n - 1 :] - starts[:m]
 
     def longest_ngram(self, n: int) -> int:
         """Characters of the longest n-gram (0 if the document has fewer than n units)."""
-        if self.n_units < n:
+        if self.n_gram_units < n:
             return 0
         chars = self.ngram_chars(n)
         return chars if isinstance(chars, int) else int(chars.max())
@@ -348,7 +369,7 @@ class DocView:
         if not below:
             return None
         pos = self._grams[max(below)].repeated
-        return pos[pos <= self.n_units - n]
+        return pos[pos <= self.n_gram_units - n]
 
     def _ngrams(self, n: int) -> _Grams:
         """The repeated n-grams (`_Grams`), over the candidate positions only (`_ngram_candidates`)."""
@@ -374,7 +395,7 @@ class DocView:
         """Occurrences of the most frequent n-gram, 1 when none repeats (0 without an n-gram)."""
         if n in self._top_counts:
             return self._top_counts[n]
-        count = 0 if self.n_units < n else self._ngrams(n).top
+        count = 0 if self.n_gram_units < n else self._ngrams(n).top
         self._top_counts[n] = count
         return count
 
@@ -390,7 +411,7 @@ class DocView:
         top = self.top_ngram_count(n)
         if top < 2:
             return 0
-        if self.char_units:
+        if self._char_grams:
             return top * n
         at = self._ngrams(n).top_first  # first occurrence of each most frequent n-gram
         starts, ends = self._bounds
@@ -398,7 +419,7 @@ class DocView:
 
     def dup_ngram_chars(self, n: int) -> int:
         """Characters of the units covered by a repeated (not first) occurrence of some n-gram, overlaps once."""
-        total = self.n_units
+        total = self.n_gram_units
         if total < n:
             return 0
         later = self._ngrams(n).later
@@ -407,15 +428,15 @@ class DocView:
         # The union of the equal-length spans [s, s + n) of the sorted starts s is the disjoint union of
         # [s_i, min(s_i + n, s_i+1)): one pass over the starts, not over every unit of the document.
         ends = np.minimum(later + n, np.append(later[1:], total))
-        if self.char_units:
+        if self._char_grams:
             return int((ends - later).sum())
         cum = self._unit_cum
         return int((cum[ends] - cum[later]).sum())
 
     @_lazy
     def _unit_cum(self) -> np.ndarray:
-        """Characters in units 0..i-1, for i = 0..n_units."""
-        out = np.zeros(self.n_units + 1, dtype=np.int64)
+        """Characters in n-gram units 0..i-1, for i = 0..n_gram_units."""
+        out = np.zeros(self.n_gram_units + 1, dtype=np.int64)
         np.cumsum(self.unit_lengths, out=out[1:])
         return out
 
@@ -524,6 +545,18 @@ class DocView:
             sizes = self.line_sizes
             cache[min_line_units] = sum(sizes[i] for i in self.prose_lines(min_line_units))
         return cache[min_line_units]  # type: ignore[no-any-return]
+
+    def paragraph_size(self, min_line_units: float, paragraph_units: float) -> float:
+        """Script units in the prose lines (`prose_lines`) that read as paragraphs: two sentence ends or more, or at
+        least `paragraph_units`. A list of titles, questions or teasers is made of one-sentence lines; an article
+        has at least one paragraph."""
+        sizes, lines = self.line_sizes, self.lines
+        ends = self.__dict__.get("line_sentence_ends")  # only the short prose lines need counting: not every line
+        find = segment.SENTENCE_MARK_RE.findall
+        return sum(
+            sizes[i] for i in self.prose_lines(min_line_units)
+            if sizes[i] >= paragraph_units or (ends[i] if ends is not None else len(find(lines[i]))) >= 2
+        )
 
     @_lazy
     def title_inside_lines(self) -> int:

@@ -57,6 +57,7 @@ __all__ = [
     "SENTENCE_MARK_RE",
     "ScriptProfile",
     "char_units",
+    "char_gram_starts",
     "count_letterless_units",
     "count_letterless_words",
     "ends_sentence",
@@ -269,6 +270,38 @@ def unit_codepoints(text: str) -> np.ndarray:
         return _codepoints(char_units(text))
     cps = _codepoints(text)
     return cps[_UNIT_CLASS.take(cps) == _WORD]
+
+
+def _foreign_table() -> np.ndarray:
+    """Per code point: whether it is a letter or digit of the scripts written with spaces between words inside
+    character-unit text (Latin, Greek, Cyrillic; ASCII digits)."""
+    table = np.zeros(0x110000, dtype=bool)
+    table[ord("0") : ord("9") + 1] = True
+    table[ord("a") : ord("z") + 1] = True
+    table[ord("A") : ord("Z") + 1] = True
+    table[0xC0:0x250] = True
+    table[0x370:0x500] = True
+    table[[0xD7, 0xF7]] = False  # × and ÷
+    return table
+
+
+_FOREIGN_CHAR = _foreign_table()
+
+
+def char_gram_starts(text: str) -> np.ndarray | None:
+    """Where each n-gram unit starts in `char_units(text)` (int64 offsets): one character each, but a run of Latin,
+    Greek or Cyrillic letters or digits, unbroken in `text`, is one unit, as a word is in English (in a Chinese page
+    ``PassPaper`` is one unit, not nine characters that repeat as 8-grams on their own). None when every unit is one
+    character (no two such characters side by side)."""
+    cps = _codepoints(text)
+    unit = _UNIT_CLASS.take(cps) == _WORD
+    foreign = _FOREIGN_CHAR.take(cps) & unit
+    glued = foreign[1:] & foreign[:-1]  # a foreign character right after another, nothing between them
+    if not glued.any():
+        return None
+    cont = np.zeros(len(cps), dtype=bool)
+    cont[1:] = glued
+    return np.flatnonzero(~cont[unit])
 
 
 def units(text: str, script: str | None) -> list[str]:

@@ -22,14 +22,14 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def ref_top_count(v: DocView, n: int) -> int:
-    if v.n_units < n:
+    if v.n_gram_units < n:
         return 0
     _, counts = np.unique(v.ngram_keys(n), return_counts=True)
     return int(counts.max())
 
 
 def ref_top_chars(v: DocView, n: int) -> int:
-    if v.n_units < n:
+    if v.n_gram_units < n:
         return 0
     _, first, counts = np.unique(v.ngram_keys(n), return_index=True, return_counts=True)
     top = int(counts.max())
@@ -42,7 +42,7 @@ def ref_top_chars(v: DocView, n: int) -> int:
 
 
 def ref_dup_chars(v: DocView, n: int) -> int:
-    total = v.n_units
+    total = v.n_gram_units
     if total < n:
         return 0
     keys = v.ngram_keys(n)
@@ -52,7 +52,7 @@ def ref_dup_chars(v: DocView, n: int) -> int:
         if k in seen:
             covered[i : i + n] = True
         seen.add(k)
-    return int(covered.sum()) if v.char_units else int(v.unit_lengths[covered].sum())
+    return int(covered.sum()) if isinstance(v.ngram_chars(1), int) else int(v.unit_lengths[covered].sum())
 
 
 def measured(v: DocView, order: list[tuple[str, int]]) -> dict[tuple[str, int], int]:

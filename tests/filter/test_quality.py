@@ -287,6 +287,18 @@ def test_view_ngram_helpers_against_brute_force() -> None:
                 assert v.dup_ngram_chars(n) == sum(len(u) for u, c in zip(units, covered, strict=True) if c)
 
 
+def test_foreign_word_is_one_ngram_unit_in_character_scripts() -> None:
+    v = DocView("论文PassPaper检测，2014年 Turnitin", profile_for("Hans"))
+    assert v.n_units == 2 + 9 + 2 + 4 + 1 + 8
+    assert v.n_gram_units == 2 + 1 + 2 + 1 + 1 + 1  # a Latin word or a number is one unit, as in English
+    assert v.dup_ngram_chars(2) == 0
+    # A product name repeated in different sentences is not a repeated 8-gram: 9 letters are one unit, not 9.
+    han = "我们今天讨论的是天气很好大家都出去玩了在公园里散步看花喝茶聊天"
+    doc = "".join(f"{han[i : i + 4]}PassPaper{han[i + 4 : i + 8]}。" for i in range(0, 24, 8))
+    assert DocView(doc, profile_for("Hans")).dup_ngram_chars(8) == 0
+    assert DocView(doc, profile_for("Latn")).n_gram_units == DocView(doc, profile_for("Latn")).n_units
+
+
 # --- C4 line removal, apply, explain, tally -----------------------------------------------------------------------
 
 

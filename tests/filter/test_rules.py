@@ -186,6 +186,18 @@ def test_a_menu_or_catalogue_page_has_too_little_prose() -> None:
     assert QF.check(f"{nav}\n{teaser}\n{nav}", "ko") in ("page:prose_frac", "page:repeated_prefix")
 
 
+def test_a_short_blurb_amid_menus_needs_a_larger_prose_share() -> None:
+    blurb = paragraphs("zh-Hans")[1]  # one real paragraph, under short_prose
+    menu = [f"{c}田牌特级手工麻辣五香牛肉干零食大礼包 ￥{i}.80" for i, c in enumerate("东南西北中发白春夏秋冬梅兰竹菊风花")]
+    info = QF.explain("\n".join(["店铺首页", blurb, *menu]), "zh-Hans")
+    share = info["measurements"]["page"]["short_prose_frac"]
+    assert 0.2 <= share < 0.3 and info["failed"][0] == "page:short_prose_frac"  # min_prose_frac alone lets it pass
+    assert "page:short_prose_frac" not in QF.explain("\n".join(["店铺首页", blurb, *menu[:8]]), "zh-Hans")["failed"]
+    # An article with as many menu lines has enough prose not to be asked for the larger share.
+    assert "short_prose_frac" not in QF.explain("\n".join([article("zh-Hans", 2500), *menu]), "zh-Hans")[
+        "measurements"]["page"]
+
+
 def test_copyright_and_legal_footers_are_not_prose() -> None:
     stub = "\n".join([
         "非洲木琴 产品展示", "首页 关于我们 产品中心 联系我们",
@@ -254,6 +266,28 @@ def test_one_medical_or_lgbt_word_never_drops_a_page() -> None:
     assert QF.check(zh, "zh-Hans") is None
 
 
+def test_betting_brands_wrapped_around_chinese_prose_are_gambling() -> None:
+    """SEO pages put a betting brand (金宝博 is 188BET, 威廉希尔 William Hill) before scraped paragraphs."""
+    paras = paragraphs("zh-Hans")[1:7]
+    brands = ["金宝博官网", "188bet金宝博", "威廉希尔体育投注", "沙巴体育", "金宝博网址", "皇冠体育"]
+    page = "\n".join(f"{b}{p}" for b, p in zip(brands, paras, strict=True))
+    assert QF.check(page, "zh-Hans") == "badwords:gambling"
+    assert QF.check(article("zh-Hans", 2500) + "\n据报道，威廉希尔的赔率显示主队占优。", "zh-Hans") is None  # one mention
+
+
+def test_fake_pharmacy_and_black_market_spam_is_its_own_category() -> None:
+    assert ("网赚", True) in builtin_terms("spam", "zh-Hans") and ("代孕", False) in builtin_terms("spam", "zh-Hans")
+    assert "badwords:spam" in REASONS
+    tools = "\n".join(f"{p}本站提供QQ群发软件与网赚教程，日赚百元。" for p in paragraphs("zh-Hans")[1:5])
+    assert QF.check(tools, "zh-Hans") == "badwords:spam"
+    pharmacy = "\n\n".join(f"{p} Buy viagra online at our canadian pharmacy, no prescription needed."
+                             for p in paragraphs("en")[1:5])  # fmt: skip
+    assert QF.check(pharmacy, "en") == "badwords:spam"
+    # A health article that names the drug a few times is not spam (soft entries, and the rate needs min_hits).
+    health = article("en", 2500) + "\n\nDoctors say Viagra and Cialis should only be taken on prescription; Viagra can interact with heart drugs."
+    assert QF.check(health, "en") is None
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
@@ -293,6 +327,24 @@ def test_a_title_injected_into_the_body_marks_a_hacked_chinese_page() -> None:
                            for p in paragraphs("en")[1:6]]])  # fmt: skip
     assert QF.rules_for("eng_Latn", "Latn").page.max_title_injections is None  # titles are quoted in English pages
     assert "page:title_injected" not in QF.explain(english, "en")["failed"]
+
+
+def test_a_list_of_one_sentence_titles_has_no_paragraph() -> None:
+    questions = [
+        "我的孩子晚上总是咳嗽应该吃什么药比较好？", "甲状腺结节需要做手术吗还是吃药就可以了？",
+        "医生您好我最近总是失眠多梦是什么原因呢？", "高血压患者平时饮食应该注意哪些方面的问题？",
+        "孕妇感冒了可以吃哪些药物对胎儿没有影响？", "老人腿脚无力走路不稳是不是缺钙引起的呢？",
+    ] * 3  # fmt: skip
+    page = "\n".join(["健康问答_内科_疾病列表", *questions, "上一页 1 2 3 下一页"])
+    info = QF.explain(page, "zh-Hans")
+    assert info["measurements"]["page"]["paragraph_prose"] == 0
+    assert "page:too_little_paragraph" in info["failed"]
+    assert "page:too_little_paragraph" not in QF.explain(article("zh-Hans", 1500), "zh-Hans")["failed"]
+    assert "page:too_little_paragraph" not in QF.explain(article("ja", 1500), "ja")["failed"]
+    # English news writes one-sentence paragraphs: the rule is for character-unit scripts only.
+    assert QF.rules_for("eng_Latn", "Latn").page.min_paragraph_prose is None
+    v = DocView("第一句话很长，也有逗号。第二句。\n只有一句话的标题行也不算段落吗？", profile_for("Hans"))
+    assert v.paragraph_size(8, 40) == v.line_sizes[0]  # two sentence ends: a paragraph; one short sentence: not
 
 
 def test_anchor_groups_cover_every_phrase_with_a_substring_it_holds() -> None:
