@@ -422,7 +422,6 @@ def run_global_step(
         log.info(f"{stage} {step}: unchanged, skipped")
         return dict(rec.get("stats", {}), skipped=True)
     ensure_ray(cfg.ray, address)
-    release_idle_workers()  # their CPUs go to the step's tasks
     written.clear()
     summary = fn()
     write_json(path, dict(expected, output_sizes=_output_sizes(outputs), stats=summary))
@@ -561,6 +560,11 @@ def _make_actor_class() -> Any:
                 stage.setup()
                 self.stage, self.key = stage, key
 
+        def call(self, fn: Callable[[Any], Any], item: Any) -> Any:
+            """One task of a corpus-wide step (`run_tasks`); the stage set up here is dropped first."""
+            self.stage, self.key = None, None
+            return fn(item)
+
         def progress(self) -> int:
             return self.done
 
@@ -591,8 +595,9 @@ def _make_actor_class() -> Any:
     return StageWorker
 
 
-#: Idle workers kept between per-shard stages: (Ray job, CPUs per worker) → actors. An idle worker still holds its
-#: CPUs, so they are dropped before anything else needs them: a corpus-wide step's tasks, or workers of another size.
+#: Idle workers kept between stages and steps: (Ray job, CPUs per worker) → actors. They run the per-shard stages and
+#: the tasks of corpus-wide steps (`run_tasks`). An idle worker still holds its CPUs, so they are dropped before
+#: anything else needs them: plain Ray tasks, or workers of another size.
 _idle_workers: dict[tuple[str, float], list[Any]] = {}
 
 
@@ -619,7 +624,7 @@ def _return_workers(cpus: float, workers: list[Any]) -> None:
 
 
 def release_idle_workers(wait_s: float = 5.0) -> None:
-    """Drop the idle workers, freeing their CPUs for tasks (`run_global_step`, `run_tasks` call it). Killing an actor
+    """Drop the idle workers, freeing their CPUs for plain Ray tasks (dedup's partition tasks). Killing an actor
     is asynchronous: wait (up to `wait_s`) until the cluster shows their CPUs free, else tasks submitted at once
     would be placed only where a CPU already is (all on one node)."""
     if not any(_idle_workers.values()):
@@ -927,39 +932,70 @@ def _error_document(stage: str, res: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0) -> list[Any]:
-    """Run `fn(item)` for every item as plain Ray tasks, at most as many at once as the cluster has CPUs for;
-    the results come back in item order. For the corpus-wide steps of a stage (e.g. one task per LSH partition).
+def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0, retries: int = 2) -> list[Any]:
+    """Run `fn(item)` for every item on the run's pool of workers, at most as many at once as the cluster has CPUs
+    for; the results come back in item order. For the corpus-wide steps of a stage (e.g. one task per LSH
+    partition).
 
-    A task that fails fails the step: its error is raised with the item it was working on.
+    The workers are those the per-shard stages keep between stages (`StageWorker`), so a step pays no process
+    start-up and no imports, and the next stage finds them still up. A worker that dies is replaced and its item
+    retried up to `retries` times; a task that fails fails the step: its error is raised with the item it was
+    working on.
     """
     import ray
+    from ray.exceptions import RayActorError
 
-    release_idle_workers()  # idle stage workers would hold the CPUs these tasks wait for
-    remote = ray.remote(num_cpus=num_cpus, max_retries=2)(fn)
-    window = max(1, math.floor(ray.cluster_resources().get("CPU", 1.0) / num_cpus))
+    if not items:
+        return []
+    window = max(1, min(len(items), math.floor(ray.cluster_resources().get("CPU", 1.0) / num_cpus)))
+    worker_cls = _make_actor_class().options(num_cpus=num_cpus, max_restarts=0, max_task_retries=0)
+    actors = _take_workers(num_cpus, window)
+    actors += [worker_cls.remote() for _ in range(window - len(actors))]
+    idle = list(actors)
     results: list[Any] = [None] * len(items)
-    todo = list(enumerate(items))
-    inflight: dict[Any, int] = {}
+    todo = deque(range(len(items)))
+    deaths: dict[int, int] = {}
+    inflight: dict[Any, tuple[Any, int]] = {}
     t0 = time.perf_counter()
     done = 0
-    while todo or inflight:
-        while todo and len(inflight) < window:
-            i, item = todo.pop(0)
-            inflight[remote.remote(item)] = i
-        ready, _ = ray.wait(list(inflight), num_returns=1)
-        for ref in ready:
-            i = inflight.pop(ref)
-            try:
-                results[i] = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - re-raised with context
-                for r in inflight:
-                    ray.cancel(r)
-                cause = getattr(e, "cause", None) or e  # the task's own exception, without Ray's traceback text
-                if isinstance(cause, ValueError):  # bad input or settings: the message is for the user as it is
-                    raise ValueError(f"{label}: {cause}") from cause
-                raise RuntimeError(f"{label}: task {i} failed: {type(cause).__name__}: {cause}") from e
-            done += 1
+    finished = False
+    try:
+        while todo or inflight:
+            while todo and idle:
+                i = todo.popleft()
+                actor = idle.pop()
+                inflight[actor.call.remote(fn, items[i])] = (actor, i)
+            ready, _ = ray.wait(list(inflight), num_returns=1)
+            for ref in ready:
+                actor, i = inflight.pop(ref)
+                try:
+                    results[i] = ray.get(ref)
+                except RayActorError as e:  # the worker process is gone: a fresh one takes the item again
+                    _drop(actor)
+                    actors.remove(actor)
+                    deaths[i] = deaths.get(i, 0) + 1
+                    if deaths[i] > retries:
+                        raise RuntimeError(f"{label}: task {i} lost its worker {deaths[i]} times: "
+                                           f"{_death_reason(e)}") from e  # fmt: skip
+                    fresh = worker_cls.remote()
+                    actors.append(fresh)
+                    idle.append(fresh)
+                    todo.appendleft(i)
+                    continue
+                except Exception as e:  # noqa: BLE001 - re-raised with context
+                    cause = getattr(e, "cause", None) or e  # the task's own exception, without Ray's traceback text
+                    if isinstance(cause, ValueError):  # bad input or settings: the message is for the user as it is
+                        raise ValueError(f"{label}: {cause}") from cause
+                    raise RuntimeError(f"{label}: task {i} failed: {type(cause).__name__}: {cause}") from e
+                idle.append(actor)
+                done += 1
+        finished = True
+    finally:
+        keep = [a for a in actors if finished or not any(a is b for b, _ in inflight.values())]
+        _return_workers(num_cpus, keep)
+        for a in actors:
+            if not any(a is k for k in keep):
+                _drop(a)
     log.info(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s")
     return results
 

@@ -236,6 +236,49 @@ def test_workers_serve_every_stage_of_a_run(ray_session, tmp_path: Path) -> None
     assert pids(second) <= pids(first), (pids(first), pids(second))
 
 
+def _pid(item: int) -> tuple[int, int]:
+    return item, os.getpid()
+
+
+def _die_once(marker: str) -> int:
+    """Ends its process the first time (a crash or the OOM killer), returns its pid the second."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return os.getpid()
+
+
+def test_corpus_wide_tasks_run_on_the_stage_workers(ray_session, tmp_path: Path) -> None:
+    """`run_tasks` runs a step's tasks on the workers the stage before started, and leaves them to the stage after:
+    no process start-up or imports between a per-shard stage and a corpus-wide step."""
+    from pipeline.runtime import run_tasks
+
+    _inputs(tmp_path)
+    cfg = _cfg(tmp_path)
+    first = run_stage(ToyStage, cfg)
+    assert first.ok
+    stage_pids = {r["run"]["pid"] for r in first.results}
+    out = run_tasks(_pid, list(range(6)), label="toy step")
+    assert [i for i, _ in out] == list(range(6))  # in item order
+    assert {pid for _, pid in out} <= stage_pids, (stage_pids, out)
+    again = run_stage(ToyStage, cfg, force=True)
+    assert {r["run"]["pid"] for r in again.results} <= stage_pids
+
+
+def test_a_corpus_wide_task_whose_worker_dies_is_retried_on_a_fresh_one(ray_session, tmp_path: Path) -> None:
+    from pipeline.runtime import run_tasks
+
+    (pid,) = run_tasks(_die_once, [str(tmp_path / "died")], label="toy step")
+    assert pid != os.getpid() and (tmp_path / "died").exists()
+
+
+def test_a_failing_corpus_wide_task_fails_the_step_with_its_error(ray_session) -> None:
+    from pipeline.runtime import run_tasks
+
+    with pytest.raises(ValueError, match="toy step: invalid literal"):
+        run_tasks(int, ["1", "x"], label="toy step")
+
+
 def test_a_small_run_stays_in_the_driver_without_ray(tmp_path: Path) -> None:
     """`ray.in_driver_below_mb`: a stage with little input needs no Ray; the records say it ran in the driver."""
     import subprocess

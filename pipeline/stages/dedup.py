@@ -134,6 +134,9 @@ def _map_tasks(fn: Any, jobs: list[Any], label: str) -> list[Any]:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from pipeline.runtime import release_idle_workers
+
+    release_idle_workers()  # plain tasks: the run's idle workers would hold the CPUs they wait for
     # Partition i prefers node i mod N (soft: any node when that one is busy or gone): with SPREAD alone, tasks this
     # short all ran on the node whose worker was up first.
     nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
