@@ -134,14 +134,17 @@ def _anchor_heads(anchors: frozenset[str]) -> dict[str, tuple[int, ...]]:
     of these: `_covered_by_links` tries those alone, not every length at every word (the same matches in the same
     order; ~40 µs a line it looks at, on pages of ~20 lines, became ~5). Kept for the last `anchors` (one page's)."""
     global _heads_for
-    if _heads_for[0] is not anchors:
-        heads: dict[str, set[int]] = {}
-        for a in anchors:
-            words = a.split(" ")
-            if len(words) <= _ANCHOR_MAX_WORDS:
-                heads.setdefault(words[0], set()).add(len(words))
-        _heads_for = (anchors, {w: tuple(sorted(ns, reverse=True)) for w, ns in heads.items()})
-    return _heads_for[1]
+    cached = _heads_for  # one read of the pair: another thread may replace it meanwhile
+    if cached[0] is anchors:
+        return cached[1]
+    heads: dict[str, set[int]] = {}
+    for a in anchors:
+        words = a.split(" ")
+        if len(words) <= _ANCHOR_MAX_WORDS:
+            heads.setdefault(words[0], set()).add(len(words))
+    index = {w: tuple(sorted(ns, reverse=True)) for w, ns in heads.items()}
+    _heads_for = (anchors, index)
+    return index
 
 
 _heads_for: tuple[frozenset[str] | None, dict[str, tuple[int, ...]]] = (None, {})
