@@ -16,6 +16,10 @@ run, and two versions of the code interleaved (``--code DIR`` imports the pipeli
 
     python scripts/bench/fused_components.py --gen 4000 [--runs 2] [--markdown]
     python scripts/bench/fused_components.py --real 10
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \\
+        python scripts/bench/fused_components.py --gen 4000 --runs 1 --no-timers      # instructions of the pass
+
+(`--no-timers`: no timers, and the pass runs inside `functools.reduce`, the C function callgrind's toggle names.)
 """
 
 from __future__ import annotations
@@ -175,6 +179,7 @@ def main() -> None:
     src.add_argument("--real", type=int, metavar="K", help="K copies of the 281 real pages")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--workdir", type=Path, default=None, help="input and outputs (default: a temp dir, removed)")
+    ap.add_argument("--no-timers", action="store_true", help="no timers; the pass inside functools.reduce (callgrind)")
     ap.add_argument("--code", type=Path, default=None, help="import the pipeline from this checkout")
     args = ap.parse_args()
     sys.path.insert(0, str(args.code.resolve() if args.code else ROOT))
@@ -194,7 +199,8 @@ def main() -> None:
     from pipeline.fusion import run_chain
 
     timers = Timers()
-    instrument(timers)
+    if not args.no_timers:
+        instrument(timers)
     for r in range(args.runs):
         timers.seconds.clear()
         work = tmp / f"work{r}"
@@ -206,7 +212,7 @@ def main() -> None:
             "langid": {"min_score": 0.65},
         })  # fmt: skip
         c0 = time.process_time()
-        res = run_chain(["extract", "langid", "filter"], cfg, force=True)
+        res = functools.reduce(lambda _a, _b: run_chain(["extract", "langid", "filter"], cfg, force=True), [0, 1])
         total = time.process_time() - c0
         pages = res[0].docs_in
         print(f"\nrun {r + 1}: {pages:,} pages, {total:.2f} CPU s, {1000 * total / pages:.3f} ms per page "
