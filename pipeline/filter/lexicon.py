@@ -142,8 +142,17 @@ def _trie(terms: Iterable[str]) -> str:
 
 def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
     """One compiled pattern matching any of `terms` (the longest where several start at one position)."""
-    unique = {t for t in terms if t}
-    return re.compile(_trie(unique)) if unique else None
+    unique = frozenset(t for t in terms if t)
+    return _compiled_trie(unique) if unique else None
+
+
+@lru_cache(maxsize=1024)
+def _compiled_trie(terms: frozenset[str]) -> re.Pattern[str]:
+    """`_alternation`'s pattern, built once per set of terms: the lexicons of most languages share the same lists
+    (English's, and every script's footer phrases), and building and compiling a trie of a few thousand terms costs
+    ~5-30 ms, paid again by each of the ~100 languages a shard of a multilingual crawl holds (a pattern is
+    immutable: sharing it changes no match)."""
+    return re.compile(_trie(terms))
 
 
 @lru_cache(maxsize=256)
@@ -272,6 +281,14 @@ class TermMatcher:
         return out
 
 
+@lru_cache(maxsize=256)
+def _term_matcher(table: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]) -> TermMatcher:
+    """`TermMatcher` of a table given as its items in order, built once: most languages' tables are the same (the
+    English lists), and a matcher is ~2 ms to build. The order is part of the key (it orders the hits summed per
+    category). Not changed after it is built, so languages can share it."""
+    return TermMatcher({term: dict(cats) for term, cats in table})
+
+
 @cache
 def footer_phrases(lang_key: str | None) -> tuple[str, ...]:
     """Copyright, legal and site-credit markers of a language, English and every script (``*``): lines holding
@@ -331,7 +348,8 @@ class Lexicon:
                 table.setdefault(term, {})[cat] = w
         phrase_list = status_phrases_all(False, key) if phrases is None else tuple(p.lower() for p in phrases)
         notices = status_phrases_all(True, key) if phrases is None else ()
-        return cls(stops, endings, TermMatcher(table), _alternation(phrase_list), _alternation(notices),
+        return cls(stops, endings, _term_matcher(tuple((t, tuple(c.items())) for t, c in table.items())),
+                   _alternation(phrase_list), _alternation(notices),
                    _alternation(footer_phrases(key)), _anchors(phrase_list), _anchors(notices))
 
     def stop_words_found(self, v: DocView) -> float | None:
