@@ -10,11 +10,11 @@ from pipeline.text import segment
 from pipeline.text.segment import profile_for
 
 
-def test_lower_into_foreign_is_complete() -> None:
-    """Every character outside the foreign class whose lower case holds a foreign run character is listed."""
-    gate, run = view_mod._FOREIGN_CHAR_RE.match, view_mod._FOREIGN_RUN_RE.search
-    found = "".join(c for c in map(chr, range(0x110000)) if not gate(c) and run(c.lower()))
-    assert found == view_mod._LOWER_INTO_FOREIGN
+def test_class_tables_match_their_patterns() -> None:
+    for table, pattern in ((view_mod._FOREIGN_GATE, view_mod._FOREIGN_CHAR_RE),
+                           (view_mod._FOREIGN_RUN, view_mod._FOREIGN_RUN_RE)):  # fmt: skip
+        expected = [cp for cp in range(0x110000) if pattern.match(chr(cp))]
+        assert table.nonzero()[0].tolist() == expected
 
 
 def _slow_line_sizes(v: DocView) -> list[float]:
@@ -28,7 +28,11 @@ def _slow_line_sizes(v: DocView) -> list[float]:
     return out
 
 
+_MANY = "\n".join(f"第{i}行 ABC İ{i} x\u0387y Ω\u2126 K\u212a ΣΑΣ 中文。" if i % 3 else "  \t " for i in range(120))
+
 TEXTS = [
+    _MANY,
+    _MANY.replace("İ", "I"),
     "第一行 ABC 是 42 个。\n\n  第二行İstanbul x\u0387y  \n·\n\u3000\nΑΣ.Σ ΣΑΣ 中文\n\x01ab\x01 cd",
     "Kelvin \u212a 中 and Ω\u2126 ohm。\nẞ straße 中文 TEST\n",
     "  \n\t\n",
@@ -44,6 +48,8 @@ def test_line_facts_match_per_line_code(text: str) -> None:
         assert v.line_ends_sentence == [segment.ends_sentence(line) for line in v.lines]
         if v.char_units:
             assert v.line_sizes == _slow_line_sizes(v)
+            assert v.line_units == segment.line_unit_counts(v.text, v.profile)
+            assert (v._char_line_table is not None) == (len(v.lines) >= view_mod._LINE_TABLE_MIN_LINES)
         marks = view_mod._MID_SENTENCE_MARKS
         assert v.line_has_sentence_mark == [
             end or any(m in line for m in marks) for end, line in zip(v.line_ends_sentence, v.lines, strict=True)
