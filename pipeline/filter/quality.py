@@ -73,7 +73,6 @@ def _fixed_reasons() -> tuple[str, ...]:
 REASONS: tuple[str, ...] = _fixed_reasons()
 
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
-_MANY_NEWLINES_RE = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,7 @@ def _c4_lines(v: DocView, c: C4Settings) -> tuple[list[int] | None, dict[int, st
                 removed["too_few_words"] += 1
                 continue
         if js or policy:
-            line_lower = line.lower()
+            line_lower = line.lower() if i in edited else v.lower_lines[i]
             if js and "javascript" in line_lower:
                 removed["javascript"] += 1
                 continue
@@ -160,20 +159,28 @@ def _c4_lines(v: DocView, c: C4Settings) -> tuple[list[int] | None, dict[int, st
     return (None if all_kept else kept), edited, dict(removed)
 
 
-def _rebuild(text: str, kept: list[int], edited: dict[int, str]) -> str:
+def _rebuild(v: DocView, kept: list[int], edited: dict[int, str]) -> str:
     """The text without C4's removed lines (blank lines between kept paragraphs preserved, at most one in a row)."""
-    keep = set(kept)
+    # The kept lines joined by "\n", or "\n\n" where a blank line stood between them in the page: what joining
+    # every kept and blank line and collapsing 3+ line breaks gave, from the page's lines (no strip per raw line).
+    lines, nonblank = v.lines, v._nonblank
     out: list[str] = []
+    blank = False
     i = 0
-    for raw in text.split("\n"):
-        stripped = raw.strip()
-        if not stripped:
-            out.append("")
+    next_kept = iter(kept)
+    want = next(next_kept, -1)
+    for keep in nonblank:
+        if not keep:
+            blank = True
             continue
-        if i in keep:
-            out.append(edited.get(i, stripped))
+        if i == want:
+            if out:
+                out.append("\n\n" if blank else "\n")
+            out.append(edited.get(i, lines[i]))
+            blank = False
+            want = next(next_kept, -1)
         i += 1
-    return _MANY_NEWLINES_RE.sub("\n\n", "\n".join(out)).strip()
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +376,7 @@ def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, DocVie
     kept, edited, removed = _c4_lines(v, c)
     if kept is None:
         return v, main, v.text, removed
-    out = _rebuild(v.text, kept, edited) if c.remove_lines else v.text
+    out = _rebuild(v, kept, edited) if c.remove_lines else v.text
 
     def view(index: list[int], parent: DocView) -> DocView:
         lines = [edited.get(i, v.lines[i]) for i in index]

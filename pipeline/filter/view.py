@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from itertools import compress
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
@@ -190,10 +191,15 @@ class DocView:
         view = cls("\n".join(lines), parent.profile, parent.lexicon)
         view.__dict__["lines"] = lines
         if page is not None and index is not None:
+            # Only the features the page has measured: the others depend on each line alone, and the view measures
+            # them on its own lines when asked (C4 keeps a few of a Chinese page's lines: counting the sentence
+            # ends of all of them cost more than the rest of the view).
+            have = page.__dict__
             for name in _PER_LINE:
-                values = getattr(page, name)
-                view.__dict__[name] = [values[i] for i in index]
-            view.__dict__["size"] = float(sum(view.__dict__["line_sizes"]))
+                values = have.get(name)
+                if values is not None:
+                    view.__dict__[name] = [values[i] for i in index]
+            view.__dict__["size"] = float(sum(view.line_sizes))
         return view
 
     @_lazy
@@ -224,7 +230,7 @@ class DocView:
         if span is None or (span[0] == 0 and span[1] == len(self.lines) - 1):
             return self
         raw = self.text.split("\n")
-        nonblank = [i for i, line in enumerate(raw) if line.strip()]
+        nonblank = list(compress(range(len(raw)), self._nonblank))  # the raw index of each line
         a, b = nonblank[span[0]], nonblank[span[1]] + 1
         view = DocView("\n".join(raw[a:b]), self.profile, self.lexicon)
         view.first_line = span[0]

@@ -54,3 +54,33 @@ def test_line_facts_match_per_line_code(text: str) -> None:
         assert v.line_has_sentence_mark == [
             end or any(m in line for m in marks) for end, line in zip(v.line_ends_sentence, v.lines, strict=True)
         ]
+
+
+def _old_rebuild(text: str, kept: list[int], edited: dict[int, str]) -> str:
+    import re
+
+    keep, out, i = set(kept), [], 0
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if not stripped:
+            out.append("")
+            continue
+        if i in keep:
+            out.append(edited.get(i, stripped))
+        i += 1
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def test_rebuild_matches_join_and_collapse() -> None:
+    import random
+
+    from pipeline.filter.quality import _rebuild
+
+    rng = random.Random(7)
+    pieces = ["", " ", "\t\u3000", "a", " b c ", "第一行。", "x [1] y"]
+    for _ in range(2000):
+        text = "\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+        v = DocView(text, profile_for("Latn"))
+        kept = sorted(rng.sample(range(len(v.lines)), rng.randint(0, len(v.lines))))
+        edited = {i: "e" for i in kept if rng.random() < 0.2}
+        assert _rebuild(v, kept, edited) == _old_rebuild(text, kept, edited)
