@@ -189,14 +189,16 @@ class _Step:
     settings: Any
     rules: tuple[tuple[Rule, float | None], ...]
     #: Per rule, what the per-document loop needs, flattened: (measure, threshold, settled, view name or None,
-    #: fails above?, reason, metric name).
-    checks: tuple[tuple[Any, float | None, Any, str | None, bool, str, str], ...] = ()
+    #: fails above?, reason, metric name, ``<family>.<metric>`` column).
+    checks: tuple[tuple[Any, float | None, Any, str | None, bool, str, str, str], ...] = ()
 
     @classmethod
     def of(cls, family: Family, settings: Any, rules: tuple[Rule, ...]) -> _Step:
         pairs = tuple((r, r.threshold(settings)) for r in rules)
         checks = tuple(
-            (r.measure, t, r.settled, r.on, r.op == "max", f"{family.name}:{r.name}", r.metric_name) for r, t in pairs
+            (r.measure, t, r.settled, r.on, r.op == "max", f"{family.name}:{r.name}", r.metric_name,
+             f"{family.name}.{r.metric_name}")
+            for r, t in pairs
         )
         return cls(family, settings, pairs, checks)
 
@@ -266,14 +268,17 @@ class QualityFilter:
         return lang, script
 
     def _run(
-        self, text: str, lang: str | None, script: str | None, record: dict[str, dict[str, Any]] | None
+        self, text: str, lang: str | None, script: str | None, record: dict[str, dict[str, Any]] | None,
+        flat: dict[str, float] | None = None,
     ) -> tuple[str | None, str, dict[str, int], list[str]]:
+        """`flat`: the measurements as ``{"<family>.<metric>": float}``, filled directly (`apply_measured`), instead
+        of `record`'s ``{family: {metric: value}}``; either one measures every rule (no early exit)."""
         lang, script = self._lang_script(text, lang, script)
         plan = self._plan(lang, script)
         v = DocView(text, profile_for(script), plan.lexicon)
         if not v.lines:
             return "quality:empty", text, {}, ["quality:empty"]
-        full = record is not None
+        full = record is not None or flat is not None
         failed: list[str] = []
         views: dict[str, DocView] = {"page": v}
         out_text, removed = text, {}
@@ -287,7 +292,7 @@ class QualityFilter:
                     views["c4_kept"], views["kept"], out_text, removed = _after_c4(v, views["main"], plan.rules.c4)
                 view = views[on]
             settings = step.settings
-            for measure, threshold, settled, rule_on, above, reason, metric in step.checks:
+            for measure, threshold, settled, rule_on, above, reason, metric, column in step.checks:
                 if threshold is None and not full:
                     continue
                 here = view if rule_on is None else views[rule_on]  # a rule may measure another (computed) view
@@ -296,7 +301,9 @@ class QualityFilter:
                 value = measure(here, settings)
                 if value is None:
                     continue
-                if record is not None:
+                if flat is not None:  # one dict store, no nested dict and f-string per rule
+                    flat[column] = float(value)
+                elif record is not None:
                     record.setdefault(step.family.name, {})[metric] = value
                 if threshold is not None and (value > threshold if above else value < threshold):
                     failed.append(reason)
@@ -321,9 +328,8 @@ class QualityFilter:
         self, text: str, lang: str | None, script: str | None = None
     ) -> tuple[QualityResult, dict[str, float]]:
         """`apply` with every rule measured (no early exit): the result and ``{"<family>.<metric>": value}``."""
-        record: dict[str, dict[str, Any]] = {}
-        reason, out, removed, _ = self._run(text, lang, script, record)
-        flat = {f"{fam}.{k}": float(val) for fam, vals in record.items() for k, val in vals.items()}
+        flat: dict[str, float] = {}
+        reason, out, removed, _ = self._run(text, lang, script, None, flat)
         return QualityResult(reason, out, removed), flat
 
     def explain(self, text: str, lang: str | None, script: str | None = None) -> dict[str, Any]:

@@ -512,8 +512,14 @@ class DocView:
         """Sentences in all lines (see `segment.sentence_count`): sentence ends, plus one per unterminated line."""
         if not self.profile.sentence_punct:
             return len(self.text.split())
-        ends = sum(self.line_sentence_ends)
-        return ends + sum(1 for flag in self.line_ends_sentence if not flag)
+        counted = self.__dict__.get("line_sentence_ends")
+        if counted is not None:
+            ends = sum(counted)
+        else:
+            # One findall over the lines joined by "\n", not one per line: a match never holds a line break, and
+            # after a line's last mark "\n" passes the look-ahead as the end of the line did (`\s` or `\Z`).
+            ends = len(segment.SENTENCE_MARK_RE.findall("\n".join(self.lines)))
+        return ends + self.line_ends_sentence.count(False)
 
     @_lazy
     def first_line_view(self) -> DocView:
