@@ -204,7 +204,10 @@ class DocView:
 
     @_lazy
     def lines(self) -> list[str]:
-        return segment.split_lines(self.text)
+        # `segment.split_lines`, with map and compress in C, keeping the blank-line flags (`_nonblank`) on the way.
+        stripped = list(map(str.strip, self.text.split("\n")))
+        keep = self.__dict__["_nonblank"] = list(map(bool, stripped))
+        return list(compress(stripped, keep))
 
     @_lazy
     def _nonblank(self) -> list[bool]:
@@ -216,7 +219,7 @@ class DocView:
         """``line.lower()`` of every line, cut from `lower` (one lower() per document, not one per line: lower()
         never turns whitespace into anything else nor anything into whitespace or a line break, and its only
         context rule, the final sigma, stops at whitespace, so lower and strip commute)."""
-        return [raw.strip() for raw, keep in zip(self.lower.split("\n"), self._nonblank, strict=True) if keep]
+        return list(map(str.strip, compress(self.lower.split("\n"), self._nonblank)))
 
     def main_span(self, min_line_units: float) -> tuple[int, int] | None:
         """(first, last) index of the prose lines (`prose_size`): the page's main text lies between them, its
