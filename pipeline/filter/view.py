@@ -142,12 +142,12 @@ def _group_many(keys: np.ndarray, pos: np.ndarray) -> _Grams:
     """`_Grams` of (key, position) pairs, positions ascending, by a stable sort of the keys (each run of equal keys
     then lists its positions ascending: its first is the first occurrence)."""
     m = len(keys)
-    order = np.argsort(keys, kind="stable")
+    order = keys.argsort(kind="stable")  # methods, not np.* functions: no Python-level dispatch per call
     sk = keys[order]
     new = np.empty(m, dtype=bool)
     new[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
+    starts = new.nonzero()[0]
     counts = np.empty(len(starts), dtype=np.int64)  # np.diff(starts, append=m) costs 4x more in Python overhead
     np.subtract(starts[1:], starts[:-1], out=counts[:-1])
     counts[-1] = m - starts[-1]
@@ -155,9 +155,11 @@ def _group_many(keys: np.ndarray, pos: np.ndarray) -> _Grams:
     if top < 2:
         return _NO_REPEAT
     ordered = pos[order]
-    in_repeat = np.repeat(counts > 1, counts)
-    return _Grams(top, ordered[starts[counts == top]], np.sort(ordered[in_repeat & ~new]),
-                  np.sort(ordered[in_repeat]))  # fmt: skip
+    in_repeat = (counts > 1).repeat(counts)
+    later, repeated = ordered[in_repeat & ~new], ordered[in_repeat]  # fresh arrays: sorted in place
+    later.sort()
+    repeated.sort()
+    return _Grams(top, ordered[starts[counts == top]], later, repeated)
 
 
 #: A line longer than this is a paragraph even when it names a copyright or a licence: only shorter ones are footers.
@@ -320,7 +322,7 @@ class DocView:
                 starts = np.arange(len(cps), dtype=np.int64)
                 return starts, starts + 1
             return starts, np.append(starts[1:], len(cps))
-        spaces = np.flatnonzero(cps == 32)
+        spaces = (cps == 32).nonzero()[0]
         return np.concatenate(([0], spaces + 1)), np.concatenate((spaces, [len(cps)]))
 
     @_lazy

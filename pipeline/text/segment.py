@@ -251,7 +251,7 @@ def joined_words(text: str) -> tuple[str, np.ndarray]:
     cps = _codepoints(text)
     cls = _UNIT_CLASS.take(cps)
     word = cls == _WORD
-    conn = np.flatnonzero(cls[1:-1] == _CONNECTOR) + 1
+    conn = (cls[1:-1] == _CONNECTOR).nonzero()[0] + 1  # the method: no np.* dispatch
     if len(conn):  # one connector between two word characters joins them: don't, e-mail, 3.5 (not end., a--b)
         word[conn[word[conn - 1] & word[conn + 1]]] = True
     # Word characters, and the first character of each run of others after a word, as a space (the one after the
@@ -301,7 +301,7 @@ def char_gram_starts(text: str) -> np.ndarray | None:
         return None
     cont = np.zeros(len(cps), dtype=bool)
     cont[1:] = glued
-    return np.flatnonzero(~cont[unit])
+    return (~cont[unit]).nonzero()[0]
 
 
 def units(text: str, script: str | None) -> list[str]:
