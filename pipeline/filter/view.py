@@ -87,15 +87,8 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
     """(repeated items, their characters): every occurrence after the first of an item (datatrove's definition)."""
     if len(set(items)) == len(items):
         return 0, 0
-    seen: set[str] = set()
-    n = chars = 0
-    for it in items:
-        if it in seen:
-            n += 1
-            chars += len(it)
-        else:
-            seen.add(it)
-    return n, chars
+    counts = Counter(items)  # counted in C; then a pass over the distinct items, not over every item
+    return len(items) - len(counts), sum(len(it) * (c - 1) for it, c in counts.items() if c > 1)
 
 
 class _Grams(NamedTuple):
@@ -634,6 +627,9 @@ class DocView:
         if len(lines) < 2 or len(lines[0]) < 8:
             return 0
         title, n = lines[0], 0
+        text = self.text
+        if text.find(title, text.find(title) + 1) < 0:  # one `find` in C: the title occurs nowhere else
+            return 0
         for line in lines[1:]:
             if len(line) <= len(title) + 1:
                 continue
