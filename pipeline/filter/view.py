@@ -162,10 +162,12 @@ _FOOTER_MAX_CHARS = 200
 class DocView:
     """Per-document features shared by the rules, each computed at most once and only when a rule asks."""
 
-    def __init__(self, text: str, profile: ScriptProfile, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, text: str, profile: ScriptProfile, lexicon: Lexicon | None = None, lower: str | None = None
+                 ) -> None:
         self.text = text
         self.profile = profile
-        self.lower = text.lower()
+        #: `lower`: ``text.lower()`` when the caller has it already (cut from a page's: see `main_view`, `of_lines`).
+        self.lower = text.lower() if lower is None else lower
         self.char_units = profile.unit == "char"
         #: The language's word lists (stop words, bad words, status phrases); None: no language-specific lists.
         self.lexicon = lexicon
@@ -183,7 +185,13 @@ class DocView:
         """A view of some lines of a page (what C4 keeps), sharing its profile and word lists. With `page` and the
         lines' `index` in it (lines unchanged), the per-line features are taken from the page instead of measured
         again, and the view's `size` is the sum of its lines' sizes."""
-        view = cls("\n".join(lines), parent.profile, parent.lexicon)
+        lower = None
+        if page is not None and index is not None and "lower_lines" in page.__dict__:
+            # lower() of lines joined by "\n" is the join of their lower(): its one context rule (final sigma)
+            # stops at a line break. A join instead of lower-casing the text again.
+            low = page.__dict__["lower_lines"]
+            lower = "\n".join([low[i] for i in index])
+        view = cls("\n".join(lines), parent.profile, parent.lexicon, lower)
         view.__dict__["lines"] = lines
         if page is not None and index is not None:
             # Only the features the page has measured: the others depend on each line alone, and the view measures
@@ -230,7 +238,14 @@ class DocView:
         raw = self.text.split("\n")
         nonblank = list(compress(range(len(raw)), self._nonblank))  # the raw index of each line
         a, b = nonblank[span[0]], nonblank[span[1]] + 1
-        view = DocView("\n".join(raw[a:b]), self.profile, self.lexicon)
+        text = "\n".join(raw[a:b])
+        lower = None
+        if len(self.lower) == len(self.text):
+            # lower() kept every length: it mapped each character to one, at the same offset, and the main text
+            # starts and ends at a line break, where the final-sigma context stops: cut it from the page's lower.
+            start = sum(map(len, raw[:a])) + a
+            lower = self.lower[start : start + len(text)]
+        view = DocView(text, self.profile, self.lexicon, lower)
         view.first_line = span[0]
         lo, hi = span[0], span[1] + 1
         view.__dict__["lines"] = self.lines[lo:hi]

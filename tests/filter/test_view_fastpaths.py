@@ -84,3 +84,16 @@ def test_rebuild_matches_join_and_collapse() -> None:
         kept = sorted(rng.sample(range(len(v.lines)), rng.randint(0, len(v.lines))))
         edited = {i: "e" for i in kept if rng.random() < 0.2}
         assert _rebuild(v, kept, edited) == _old_rebuild(text, kept, edited)
+
+
+@pytest.mark.parametrize("text", [*TEXTS, "\n\nΑΣ\nhead line\n\nΣΑΣ. Body one. Two!\nMore body text here.\nfoot İ\n",
+                                  "\n\nΑΣ\nhead line\n\nΣΑΣ. Body one ΑΣ. Two!\n \nMore body ΣΑ text here.\nfoot\n"])
+def test_views_cut_lower_from_the_page(text: str) -> None:
+    for script in ("Hans", "Latn"):
+        page = DocView(text, profile_for(script))
+        page.lower_lines  # noqa: B018 - measured, as the page rules do
+        main = page.main_view(1.0)
+        assert main.lower == main.text.lower()
+        index = list(range(0, len(page.lines), 2))
+        kept = DocView.of_lines([page.lines[i] for i in index], page, page, index)
+        assert kept.lower == kept.text.lower()
