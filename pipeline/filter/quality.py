@@ -73,7 +73,6 @@ def _fixed_reasons() -> tuple[str, ...]:
 REASONS: tuple[str, ...] = _fixed_reasons()
 
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
-_MANY_NEWLINES_RE = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,7 @@ def _c4_lines(v: DocView, c: C4Settings) -> tuple[list[int] | None, dict[int, st
                 removed["too_few_words"] += 1
                 continue
         if js or policy:
-            line_lower = line.lower()
+            line_lower = line.lower() if i in edited else v.lower_lines[i]
             if js and "javascript" in line_lower:
                 removed["javascript"] += 1
                 continue
@@ -160,20 +159,28 @@ def _c4_lines(v: DocView, c: C4Settings) -> tuple[list[int] | None, dict[int, st
     return (None if all_kept else kept), edited, dict(removed)
 
 
-def _rebuild(text: str, kept: list[int], edited: dict[int, str]) -> str:
+def _rebuild(v: DocView, kept: list[int], edited: dict[int, str]) -> str:
     """The text without C4's removed lines (blank lines between kept paragraphs preserved, at most one in a row)."""
-    keep = set(kept)
+    # The kept lines joined by "\n", or "\n\n" where a blank line stood between them in the page: what joining
+    # every kept and blank line and collapsing 3+ line breaks gave, from the page's lines (no strip per raw line).
+    lines, nonblank = v.lines, v._nonblank
     out: list[str] = []
+    blank = False
     i = 0
-    for raw in text.split("\n"):
-        stripped = raw.strip()
-        if not stripped:
-            out.append("")
+    next_kept = iter(kept)
+    want = next(next_kept, -1)
+    for keep in nonblank:
+        if not keep:
+            blank = True
             continue
-        if i in keep:
-            out.append(edited.get(i, stripped))
+        if i == want:
+            if out:
+                out.append("\n\n" if blank else "\n")
+            out.append(edited.get(i, lines[i]))
+            blank = False
+            want = next(next_kept, -1)
         i += 1
-    return _MANY_NEWLINES_RE.sub("\n\n", "\n".join(out)).strip()
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +189,16 @@ class _Step:
     settings: Any
     rules: tuple[tuple[Rule, float | None], ...]
     #: Per rule, what the per-document loop needs, flattened: (measure, threshold, settled, view name or None,
-    #: fails above?, reason, metric name).
-    checks: tuple[tuple[Any, float | None, Any, str | None, bool, str, str], ...] = ()
+    #: fails above?, reason, metric name, ``<family>.<metric>`` column).
+    checks: tuple[tuple[Any, float | None, Any, str | None, bool, str, str, str], ...] = ()
 
     @classmethod
     def of(cls, family: Family, settings: Any, rules: tuple[Rule, ...]) -> _Step:
         pairs = tuple((r, r.threshold(settings)) for r in rules)
         checks = tuple(
-            (r.measure, t, r.settled, r.on, r.op == "max", f"{family.name}:{r.name}", r.metric_name) for r, t in pairs
+            (r.measure, t, r.settled, r.on, r.op == "max", f"{family.name}:{r.name}", r.metric_name,
+             f"{family.name}.{r.metric_name}")
+            for r, t in pairs
         )
         return cls(family, settings, pairs, checks)
 
@@ -259,14 +268,17 @@ class QualityFilter:
         return lang, script
 
     def _run(
-        self, text: str, lang: str | None, script: str | None, record: dict[str, dict[str, Any]] | None
+        self, text: str, lang: str | None, script: str | None, record: dict[str, dict[str, Any]] | None,
+        flat: dict[str, float] | None = None,
     ) -> tuple[str | None, str, dict[str, int], list[str]]:
+        """`flat`: the measurements as ``{"<family>.<metric>": float}``, filled directly (`apply_measured`), instead
+        of `record`'s ``{family: {metric: value}}``; either one measures every rule (no early exit)."""
         lang, script = self._lang_script(text, lang, script)
         plan = self._plan(lang, script)
         v = DocView(text, profile_for(script), plan.lexicon)
         if not v.lines:
             return "quality:empty", text, {}, ["quality:empty"]
-        full = record is not None
+        full = record is not None or flat is not None
         failed: list[str] = []
         views: dict[str, DocView] = {"page": v}
         out_text, removed = text, {}
@@ -280,7 +292,7 @@ class QualityFilter:
                     views["c4_kept"], views["kept"], out_text, removed = _after_c4(v, views["main"], plan.rules.c4)
                 view = views[on]
             settings = step.settings
-            for measure, threshold, settled, rule_on, above, reason, metric in step.checks:
+            for measure, threshold, settled, rule_on, above, reason, metric, column in step.checks:
                 if threshold is None and not full:
                     continue
                 here = view if rule_on is None else views[rule_on]  # a rule may measure another (computed) view
@@ -289,7 +301,9 @@ class QualityFilter:
                 value = measure(here, settings)
                 if value is None:
                     continue
-                if record is not None:
+                if flat is not None:  # one dict store, no nested dict and f-string per rule
+                    flat[column] = float(value)
+                elif record is not None:
                     record.setdefault(step.family.name, {})[metric] = value
                 if threshold is not None and (value > threshold if above else value < threshold):
                     failed.append(reason)
@@ -314,9 +328,8 @@ class QualityFilter:
         self, text: str, lang: str | None, script: str | None = None
     ) -> tuple[QualityResult, dict[str, float]]:
         """`apply` with every rule measured (no early exit): the result and ``{"<family>.<metric>": value}``."""
-        record: dict[str, dict[str, Any]] = {}
-        reason, out, removed, _ = self._run(text, lang, script, record)
-        flat = {f"{fam}.{k}": float(val) for fam, vals in record.items() for k, val in vals.items()}
+        flat: dict[str, float] = {}
+        reason, out, removed, _ = self._run(text, lang, script, None, flat)
         return QualityResult(reason, out, removed), flat
 
     def explain(self, text: str, lang: str | None, script: str | None = None) -> dict[str, Any]:
@@ -369,7 +382,7 @@ def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, DocVie
     kept, edited, removed = _c4_lines(v, c)
     if kept is None:
         return v, main, v.text, removed
-    out = _rebuild(v.text, kept, edited) if c.remove_lines else v.text
+    out = _rebuild(v, kept, edited) if c.remove_lines else v.text
 
     def view(index: list[int], parent: DocView) -> DocView:
         lines = [edited.get(i, v.lines[i]) for i in index]

@@ -54,6 +54,7 @@ __all__ = [
     "CONNECTORS",
     "ELLIPSIS_ENDS",
     "TERMINAL_PUNCTUATION",
+    "TERMINAL_SET",
     "SENTENCE_MARK_RE",
     "ScriptProfile",
     "char_units",
@@ -125,6 +126,8 @@ BULLET_STARTS = (
 #: Line ends that mark a truncated line (Gopher's ellipsis rule).
 ELLIPSIS_ENDS = ("...", "…")
 _TERMINAL_TUPLE = tuple(TERMINAL_PUNCTUATION)
+#: The marks are single characters: a set test of the last one, not `endswith` trying 35 suffixes in turn.
+TERMINAL_SET = frozenset(TERMINAL_PUNCTUATION)
 # A sentence end: a run of ASCII-like marks followed by a space, a closer or the end; or any run of the marks that
 # need no following space (CJK full stops, Devanagari danda, Arabic question mark, ...).
 # (The pattern starts with one character set, not a repeated one, so `re` scans for it quickly instead of trying every
@@ -251,7 +254,7 @@ def joined_words(text: str) -> tuple[str, np.ndarray]:
     cps = _codepoints(text)
     cls = _UNIT_CLASS.take(cps)
     word = cls == _WORD
-    conn = np.flatnonzero(cls[1:-1] == _CONNECTOR) + 1
+    conn = (cls[1:-1] == _CONNECTOR).nonzero()[0] + 1  # the method: no np.* dispatch
     if len(conn):  # one connector between two word characters joins them: don't, e-mail, 3.5 (not end., a--b)
         word[conn[word[conn - 1] & word[conn + 1]]] = True
     # Word characters, and the first character of each run of others after a word, as a space (the one after the
@@ -301,7 +304,7 @@ def char_gram_starts(text: str) -> np.ndarray | None:
         return None
     cont = np.zeros(len(cps), dtype=bool)
     cont[1:] = glued
-    return np.flatnonzero(~cont[unit])
+    return (~cont[unit]).nonzero()[0]
 
 
 def units(text: str, script: str | None) -> list[str]:
@@ -357,7 +360,7 @@ def split_paragraphs(text: str) -> list[str]:
 def ends_sentence(line: str) -> bool:
     """Whether a stripped line ends with a sentence mark (closing quotes/brackets skipped); an ellipsis does not."""
     core = line.rstrip(CLOSING_PUNCTUATION)
-    return core.endswith(_TERMINAL_TUPLE) and not core.endswith(("..", "…"))
+    return core[-1:] in TERMINAL_SET and not core.endswith(("..", "…"))
 
 
 def sentence_count(line: str, profile: ScriptProfile) -> int:
