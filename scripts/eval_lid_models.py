@@ -49,7 +49,7 @@ from pipeline.lang.ensemble import (  # noqa: E402
     Lingua,
     make_model,
 )
-from pipeline.lang.identify import LanguageIdentifier, Prediction, normalize_for_lid  # noqa: E402
+from pipeline.lang.identify import LanguageIdentifier, Prediction  # noqa: E402
 
 Sample = tuple[str, str]
 NAMED = ["bos", "hrv", "srp", "msa", "ind", "nno", "nor", "afr", "nld", "ces", "slk"]  # msa = zsm, nor = nob

@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from pipeline import storage
 from pipeline.api import Pipeline, StageFailed, _merged
 from pipeline.fusion import chains
-from pipeline.ingest.warc_writer import WarcWriter
 from pipeline.stages import extract as extract_module
 from pipeline.stages.base import BatchResult, DocumentStage, ShardStats, ShardTask, rebatch
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
-import glob
 import gzip
 import json
 import os
