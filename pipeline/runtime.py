@@ -565,6 +565,9 @@ def _make_actor_class() -> Any:
             self.stage, self.key = None, None
             return fn(item)
 
+        def node(self) -> str:
+            return self.worker["node"]
+
         def progress(self) -> int:
             return self.done
 
@@ -616,6 +619,33 @@ def _take_workers(cpus: float, n: int) -> list[Any]:
     pool = _idle_workers.setdefault(key, [])
     taken, pool[:] = pool[:n], pool[n:]
     return taken
+
+
+def _take_gangs(cpus: float, n: int) -> list[tuple[Any, list[Any]]]:
+    """Up to `n` gangs of idle 1-CPU workers for tasks that want `cpus` CPUs: each a worker that runs the task and
+    the workers of its node that stay idle beside it, holding the CPUs its threads use. A multi-CPU task then
+    starts no worker of its own, and the pool is still up for the next stage. Empty if the pool cannot make one."""
+    import ray
+
+    need = math.ceil(cpus)
+    pool = _idle_workers.get((_job(), 1.0), [])
+    if need <= 1 or len(pool) < need:
+        return []
+    try:
+        nodes = ray.get([a.node.remote() for a in pool], timeout=30)
+    except Exception:  # noqa: BLE001 - a worker that does not answer: start a worker of the task's size instead
+        return []
+    by_node: dict[str, list[Any]] = {}
+    for actor, node in zip(pool, nodes):
+        by_node.setdefault(node, []).append(actor)
+    gangs: list[tuple[Any, list[Any]]] = []
+    for members in by_node.values():
+        while len(members) >= need and len(gangs) < n:
+            gang, members[:] = members[:need], members[need:]
+            gangs.append((gang[0], gang[1:]))
+    taken = {id(a) for runner, holders in gangs for a in (runner, *holders)}
+    pool[:] = [a for a in pool if id(a) not in taken]
+    return gangs
 
 
 def _return_workers(cpus: float, workers: list[Any]) -> None:
@@ -938,9 +968,11 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0, r
     partition).
 
     The workers are those the per-shard stages keep between stages (`StageWorker`), so a step pays no process
-    start-up and no imports, and the next stage finds them still up. A worker that dies is replaced and its item
-    retried up to `retries` times; a task that fails fails the step: its error is raised with the item it was
-    working on.
+    start-up and no imports, and the next stage finds them still up. A task that wants more CPUs than a pool worker
+    has (`num_cpus`, e.g. a trainer's threads) runs on one pool worker while others of its node stay idle beside it,
+    holding the CPUs; only when the pool cannot make such a gang is a worker of that size started (and the pool
+    dropped). A worker that dies is replaced and its item retried up to `retries` times; a task that fails fails
+    the step: its error is raised with the item it was working on.
     """
     import ray
     from ray.exceptions import RayActorError
@@ -949,7 +981,10 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0, r
         return []
     window = max(1, min(len(items), math.floor(ray.cluster_resources().get("CPU", 1.0) / num_cpus)))
     worker_cls = _make_actor_class().options(num_cpus=num_cpus, max_restarts=0, max_task_retries=0)
-    actors = _take_workers(num_cpus, window)
+    gangs = _take_gangs(num_cpus, window)
+    # holders[runner]: the idle 1-CPU workers whose CPUs a multi-CPU task of `runner` uses
+    holders: dict[Any, list[Any]] = {runner: rest for runner, rest in gangs}
+    actors = [runner for runner, _ in gangs] or _take_workers(num_cpus, window)
     actors += [worker_cls.remote() for _ in range(window - len(actors))]
     idle = list(actors)
     results: list[Any] = [None] * len(items)
@@ -973,6 +1008,8 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0, r
                 except RayActorError as e:  # the worker process is gone: a fresh one takes the item again
                     _drop(actor)
                     actors.remove(actor)
+                    for held in holders.pop(actor, []):  # their CPUs go to the fresh worker
+                        _drop(held)
                     deaths[i] = deaths.get(i, 0) + 1
                     if deaths[i] > retries:
                         raise RuntimeError(f"{label}: task {i} lost its worker {deaths[i]} times: "
@@ -992,10 +1029,13 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0, r
         finished = True
     finally:
         keep = [a for a in actors if finished or not any(a is b for b, _ in inflight.values())]
-        _return_workers(num_cpus, keep)
+        for a in keep:  # a gang goes back to the pool as the 1-CPU workers it was taken from
+            _return_workers(1.0 if a in holders else num_cpus, [a, *holders.get(a, [])])
         for a in actors:
             if not any(a is k for k in keep):
                 _drop(a)
+                for held in holders.get(a, []):
+                    _drop(held)
     log.info(f"{label}: {done} tasks | {time.perf_counter() - t0:.1f} s")
     return results
 

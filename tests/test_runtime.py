@@ -271,6 +271,30 @@ def test_corpus_wide_tasks_run_on_the_stage_workers(ray_session, tmp_path: Path)
     assert {r["run"]["pid"] for r in again.results} <= step_pids
 
 
+def test_a_multi_cpu_task_runs_on_a_gang_of_pool_workers(ray_session, tmp_path: Path) -> None:
+    """A 2-CPU task (the tokenizer's two trainer threads) runs on a pool worker while another worker of its node
+    holds the second CPU: no worker is started for it, and the whole pool is left for the next stage."""
+    import ray
+
+    from pipeline import runtime
+    from pipeline.runtime import run_tasks
+
+    if ray.cluster_resources().get("CPU", 0) < 2:
+        pytest.skip("needs a Ray session with 2 CPUs")
+    _inputs(tmp_path)
+    first = run_stage(ToyStage, _cfg(tmp_path))
+    assert first.ok
+    pool = list(runtime._idle_workers.get((runtime._job(), 1.0), []))
+    if len(pool) < 2:  # a worker still starting when the tiny stage ended is not kept
+        pool += [runtime._make_actor_class().options(num_cpus=1).remote() for _ in range(2 - len(pool))]
+        runtime._idle_workers[(runtime._job(), 1.0)] = pool
+    pool_pids = {pid for _, pid in ray.get([a.call.remote(_pid, 0) for a in pool])}
+    ((_, pid),) = run_tasks(_pid, [7], label="toy step", num_cpus=2.0)
+    assert pid in pool_pids
+    after = runtime._idle_workers.get((runtime._job(), 1.0), [])
+    assert {a for a in after} == set(pool) and not runtime._idle_workers.get((runtime._job(), 2.0))
+
+
 def test_a_corpus_wide_task_whose_worker_dies_is_retried_on_a_fresh_one(ray_session, tmp_path: Path) -> None:
     from pipeline.runtime import run_tasks
 
