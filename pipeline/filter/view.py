@@ -162,6 +162,10 @@ _FOOTER_MAX_CHARS = 200
 class DocView:
     """Per-document features shared by the rules, each computed at most once and only when a rule asks."""
 
+    #: Prose lines ending with an ellipsis are teasers, not prose, when the page has this many of them (a list of
+    #: truncated snippets or "related articles"); None: they stay prose. Set from ``page.min_teaser_lines``.
+    min_teaser_lines: int | None = None
+
     def __init__(self, text: str, profile: ScriptProfile, lexicon: Lexicon | None = None, lower: str | None = None
                  ) -> None:
         self.text = text
@@ -192,6 +196,7 @@ class DocView:
             low = page.__dict__["lower_lines"]
             lower = "\n".join([low[i] for i in index])
         view = cls("\n".join(lines), parent.profile, parent.lexicon, lower)
+        view.min_teaser_lines = parent.min_teaser_lines
         view.__dict__["lines"] = lines
         if page is not None and index is not None:
             # Only the features the page has measured: the others depend on each line alone, and the view measures
@@ -247,6 +252,7 @@ class DocView:
             lower = self.lower[start : start + len(text)]
         view = DocView(text, self.profile, self.lexicon, lower)
         view.first_line = span[0]
+        view.min_teaser_lines = self.min_teaser_lines
         lo, hi = span[0], span[1] + 1
         view.__dict__["lines"] = self.lines[lo:hi]
         for name in _PER_LINE:
@@ -610,6 +616,9 @@ class DocView:
             if footer is not None:
                 lines, lower = self.lines, self.lower_lines
                 out = [i for i in out if len(lines[i]) > _FOOTER_MAX_CHARS or not footer.search(lower[i])]
+            teasers = self.min_teaser_lines
+            if teasers is not None and len(out) >= teasers:
+                out = _without_teasers(self.lines, out, teasers)
             cache[min_line_units] = out
         return out
 
@@ -689,6 +698,18 @@ class DocView:
             ]
         counts = Counter(keys)  # counted in C
         return sum(c for k, c in counts.items() if k and c >= 3) / len(keys)
+
+
+def _without_teasers(lines: list[str], prose: list[int], least: int) -> list[int]:
+    """The prose lines but those ending with an ellipsis, when `least` or more do: truncated snippets and teasers
+    ("related articles ……", search-result excerpts "..."), not the page's own text. One truncated paragraph (a
+    chapter cut off at the end) stays prose."""
+    closing, ends = segment.CLOSING_PUNCTUATION, segment.ELLIPSIS_ENDS
+    cut = [i for i in prose if lines[i].rstrip(closing).endswith(ends)]
+    if len(cut) < least:
+        return prose
+    drop = set(cut)
+    return [i for i in prose if i not in drop]
 
 
 _MID_SENTENCE_MARKS = (". ", "? ", "! ", ".\" ", "。", "！", "？", "．", "｡", "।", "؟", "۔", "។", "။", "።", "։ ")

@@ -347,6 +347,28 @@ def test_a_list_of_one_sentence_titles_has_no_paragraph() -> None:
     assert v.paragraph_size(8, 40) == v.line_sizes[0]  # two sentence ends: a paragraph; one short sentence: not
 
 
+def test_truncated_teaser_lines_are_not_prose() -> None:
+    snippets = [
+        "据报道，该市今年的降雨量比往年多出三成。多地出现内涝，有关部门已经启动应急预案，要求各区县加强...",
+        "专家表示，连续降雨导致部分农田受灾。农业部门正在组织技术人员下乡指导农户排水，尽快恢复生产……",
+        "气象台预计，未来一周仍有较强降雨过程。提醒市民出行注意安全，远离河道和低洼地带，关注最新预警...",
+        "记者从交通部门获悉，受暴雨影响，部分高速公路临时封闭。铁路部门也调整了多趟列车的运行计划……",
+    ]  # fmt: skip
+    menu = ["首页", "新闻", "天气预报", "相关搜索：", "暴雨预警", "降雨量查询", "内涝", "防汛", "农田排水", "高速封闭"]
+    page = "\n".join(["暴雨最新消息_搜索结果", *menu[:3], *snippets, *menu[3:]])
+    v = DocView(page, profile_for("Hans"))
+    assert len(v.prose_lines(12)) == 4  # without the setting: each snippet is a prose line
+    v = DocView(page, profile_for("Hans"))
+    v.min_teaser_lines = 3
+    assert v.prose_lines(12) == []  # four lines cut off at an ellipsis: a list of teasers
+    assert QF.check(page, "zh-Hans") == "page:too_little_prose"
+    assert qf({"page": {"min_teaser_lines": None}}).check(page, "zh-Hans") != "page:too_little_prose"
+    # One paragraph cut off at the end (a chapter behind a "read on" link) is still the page's prose.
+    chapter = article("zh-Hans", 1500).replace("\n\n", "\n").rstrip("。") + "……"
+    assert QF.check(chapter, "zh-Hans") is None
+    assert QF.rules_for("eng_Latn", "Latn").page.min_teaser_lines == 3  # every script: "..." teasers too
+
+
 def test_anchor_groups_cover_every_phrase_with_a_substring_it_holds() -> None:
     """Each phrase is in exactly one group and contains its group's anchor: an absent anchor rules its group out."""
     import random
