@@ -288,6 +288,18 @@ def test_fake_pharmacy_and_black_market_spam_is_its_own_category() -> None:
     assert QF.check(health, "en") is None
 
 
+def test_surrogacy_ads_injected_into_reposted_news_are_spam() -> None:
+    news = paragraphs("zh-Hans")[1:6]
+    ad = "http://www.example.com/a/3.html 如何办理代孕手续_北京代孕|北京代孕公司-北京代孕服务网"
+    hacked = "\n".join(p[:20] + ad + p[20:] if i % 2 else p for i, p in enumerate(news))  # glued mid-sentence
+    assert QF.check(hacked, "zh-Hans") == "badwords:spam"
+    assert QF.check("\n".join(news), "zh-Hans") is None
+    # News about surrogacy names it, its agencies and their prices (soft entries): not spam.
+    report = article("zh-Hans", 1500) + "\n记者调查发现，一些代孕机构以“代孕中心”的名义招揽客户，代孕费用高达数十万元。" \
+        "法律界人士指出，代孕公司的经营行为违反国家规定，卫生部门已多次开展打击非法代孕的专项行动。"
+    assert QF.check(report, "zh-Hans") is None
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
