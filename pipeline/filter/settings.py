@@ -241,6 +241,14 @@ class PageSettings(_Model):
         2, ge=0, description="Title found inside more body lines than this → title_injected (character-unit "
         "scripts only: in English a title is quoted in captions and links; in Chinese spam it is injected)."
     )
+    max_off_topic_title_hits: float | None = Field(
+        0.5, ge=0, description="Weighted adult, gambling or spam words in a title whose words the page's prose does "
+        "not use (title_topic_overlap), above this → off_topic_title (character-unit scripts only)."
+    )
+    title_topic_overlap: float = Field(
+        0.1, ge=0, le=1, description="Share of the title's character bigrams the prose must hold for the title to be "
+        "on topic (off_topic_title)."
+    )
     max_url_ratio: float | None = Field(0.03, ge=0, description="URLs/domain names per unit above → url_ratio.")
     max_repeated_prefix_frac: float | None = Field(
         0.5, ge=0, le=1, description="Lines starting like 2+ other lines, at most (keyword and lottery lists)."

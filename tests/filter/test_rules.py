@@ -300,6 +300,19 @@ def test_surrogacy_ads_injected_into_reposted_news_are_spam() -> None:
     assert QF.check(report, "zh-Hans") is None
 
 
+def test_a_bad_word_title_over_unrelated_text_is_an_seo_wrapper() -> None:
+    body = "\n".join(paragraphs("zh-Hans")[1:6])
+    seo = "1.85英雄合击_新开传奇私服网站_最新版本\n" + body  # one hard hit: under max_title_hits
+    info = QF.explain(seo, "zh-Hans")
+    assert info["measurements"]["page"]["off_topic_title_hits"] == 1.0
+    assert info["decision"] == "page:off_topic_title"
+    # The same bad word in a title the text is about: on topic (a fashion story on stars' casual clothes, 私服).
+    fashion = "明星私服穿搭：秋冬大衣怎么选\n" + body + "\n明星私服穿搭里，秋冬大衣总是主角。怎么选一件大衣？先看版型。"
+    assert QF.explain(fashion, "zh-Hans")["measurements"]["page"]["off_topic_title_hits"] == 0.0
+    assert QF.check("新闻中心_本地新闻\n" + body, "zh-Hans") is None  # a clean title over the same text
+    assert QF.rules_for("eng_Latn", "Latn").page.max_off_topic_title_hits is None  # character-unit scripts only
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
