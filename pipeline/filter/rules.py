@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -343,6 +344,18 @@ def _off_topic_title(v: DocView, s: Any) -> float | None:
     return sum(v.lexicon.word_hits(v.first_line_view, c) for c in _BAD_CATEGORIES)
 
 
+#: Runs of 4+ single characters each in its own brackets: 【此】【外】【，】【团】 — text cut into bracketed characters so
+#: that keyword filters and duplicate detection miss it (scraped news on spam pages). Digits are left out: [1][2][3].
+_BRACKETED_RUN_RE = re.compile(r"(?:[【\[［〔][^\s\d][】\]］〕]){4,}")
+
+
+def _bracketed_chars(v: DocView, s: Any) -> float:
+    text = v.text
+    if "】【" not in text and "][" not in text and "］［" not in text and "〕〔" not in text:
+        return 0.0  # no two brackets in a row: no run (one `in` test each, in C)
+    return _ratio(sum(len(m) for m in _BRACKETED_RUN_RE.findall(text)), len(text))
+
+
 _PAGE_RULES = (
     Rule("error_page", _status_phrases, "max", "max_status_phrases", metric="status_phrases",
          doc="error or placeholder phrases in a page with little prose"),
@@ -365,6 +378,9 @@ _PAGE_RULES = (
          metric="off_topic_title_hits",
          doc="bad words in a title the page's prose does not talk about: an SEO title over scraped text (character-"
              "unit scripts only: title and body words compared as character bigrams)"),
+    Rule("bracketed_chars", _bracketed_chars, "max", "max_bracketed_frac", metric="bracketed_frac",
+         doc="share of the page's characters in runs of single characters each in brackets (【此】【外】【，】): text "
+             "obfuscated against keyword filters"),
     Rule("url_ratio", lambda v, s: v.url_tokens / max(v.size, 1), "max", "max_url_ratio", Scale.PER_UNIT,
          metric="url_tokens_per_unit", doc="URLs and domain names per unit (link farms)"),
     Rule("repeated_prefix",

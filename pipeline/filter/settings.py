@@ -249,6 +249,10 @@ class PageSettings(_Model):
         0.1, ge=0, le=1, description="Share of the title's character bigrams the prose must hold for the title to be "
         "on topic (off_topic_title)."
     )
+    max_bracketed_frac: float | None = Field(
+        0.1, ge=0, le=1, description="Share of characters in runs of single bracketed characters (【此】【外】), above "
+        "→ bracketed_chars (text obfuscated against keyword filters)."
+    )
     max_url_ratio: float | None = Field(0.03, ge=0, description="URLs/domain names per unit above → url_ratio.")
     max_repeated_prefix_frac: float | None = Field(
         0.5, ge=0, le=1, description="Lines starting like 2+ other lines, at most (keyword and lottery lists)."

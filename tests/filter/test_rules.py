@@ -313,6 +313,19 @@ def test_a_bad_word_title_over_unrelated_text_is_an_seo_wrapper() -> None:
     assert QF.rules_for("eng_Latn", "Latn").page.max_off_topic_title_hits is None  # character-unit scripts only
 
 
+def test_text_cut_into_bracketed_characters_is_obfuscated() -> None:
+    paras = paragraphs("zh-Hans")[1:6]
+    cut = "".join(f"【{c}】" for c in "".join(paras[2:]))  # 【此】【外】【，】: keyword filters see no word
+    page = "\n".join([*paras[:2], cut])
+    info = QF.explain(page, "zh-Hans")
+    assert info["measurements"]["page"]["bracketed_frac"] > 0.5 and info["decision"] == "page:bracketed_chars"
+    # Headings in brackets and citation marks are not runs of single bracketed characters.
+    cited = "\n".join([f"【{paras[0][:6]}】", *paras, "参考文献[1][2][3][4][5]"])
+    assert QF.explain(cited, "zh-Hans")["measurements"]["page"]["bracketed_frac"] == 0
+    wiki = article("en", 1500) + " as reported.[1][2][3][4]"
+    assert QF.explain(wiki, "en")["measurements"]["page"]["bracketed_frac"] == 0
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
