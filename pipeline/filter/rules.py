@@ -346,13 +346,13 @@ def _off_topic_title(v: DocView, s: Any) -> float | None:
 
 #: Runs of 4+ single characters each in its own brackets: 【此】【外】【，】【团】 — text cut into bracketed characters so
 #: that keyword filters and duplicate detection miss it (scraped news on spam pages). Digits are left out: [1][2][3].
-_BRACKETED_RUN_RE = re.compile(r"(?:[【\[［〔][^\s\d][】\]］〕]){4,}")
+_BRACKETED_RUN_RE = re.compile(r"(?:【[^\s\d]】|\[[^\s\d]\]){4,}")
 
 
 def _bracketed_chars(v: DocView, s: Any) -> float:
     text = v.text
-    if "】【" not in text and "][" not in text and "］［" not in text and "〕〔" not in text:
-        return 0.0  # no two brackets in a row: no run (one `in` test each, in C)
+    if "】【" not in text and "][" not in text:
+        return 0.0  # no two brackets in a row: no run (an `in` test each, in C; the pattern scans ~10x slower)
     return _ratio(sum(len(m) for m in _BRACKETED_RUN_RE.findall(text)), len(text))
 
 

@@ -618,7 +618,7 @@ class DocView:
                 out = [i for i in out if len(lines[i]) > _FOOTER_MAX_CHARS or not footer.search(lower[i])]
             teasers = self.min_teaser_lines
             if teasers is not None and len(out) >= teasers:
-                out = _without_teasers(self.lines, out, teasers)
+                out = _without_teasers(self.lines, self.line_ends_sentence, out, teasers)
             cache[min_line_units] = out
         return out
 
@@ -700,12 +700,13 @@ class DocView:
         return sum(c for k, c in counts.items() if k and c >= 3) / len(keys)
 
 
-def _without_teasers(lines: list[str], prose: list[int], least: int) -> list[int]:
+def _without_teasers(lines: list[str], ends_sentence: list[bool], prose: list[int], least: int) -> list[int]:
     """The prose lines but those ending with an ellipsis, when `least` or more do: truncated snippets and teasers
     ("related articles ……", search-result excerpts "..."), not the page's own text. One truncated paragraph (a
-    chapter cut off at the end) stays prose."""
+    chapter cut off at the end) stays prose. Only lines that do not end a sentence are looked at (an ellipsis is no
+    sentence end): most prose lines are ruled out by a list lookup."""
     closing, ends = segment.CLOSING_PUNCTUATION, segment.ELLIPSIS_ENDS
-    cut = [i for i in prose if lines[i].rstrip(closing).endswith(ends)]
+    cut = [i for i in prose if not ends_sentence[i] and lines[i].rstrip(closing).endswith(ends)]
     if len(cut) < least:
         return prose
     drop = set(cut)
