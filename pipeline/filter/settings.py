@@ -210,8 +210,8 @@ class PageSettings(_Model):
     enabled: bool = True
     prose_line_units: float = Field(8, ge=1, description="Units a line needs to count as prose (with a sentence end).")
     min_teaser_lines: int | None = Field(
-        3, ge=1, description="Prose lines ending with an ellipsis are teasers, not prose, when a page has this many "
-        "(truncated snippets, 'related articles ……' lists); null: they stay prose."
+        3, ge=1, description="Prose lines of paragraph_units or more ending with an ellipsis are teasers, not prose, "
+        "when a page has this many (truncated snippets, 'related articles ……' lists); null: they stay prose."
     )
     max_error_prose: float | None = Field(
         150, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."

@@ -397,7 +397,7 @@ def test_truncated_teaser_lines_are_not_prose() -> None:
     v = DocView(page, profile_for("Hans"))
     assert len(v.prose_lines(12)) == 4  # without the setting: each snippet is a prose line
     v = DocView(page, profile_for("Hans"))
-    v.min_teaser_lines = 3
+    v.teasers = (3, 37.5)  # page.min_teaser_lines, page.paragraph_units in Han
     assert v.prose_lines(12) == []  # four lines cut off at an ellipsis: a list of teasers
     assert QF.check(page, "zh-Hans") == "page:too_little_prose"
     assert qf({"page": {"min_teaser_lines": None}}).check(page, "zh-Hans") != "page:too_little_prose"
@@ -405,6 +405,12 @@ def test_truncated_teaser_lines_are_not_prose() -> None:
     chapter = article("zh-Hans", 1500).replace("\n\n", "\n").rstrip("。") + "……"
     assert QF.check(chapter, "zh-Hans") is None
     assert QF.rules_for("eng_Latn", "Latn").page.min_teaser_lines == 3  # every script: "..." teasers too
+    # Short lines trailing off are casual writing, not snippets: they stay prose however many there are.
+    diary = ["今天下雨了，没能出门。只好在家里看书……", "晚上做了番茄汤，孩子们都说好喝。明天再试试别的……",
+             "想起小时候外婆煮的汤。那个味道再也找不到了……", "写到这里有点想家了。下次回去一定要多住几天……"]
+    v = DocView("\n".join(diary), profile_for("Hans"))
+    v.teasers = (3, 37.5)
+    assert v.prose_lines(12) == [0, 1, 2, 3]
 
 
 def test_anchor_groups_cover_every_phrase_with_a_substring_it_holds() -> None:
