@@ -276,6 +276,8 @@ class QualityFilter:
         lang, script = self._lang_script(text, lang, script)
         plan = self._plan(lang, script)
         v = DocView(text, profile_for(script), plan.lexicon)
+        page = plan.rules.page
+        v.teasers = None if page.min_teaser_lines is None else (page.min_teaser_lines, page.paragraph_units)
         if not v.lines:
             return "quality:empty", text, {}, ["quality:empty"]
         full = record is not None or flat is not None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -315,6 +316,46 @@ def _short_prose_frac(v: DocView, s: Any) -> float | None:
     return _ratio(prose, v.size) if prose < s.short_prose else None
 
 
+_BAD_CATEGORIES = ("adult", "gambling", "spam")
+
+
+def _title_grams(title: str) -> set[str]:
+    """Character bigrams of a lower-cased title in the CJK and kana blocks (letters of a character-unit script)."""
+    return {title[i : i + 2] for i in range(len(title) - 1) if title[i].isalpha() and title[i + 1].isalpha()
+            and title[i] >= "\u2e80" and title[i + 1] >= "\u2e80"}  # fmt: skip
+
+
+def _off_topic_title(v: DocView, s: Any) -> float | None:
+    """Weighted bad-word hits in the title (the first line) when the page's prose uses almost none of the title's
+    words (fewer than `title_topic_overlap` of its character bigrams): an SEO title — a private-server game, a
+    casino — over scraped or reposted text, 0 otherwise. None: no title of 4+ bigrams, or no prose below it."""
+    if v.lexicon is None or len(v.lines) < 2:
+        return None
+    if not any(v.lexicon.word_hits(v, c) for c in _BAD_CATEGORIES):
+        return 0.0  # the title is part of the page: no hit in the page, none in the title
+    grams = _title_grams(v.lower_lines[0])
+    prose = [i for i in v.prose_lines(s.prose_line_units) if i > 0]
+    if len(grams) < 4 or not prose:
+        return None
+    lower = v.lower_lines
+    body = "\n".join([lower[i] for i in prose])
+    if sum(g in body for g in grams) >= s.title_topic_overlap * len(grams):
+        return 0.0
+    return sum(v.lexicon.word_hits(v.first_line_view, c) for c in _BAD_CATEGORIES)
+
+
+#: Runs of 4+ single characters each in its own brackets: 【此】【外】【，】【团】 — text cut into bracketed characters so
+#: that keyword filters and duplicate detection miss it (scraped news on spam pages). Digits are left out: [1][2][3].
+_BRACKETED_RUN_RE = re.compile(r"(?:【[^\s\d]】|\[[^\s\d]\]){4,}")
+
+
+def _bracketed_chars(v: DocView, s: Any) -> float:
+    text = v.text
+    if "】【" not in text and "][" not in text:
+        return 0.0  # no two brackets in a row: no run (an `in` test each, in C; the pattern scans ~10x slower)
+    return _ratio(sum(len(m) for m in _BRACKETED_RUN_RE.findall(text)), len(text))
+
+
 _PAGE_RULES = (
     Rule("error_page", _status_phrases, "max", "max_status_phrases", metric="status_phrases",
          doc="error or placeholder phrases in a page with little prose"),
@@ -333,6 +374,13 @@ _PAGE_RULES = (
     Rule("title_injected", lambda v, s: float(v.title_inside_lines), "max", "max_title_injections",
          Scale.CHAR_SCRIPTS, metric="title_inside_lines",
          doc="the first line (title) repeated inside body sentences: parasitic SEO on hacked pages (Chinese web)"),
+    Rule("off_topic_title", _off_topic_title, "max", "max_off_topic_title_hits", Scale.CHAR_SCRIPTS,
+         metric="off_topic_title_hits",
+         doc="bad words in a title the page's prose does not talk about: an SEO title over scraped text (character-"
+             "unit scripts only: title and body words compared as character bigrams)"),
+    Rule("bracketed_chars", _bracketed_chars, "max", "max_bracketed_frac", metric="bracketed_frac",
+         doc="share of the page's characters in runs of single characters each in brackets (【此】【外】【，】): text "
+             "obfuscated against keyword filters"),
     Rule("url_ratio", lambda v, s: v.url_tokens / max(v.size, 1), "max", "max_url_ratio", Scale.PER_UNIT,
          metric="url_tokens_per_unit", doc="URLs and domain names per unit (link farms)"),
     Rule("repeated_prefix",
@@ -387,7 +435,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("badwords", _badword_rules, on="page"),
     Family("page", lambda s: _PAGE_RULES, on="page",
            params={"max_error_prose": Scale.COUNT, "max_notice_prose": Scale.COUNT, "prose_line_units": Scale.COUNT,
-                   "paragraph_units": Scale.COUNT, "short_prose": Scale.COUNT}),
+                   "paragraph_units": Scale.COUNT, "short_prose": Scale.COUNT,
+                   "min_teaser_lines": Scale.NONE, "title_topic_overlap": Scale.NONE}),
     Family("gopher_repetition", _repetition_rules),
     Family("gopher_quality", lambda s: _QUALITY_RULES),
     Family("c4", lambda s: _C4_RULES, on="c4_kept",

@@ -209,6 +209,10 @@ class PageSettings(_Model):
 
     enabled: bool = True
     prose_line_units: float = Field(8, ge=1, description="Units a line needs to count as prose (with a sentence end).")
+    min_teaser_lines: int | None = Field(
+        3, ge=1, description="Prose lines of paragraph_units or more ending with an ellipsis are teasers, not prose, "
+        "when a page has this many (truncated snippets, 'related articles ……' lists); null: they stay prose."
+    )
     max_error_prose: float | None = Field(
         150, ge=0, description="Pages with less prose than this are searched for error/placeholder phrases."
     )
@@ -236,6 +240,18 @@ class PageSettings(_Model):
     max_title_injections: float | None = Field(
         2, ge=0, description="Title found inside more body lines than this → title_injected (character-unit "
         "scripts only: in English a title is quoted in captions and links; in Chinese spam it is injected)."
+    )
+    max_off_topic_title_hits: float | None = Field(
+        0.5, ge=0, description="Weighted adult, gambling or spam words in a title whose words the page's prose does "
+        "not use (title_topic_overlap), above this → off_topic_title (character-unit scripts only)."
+    )
+    title_topic_overlap: float = Field(
+        0.1, ge=0, le=1, description="Share of the title's character bigrams the prose must hold for the title to be "
+        "on topic (off_topic_title)."
+    )
+    max_bracketed_frac: float | None = Field(
+        0.1, ge=0, le=1, description="Share of characters in runs of single bracketed characters (【此】【外】), above "
+        "→ bracketed_chars (text obfuscated against keyword filters)."
     )
     max_url_ratio: float | None = Field(0.03, ge=0, description="URLs/domain names per unit above → url_ratio.")
     max_repeated_prefix_frac: float | None = Field(

@@ -162,6 +162,11 @@ _FOOTER_MAX_CHARS = 200
 class DocView:
     """Per-document features shared by the rules, each computed at most once and only when a rule asks."""
 
+    #: (lines, units): prose lines of at least `units` ending with an ellipsis are teasers, not prose, when the page
+    #: has `lines` of them (truncated snippets, "related articles"); None: they stay prose. Set from
+    #: ``page.min_teaser_lines`` and ``page.paragraph_units``.
+    teasers: tuple[int, float] | None = None
+
     def __init__(self, text: str, profile: ScriptProfile, lexicon: Lexicon | None = None, lower: str | None = None
                  ) -> None:
         self.text = text
@@ -192,6 +197,7 @@ class DocView:
             low = page.__dict__["lower_lines"]
             lower = "\n".join([low[i] for i in index])
         view = cls("\n".join(lines), parent.profile, parent.lexicon, lower)
+        view.teasers = parent.teasers
         view.__dict__["lines"] = lines
         if page is not None and index is not None:
             # Only the features the page has measured: the others depend on each line alone, and the view measures
@@ -247,6 +253,7 @@ class DocView:
             lower = self.lower[start : start + len(text)]
         view = DocView(text, self.profile, self.lexicon, lower)
         view.first_line = span[0]
+        view.teasers = self.teasers
         lo, hi = span[0], span[1] + 1
         view.__dict__["lines"] = self.lines[lo:hi]
         for name in _PER_LINE:
@@ -610,6 +617,9 @@ class DocView:
             if footer is not None:
                 lines, lower = self.lines, self.lower_lines
                 out = [i for i in out if len(lines[i]) > _FOOTER_MAX_CHARS or not footer.search(lower[i])]
+            teasers = self.teasers
+            if teasers is not None and len(out) >= teasers[0]:
+                out = _without_teasers(self, out, *teasers)
             cache[min_line_units] = out
         return out
 
@@ -689,6 +699,22 @@ class DocView:
             ]
         counts = Counter(keys)  # counted in C
         return sum(c for k, c in counts.items() if k and c >= 3) / len(keys)
+
+
+def _without_teasers(v: DocView, prose: list[int], least: int, units: float) -> list[int]:
+    """The prose lines but the teasers — lines of at least `units` ending with an ellipsis — when `least` or more are:
+    truncated snippets and "related articles ……" excerpts, not the page's own text. One truncated paragraph (a
+    chapter cut off at the end) stays prose, and so do short lines trailing off ("呵呵……", "そうですね…"): casual
+    writing ends thoughts that way, a snippet is cut at a fixed length. Only lines that end no sentence are looked
+    at (an ellipsis is no sentence end): most prose lines are ruled out by a list lookup."""
+    lines, ends_sentence, sizes = v.lines, v.line_ends_sentence, v.line_sizes
+    closing, ends = segment.CLOSING_PUNCTUATION, segment.ELLIPSIS_ENDS
+    cut = [i for i in prose
+           if not ends_sentence[i] and sizes[i] >= units and lines[i].rstrip(closing).endswith(ends)]  # fmt: skip
+    if len(cut) < least:
+        return prose
+    drop = set(cut)
+    return [i for i in prose if i not in drop]
 
 
 _MID_SENTENCE_MARKS = (". ", "? ", "! ", ".\" ", "。", "！", "？", "．", "｡", "।", "؟", "۔", "។", "။", "።", "։ ")

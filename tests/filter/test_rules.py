@@ -288,6 +288,44 @@ def test_fake_pharmacy_and_black_market_spam_is_its_own_category() -> None:
     assert QF.check(health, "en") is None
 
 
+def test_surrogacy_ads_injected_into_reposted_news_are_spam() -> None:
+    news = paragraphs("zh-Hans")[1:6]
+    ad = "http://www.example.com/a/3.html 如何办理代孕手续_北京代孕|北京代孕公司-北京代孕服务网"
+    hacked = "\n".join(p[:20] + ad + p[20:] if i % 2 else p for i, p in enumerate(news))  # glued mid-sentence
+    assert QF.check(hacked, "zh-Hans") == "badwords:spam"
+    assert QF.check("\n".join(news), "zh-Hans") is None
+    # News about surrogacy names it, its agencies and their prices (soft entries): not spam.
+    report = article("zh-Hans", 1500) + "\n记者调查发现，一些代孕机构以“代孕中心”的名义招揽客户，代孕费用高达数十万元。" \
+        "法律界人士指出，代孕公司的经营行为违反国家规定，卫生部门已多次开展打击非法代孕的专项行动。"
+    assert QF.check(report, "zh-Hans") is None
+
+
+def test_a_bad_word_title_over_unrelated_text_is_an_seo_wrapper() -> None:
+    body = "\n".join(paragraphs("zh-Hans")[1:6])
+    seo = "1.85英雄合击_新开传奇私服网站_最新版本\n" + body  # one hard hit: under max_title_hits
+    info = QF.explain(seo, "zh-Hans")
+    assert info["measurements"]["page"]["off_topic_title_hits"] == 1.0
+    assert info["decision"] == "page:off_topic_title"
+    # The same bad word in a title the text is about: on topic (a fashion story on stars' casual clothes, 私服).
+    fashion = "明星私服穿搭：秋冬大衣怎么选\n" + body + "\n明星私服穿搭里，秋冬大衣总是主角。怎么选一件大衣？先看版型。"
+    assert QF.explain(fashion, "zh-Hans")["measurements"]["page"]["off_topic_title_hits"] == 0.0
+    assert QF.check("新闻中心_本地新闻\n" + body, "zh-Hans") is None  # a clean title over the same text
+    assert QF.rules_for("eng_Latn", "Latn").page.max_off_topic_title_hits is None  # character-unit scripts only
+
+
+def test_text_cut_into_bracketed_characters_is_obfuscated() -> None:
+    paras = paragraphs("zh-Hans")[1:6]
+    cut = "".join(f"【{c}】" for c in "".join(paras[2:]))  # 【此】【外】【，】: keyword filters see no word
+    page = "\n".join([*paras[:2], cut])
+    info = QF.explain(page, "zh-Hans")
+    assert info["measurements"]["page"]["bracketed_frac"] > 0.5 and info["decision"] == "page:bracketed_chars"
+    # Headings in brackets and citation marks are not runs of single bracketed characters.
+    cited = "\n".join([f"【{paras[0][:6]}】", *paras, "参考文献[1][2][3][4][5]"])
+    assert QF.explain(cited, "zh-Hans")["measurements"]["page"]["bracketed_frac"] == 0
+    wiki = article("en", 1500) + " as reported.[1][2][3][4]"
+    assert QF.explain(wiki, "en")["measurements"]["page"]["bracketed_frac"] == 0
+
+
 def test_porn_and_gambling_link_farms_are_dropped() -> None:
     porn = "\n".join(["成人电影 在线观看 自拍偷拍 亚洲色图 无码av 激情小说 日韩av 成人视频"] * 3
                      + [p for p in paragraphs("zh-Hans")[1:4]])  # fmt: skip
@@ -345,6 +383,34 @@ def test_a_list_of_one_sentence_titles_has_no_paragraph() -> None:
     assert QF.rules_for("eng_Latn", "Latn").page.min_paragraph_prose is None
     v = DocView("第一句话很长，也有逗号。第二句。\n只有一句话的标题行也不算段落吗？", profile_for("Hans"))
     assert v.paragraph_size(8, 40) == v.line_sizes[0]  # two sentence ends: a paragraph; one short sentence: not
+
+
+def test_truncated_teaser_lines_are_not_prose() -> None:
+    snippets = [
+        "据报道，该市今年的降雨量比往年多出三成。多地出现内涝，有关部门已经启动应急预案，要求各区县加强...",
+        "专家表示，连续降雨导致部分农田受灾。农业部门正在组织技术人员下乡指导农户排水，尽快恢复生产……",
+        "气象台预计，未来一周仍有较强降雨过程。提醒市民出行注意安全，远离河道和低洼地带，关注最新预警...",
+        "记者从交通部门获悉，受暴雨影响，部分高速公路临时封闭。铁路部门也调整了多趟列车的运行计划……",
+    ]  # fmt: skip
+    menu = ["首页", "新闻", "天气预报", "相关搜索：", "暴雨预警", "降雨量查询", "内涝", "防汛", "农田排水", "高速封闭"]
+    page = "\n".join(["暴雨最新消息_搜索结果", *menu[:3], *snippets, *menu[3:]])
+    v = DocView(page, profile_for("Hans"))
+    assert len(v.prose_lines(12)) == 4  # without the setting: each snippet is a prose line
+    v = DocView(page, profile_for("Hans"))
+    v.teasers = (3, 37.5)  # page.min_teaser_lines, page.paragraph_units in Han
+    assert v.prose_lines(12) == []  # four lines cut off at an ellipsis: a list of teasers
+    assert QF.check(page, "zh-Hans") == "page:too_little_prose"
+    assert qf({"page": {"min_teaser_lines": None}}).check(page, "zh-Hans") != "page:too_little_prose"
+    # One paragraph cut off at the end (a chapter behind a "read on" link) is still the page's prose.
+    chapter = article("zh-Hans", 1500).replace("\n\n", "\n").rstrip("。") + "……"
+    assert QF.check(chapter, "zh-Hans") is None
+    assert QF.rules_for("eng_Latn", "Latn").page.min_teaser_lines == 3  # every script: "..." teasers too
+    # Short lines trailing off are casual writing, not snippets: they stay prose however many there are.
+    diary = ["今天下雨了，没能出门。只好在家里看书……", "晚上做了番茄汤，孩子们都说好喝。明天再试试别的……",
+             "想起小时候外婆煮的汤。那个味道再也找不到了……", "写到这里有点想家了。下次回去一定要多住几天……"]
+    v = DocView("\n".join(diary), profile_for("Hans"))
+    v.teasers = (3, 37.5)
+    assert v.prose_lines(12) == [0, 1, 2, 3]
 
 
 def test_anchor_groups_cover_every_phrase_with_a_substring_it_holds() -> None:
