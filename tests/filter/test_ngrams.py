@@ -140,3 +140,36 @@ def test_real_pages():
     order = [("top", n) for n in (3, 5, 6)] + [("dup", n) for n in (8, 9, 11, 12, 14, 15)]  # the Han sizes
     for text in texts:
         assert measured(DocView(text, profile_for("Hans")), order) == reference(text, "Hans", order)
+
+
+def test_batch_same_as_each_view(monkeypatch):
+    """`measure_ngrams` over many views (also cut into several chunks) gives each view what it measures alone."""
+    rng = random.Random(11)
+    words = ["a", "bb", "ccc", "the", "of", "кот", "猫", "ไทย", "PassPaper", "2024"]
+    texts = list(TEXTS)
+    for _ in range(120):
+        text = " ".join(rng.choice(words[: rng.randint(2, len(words))]) for _ in range(rng.randint(0, 300)))
+        texts.append((text, rng.choice(["Latn", "Hans", "Thai"])))
+    order = [(k, n) for k in ("top", "count", "dup") for n in SIZES]
+    for chunk_chars in (10**9, 500):
+        monkeypatch.setattr(view, "_BATCH_CHARS", chunk_chars)
+        for char_units in (False, True):
+            group = [(t, s) for t, s in texts if (profile_for(s).unit == "char") == char_units]
+            views = [DocView(t, profile_for(s)) for t, s in group]
+            view.measure_ngrams(views, SIZES)
+            for v, (text, script) in zip(views, group, strict=True):
+                assert measured(v, order) == measured(DocView(text, profile_for(script)), order), (text, script)
+
+
+def test_batch_real_pages():
+    path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
+    if not path.is_file():
+        pytest.skip(f"real pages absent: {path} not found")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh][:150]
+    sizes = (3, 5, 6, 8, 9, 11, 12, 14, 15)
+    order = [(k, n) for k in ("top", "count", "dup") for n in sizes]
+    views = [DocView(t, profile_for("Hans")) for t in texts]
+    view.measure_ngrams(views, sizes)
+    for v, text in zip(views, texts, strict=True):
+        assert measured(v, order) == measured(DocView(text, profile_for("Hans")), order)
