@@ -151,8 +151,8 @@ def test_batch_same_as_each_view(monkeypatch):
         text = " ".join(rng.choice(words[: rng.randint(2, len(words))]) for _ in range(rng.randint(0, 300)))
         texts.append((text, rng.choice(["Latn", "Hans", "Thai"])))
     order = [(k, n) for k in ("top", "count", "dup") for n in SIZES]
-    for chunk_chars in (10**9, 500):
-        monkeypatch.setattr(view, "_BATCH_CHARS", chunk_chars)
+    for chunk_units in (10**9, 100):
+        monkeypatch.setattr(view, "_BATCH_UNITS", chunk_units)
         for char_units in (False, True):
             group = [(t, s) for t, s in texts if (profile_for(s).unit == "char") == char_units]
             views = [DocView(t, profile_for(s)) for t, s in group]
@@ -173,3 +173,25 @@ def test_batch_real_pages():
     view.measure_ngrams(views, sizes)
     for v, text in zip(views, texts, strict=True):
         assert measured(v, order) == measured(DocView(text, profile_for("Hans")), order)
+
+
+def test_grouping_order_groups_as_the_stable_sort():
+    """`_grouping_order` puts equal keys side by side in position order, also when different keys share the 32
+    bits it sorts by (then it falls back to the full sort)."""
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 2**63, 50, dtype=np.int64).astype(np.uint64)
+    shared = (base[0] >> np.uint64(32)) << np.uint64(32)
+    collide = np.array([shared | np.uint64(1), shared | np.uint64(2)], dtype=np.uint64)  # same high 32 bits
+    for keys in (base[rng.integers(0, 50, 400)], np.concatenate((collide, base[:5], collide[::-1], collide))):
+        order = view._grouping_order(keys)
+        runs = [(int(k), int(p)) for k, p in zip(keys[order], order, strict=True)]
+        ref = keys.argsort(kind="stable")
+        assert sorted(runs) == sorted((int(keys[p]), int(p)) for p in ref)
+        # each key's positions form one ascending run
+        seen: dict[int, list[int]] = {}
+        last = None
+        for k, p in runs:
+            assert k == last or k not in seen
+            seen.setdefault(k, []).append(p)
+            last = k
+        assert all(ps == sorted(ps) for ps in seen.values())
