@@ -52,7 +52,7 @@ from typing import Any
 from pipeline.filter.lexicon import Lexicon, anchor_groups
 from pipeline.filter.rules import FAMILIES, Family, Rule
 from pipeline.filter.settings import C4Settings, QualityRules, QualitySettings
-from pipeline.filter.view import DocView, measure_ngrams
+from pipeline.filter.view import DocView, measure_letterless_words, measure_lines, measure_ngrams
 from pipeline.text import segment
 from pipeline.text.scripts import dominant_script, script_counts
 from pipeline.text.segment import profile_for
@@ -344,9 +344,10 @@ class QualityFilter:
     def apply_measured_many(
         self, texts: Sequence[str], langs: Sequence[str | None], scripts: Sequence[str | None] | None = None
     ) -> list[tuple[QualityResult, dict[str, float]]]:
-        """`apply_measured` of each document (what the filter stage runs on a batch), the same results: the n-gram
-        rules of the batch's main texts are measured together (`measure_ngrams`: per document, numpy's fixed cost
-        per call is most of their cost)."""
+        """`apply_measured` of each document (what the filter stage runs on a batch), the same results: the
+        features that are numpy or regex work over the whole text are measured for the batch together (the pages'
+        per-line counts, `measure_lines`; the main texts' n-grams and letterless words, `measure_ngrams`,
+        `measure_letterless_words`): per document, numpy's fixed cost per call is most of their cost."""
         out: list[tuple[QualityResult, dict[str, float]]] = []
         for lo in range(0, len(texts), _BATCH_DOCS):
             hi = lo + _BATCH_DOCS
@@ -355,15 +356,19 @@ class QualityFilter:
                 for text, lang, script in zip(texts[lo:hi], langs[lo:hi], scripts[lo:hi] if scripts else
                                               [None] * len(texts[lo:hi]), strict=True)
             ]  # fmt: skip
+            measure_lines([views["page"] for _, views in prepared])
             groups: dict[tuple[tuple[int, ...], bool], list[DocView]] = {}
             for plan, views in prepared:
                 v = views["page"]
-                if plan.ngram_sizes and v.lines:
+                if v.lines:
                     _ = v.unit_text if v.char_units else v.words  # the main text's are cut from them (`main_view`)
                     main = views["main"] = v.main_view(plan.rules.page.prose_line_units)
                     groups.setdefault((plan.ngram_sizes, main.char_units), []).append(main)
-            for (sizes, _), group in groups.items():
-                measure_ngrams(group, sizes)
+            for (sizes, char_units), group in groups.items():
+                if sizes:
+                    measure_ngrams(group, sizes)
+                if not char_units:
+                    measure_letterless_words(group)
             for text, prep in zip(texts[lo:hi], prepared, strict=True):
                 flat: dict[str, float] = {}
                 reason, new, removed, _ = self._run(text, None, None, None, flat, prep)

@@ -25,7 +25,7 @@ from pipeline.text.segment import ScriptProfile
 if TYPE_CHECKING:
     from pipeline.filter.lexicon import Lexicon
 
-__all__ = ["DocView", "find_duplicates", "measure_ngrams"]
+__all__ = ["DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams"]
 
 _T = TypeVar("_T")
 
@@ -282,6 +282,11 @@ class DocView:
         if self.char_units:
             self.__dict__["_codepoints"] = cps
         return cps.tobytes().decode("utf-32-le", "surrogatepass")
+
+    @_lazy
+    def letterless_words(self) -> int:
+        """Word scripts: `words` without a letter (`segment.count_letterless_words`)."""
+        return segment.count_letterless_words(self.lower)
 
     @_lazy
     def n_units(self) -> int:
@@ -861,3 +866,128 @@ def _measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
             v._top_counts[n] = t
             f["top", n] = tc
             f["dup", n] = dc
+
+
+# --- per-line features of many pages at once (`measure_lines`, `measure_letterless_words`) ------------------------
+
+_SPACE = _class_table(re.compile(r"\s"))
+_MARK = _class_table(re.compile(segment._SENTENCE_MARKS))
+#: The sentence marks that end a sentence without a following space (the look-behind of `SENTENCE_MARK_RE`).
+_MARK_ALONE = _class_table(re.compile(r"[。．！？｡।॥؟۔።፧។៕။།༎]"))
+#: What may follow the other marks at a sentence end (the look-ahead of `SENTENCE_MARK_RE`, with the text's end).
+_MARK_FOLLOW = _class_table(re.compile(r"[\s" + re.escape(segment.CLOSING_PUNCTUATION) + r"]"))
+_LETTER = _class_table(re.compile(f"[{segment._LM}]"))
+#: `measure_lines` and `measure_letterless_words` take texts in chunks of about this many characters.
+_LINE_BATCH_CHARS = 1 << 16
+
+
+def _chunks(views: Sequence[DocView], limit: int) -> list[list[DocView]]:
+    out: list[list[DocView]] = [[]]
+    chars = 0
+    for v in views:
+        if out[-1] and chars + len(v.text) > limit:
+            out.append([])
+            chars = 0
+        out[-1].append(v)
+        chars += len(v.text)
+    return out if out[0] else []
+
+
+def _starts(flags: np.ndarray) -> np.ndarray:
+    """Where a run of True begins."""
+    out = flags.copy()
+    out[1:] &= ~flags[:-1]
+    return out
+
+
+def measure_lines(pages: Sequence[DocView]) -> None:
+    """The per-line features of many pages at once, kept on each page as the lazy features they stand for:
+    `line_units` (word scripts: whitespace tokens; character scripts: `_char_line_table` and `foreign_words`) and,
+    in scripts with sentence marks, `line_sentence_ends`. Why: per page these are a Python loop over the lines (a
+    `split`, a regex search and findall per line) or ~12 numpy calls; over a batch the calls are paid once. The
+    values are the per-page ones: every feature is counted per line, and the pages are joined by a line break.
+
+    `line_sentence_ends` counts the matches of `segment.SENTENCE_MARK_RE` per line without the regex: each maximal
+    run of marks holds exactly one, when it contains a mark that needs no following space or is followed by
+    whitespace, a closing mark or the end (otherwise none: the greedy run backtracks to its last such mark, or
+    fails at every start inside the run)."""
+    for chunk in _chunks([v for v in pages if v.lines], _LINE_BATCH_CHARS):
+        _measure_lines(chunk)
+
+
+def _measure_lines(pages: list[DocView]) -> None:
+    cps = segment._codepoints("\n".join([v.text for v in pages]))
+    size = len(cps)
+    line_id = (cps == 10).cumsum()
+    n_raw = int(line_id[-1]) + 1
+    keep = np.fromiter((f for v in pages for f in v._nonblank), dtype=bool, count=n_raw)
+    cut: list[int] = []  # where each page's lines end among all the chunk's lines
+    for v in pages:
+        cut.append((cut[-1] if cut else 0) + len(v.lines))
+
+    def per_line(at: np.ndarray) -> list[list[int]]:
+        counts = np.bincount(line_id[at], minlength=n_raw)[keep].tolist()
+        return [counts[a:b] for a, b in zip([0, *cut[:-1]], cut, strict=True)]
+
+    word_pages = [v for v in pages if not v.char_units]
+    if word_pages:
+        tokens = per_line(_starts(~_SPACE.take(cps)))
+        for v, units in zip(pages, tokens, strict=True):
+            if not v.char_units:
+                v.__dict__["line_units"] = units
+    if len(word_pages) < len(pages):
+        units = per_line(segment._UNIT_CLASS.take(cps) == segment._WORD)
+        gate = per_line(_FOREIGN_GATE.take(cps))
+        lower = segment._codepoints("\n".join([v.lower for v in pages]))
+        if len(lower) != size:  # a character lower-cased into several: the line breaks moved
+            line_id = (lower == 10).cumsum()
+        run = _FOREIGN_RUN.take(lower)
+        chars, runs = per_line(run), per_line(_starts(run))
+        for i, v in enumerate(pages):
+            if v.char_units:
+                v.__dict__["_char_line_table"] = (units[i], gate[i], chars[i], runs[i])
+                v.__dict__["foreign_words"] = (sum(runs[i]), sum(chars[i]))
+        if len(lower) != size:
+            line_id = (cps == 10).cumsum()
+    if any(v.profile.sentence_punct for v in pages):
+        mark = _MARK.take(cps)
+        first = _starts(mark).nonzero()[0]
+        last = _starts(mark[::-1])[::-1].nonzero()[0]  # the last mark of each run
+        alone = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(_MARK_ALONE.take(cps), out=alone[1:])
+        after = last + 1
+        follow = np.ones(len(after), dtype=bool)  # the end of the text follows the last run of the last page
+        inside = after < size
+        follow[inside] = _MARK_FOLLOW.take(cps[after[inside]])
+        ends = np.zeros(size, dtype=bool)
+        ends[first[follow | (alone[after] > alone[first])]] = True
+        for v, counts in zip(pages, per_line(ends), strict=True):
+            if v.profile.sentence_punct:
+                v.__dict__["line_sentence_ends"] = counts
+
+
+def measure_letterless_words(views: Sequence[DocView]) -> None:
+    """`letterless_words` of many word-script views at once, without `segment`'s regex (~70 instructions a
+    character): a letterless word starts with a character that is neither a separator nor a letter or mark, after
+    a separator that does not join it to a word before (a connector after a word character), and its run of such
+    characters ends at a separator or the text's end (what the regex's look-arounds and backtracking accept)."""
+    for chunk in _chunks([v for v in views if not v.char_units], _LINE_BATCH_CHARS):
+        texts = [v.lower for v in chunk]
+        cps = segment._codepoints("\n".join(texts))
+        size = len(cps)
+        cls = segment._UNIT_CLASS.take(cps)
+        sep = cls != segment._WORD  # connectors are separators too
+        bare = ~sep & ~_LETTER.take(cps)
+        first = _starts(bare).nonzero()[0]
+        last = _starts(bare[::-1])[::-1].nonzero()[0]
+        after = last + 1
+        ok = np.ones(len(first), dtype=bool)
+        inside = after < size
+        ok[inside] = sep[after[inside]]
+        ok &= (first == 0) | sep[first - 1]
+        joined = (first >= 2) & (cls[first - 1] == segment._CONNECTOR) & ~sep[first - 2]
+        ok &= ~joined
+        view_of = np.arange(len(chunk)).repeat([len(t) + 1 for t in texts])[:size]
+        counts = np.bincount(view_of[first[ok]], minlength=len(chunk)).tolist()
+        for v, n in zip(chunk, counts, strict=True):
+            v.__dict__["letterless_words"] = n

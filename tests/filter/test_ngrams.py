@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.filter import view
 from pipeline.filter.view import DocView
+from pipeline.text import segment
 from pipeline.text.segment import profile_for
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -195,3 +196,54 @@ def test_grouping_order_groups_as_the_stable_sort():
             seen.setdefault(k, []).append(p)
             last = k
         assert all(ps == sorted(ps) for ps in seen.values())
+
+
+_PIECES = ["word", "Mot", "3", "4.5", "$100", "3-d", "a-b", "x'", "'y", "★★", "😀", "𝐀𝐁", "İ", "ΣΑΣ", ".", "...",
+           "?!", "。", "！？", "」", "」。", "\"", ")", "।", "…", "-", "'", " ", "  ", "\t", "\u3000", "\u00a0", "\n",
+           "\n\n", " \n ", "中文", "ไทย", "한국어", "PassPaper", "v2", "[1]", "©", "\u200b", "e-mail", "don't"]
+
+
+def _random_texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    out = ["", "\n", "a", ".", "x.", "。", " . ", "3", "3-d", "-3", "a-3", "a'3", "3'a"]
+    for _ in range(n):
+        out.append("".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 80))))
+    return out
+
+
+@pytest.mark.parametrize("script", ["Latn", "Hans", "Thai", "Hang"])
+def test_measure_lines_same_as_each_page(monkeypatch, script):
+    """`measure_lines` over many pages (in one chunk and in many) gives each page the per-line features it
+    measures alone: units per line, sentence ends per line (the regex), character scripts' line table and foreign
+    words."""
+    texts = _random_texts(len(script), 300)
+    names = ("line_units", "line_sentence_ends", "_char_line_table", "foreign_words", "line_sizes", "sentence_total")
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        pages = [DocView(t, profile_for(script)) for t in texts]
+        view.measure_lines(pages)
+        for v, text in zip(pages, texts, strict=True):
+            alone = DocView(text, profile_for(script))
+            for name in names:
+                if name == "_char_line_table" and not alone.char_units:
+                    continue
+                if name == "line_sentence_ends" and alone.lines:
+                    assert v.line_sentence_ends == [len(segment.SENTENCE_MARK_RE.findall(ln)) for ln in alone.lines]
+                    continue
+                if name == "_char_line_table" and alone.lines:  # measured per line alone below 32 lines
+                    units, gate, chars, runs = v._char_line_table
+                    assert units == segment.line_unit_counts(text, alone.profile)
+                    assert [g > 0 for g in gate] == [bool(view._FOREIGN_CHAR_RE.search(ln)) for ln in alone.lines]
+                    assert (sum(runs), sum(chars)) == alone.foreign_words
+                    continue
+                assert getattr(v, name) == getattr(alone, name), (name, text)
+
+
+def test_measure_letterless_words_same_as_the_regex(monkeypatch):
+    texts = _random_texts(7, 400)
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        views = [DocView(t, profile_for("Latn")) for t in texts]
+        view.measure_letterless_words(views)
+        for v, text in zip(views, texts, strict=True):
+            assert v.letterless_words == segment.count_letterless_words(text.lower()), text
