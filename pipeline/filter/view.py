@@ -766,18 +766,22 @@ def measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
         _measure_ngrams(chunk, sizes)
 
 
-def _grouping_order(keys: np.ndarray) -> np.ndarray:
+def _grouping_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A stable order of `keys` that puts equal keys side by side (positions ascending among them), as
     ``keys.argsort(kind="stable")`` does: two stable radix passes over the keys' top 32 bits, 16 at a time (numpy
     sorts 16-bit keys by radix, ~3x cheaper than a merge sort of the 64-bit ones). When two different keys share
-    those bits and land side by side, the full sort instead."""
+    those bits and land side by side, the full sort instead. Returns the order and the keys in it."""
+    if len(keys) <= _FEW_POSITIONS:
+        order = keys.argsort(kind="stable")
+        return order, keys[order]
     order = ((keys >> np.uint64(32)).astype(np.uint16)).argsort(kind="stable")
     order = order[((keys[order] >> np.uint64(48)).astype(np.uint16)).argsort(kind="stable")]
     sk = keys[order]
     high = sk >> np.uint64(32)
     if ((high[1:] == high[:-1]) & (sk[1:] != sk[:-1])).any():
-        return keys.argsort(kind="stable")  # type: ignore[no-any-return]
-    return order  # type: ignore[no-any-return]
+        order = keys.argsort(kind="stable")
+        return order, keys[order]
+    return order, sk
 
 
 def _batch_units(views: Sequence[DocView]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -812,8 +816,8 @@ def _measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
     k = len(views)
     units = np.array(counts, dtype=np.int64)
     view_of = np.arange(k).repeat(units)  # the view of each unit
-    unit_end = units.cumsum()[view_of]  # the end of its view's units
     total = len(starts)
+    room = units.cumsum()[view_of] - np.arange(total)  # units from each one to its view's end
     c = cps.astype(np.uint64)
     pw, inv = _Powers.get(len(c) + 1)
     prefix = np.zeros(len(c) + 1, dtype=np.uint64)
@@ -822,17 +826,23 @@ def _measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
     cum = np.zeros(total + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=cum[1:])
     found: list[dict[tuple[str, int], int]] = [v.__dict__.setdefault("_ngram_chars", {}) for v in views]
-    cand = np.arange(total, dtype=np.int64)
+    cand: np.ndarray | None = None  # None: every position (the first size)
     for n in sorted(set(sizes)):
         top = (units >= n).astype(np.int64)  # 1: no n-gram repeats; 0: no n-gram at all
         top_chars = np.zeros(k, dtype=np.int64)
         dup_chars = np.zeros(k, dtype=np.int64)
-        pos = cand[cand + n <= unit_end[cand]]
+        if cand is None:  # slices, not gathers, over every position; then those whose n-gram ends in their view
+            m = max(total - n + 1, 0)
+            valid = room[:m] >= n
+            pos = valid.nonzero()[0]
+            keys = ((at_end[n - 1 :] - at_start[:m]) * at_inv[:m])[valid]
+        else:
+            pos = cand[room[cand] >= n]
+            keys = (at_end[pos + (n - 1)] - at_start[pos]) * at_inv[pos]
         cand = _EMPTY
         if len(pos):
-            keys = (at_end[pos + (n - 1)] - at_start[pos]) * at_inv[pos]
-            order = keys.argsort(kind="stable") if len(keys) <= _FEW_POSITIONS else _grouping_order(keys)
-            sk, at = keys[order], pos[order]
+            order, sk = _grouping_order(keys)
+            at = pos[order]
             sv = view_of[at]
             m = len(sk)
             new = np.empty(m, dtype=bool)
@@ -877,6 +887,21 @@ _MARK_ALONE = _class_table(re.compile(r"[。．！？｡।॥؟۔።፧។៕�
 #: What may follow the other marks at a sentence end (the look-ahead of `SENTENCE_MARK_RE`, with the text's end).
 _MARK_FOLLOW = _class_table(re.compile(r"[\s" + re.escape(segment.CLOSING_PUNCTUATION) + r"]"))
 _LETTER = _class_table(re.compile(f"[{segment._LM}]"))
+
+
+def _flag_table() -> np.ndarray:
+    """The classes `measure_lines` and `measure_letterless_words` look up, one bit each in one table: a single
+    `take` per text instead of one per class (a lookup costs ~10 instructions a character, a bit test ~1)."""
+    out = np.zeros(0x110000, dtype=np.uint8)
+    classes = (segment._UNIT_CLASS == segment._WORD, _SPACE, _FOREIGN_GATE, _MARK, _MARK_ALONE, _MARK_FOLLOW,
+               _LETTER, segment._UNIT_CLASS == segment._CONNECTOR)  # fmt: skip
+    for bit, table in enumerate(classes):
+        out |= table.astype(np.uint8) << bit
+    return out
+
+
+_FLAGS = _flag_table()
+_F_WORD, _F_SPACE, _F_GATE, _F_MARK, _F_ALONE, _F_FOLLOW, _F_LETTER, _F_CONNECTOR = (1 << b for b in range(8))
 #: `measure_lines` and `measure_letterless_words` take texts in chunks of about this many characters.
 _LINE_BATCH_CHARS = 1 << 16
 
@@ -929,15 +954,16 @@ def _measure_lines(pages: list[DocView]) -> None:
         counts = np.bincount(line_id[at], minlength=n_raw)[keep].tolist()
         return [counts[a:b] for a, b in zip([0, *cut[:-1]], cut, strict=True)]
 
+    flags = _FLAGS.take(cps)
     word_pages = [v for v in pages if not v.char_units]
     if word_pages:
-        tokens = per_line(_starts(~_SPACE.take(cps)))
+        tokens = per_line(_starts((flags & _F_SPACE) == 0))
         for v, units in zip(pages, tokens, strict=True):
             if not v.char_units:
                 v.__dict__["line_units"] = units
     if len(word_pages) < len(pages):
-        units = per_line(segment._UNIT_CLASS.take(cps) == segment._WORD)
-        gate = per_line(_FOREIGN_GATE.take(cps))
+        units = per_line((flags & _F_WORD) != 0)
+        gate = per_line((flags & _F_GATE) != 0)
         lower = segment._codepoints("\n".join([v.lower for v in pages]))
         if len(lower) != size:  # a character lower-cased into several: the line breaks moved
             line_id = (lower == 10).cumsum()
@@ -950,15 +976,15 @@ def _measure_lines(pages: list[DocView]) -> None:
         if len(lower) != size:
             line_id = (cps == 10).cumsum()
     if any(v.profile.sentence_punct for v in pages):
-        mark = _MARK.take(cps)
+        mark = (flags & _F_MARK) != 0
         first = _starts(mark).nonzero()[0]
         last = _starts(mark[::-1])[::-1].nonzero()[0]  # the last mark of each run
         alone = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(_MARK_ALONE.take(cps), out=alone[1:])
+        np.cumsum((flags & _F_ALONE) != 0, out=alone[1:])
         after = last + 1
         follow = np.ones(len(after), dtype=bool)  # the end of the text follows the last run of the last page
         inside = after < size
-        follow[inside] = _MARK_FOLLOW.take(cps[after[inside]])
+        follow[inside] = (flags[after[inside]] & _F_FOLLOW) != 0
         ends = np.zeros(size, dtype=bool)
         ends[first[follow | (alone[after] > alone[first])]] = True
         for v, counts in zip(pages, per_line(ends), strict=True):
@@ -975,9 +1001,9 @@ def measure_letterless_words(views: Sequence[DocView]) -> None:
         texts = [v.lower for v in chunk]
         cps = segment._codepoints("\n".join(texts))
         size = len(cps)
-        cls = segment._UNIT_CLASS.take(cps)
-        sep = cls != segment._WORD  # connectors are separators too
-        bare = ~sep & ~_LETTER.take(cps)
+        flags = _FLAGS.take(cps)
+        sep = (flags & _F_WORD) == 0  # connectors are separators too
+        bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
         first = _starts(bare).nonzero()[0]
         last = _starts(bare[::-1])[::-1].nonzero()[0]
         after = last + 1
@@ -985,7 +1011,7 @@ def measure_letterless_words(views: Sequence[DocView]) -> None:
         inside = after < size
         ok[inside] = sep[after[inside]]
         ok &= (first == 0) | sep[first - 1]
-        joined = (first >= 2) & (cls[first - 1] == segment._CONNECTOR) & ~sep[first - 2]
+        joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
         ok &= ~joined
         view_of = np.arange(len(chunk)).repeat([len(t) + 1 for t in texts])[:size]
         counts = np.bincount(view_of[first[ok]], minlength=len(chunk)).tolist()

@@ -183,8 +183,10 @@ def test_grouping_order_groups_as_the_stable_sort():
     base = rng.integers(0, 2**63, 50, dtype=np.int64).astype(np.uint64)
     shared = (base[0] >> np.uint64(32)) << np.uint64(32)
     collide = np.array([shared | np.uint64(1), shared | np.uint64(2)], dtype=np.uint64)  # same high 32 bits
-    for keys in (base[rng.integers(0, 50, 400)], np.concatenate((collide, base[:5], collide[::-1], collide))):
-        order = view._grouping_order(keys)
+    for keys in (base[rng.integers(0, 50, 400)], base[:20],
+                 np.concatenate((collide, base[rng.integers(0, 50, 200)], collide[::-1], collide))):
+        order, in_order = view._grouping_order(keys)
+        assert (in_order == keys[order]).all()
         runs = [(int(k), int(p)) for k, p in zip(keys[order], order, strict=True)]
         ref = keys.argsort(kind="stable")
         assert sorted(runs) == sorted((int(keys[p]), int(p)) for p in ref)
