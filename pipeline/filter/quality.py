@@ -52,7 +52,7 @@ from typing import Any
 from pipeline.filter.lexicon import Lexicon, anchor_groups
 from pipeline.filter.rules import FAMILIES, Family, Rule
 from pipeline.filter.settings import C4Settings, QualityRules, QualitySettings
-from pipeline.filter.view import DocView, measure_letterless_words, measure_lines, measure_ngrams
+from pipeline.filter.view import DocView, measure_letterless_words, measure_lines, measure_ngrams, measure_units
 from pipeline.text import segment
 from pipeline.text.scripts import dominant_script, script_counts
 from pipeline.text.segment import profile_for
@@ -346,8 +346,9 @@ class QualityFilter:
     ) -> list[tuple[QualityResult, dict[str, float]]]:
         """`apply_measured` of each document (what the filter stage runs on a batch), the same results: the
         features that are numpy or regex work over the whole text are measured for the batch together (the pages'
-        per-line counts, `measure_lines`; the main texts' n-grams and letterless words, `measure_ngrams`,
-        `measure_letterless_words`): per document, numpy's fixed cost per call is most of their cost."""
+        per-line counts and units, `measure_lines`, `measure_units`; the main texts' n-grams and letterless words,
+        `measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call is most of their
+        cost."""
         out: list[tuple[QualityResult, dict[str, float]]] = []
         for lo in range(0, len(texts), _BATCH_DOCS):
             hi = lo + _BATCH_DOCS
@@ -356,7 +357,9 @@ class QualityFilter:
                 for text, lang, script in zip(texts[lo:hi], langs[lo:hi], scripts[lo:hi] if scripts else
                                               [None] * len(texts[lo:hi]), strict=True)
             ]  # fmt: skip
-            measure_lines([views["page"] for _, views in prepared])
+            pages = [views["page"] for _, views in prepared]
+            measure_lines(pages)
+            measure_units([v for v in pages if v.lines])
             groups: dict[tuple[tuple[int, ...], bool], list[DocView]] = {}
             for plan, views in prepared:
                 v = views["page"]

@@ -25,7 +25,9 @@ from pipeline.text.segment import ScriptProfile
 if TYPE_CHECKING:
     from pipeline.filter.lexicon import Lexicon
 
-__all__ = ["DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams"]
+__all__ = [
+    "DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams", "measure_units",
+]
 
 _T = TypeVar("_T")
 
@@ -1017,3 +1019,45 @@ def measure_letterless_words(views: Sequence[DocView]) -> None:
         counts = np.bincount(view_of[first[ok]], minlength=len(chunk)).tolist()
         for v, n in zip(chunk, counts, strict=True):
             v.__dict__["letterless_words"] = n
+
+
+def measure_units(pages: Sequence[DocView]) -> None:
+    """The units of many pages at once: `joined` (words joined by a space: `segment.joined_words`) of word-script
+    pages, `unit_text` (`segment.unit_codepoints`) of character-unit ones, with their code points; the same class
+    table and array operations as those functions, over the pages' lower-cased texts joined by a line break (not a
+    word character: no word spans it, and a connector beside it joins nothing, as at a text's start or end)."""
+    for char_units in (False, True):
+        for chunk in _chunks([v for v in pages if v.char_units == char_units], _LINE_BATCH_CHARS):
+            _measure_units(chunk, char_units)
+
+
+def _measure_units(chunk: list[DocView], char_units: bool) -> None:
+    lowers = [v.lower for v in chunk]
+    cps = segment._codepoints("\n".join(lowers))
+    flags = _FLAGS.take(cps)
+    word = (flags & _F_WORD) != 0
+    bounds = np.zeros(len(chunk) + 1, dtype=np.int64)  # where each page starts (its line break goes with it)
+    np.cumsum([len(s) + 1 for s in lowers], out=bounds[1:])
+    np.minimum(bounds, len(cps), out=bounds)
+    if char_units:
+        keep, out = word, cps[word]
+    else:
+        conn = (((flags[1:-1] & _F_CONNECTOR) != 0).nonzero()[0] + 1) if len(cps) > 2 else _EMPTY
+        if len(conn):  # as `segment.joined_words`
+            word[conn[word[conn - 1] & word[conn + 1]]] = True
+        keep = word.copy()
+        keep[1:] |= word[:-1]
+        out = np.where(word, cps, 32)[keep]
+    kept = np.zeros(len(cps) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    cut = kept[bounds].tolist()
+    for v, a, b in zip(chunk, cut[:-1], cut[1:], strict=True):
+        piece = out[a:b]
+        if char_units:
+            v.__dict__["_codepoints"] = piece
+            v.__dict__["unit_text"] = segment._from_codepoints(piece)
+        else:
+            if len(piece) and piece[-1] == 32:  # the space after the last word
+                piece = piece[:-1]
+            v.__dict__["_codepoints"] = piece
+            v.__dict__["joined"] = segment._from_codepoints(piece)

@@ -249,3 +249,17 @@ def test_measure_letterless_words_same_as_the_regex(monkeypatch):
         view.measure_letterless_words(views)
         for v, text in zip(views, texts, strict=True):
             assert v.letterless_words == segment.count_letterless_words(text.lower()), text
+
+
+@pytest.mark.parametrize("script", ["Latn", "Hans"])
+def test_measure_units_same_as_each_page(monkeypatch, script):
+    """`measure_units` gives each page the words (or character units) and code points it tokenizes alone."""
+    texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b"]
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        pages = [DocView(t, profile_for(script)) for t in texts]
+        view.measure_units(pages)
+        for v, text in zip(pages, texts, strict=True):
+            alone = DocView(text, profile_for(script))
+            assert (v.words, v.unit_text, v.joined) == (alone.words, alone.unit_text, alone.joined), text
+            assert v._codepoints.tolist() == alone._codepoints.tolist()
