@@ -945,51 +945,54 @@ def measure_lines(pages: Sequence[DocView]) -> None:
 def _measure_lines(pages: list[DocView]) -> None:
     cps = segment._codepoints("\n".join([v.text for v in pages]))
     size = len(cps)
-    line_id = (cps == 10).cumsum()
-    n_raw = int(line_id[-1]) + 1
+    # A line's count is the number of counted positions before its line break less those before the previous one
+    # (a binary search per line, not per position; a cumulative sum over every character cost more than the rest).
+    breaks = (cps == 10).nonzero()[0]
+    n_raw = len(breaks) + 1
     keep = np.fromiter((f for v in pages for f in v._nonblank), dtype=bool, count=n_raw)
     cut: list[int] = []  # where each page's lines end among all the chunk's lines
     for v in pages:
         cut.append((cut[-1] if cut else 0) + len(v.lines))
 
-    def per_line(at: np.ndarray) -> list[list[int]]:
-        counts = np.bincount(line_id[at], minlength=n_raw)[keep].tolist()
+    def per_line(at: np.ndarray, breaks: np.ndarray = breaks) -> list[list[int]]:
+        """Per page, per line: how many of the positions `at` (ascending, never a line break) it holds."""
+        before = np.empty(n_raw + 1, dtype=np.int64)
+        before[0], before[-1] = 0, len(at)
+        before[1:-1] = at.searchsorted(breaks)
+        counts = np.diff(before)[keep].tolist()
         return [counts[a:b] for a, b in zip([0, *cut[:-1]], cut, strict=True)]
 
     flags = _FLAGS.take(cps)
     word_pages = [v for v in pages if not v.char_units]
     if word_pages:
-        tokens = per_line(_starts((flags & _F_SPACE) == 0))
+        tokens = per_line(_starts((flags & _F_SPACE) == 0).nonzero()[0])
         for v, units in zip(pages, tokens, strict=True):
             if not v.char_units:
                 v.__dict__["line_units"] = units
     if len(word_pages) < len(pages):
-        units = per_line((flags & _F_WORD) != 0)
-        gate = per_line((flags & _F_GATE) != 0)
+        units = per_line(((flags & _F_WORD) != 0).nonzero()[0])
+        gate = per_line(((flags & _F_GATE) != 0).nonzero()[0])
         lower = segment._codepoints("\n".join([v.lower for v in pages]))
-        if len(lower) != size:  # a character lower-cased into several: the line breaks moved
-            line_id = (lower == 10).cumsum()
+        # a character lower-cased into several moves the line breaks
+        lower_breaks = breaks if len(lower) == size else (lower == 10).nonzero()[0]
         run = _FOREIGN_RUN.take(lower)
-        chars, runs = per_line(run), per_line(_starts(run))
+        chars, runs = per_line(run.nonzero()[0], lower_breaks), per_line(_starts(run).nonzero()[0], lower_breaks)
         for i, v in enumerate(pages):
             if v.char_units:
                 v.__dict__["_char_line_table"] = (units[i], gate[i], chars[i], runs[i])
                 v.__dict__["foreign_words"] = (sum(runs[i]), sum(chars[i]))
-        if len(lower) != size:
-            line_id = (cps == 10).cumsum()
     if any(v.profile.sentence_punct for v in pages):
         mark = (flags & _F_MARK) != 0
         first = _starts(mark).nonzero()[0]
         last = _starts(mark[::-1])[::-1].nonzero()[0]  # the last mark of each run
-        alone = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum((flags & _F_ALONE) != 0, out=alone[1:])
         after = last + 1
         follow = np.ones(len(after), dtype=bool)  # the end of the text follows the last run of the last page
         inside = after < size
         follow[inside] = (flags[after[inside]] & _F_FOLLOW) != 0
-        ends = np.zeros(size, dtype=bool)
-        ends[first[follow | (alone[after] > alone[first])]] = True
-        for v, counts in zip(pages, per_line(ends), strict=True):
+        alone = ((flags & _F_ALONE) != 0).nonzero()[0]
+        if len(alone):  # a run holding a mark that needs no space after it
+            follow |= alone.searchsorted(after) > alone.searchsorted(first)
+        for v, counts in zip(pages, per_line(first[follow]), strict=True):
             if v.profile.sentence_punct:
                 v.__dict__["line_sentence_ends"] = counts
 
@@ -1015,8 +1018,8 @@ def measure_letterless_words(views: Sequence[DocView]) -> None:
         ok &= (first == 0) | sep[first - 1]
         joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
         ok &= ~joined
-        view_of = np.arange(len(chunk)).repeat([len(t) + 1 for t in texts])[:size]
-        counts = np.bincount(view_of[first[ok]], minlength=len(chunk)).tolist()
+        starts = np.cumsum([len(t) + 1 for t in texts])  # where each next view starts
+        counts = np.bincount(starts.searchsorted(first[ok], side="right"), minlength=len(chunk)).tolist()
         for v, n in zip(chunk, counts, strict=True):
             v.__dict__["letterless_words"] = n
 
@@ -1048,9 +1051,7 @@ def _measure_units(chunk: list[DocView], char_units: bool) -> None:
         keep = word.copy()
         keep[1:] |= word[:-1]
         out = np.where(word, cps, 32)[keep]
-    kept = np.zeros(len(cps) + 1, dtype=np.int64)
-    np.cumsum(keep, out=kept[1:])
-    cut = kept[bounds].tolist()
+    cut = keep.nonzero()[0].searchsorted(bounds).tolist()  # characters of the output before each page's start
     for v, a, b in zip(chunk, cut[:-1], cut[1:], strict=True):
         piece = out[a:b]
         if char_units:
