@@ -38,7 +38,10 @@ Definitions (where they differ from datatrove 0.10, and why):
 Speed: `DocView` computes shared features once and lazily; the n-gram rules hash units once and build every n-gram
 key with one numpy expression, and each size sorts only the positions where the largest smaller size measured found a
 repeat (an n-gram occurring twice starts with an (n-1)-gram occurring twice); in check mode a rule's `settled` test (n-gram count bounds) skips work that cannot
-change the decision. Measured with scripts/bench/filter.py (docs/s per core, per script group).
+change the decision. `apply_measured_many` (the filter stage's call per batch) measures the features that are numpy
+or regex work over the whole text for many documents at once (`view.measure_units`, `measure_lines`,
+`measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call was most of their cost.
+Measured with scripts/bench/filter.py (docs/s per core, per script group).
 """
 
 from __future__ import annotations
@@ -273,6 +276,7 @@ class QualityFilter:
         return lang, script
 
     def _prepare(self, text: str, lang: str | None, script: str | None) -> tuple[_Plan, dict[str, DocView]]:
+        """The document's plan and page view, before any rule runs (a batch measures features of many at once)."""
         lang, script = self._lang_script(text, lang, script)
         plan = self._plan(lang, script)
         return plan, {"page": DocView(text, profile_for(script), plan.lexicon)}
@@ -443,8 +447,8 @@ def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, DocVie
     return page_kept, view([i for i in kept if first <= i <= last], main), out, removed
 
 
-#: `apply_measured_many` prepares at most this many documents' views at once (the n-gram batch's gain is flat past
-#: ~100 documents; the views of a whole stage batch would be held in memory together).
+#: `apply_measured_many` prepares at most this many documents' views at once: the batch functions work in smaller
+#: chunks still (~20 pages), and the views of a whole stage batch would otherwise be held in memory together.
 _BATCH_DOCS = 256
 
 

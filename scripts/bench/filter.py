@@ -32,9 +32,9 @@ detected) and on every real page in ../shared/data (CC-MAIN-2018-43 texts and ra
 articles and raw HTML; each labelled and unlabelled), and check, apply and apply_measured must give the same reasons,
 texts (also whether apply returned the input object), removed lines and every measurement (compared by repr: exact),
 and a checkout's batch call (apply_measured_many over all the documents at once) must give what the other's
-apply_measured gives; any difference fails the run. Then check / apply / measured per group for both, in fresh processes interleaved
-old, new, old, new (best of --rounds, each best of --repeat), side by side with the ratio. Meant for speed changes
-that must not change a decision; --rounds 0 runs the identity check alone.
+apply_measured gives; any difference fails the run. Then check / apply / measured per group for both, in fresh
+processes interleaved old, new, old, new (best of --rounds, each best of --repeat), side by side with the ratio.
+Meant for speed changes that must not change a decision; --rounds 0 runs the identity check alone.
 
 Not a test: run it by hand,  python scripts/bench/filter.py [--docs 200] [--repeat 3] [--size 3000]
                              python scripts/bench/filter.py --against /tmp/old [--docs 100] [--rounds 3]
