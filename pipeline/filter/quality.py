@@ -38,20 +38,24 @@ Definitions (where they differ from datatrove 0.10, and why):
 Speed: `DocView` computes shared features once and lazily; the n-gram rules hash units once and build every n-gram
 key with one numpy expression, and each size sorts only the positions where the largest smaller size measured found a
 repeat (an n-gram occurring twice starts with an (n-1)-gram occurring twice); in check mode a rule's `settled` test (n-gram count bounds) skips work that cannot
-change the decision. Measured with scripts/bench/filter.py (docs/s per core, per script group).
+change the decision. `apply_measured_many` (the filter stage's call per batch) measures the features that are numpy
+or regex work over the whole text for many documents at once (`view.measure_units`, `measure_lines`,
+`measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call was most of their cost.
+Measured with scripts/bench/filter.py (docs/s per core, per script group).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.filter.lexicon import Lexicon, anchor_groups
 from pipeline.filter.rules import FAMILIES, Family, Rule
 from pipeline.filter.settings import C4Settings, QualityRules, QualitySettings
-from pipeline.filter.view import DocView
+from pipeline.filter.view import DocView, measure_letterless_words, measure_lines, measure_ngrams, measure_units
 from pipeline.text import segment
 from pipeline.text.scripts import dominant_script, script_counts
 from pipeline.text.segment import profile_for
@@ -210,6 +214,8 @@ class _Plan:
     rules: QualityRules
     steps: tuple[_Step, ...]
     lexicon: Lexicon
+    #: The n-gram sizes the Gopher repetition rules measure (none when the family is off).
+    ngram_sizes: tuple[int, ...] = ()
 
 
 class QualityFilter:
@@ -246,7 +252,9 @@ class QualityFilter:
                 extra=bw.extra,
                 replace={cat: _read_list(path) for cat, path in bw.replace.items()},
             )
-            plan = self._plans[key] = _Plan(rules, tuple(steps), lexicon)
+            g = rules.gopher_repetition
+            sizes = tuple(sorted({*g.max_top_ngram_char_frac, *g.max_dup_ngram_char_frac})) if g.enabled else ()
+            plan = self._plans[key] = _Plan(rules, tuple(steps), lexicon, sizes)
         return plan
 
     def _lang_script(self, text: str, lang: str | None, script: str | None) -> tuple[str | None, str | None]:
@@ -267,22 +275,28 @@ class QualityFilter:
             script = dominant_script(text)
         return lang, script
 
-    def _run(
-        self, text: str, lang: str | None, script: str | None, record: dict[str, dict[str, Any]] | None,
-        flat: dict[str, float] | None = None,
-    ) -> tuple[str | None, str, dict[str, int], list[str]]:
-        """`flat`: the measurements as ``{"<family>.<metric>": float}``, filled directly (`apply_measured`), instead
-        of `record`'s ``{family: {metric: value}}``; either one measures every rule (no early exit)."""
+    def _prepare(self, text: str, lang: str | None, script: str | None) -> tuple[_Plan, dict[str, DocView]]:
+        """The document's plan and page view, before any rule runs (a batch measures features of many at once)."""
         lang, script = self._lang_script(text, lang, script)
         plan = self._plan(lang, script)
         v = DocView(text, profile_for(script), plan.lexicon)
         page = plan.rules.page
         v.teasers = None if page.min_teaser_lines is None else (page.min_teaser_lines, page.paragraph_units)
+        return plan, {"page": v}
+
+    def _run(
+        self, text: str, lang: str | None, script: str | None, record: dict[str, dict[str, Any]] | None,
+        flat: dict[str, float] | None = None, prepared: tuple[_Plan, dict[str, DocView]] | None = None,
+    ) -> tuple[str | None, str, dict[str, int], list[str]]:
+        """`flat`: the measurements as ``{"<family>.<metric>": float}``, filled directly (`apply_measured`), instead
+        of `record`'s ``{family: {metric: value}}``; either one measures every rule (no early exit). `prepared`:
+        `_prepare`'s plan and views (`apply_measured_many` measures some of their features for a whole batch)."""
+        plan, views = prepared or self._prepare(text, lang, script)
+        v = views["page"]
         if not v.lines:
             return "quality:empty", text, {}, ["quality:empty"]
         full = record is not None or flat is not None
         failed: list[str] = []
-        views: dict[str, DocView] = {"page": v}
         out_text, removed = text, {}
         for step in plan.steps:
             on = step.family.on
@@ -333,6 +347,43 @@ class QualityFilter:
         flat: dict[str, float] = {}
         reason, out, removed, _ = self._run(text, lang, script, None, flat)
         return QualityResult(reason, out, removed), flat
+
+    def apply_measured_many(
+        self, texts: Sequence[str], langs: Sequence[str | None], scripts: Sequence[str | None] | None = None
+    ) -> list[tuple[QualityResult, dict[str, float]]]:
+        """`apply_measured` of each document (what the filter stage runs on a batch), the same results: the
+        features that are numpy or regex work over the whole text are measured for the batch together (the pages'
+        per-line counts and units, `measure_lines`, `measure_units`; the main texts' n-grams and letterless words,
+        `measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call is most of their
+        cost."""
+        out: list[tuple[QualityResult, dict[str, float]]] = []
+        for lo in range(0, len(texts), _BATCH_DOCS):
+            hi = lo + _BATCH_DOCS
+            prepared = [
+                self._prepare(text, lang, script)
+                for text, lang, script in zip(texts[lo:hi], langs[lo:hi], scripts[lo:hi] if scripts else
+                                              [None] * len(texts[lo:hi]), strict=True)
+            ]  # fmt: skip
+            pages = [views["page"] for _, views in prepared]
+            measure_lines(pages)
+            measure_units([v for v in pages if v.lines])
+            groups: dict[tuple[tuple[int, ...], bool], list[DocView]] = {}
+            for plan, views in prepared:
+                v = views["page"]
+                if v.lines:
+                    _ = v.unit_text if v.char_units else v.words  # the main text's are cut from them (`main_view`)
+                    main = views["main"] = v.main_view(plan.rules.page.prose_line_units)
+                    groups.setdefault((plan.ngram_sizes, main.char_units), []).append(main)
+            for (sizes, char_units), group in groups.items():
+                if sizes:
+                    measure_ngrams(group, sizes)
+                if not char_units:
+                    measure_letterless_words(group)
+            for text, prep in zip(texts[lo:hi], prepared, strict=True):
+                flat: dict[str, float] = {}
+                reason, new, removed, _ = self._run(text, None, None, None, flat, prep)
+                out.append((QualityResult(reason, new, removed), flat))
+        return out
 
     def explain(self, text: str, lang: str | None, script: str | None = None) -> dict[str, Any]:
         """Every measurement, the effective thresholds, every failing rule and the decision, as plain data."""
@@ -397,6 +448,11 @@ def _after_c4(v: DocView, main: DocView, c: C4Settings) -> tuple[DocView, DocVie
         return page_kept, page_kept, out, removed
     first, last = main.first_line, main.first_line + len(main.lines) - 1  # the main text: a run of the page's lines
     return page_kept, view([i for i in kept if first <= i <= last], main), out, removed
+
+
+#: `apply_measured_many` prepares at most this many documents' views at once: the batch functions work in smaller
+#: chunks still (~20 pages), and the views of a whole stage batch would otherwise be held in memory together.
+_BATCH_DOCS = 256
 
 
 def _read_list(path: str) -> list[str]:

@@ -210,7 +210,7 @@ def _alpha_words_frac(v: DocView, s: Any) -> float:
     if v.char_units:
         letterless = segment.count_letterless_units(v.unit_text)
     else:
-        letterless = segment.count_letterless_words(v.lower)
+        letterless = v.letterless_words
     return _ratio(n - letterless, n)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import compress
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -25,7 +25,9 @@ from pipeline.text.segment import ScriptProfile
 if TYPE_CHECKING:
     from pipeline.filter.lexicon import Lexicon
 
-__all__ = ["DocView", "find_duplicates"]
+__all__ = [
+    "DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams", "measure_units",
+]
 
 _T = TypeVar("_T")
 
@@ -291,6 +293,11 @@ class DocView:
         return cps.tobytes().decode("utf-32-le", "surrogatepass")
 
     @_lazy
+    def letterless_words(self) -> int:
+        """Word scripts: `words` without a letter (`segment.count_letterless_words`)."""
+        return segment.count_letterless_words(self.lower)
+
+    @_lazy
     def n_units(self) -> int:
         return len(self.unit_text) if self.char_units else len(self.words)
 
@@ -447,6 +454,9 @@ class DocView:
         """Characters covered by all occurrences of the most frequent n-gram (the one covering most among ties);
         0 when no n-gram occurs twice: a single occurrence is not repetition (datatrove counts it, and so fails
         short documents)."""
+        known = self.__dict__.get("_ngram_chars")  # measured with the batch (`measure_ngrams`)
+        if known is not None and ("top", n) in known:
+            return known["top", n]  # type: ignore[no-any-return]
         top = self.top_ngram_count(n)
         if top < 2:
             return 0
@@ -458,6 +468,9 @@ class DocView:
 
     def dup_ngram_chars(self, n: int) -> int:
         """Characters of the units covered by a repeated (not first) occurrence of some n-gram, overlaps once."""
+        known = self.__dict__.get("_ngram_chars")  # measured with the batch (`measure_ngrams`)
+        if known is not None and ("dup", n) in known:
+            return known["dup", n]  # type: ignore[no-any-return]
         total = self.n_gram_units
         if total < n:
             return 0
@@ -751,3 +764,327 @@ def _class_table(pattern: re.Pattern[str]) -> np.ndarray:
 
 _FOREIGN_GATE = _class_table(_FOREIGN_CHAR_RE)
 _FOREIGN_RUN = _class_table(re.compile(_FOREIGN))
+
+
+#: `measure_ngrams` takes views in chunks of about this many units (words, or characters of character-unit text):
+#: larger chunks spill the caches and make two keys sharing the 32 bits `_grouping_order` sorts by likelier.
+_BATCH_UNITS = 1 << 14
+
+
+def measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
+    """The n-gram rules' figures of many views at once, for every size in `sizes` — the most frequent n-gram's
+    occurrences and characters, the characters covered by repeated n-grams — kept on each view, where
+    `top_ngram_count`, `top_ngram_chars` and `dup_ngram_chars` find them. The views share one unit kind (words or
+    character units).
+
+    Why: per document, each size costs ~15 numpy calls whose fixed cost exceeds the work on a 3 KB page; over a
+    batch they are paid once per size. The values are the per-view ones: a key is the same offset-free polynomial
+    hash of the n-gram's characters wherever the text lies in the batch, a stable sort keeps the positions of equal
+    keys ascending — document by document — and a run of equal keys ends where its document does."""
+    chunk: list[DocView] = []
+    units = 0
+    for v in views:
+        size = len(v.lower) if v.char_units else v.n_units
+        if chunk and units + size > _BATCH_UNITS:
+            _measure_ngrams(chunk, sizes)
+            chunk, units = [], 0
+        chunk.append(v)
+        units += size
+    if chunk:
+        _measure_ngrams(chunk, sizes)
+
+
+def _grouping_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A stable order of `keys` that puts equal keys side by side (positions ascending among them), as
+    ``keys.argsort(kind="stable")`` does: two stable radix passes over the keys' top 32 bits, 16 at a time (numpy
+    sorts 16-bit keys by radix, ~3x cheaper than a merge sort of the 64-bit ones). When two different keys share
+    those bits and land side by side, the full sort instead. Returns the order and the keys in it."""
+    if len(keys) <= _FEW_POSITIONS:
+        order = keys.argsort(kind="stable")
+        return order, keys[order]
+    order = ((keys >> np.uint64(32)).astype(np.uint16)).argsort(kind="stable")
+    order = order[((keys[order] >> np.uint64(48)).astype(np.uint16)).argsort(kind="stable")]
+    sk = keys[order]
+    high = sk >> np.uint64(32)
+    if ((high[1:] == high[:-1]) & (sk[1:] != sk[:-1])).any():
+        order = keys.argsort(kind="stable")
+        return order, keys[order]
+    return order, sk
+
+
+def _batch_units(views: Sequence[DocView]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """(code points of the views' n-gram text, one after the other; start and end offsets of every n-gram unit in
+    them; units per view). Words: the views' `joined` texts joined by a space (a unit ends at a space). Character
+    units: `char_gram_starts` and `unit_codepoints` over the views' lower-cased texts joined by a line break (a
+    separator: no unit spans it, and `unit_codepoints` leaves no gap between the views' units)."""
+    if not views[0].char_units:
+        counts = [v.n_gram_units for v in views]
+        cps = segment._codepoints(" ".join([v.joined for v in views if v.n_gram_units]))
+        spaces = (cps == 32).nonzero()[0]
+        starts = np.concatenate(([0], spaces + 1)) if len(cps) else _EMPTY
+        ends = np.concatenate((spaces, [len(cps)])) if len(cps) else _EMPTY
+        return cps, starts, ends, counts
+    lowers = [v.lower for v in views]
+    raw = segment._codepoints("\n".join(lowers))
+    unit = segment._UNIT_CLASS.take(raw) == segment._WORD
+    foreign = segment._FOREIGN_CHAR.take(raw) & unit
+    glued = np.zeros(len(raw), dtype=bool)
+    np.logical_and(foreign[1:], foreign[:-1], out=glued[1:])  # a foreign character right after another
+    cps = raw[unit]
+    starts = (~glued[unit]).nonzero()[0]
+    ends = np.append(starts[1:], len(cps)) if len(starts) else _EMPTY
+    lengths = np.array([len(s) + 1 for s in lowers], dtype=np.int64)
+    view_of_char = np.arange(len(views)).repeat(lengths)[: len(raw)]
+    counts = np.bincount(view_of_char[unit][starts], minlength=len(views)).tolist()
+    return cps, starts, ends, counts
+
+
+def _measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
+    cps, starts, ends, counts = _batch_units(views)
+    k = len(views)
+    units = np.array(counts, dtype=np.int64)
+    view_of = np.arange(k).repeat(units)  # the view of each unit
+    total = len(starts)
+    room = units.cumsum()[view_of] - np.arange(total)  # units from each one to its view's end
+    c = cps.astype(np.uint64)
+    pw, inv = _Powers.get(len(c) + 1)
+    prefix = np.zeros(len(c) + 1, dtype=np.uint64)
+    np.cumsum(((c ^ (c >> np.uint64(7))) * _MIX + np.uint64(1)) * pw[: len(c)], out=prefix[1:])
+    at_start, at_end, at_inv = prefix[starts], prefix[ends], inv[starts]
+    cum = np.zeros(total + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=cum[1:])
+    found: list[dict[tuple[str, int], int]] = [v.__dict__.setdefault("_ngram_chars", {}) for v in views]
+    cand: np.ndarray | None = None  # None: every position (the first size)
+    for n in sorted(set(sizes)):
+        top = (units >= n).astype(np.int64)  # 1: no n-gram repeats; 0: no n-gram at all
+        top_chars = np.zeros(k, dtype=np.int64)
+        dup_chars = np.zeros(k, dtype=np.int64)
+        if cand is None:  # slices, not gathers, over every position; then those whose n-gram ends in their view
+            m = max(total - n + 1, 0)
+            valid = room[:m] >= n
+            pos = valid.nonzero()[0]
+            keys = ((at_end[n - 1 :] - at_start[:m]) * at_inv[:m])[valid]
+        else:
+            pos = cand[room[cand] >= n]
+            keys = (at_end[pos + (n - 1)] - at_start[pos]) * at_inv[pos]
+        cand = _EMPTY
+        if len(pos):
+            order, sk = _grouping_order(keys)
+            at = pos[order]
+            sv = view_of[at]
+            m = len(sk)
+            new = np.empty(m, dtype=bool)
+            new[0] = True
+            np.not_equal(sk[1:], sk[:-1], out=new[1:])
+            new[1:] |= sv[1:] != sv[:-1]
+            run = new.nonzero()[0]
+            count = np.empty(len(run), dtype=np.int64)
+            np.subtract(run[1:], run[:-1], out=count[:-1])
+            count[-1] = m - run[-1]
+            repeats = count > 1
+            if repeats.any():
+                run_view = sv[run]
+                np.maximum.at(top, run_view[repeats], count[repeats])
+                best = repeats & (count == top[run_view])
+                first = at[run[best]]  # the first occurrence of each most frequent n-gram
+                longest = np.zeros(k, dtype=np.int64)
+                np.maximum.at(longest, run_view[best], ends[first + (n - 1)] - starts[first])
+                top_chars = np.where(top >= 2, top * longest, 0)
+                in_repeat = repeats.repeat(count)
+                cand, later = at[in_repeat], at[in_repeat & ~new]  # fresh arrays: sorted in place
+                cand.sort()
+                later.sort()
+                # as `dup_ngram_chars`: the union of the spans [s, s + n) is that of [s_i, min(s_i + n, s_i+1))
+                # (the next later start, in a later view, lies past this view's units)
+                span_end = np.minimum(later + n, np.append(later[1:], total))
+                dup_chars = np.bincount(view_of[later], weights=cum[span_end] - cum[later], minlength=k).astype(
+                    np.int64
+                )
+        for v, f, t, tc, dc in zip(views, found, top.tolist(), top_chars.tolist(), dup_chars.tolist(), strict=True):
+            v._top_counts[n] = t
+            f["top", n] = tc
+            f["dup", n] = dc
+
+
+# --- per-line features of many pages at once (`measure_lines`, `measure_letterless_words`) ------------------------
+
+_SPACE = _class_table(re.compile(r"\s"))
+_MARK = _class_table(re.compile(segment._SENTENCE_MARKS))
+#: The sentence marks that end a sentence without a following space (the look-behind of `SENTENCE_MARK_RE`).
+_MARK_ALONE = _class_table(re.compile(r"[。．！？｡।॥؟۔።፧។៕။།༎]"))
+#: What may follow the other marks at a sentence end (the look-ahead of `SENTENCE_MARK_RE`, with the text's end).
+_MARK_FOLLOW = _class_table(re.compile(r"[\s" + re.escape(segment.CLOSING_PUNCTUATION) + r"]"))
+_LETTER = _class_table(re.compile(f"[{segment._LM}]"))
+
+
+def _flag_table() -> np.ndarray:
+    """The classes `measure_lines` and `measure_letterless_words` look up, one bit each in one table: a single
+    `take` per text instead of one per class (a lookup costs ~10 instructions a character, a bit test ~1)."""
+    out = np.zeros(0x110000, dtype=np.uint8)
+    classes = (segment._UNIT_CLASS == segment._WORD, _SPACE, _FOREIGN_GATE, _MARK, _MARK_ALONE, _MARK_FOLLOW,
+               _LETTER, segment._UNIT_CLASS == segment._CONNECTOR)  # fmt: skip
+    for bit, table in enumerate(classes):
+        out |= table.astype(np.uint8) << bit
+    return out
+
+
+_FLAGS = _flag_table()
+_F_WORD, _F_SPACE, _F_GATE, _F_MARK, _F_ALONE, _F_FOLLOW, _F_LETTER, _F_CONNECTOR = (1 << b for b in range(8))
+#: `measure_lines` and `measure_letterless_words` take texts in chunks of about this many characters.
+_LINE_BATCH_CHARS = 1 << 16
+
+
+def _chunks(views: Sequence[DocView], limit: int) -> list[list[DocView]]:
+    out: list[list[DocView]] = [[]]
+    chars = 0
+    for v in views:
+        if out[-1] and chars + len(v.text) > limit:
+            out.append([])
+            chars = 0
+        out[-1].append(v)
+        chars += len(v.text)
+    return out if out[0] else []
+
+
+def _starts(flags: np.ndarray) -> np.ndarray:
+    """Where a run of True begins."""
+    out = flags.copy()
+    out[1:] &= ~flags[:-1]
+    return out
+
+
+def measure_lines(pages: Sequence[DocView]) -> None:
+    """The per-line features of many pages at once, kept on each page as the lazy features they stand for:
+    `line_units` (word scripts: whitespace tokens; character scripts: `_char_line_table` and `foreign_words`) and,
+    in scripts with sentence marks, `line_sentence_ends`. Why: per page these are a Python loop over the lines (a
+    `split`, a regex search and findall per line) or ~12 numpy calls; over a batch the calls are paid once. The
+    values are the per-page ones: every feature is counted per line, and the pages are joined by a line break.
+
+    `line_sentence_ends` counts the matches of `segment.SENTENCE_MARK_RE` per line without the regex: each maximal
+    run of marks holds exactly one, when it contains a mark that needs no following space or is followed by
+    whitespace, a closing mark or the end (otherwise none: the greedy run backtracks to its last such mark, or
+    fails at every start inside the run)."""
+    for chunk in _chunks([v for v in pages if v.lines], _LINE_BATCH_CHARS):
+        _measure_lines(chunk)
+
+
+def _measure_lines(pages: list[DocView]) -> None:
+    cps = segment._codepoints("\n".join([v.text for v in pages]))
+    size = len(cps)
+    # A line's count is the number of counted positions before its line break less those before the previous one
+    # (a binary search per line, not per position; a cumulative sum over every character cost more than the rest).
+    breaks = (cps == 10).nonzero()[0]
+    n_raw = len(breaks) + 1
+    keep = np.fromiter((f for v in pages for f in v._nonblank), dtype=bool, count=n_raw)
+    cut: list[int] = []  # where each page's lines end among all the chunk's lines
+    for v in pages:
+        cut.append((cut[-1] if cut else 0) + len(v.lines))
+
+    def per_line(at: np.ndarray, breaks: np.ndarray = breaks) -> list[list[int]]:
+        """Per page, per line: how many of the positions `at` (ascending, never a line break) it holds."""
+        before = np.empty(n_raw + 1, dtype=np.int64)
+        before[0], before[-1] = 0, len(at)
+        before[1:-1] = at.searchsorted(breaks)
+        counts = np.diff(before)[keep].tolist()
+        return [counts[a:b] for a, b in zip([0, *cut[:-1]], cut, strict=True)]
+
+    flags = _FLAGS.take(cps)
+    word_pages = [v for v in pages if not v.char_units]
+    if word_pages:
+        tokens = per_line(_starts((flags & _F_SPACE) == 0).nonzero()[0])
+        for v, units in zip(pages, tokens, strict=True):
+            if not v.char_units:
+                v.__dict__["line_units"] = units
+    if len(word_pages) < len(pages):
+        units = per_line(((flags & _F_WORD) != 0).nonzero()[0])
+        gate = per_line(((flags & _F_GATE) != 0).nonzero()[0])
+        lower = segment._codepoints("\n".join([v.lower for v in pages]))
+        # a character lower-cased into several moves the line breaks
+        lower_breaks = breaks if len(lower) == size else (lower == 10).nonzero()[0]
+        run = _FOREIGN_RUN.take(lower)
+        chars, runs = per_line(run.nonzero()[0], lower_breaks), per_line(_starts(run).nonzero()[0], lower_breaks)
+        for i, v in enumerate(pages):
+            if v.char_units:
+                v.__dict__["_char_line_table"] = (units[i], gate[i], chars[i], runs[i])
+                v.__dict__["foreign_words"] = (sum(runs[i]), sum(chars[i]))
+    if any(v.profile.sentence_punct for v in pages):
+        mark = (flags & _F_MARK) != 0
+        first = _starts(mark).nonzero()[0]
+        last = _starts(mark[::-1])[::-1].nonzero()[0]  # the last mark of each run
+        after = last + 1
+        follow = np.ones(len(after), dtype=bool)  # the end of the text follows the last run of the last page
+        inside = after < size
+        follow[inside] = (flags[after[inside]] & _F_FOLLOW) != 0
+        alone = ((flags & _F_ALONE) != 0).nonzero()[0]
+        if len(alone):  # a run holding a mark that needs no space after it
+            follow |= alone.searchsorted(after) > alone.searchsorted(first)
+        for v, counts in zip(pages, per_line(first[follow]), strict=True):
+            if v.profile.sentence_punct:
+                v.__dict__["line_sentence_ends"] = counts
+
+
+def measure_letterless_words(views: Sequence[DocView]) -> None:
+    """`letterless_words` of many word-script views at once, without `segment`'s regex (~70 instructions a
+    character): a letterless word starts with a character that is neither a separator nor a letter or mark, after
+    a separator that does not join it to a word before (a connector after a word character), and its run of such
+    characters ends at a separator or the text's end (what the regex's look-arounds and backtracking accept)."""
+    for chunk in _chunks([v for v in views if not v.char_units], _LINE_BATCH_CHARS):
+        texts = [v.lower for v in chunk]
+        cps = segment._codepoints("\n".join(texts))
+        size = len(cps)
+        flags = _FLAGS.take(cps)
+        sep = (flags & _F_WORD) == 0  # connectors are separators too
+        bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
+        first = _starts(bare).nonzero()[0]
+        last = _starts(bare[::-1])[::-1].nonzero()[0]
+        after = last + 1
+        ok = np.ones(len(first), dtype=bool)
+        inside = after < size
+        ok[inside] = sep[after[inside]]
+        ok &= (first == 0) | sep[first - 1]
+        joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
+        ok &= ~joined
+        starts = np.cumsum([len(t) + 1 for t in texts])  # where each next view starts
+        counts = np.bincount(starts.searchsorted(first[ok], side="right"), minlength=len(chunk)).tolist()
+        for v, n in zip(chunk, counts, strict=True):
+            v.__dict__["letterless_words"] = n
+
+
+def measure_units(pages: Sequence[DocView]) -> None:
+    """The units of many pages at once: `joined` (words joined by a space: `segment.joined_words`) of word-script
+    pages, `unit_text` (`segment.unit_codepoints`) of character-unit ones, with their code points; the same class
+    table and array operations as those functions, over the pages' lower-cased texts joined by a line break (not a
+    word character: no word spans it, and a connector beside it joins nothing, as at a text's start or end)."""
+    for char_units in (False, True):
+        for chunk in _chunks([v for v in pages if v.char_units == char_units], _LINE_BATCH_CHARS):
+            _measure_units(chunk, char_units)
+
+
+def _measure_units(chunk: list[DocView], char_units: bool) -> None:
+    lowers = [v.lower for v in chunk]
+    cps = segment._codepoints("\n".join(lowers))
+    flags = _FLAGS.take(cps)
+    word = (flags & _F_WORD) != 0
+    bounds = np.zeros(len(chunk) + 1, dtype=np.int64)  # where each page starts (its line break goes with it)
+    np.cumsum([len(s) + 1 for s in lowers], out=bounds[1:])
+    np.minimum(bounds, len(cps), out=bounds)
+    if char_units:
+        keep, out = word, cps[word]
+    else:
+        conn = (((flags[1:-1] & _F_CONNECTOR) != 0).nonzero()[0] + 1) if len(cps) > 2 else _EMPTY
+        if len(conn):  # as `segment.joined_words`
+            word[conn[word[conn - 1] & word[conn + 1]]] = True
+        keep = word.copy()
+        keep[1:] |= word[:-1]
+        out = np.where(word, cps, 32)[keep]
+    cut = keep.nonzero()[0].searchsorted(bounds).tolist()  # characters of the output before each page's start
+    for v, a, b in zip(chunk, cut[:-1], cut[1:], strict=True):
+        piece = out[a:b]
+        if char_units:
+            v.__dict__["_codepoints"] = piece
+            v.__dict__["unit_text"] = segment._from_codepoints(piece)
+        else:
+            if len(piece) and piece[-1] == 32:  # the space after the last word
+                piece = piece[:-1]
+            v.__dict__["_codepoints"] = piece
+            v.__dict__["joined"] = segment._from_codepoints(piece)

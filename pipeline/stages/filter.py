@@ -86,12 +86,16 @@ class FilterStage(DocumentStage):
         reasons: list[str | None] = []
         masked: list[int] = []
         lines_removed: list[int] = []
-        for text, lang, url in zip(texts, langs, urls, strict=True):
-            url_reason = self.urls.check(url) if self.urls is not None else None
+        url_reasons = [self.urls.check(url) for url in urls] if self.urls is not None else [None] * len(texts)
+        measured: Iterator[tuple[QualityResult, dict[str, float]]] = iter(())
+        if measure:  # the documents the URL filter keeps, measured as one batch (`apply_measured_many`)
+            keep = [i for i, r in enumerate(url_reasons) if r is None]
+            measured = iter(self.quality.apply_measured_many([texts[i] for i in keep], [langs[i] for i in keep]))
+        for text, lang, url_reason in zip(texts, langs, url_reasons, strict=True):
             if url_reason is not None:
                 res, found = QualityResult(url_reason, text), {}
             elif measure:
-                res, found = self.quality.apply_measured(text, lang)
+                res, found = next(measured)
             else:
                 res, found = self.quality.apply(text, lang), {}
             measurements.append(found)

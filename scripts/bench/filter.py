@@ -10,8 +10,9 @@ Rows per group (docs/s on one core, best of --repeat runs over the same document
   tokenize             pipeline.text.segment: words (space-delimited) or character units (Han, Kana, Thai)
   full rules check     QualityFilter.check: Gopher repetition + Gopher quality + C4 + FineWeb, first failure
   full rules apply     QualityFilter.apply: the same plus the text after C4's line removal
-  measured             QualityFilter.apply_measured: every rule measured, no early exit (what the filter stage runs
-                       with filter.write_measurements, the default)
+  measured             every rule measured, no early exit: what the filter stage runs with filter.write_measurements
+                       (the default), QualityFilter.apply_measured_many over a language's documents as one batch
+                       (apply_measured per document in checkouts without it)
   datatrove gopher     datatrove's GopherQualityFilter alone (its word tokenizer for the group's language when
                        installed, else its English one), if `import datatrove` works — not a project dependency
   jieba                jieba.lcut on the Han documents, if jieba is installed: what a real Chinese segmenter costs
@@ -29,10 +30,11 @@ Old code against new (`--against CHECKOUT`, e.g. `git worktree add /tmp/old <com
 both filters run on the bench documents (3 KB, 400 B and 20 KB; labelled and, for some, unlabelled so the script is
 detected) and on every real page in ../shared/data (CC-MAIN-2018-43 texts and raw HTML, web-zh, article-extraction
 articles and raw HTML; each labelled and unlabelled), and check, apply and apply_measured must give the same reasons,
-texts (also whether apply returned the input object), removed lines and every measurement (compared by repr: exact);
-any difference fails the run. Then check / apply / measured per group for both, in fresh processes interleaved
-old, new, old, new (best of --rounds, each best of --repeat), side by side with the ratio. Meant for speed changes
-that must not change a decision; --rounds 0 runs the identity check alone.
+texts (also whether apply returned the input object), removed lines and every measurement (compared by repr: exact),
+and a checkout's batch call (apply_measured_many over all the documents at once) must give what the other's
+apply_measured gives; any difference fails the run. Then check / apply / measured per group for both, in fresh
+processes interleaved old, new, old, new (best of --rounds, each best of --repeat), side by side with the ratio.
+Meant for speed changes that must not change a decision; --rounds 0 runs the identity check alone.
 
 Not a test: run it by hand,  python scripts/bench/filter.py [--docs 200] [--repeat 3] [--size 3000]
                              python scripts/bench/filter.py --against /tmp/old [--docs 100] [--rounds 3]
@@ -49,6 +51,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +70,7 @@ sys.path.insert(0, str(_code_root()))
 
 import numpy as np  # noqa: E402
 
-from pipeline.filter.quality import DocView, QualityFilter  # noqa: E402
+from pipeline.filter.quality import DocView, QualityFilter, QualityResult  # noqa: E402
 from pipeline.lang.codes import normalize_label  # noqa: E402
 from pipeline.text.segment import profile_for  # noqa: E402
 
@@ -115,6 +118,16 @@ def rate(fn: Callable[[str], object], docs: list[str], repeat: int) -> float:
             fn(d)
         best = min(best, time.perf_counter() - t)
     return len(docs) / best
+
+
+def measured_rate(qf: QualityFilter, docs: list[str], code: str, repeat: int) -> float:
+    """Docs/s of what the filter stage runs to measure every rule: `apply_measured_many` over the documents (one
+    language's, as one batch) when the checkout has it, else `apply_measured` per document."""
+    many = getattr(qf, "apply_measured_many", None)
+    if many is None:
+        return rate(lambda d: qf.apply_measured(d, code), docs, repeat)
+    codes = [code] * len(docs)
+    return len(docs) / min(_timed(lambda: many(docs, codes)) for _ in range(repeat))
 
 
 def tokenize_fn(script: str | None) -> Callable[[str], object]:
@@ -288,20 +301,39 @@ def identity_rows(docs: list[tuple[str, str, str | None]]) -> list[tuple[object,
     def digest(text: str) -> str:
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
+    def measured(text: str, m: QualityResult, meas: dict[str, float]) -> tuple[object, ...]:
+        return m.reason, digest(m.text), m.text is text, m.removed_lines, {k: repr(v) for k, v in meas.items()}
+
     qf = QualityFilter()
+    # The batch call the filter stage makes, when this checkout has it: its outputs go beside the others (the run
+    # compares them with the other checkout's apply_measured ones).
+    many = qf.apply_measured_many([t for _, t, _ in docs], [c for _, _, c in docs]) if hasattr(
+        qf, "apply_measured_many") else None  # fmt: skip
     rows: list[tuple[object, ...]] = []
-    for _, text, lang in docs:
+    for i, (_, text, lang) in enumerate(docs):
         r = qf.apply(text, lang)
-        m, meas = qf.apply_measured(text, lang)
         rows.append((
             qf.check(text, lang), r.reason, digest(r.text), r.text is text, r.removed_lines,
-            m.reason, digest(m.text), m.text is text, m.removed_lines, {k: repr(v) for k, v in meas.items()},
+            *measured(text, *qf.apply_measured(text, lang)), None if many is None else measured(text, *many[i]),
         ))  # fmt: skip
     return rows
 
 
 _ROW_FIELDS = ("check", "apply.reason", "apply.text", "apply.text_is_input", "apply.removed_lines",
-               "measured.reason", "measured.text", "measured.text_is_input", "measured.removed_lines", "measurements")
+               "measured.reason", "measured.text", "measured.text_is_input", "measured.removed_lines", "measurements",
+               "measured_many")
+_MEASURED = slice(5, 10)  # the fields of apply_measured's outputs (measured_many holds the same five)
+
+
+def _row_diffs(a: tuple[object, ...], b: tuple[object, ...]) -> list[str]:
+    """The fields where two checkouts' rows differ; `measured_many` (absent in older checkouts, None where the
+    checkout has no batch call) is compared with the other side's apply_measured outputs."""
+    out = [f for f, x, y in zip(_ROW_FIELDS[:10], a[:10], b[:10], strict=True) if x != y]
+    for mine, other in ((a, b), (b, a)):
+        if len(mine) > 10 and mine[10] is not None and mine[10] != tuple(other[_MEASURED]):
+            out.append("measured_many")
+            break
+    return out
 
 
 def filter_rates(per_lang: int, size: int, repeat: int) -> dict[str, dict[str, float]]:
@@ -316,8 +348,9 @@ def filter_rates(per_lang: int, size: int, repeat: int) -> dict[str, dict[str, f
             code = normalize_label(lang)
             n += len(docs)
             qf.apply_measured(docs[0], code)  # the language's plan and word lists: set-up, not timed
-            for row, fn in (("check", qf.check), ("apply", qf.apply), ("measured", qf.apply_measured)):
+            for row, fn in (("check", qf.check), ("apply", qf.apply)):
                 spent[row] += len(docs) / rate(lambda d, c=code, f=fn: f(d, c), docs, repeat)  # type: ignore[misc]
+            spent["measured"] += len(docs) / measured_rate(qf, docs, code, repeat)
         out[group] = {row: t / n for row, t in spent.items()} | {"n": float(n)}
     return out
 
@@ -334,16 +367,22 @@ def instructions_run(per_lang: int, size: int, method: str) -> int:
 
     qf = QualityFilter()
     fn = getattr(qf, method)
-    items: list[tuple[str, str]] = []
+    items: list[tuple[Any, Any]] = []
+    n = 0
     for langs in GROUPS.values():
         for lang in langs:
             code = normalize_label(lang)
             docs = make_docs(lang, per_lang + 5, size)
-            for d in docs[:5]:
-                fn(d, code)
-            items += [(d, code) for d in docs[5:]]
+            if method == "apply_measured_many":  # one batch per language, as the measured row times it
+                fn(docs[:5], [code] * 5)
+                items.append((docs[5:], [code] * per_lang))
+            else:
+                for d in docs[:5]:
+                    fn(d, code)
+                items += [(d, code) for d in docs[5:]]
+            n += per_lang
     functools.reduce(lambda _, item: fn(*item), items, None)
-    return len(items)
+    return n
 
 
 def _child(code: Path, *args: str) -> str:
@@ -369,12 +408,20 @@ def against(old: Path, per_lang: int, size: int, repeat: int, rounds: int) -> bo
             dumps[which] = pickle.loads(path.read_bytes())
     sets = Counter(name for name, _, _ in docs)
     diffs = [(i, f) for i, (a, b) in enumerate(zip(dumps["old"], dumps["new"], strict=True))
-             for f, x, y in zip(_ROW_FIELDS, a, b, strict=True) if x != y]  # fmt: skip
+             for f in _row_diffs(a, b)]  # fmt: skip
+    batch = [w for w in ("old", "new") if any(len(r) > 10 and r[10] is not None for r in dumps[w])]
     print(f"identity against {old}: {len(docs)} documents ({', '.join(f'{k} {v}' for k, v in sets.items())}), "
-          f"{len(_ROW_FIELDS)} outputs each (measurements compared by repr): "
+          f"10 outputs each (measurements compared by repr)"
+          + (f", and the batch call's ({'/'.join(batch)}) against apply_measured's" if batch else "") + ": "
           + ("all identical" if not diffs else f"{len(diffs)} differences"))
     for i, f in diffs[:20]:
-        a, b = dumps["old"][i][_ROW_FIELDS.index(f)], dumps["new"][i][_ROW_FIELDS.index(f)]
+        j = _ROW_FIELDS.index(f)
+        a, b = (dumps[w][i][j] if j < len(dumps[w][i]) else None for w in ("old", "new"))
+        if f == "measured_many":  # the batch call's outputs beside the other side's apply_measured ones
+            a, b = (r[10] if len(r) > 10 and r[10] is not None else tuple(r[_MEASURED])
+                    for r in (dumps["old"][i], dumps["new"][i]))  # fmt: skip
+            if a[:4] == b[:4]:  # only the measurements differ: show those
+                a, b = ({k: v for k, v in x[4].items() if a[4].get(k) != b[4].get(k)} for x in (a, b))
         if isinstance(a, dict) and isinstance(b, dict):
             a, b = ({k: v for k, v in x.items() if a.get(k) != b.get(k)} for x in (a, b))
         print(f"  {docs[i][0]} #{i} ({docs[i][2]}) {f}: old {a!r} new {b!r}")
@@ -419,7 +466,8 @@ def main() -> None:
     ap.add_argument("--instructions", type=int, metavar="N",
                     help="only run N documents per language through --method inside functools.reduce, for callgrind "
                     "(see instructions_run)")
-    ap.add_argument("--method", default="apply_measured", choices=("check", "apply", "apply_measured"))
+    ap.add_argument("--method", default="apply_measured",
+                    choices=("check", "apply", "apply_measured", "apply_measured_many"))
     args = ap.parse_args()
     if args.instructions is not None:
         print(f"{instructions_run(args.instructions, args.size, args.method)} documents through {args.method}")
@@ -460,7 +508,7 @@ def main() -> None:
             tok_t += len(docs) / rate(tokenize_fn(script), docs, args.repeat)
             check_t += len(docs) / rate(lambda d, c=code: qf.check(d, c), docs, args.repeat)
             apply_t += len(docs) / rate(lambda d, c=code: qf.apply(d, c), docs, args.repeat)
-            meas_t += len(docs) / rate(lambda d, c=code: qf.apply_measured(d, c), docs, args.repeat)
+            meas_t += len(docs) / measured_rate(qf, docs, code, args.repeat)
             kept += sum(qf.check(d, code) is None for d in docs)
             dtf = datatrove_gopher(lang)
             if dtf is None:

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.filter import view
 from pipeline.filter.view import DocView
+from pipeline.text import segment
 from pipeline.text.segment import profile_for
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -140,3 +141,125 @@ def test_real_pages():
     order = [("top", n) for n in (3, 5, 6)] + [("dup", n) for n in (8, 9, 11, 12, 14, 15)]  # the Han sizes
     for text in texts:
         assert measured(DocView(text, profile_for("Hans")), order) == reference(text, "Hans", order)
+
+
+def test_batch_same_as_each_view(monkeypatch):
+    """`measure_ngrams` over many views (also cut into several chunks) gives each view what it measures alone."""
+    rng = random.Random(11)
+    words = ["a", "bb", "ccc", "the", "of", "кот", "猫", "ไทย", "PassPaper", "2024"]
+    texts = list(TEXTS)
+    for _ in range(120):
+        text = " ".join(rng.choice(words[: rng.randint(2, len(words))]) for _ in range(rng.randint(0, 300)))
+        texts.append((text, rng.choice(["Latn", "Hans", "Thai"])))
+    order = [(k, n) for k in ("top", "count", "dup") for n in SIZES]
+    for chunk_units in (10**9, 100):
+        monkeypatch.setattr(view, "_BATCH_UNITS", chunk_units)
+        for char_units in (False, True):
+            group = [(t, s) for t, s in texts if (profile_for(s).unit == "char") == char_units]
+            views = [DocView(t, profile_for(s)) for t, s in group]
+            view.measure_ngrams(views, SIZES)
+            for v, (text, script) in zip(views, group, strict=True):
+                assert measured(v, order) == measured(DocView(text, profile_for(script)), order), (text, script)
+
+
+def test_batch_real_pages():
+    path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
+    if not path.is_file():
+        pytest.skip(f"real pages absent: {path} not found")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh][:150]
+    sizes = (3, 5, 6, 8, 9, 11, 12, 14, 15)
+    order = [(k, n) for k in ("top", "count", "dup") for n in sizes]
+    views = [DocView(t, profile_for("Hans")) for t in texts]
+    view.measure_ngrams(views, sizes)
+    for v, text in zip(views, texts, strict=True):
+        assert measured(v, order) == measured(DocView(text, profile_for("Hans")), order)
+
+
+def test_grouping_order_groups_as_the_stable_sort():
+    """`_grouping_order` puts equal keys side by side in position order, also when different keys share the 32
+    bits it sorts by (then it falls back to the full sort)."""
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 2**63, 50, dtype=np.int64).astype(np.uint64)
+    shared = (base[0] >> np.uint64(32)) << np.uint64(32)
+    collide = np.array([shared | np.uint64(1), shared | np.uint64(2)], dtype=np.uint64)  # same high 32 bits
+    for keys in (base[rng.integers(0, 50, 400)], base[:20],
+                 np.concatenate((collide, base[rng.integers(0, 50, 200)], collide[::-1], collide))):
+        order, in_order = view._grouping_order(keys)
+        assert (in_order == keys[order]).all()
+        runs = [(int(k), int(p)) for k, p in zip(keys[order], order, strict=True)]
+        ref = keys.argsort(kind="stable")
+        assert sorted(runs) == sorted((int(keys[p]), int(p)) for p in ref)
+        # each key's positions form one ascending run
+        seen: dict[int, list[int]] = {}
+        last = None
+        for k, p in runs:
+            assert k == last or k not in seen
+            seen.setdefault(k, []).append(p)
+            last = k
+        assert all(ps == sorted(ps) for ps in seen.values())
+
+
+_PIECES = ["word", "Mot", "3", "4.5", "$100", "3-d", "a-b", "x'", "'y", "★★", "😀", "𝐀𝐁", "İ", "ΣΑΣ", ".", "...",
+           "?!", "。", "！？", "」", "」。", "\"", ")", "।", "…", "-", "'", " ", "  ", "\t", "\u3000", "\u00a0", "\n",
+           "\n\n", " \n ", "中文", "ไทย", "한국어", "PassPaper", "v2", "[1]", "©", "\u200b", "e-mail", "don't"]
+
+
+def _random_texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    out = ["", "\n", "a", ".", "x.", "。", " . ", "3", "3-d", "-3", "a-3", "a'3", "3'a"]
+    for _ in range(n):
+        out.append("".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 80))))
+    return out
+
+
+@pytest.mark.parametrize("script", ["Latn", "Hans", "Thai", "Hang"])
+def test_measure_lines_same_as_each_page(monkeypatch, script):
+    """`measure_lines` over many pages (in one chunk and in many) gives each page the per-line features it
+    measures alone: units per line, sentence ends per line (the regex), character scripts' line table and foreign
+    words."""
+    texts = _random_texts(len(script), 300)
+    names = ("line_units", "line_sentence_ends", "_char_line_table", "foreign_words", "line_sizes", "sentence_total")
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        pages = [DocView(t, profile_for(script)) for t in texts]
+        view.measure_lines(pages)
+        for v, text in zip(pages, texts, strict=True):
+            alone = DocView(text, profile_for(script))
+            for name in names:
+                if name == "_char_line_table" and not alone.char_units:
+                    continue
+                if name == "line_sentence_ends" and alone.lines:
+                    assert v.line_sentence_ends == [len(segment.SENTENCE_MARK_RE.findall(ln)) for ln in alone.lines]
+                    continue
+                if name == "_char_line_table" and alone.lines:  # measured per line alone below 32 lines
+                    units, gate, chars, runs = v._char_line_table
+                    assert units == segment.line_unit_counts(text, alone.profile)
+                    assert [g > 0 for g in gate] == [bool(view._FOREIGN_CHAR_RE.search(ln)) for ln in alone.lines]
+                    assert (sum(runs), sum(chars)) == alone.foreign_words
+                    continue
+                assert getattr(v, name) == getattr(alone, name), (name, text)
+
+
+def test_measure_letterless_words_same_as_the_regex(monkeypatch):
+    texts = _random_texts(7, 400)
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        views = [DocView(t, profile_for("Latn")) for t in texts]
+        view.measure_letterless_words(views)
+        for v, text in zip(views, texts, strict=True):
+            assert v.letterless_words == segment.count_letterless_words(text.lower()), text
+
+
+@pytest.mark.parametrize("script", ["Latn", "Hans"])
+def test_measure_units_same_as_each_page(monkeypatch, script):
+    """`measure_units` gives each page the words (or character units) and code points it tokenizes alone."""
+    texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b"]
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        pages = [DocView(t, profile_for(script)) for t in texts]
+        view.measure_units(pages)
+        for v, text in zip(pages, texts, strict=True):
+            alone = DocView(text, profile_for(script))
+            assert (v.words, v.unit_text, v.joined) == (alone.words, alone.unit_text, alone.joined), text
+            assert v._codepoints.tolist() == alone._codepoints.tolist()

@@ -500,3 +500,18 @@ def test_settings_are_frozen() -> None:
     s = QualitySettings()
     with pytest.raises(ValidationError):
         s.rescale_by_script = False  # type: ignore[misc]
+
+
+def test_measured_many_same_as_one_by_one() -> None:
+    """`apply_measured_many` (the filter stage's batch call) gives each document what `apply_measured` gives it:
+    prose, junk and empty pages of several languages mixed in one batch, labelled and not."""
+    docs: list[tuple[str, str | None]] = [("", "en"), ("\n \n", None), ("word", "en")]
+    for lang in JUNK_LANGS:
+        code = normalize_label(lang)
+        docs += [(d, code) for d in prose_docs(lang, 3)]
+        docs += [(menu_page(lang), code), (keyword_spam(lang), code), (repeated_lines(lang), code)]
+        docs += [(symbol_soup(lang), code), (too_short(lang), code), (prose_docs(lang, 1)[0], None)]
+    random.Random(3).shuffle(docs)
+    for qf in (FULL, QF):
+        many = qf.apply_measured_many([d for d, _ in docs], [c for _, c in docs])
+        assert many == [qf.apply_measured(d, c) for d, c in docs]
