@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.lang.codes import UND, normalize_label
-from pipeline.text.scripts import dominant_script
+from pipeline.text.scripts import dominant_script, dominant_script_of
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -114,12 +115,26 @@ def _classes() -> np.ndarray:
 
 def _strip(text: str) -> str:
     """One pass of the character rules of `normalize_for_lid` (URLs and e-mail addresses already removed)."""
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cls = _classes()[cps]
+    return _strip_many([text])[0][0]
+
+
+def _strip_many(texts: list[str]) -> tuple[list[str], np.ndarray | None]:
+    """`_strip` of each text, in one numpy pass over all of them (a page's windows: numpy's fixed cost per call is
+    paid once a page, not once a window), and the code points of the results (with a space or more between them),
+    or None when they are not at hand.
+
+    The texts are joined with a newline, a separator: a text's first character then has a separator before it and
+    its last one after it, which is how the rules treat a text's ends, so each text comes out as it would alone.
+    """
+    joined = "\n".join(texts)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cls = _classes().take(cps)
     top = cls.max(initial=0)
     if top == _KEEP:
-        return text
-    if top == _DROP:
+        return list(texts), cps
+    if top == _DROP:  # invisible characters are deleted, which moves the texts' bounds: one at a time (rare)
+        if len(texts) > 1:
+            return [_strip_many([t])[0][0] for t in texts], None
         visible = cls != _DROP
         cps, cls = cps[visible], cls[visible]
     punct = cls == _PUNCT
@@ -137,8 +152,16 @@ def _strip(text: str) -> str:
     # collapse every run of separators into one space, and drop a leading one
     keep = ~sep
     keep[1:] |= ~sep[:-1]
-    out = np.where(sep, np.uint32(32), cps)[keep]
-    return out.tobytes().decode("utf-32-le").rstrip(" ")
+    out = np.where(sep, np.uint32(32), cps)
+    if len(texts) == 1:
+        out = out[keep]
+        return [out.tobytes().decode("utf-32-le").rstrip(" ")], out
+    # The joining newlines come out as newlines (no other separator does), where the output is cut into the texts'.
+    joints = [j - 1 for j in itertools.accumulate(len(t) + 1 for t in texts[:-1])]
+    out[joints] = 10
+    keep[joints] = True
+    out = out[keep]
+    return [t.rstrip(" ") for t in out.tobytes().decode("utf-32-le").split("\n")], out
 
 
 def normalize_for_lid(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
@@ -155,18 +178,31 @@ def normalize_for_lid(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     If the first window keeps less than a quarter of `max_chars` (tables of numbers, menus of symbols) while the text
     goes on, a window 4x as wide is cleaned instead and cut to `max_chars`.
     """
-    out = _clean(text[:max_chars])
-    if len(out) < max_chars // 4 and len(text) > max_chars:
-        out = _clean(text[: 4 * max_chars])[:max_chars].rstrip(" ")
-    return out
+    return _normalize_windows(text, [0], max_chars)[0][0]
 
 
-def _clean(s: str) -> str:
+def _normalize_windows(text: str, starts: list[int], max_chars: int) -> tuple[list[str], np.ndarray | None]:
+    """`normalize_for_lid(text[s:], max_chars)` for each of `starts`, and the code points of the results (None
+    when a window had to be widened)."""
+    lines, cps = _strip_many([_unlinked(text[s : s + max_chars]) for s in starts])
+    for i, s in enumerate(starts):
+        if len(lines[i]) < max_chars // 4 and len(text) - s > max_chars:
+            lines[i] = _clean(text[s : s + 4 * max_chars])[:max_chars].rstrip(" ")
+            cps = None
+    return lines, cps
+
+
+def _unlinked(s: str) -> str:
+    """`s` with URLs and e-mail addresses replaced by a space."""
     if "://" in s or "www." in s or "WWW." in s:
         s = _URL.sub(" ", s)
     if "@" in s:
         s = _EMAIL.sub(" ", s)
-    return _strip(s)
+    return s
+
+
+def _clean(s: str) -> str:
+    return _strip(_unlinked(s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,17 +276,15 @@ class LanguageIdentifier:
     def predict_lines(self, text: str) -> tuple[Prediction, list[str]]:
         """`predict`, and the normalized windows the model was shown (for second opinions on the same text)."""
         starts = window_starts(text, self.max_chars, self.max_windows)
-        if len(starts) == 1:
-            line = normalize_for_lid(text, self.max_chars)
-            return self._predict_line(line), [line] if line else []
-        span = 4 * self.max_chars  # normalize_for_lid looks at no more than this
-        lines = [normalize_for_lid(text[s : s + span], self.max_chars) for s in starts]
-        lines = [ln for ln in lines if ln]
-        if not lines:
+        lines, cps = _normalize_windows(text, starts, self.max_chars)
+        if len(starts) > 1:
+            lines = [ln for ln in lines if ln]
+        if not lines or not lines[0]:
             return Prediction(UND, 0.0, [], None), []
+        # once for the page: it maps script-less labels (sr, zh); the windows' letters, as " ".join(lines) holds them
+        script = dominant_script(" ".join(lines)) if cps is None else dominant_script_of(cps)
         if len(lines) == 1:
-            return self._predict_line(lines[0]), lines
-        script = dominant_script(" ".join(lines))  # once for the page: it maps script-less labels (sr, zh)
+            return self._predict_line(lines[0], script), lines
         preds = [self._predict_line(ln, script) for ln in lines]
         total = sum(map(len, lines))
         mass: dict[str, float] = {}

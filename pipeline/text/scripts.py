@@ -32,6 +32,7 @@ __all__ = [
     "SCRIPT_OF_ID",
     "SPACELESS_SCRIPTS",
     "dominant_script",
+    "dominant_script_of",
     "han_variant",
     "script_counts",
     "script_ids",
@@ -350,7 +351,15 @@ def dominant_script(text: str) -> str | None:
     that pool competes with every other script by letter count (a Korean page with more English letters than
     Hangul ones is ``Latn``).
     """
-    c = _counts(text)
+    return _dominant(_counts(text))
+
+
+def dominant_script_of(codepoints: np.ndarray) -> str | None:
+    """`dominant_script` of the text whose code points (uint32) these are: for a caller that has them already."""
+    return _dominant(np.bincount(_TABLE.take(codepoints), minlength=_N))
+
+
+def _dominant(c: np.ndarray) -> str | None:
     han = int(c[_HANI] + c[_HANS_MARK] + c[_HANT_MARK])
     kana = int(c[_HIRA] + c[_KANA])
     hang = int(c[_HANG])
