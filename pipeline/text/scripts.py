@@ -315,7 +315,7 @@ def script_ids(text: str) -> np.ndarray:
     Lone surrogates (from ``surrogateescape`` decoding) are accepted and read as not-a-letter.
     """
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return _TABLE[cps]
+    return _TABLE.take(cps)  # the same as _TABLE[cps], without fancy indexing's iterator: ~2x cheaper
 
 
 def script_of(char: str) -> str | None:
