@@ -201,8 +201,8 @@ class SecondOpinion(ABC):
 
 @functools.lru_cache(maxsize=4096)
 def _canonical(label: str, script: str | None) -> str:
-    """Memoized: a label the code table does not know (CLD2's ``xx-Qaai``, ...) raises a ValueError whose message
-    `normalize_label` builds with difflib suggestions, ~4 ms per call, for every document CLD2 gives such a label."""
+    """Memoized: a model's label is mapped once per script; one the code table does not know (CLD2's ``xx-Qaai``,
+    ...) is `UND`."""
     try:
         return normalize_label(label, script, strict=False)
     except ValueError:  # CLD2's pseudo-languages (xx-Qaai, ...) and the like
