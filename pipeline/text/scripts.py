@@ -32,9 +32,10 @@ __all__ = [
     "SCRIPT_OF_ID",
     "SPACELESS_SCRIPTS",
     "dominant_script",
-    "dominant_script_of",
+    "dominant_scripts_of_counts",
     "han_variant",
     "script_counts",
+    "script_id_table",
     "script_ids",
     "script_of",
 ]
@@ -354,9 +355,19 @@ def dominant_script(text: str) -> str | None:
     return _dominant(_counts(text))
 
 
-def dominant_script_of(codepoints: np.ndarray) -> str | None:
-    """`dominant_script` of the text whose code points (uint32) these are: for a caller that has them already."""
-    return _dominant(np.bincount(_TABLE.take(codepoints), minlength=_N))
+def script_id_table() -> np.ndarray:
+    """The code point → script id table behind `script_ids` (uint8, read-only; `SCRIPT_OF_ID` maps id → code): for a
+    caller that folds it into a table of its own, to look both up at once."""
+    view = _TABLE.view()
+    view.flags.writeable = False
+    return view
+
+
+def dominant_scripts_of_counts(counts: np.ndarray) -> list[str | None]:
+    """`dominant_script` of texts given as their letters per script id (a row a text, `len(SCRIPT_OF_ID)` columns:
+    ``np.bincount(script_ids(text), minlength=len(SCRIPT_OF_ID))``), for a caller that counted them for many texts at
+    once. The rows are changed."""
+    return [_dominant(c) for c in counts]
 
 
 def _dominant(c: np.ndarray) -> str | None:
