@@ -68,7 +68,6 @@ LONG_PARAGRAPH_WORDS = 33
 
 # Bounded repeats: a page of "<a" without ">" must not make the scan quadratic (no single page may stall a shard).
 _ANCHOR = re.compile(r"<a\b[^<>]{0,2000}>([^<]{1,300})</a\s{0,10}>", re.IGNORECASE)
-_SEPARATOR_CHARS = "|•·»›/\t"
 #: Link runs joined by single spaces are looked for in lines of at most this many words, anchors of at most this many.
 _RUN_MAX_WORDS = 40
 _ANCHOR_MAX_WORDS = 8
@@ -116,16 +115,23 @@ def is_prose(line: str, profile: ScriptProfile = _LATIN) -> bool:
 def _link_share(line: str, anchors: frozenset[str]) -> float:
     raw = line.strip(_BULLET)
     words = raw.split()
-    s = " ".join(words)
-    if not s:
+    if not words:
         return 0.0
+    s = " ".join(words)
     if s in anchors:
         return 1.0
-    if "  " in raw or any(c in raw for c in _SEPARATOR_CHARS):
+    if _has_separator(raw):
         parts = [p for p in _SEPARATORS.split(raw) if p]
         if len(parts) >= 2:
             return sum(len(p) for p in parts if p in anchors) / sum(len(p) for p in parts)
     return _covered_by_links(s, anchors, words)
+
+
+def _has_separator(raw: str) -> bool:
+    """Whether `raw` holds two spaces in a row or a separator character (``| • · » › /``, tab). Written out: a
+    generator over the characters costs more than the scans, on every line of every page."""
+    return ("  " in raw or "|" in raw or "/" in raw or "\t" in raw or "•" in raw or "·" in raw or "»" in raw
+            or "›" in raw)  # fmt: skip
 
 
 def _anchor_heads(anchors: frozenset[str]) -> dict[str, tuple[int, ...]]:
@@ -176,7 +182,8 @@ def remove_boilerplate(
 ) -> str:
     """`text` without link lines and without a tail of short lines after the last prose line (module docstring).
     `profile`: the units of the text's script (default: `text_profile(text)`)."""
-    profile = profile or text_profile(text)
+    # An ASCII text's lines are counted in whitespace words whatever the profile: no script lookup for it.
+    profile = profile or (_LATIN if text.isascii() else text_profile(text))
     lines = text.split("\n")
     if anchors:
         lines = [ln for ln in lines if ln.isspace() or not ln or _link_share(ln.strip(), anchors) < LINK_SHARE]

@@ -93,8 +93,20 @@ def _copy_exactly(source: BinaryIO, out: BinaryIO, n: int) -> None:
         n -= len(chunk)
 
 
+def _line_keys(host: str, lines: Iterable[str]) -> list[int]:
+    """`line_key(host, line)` of each line (inlined: one call per page, not one per line)."""
+    head, digest = host + "\n", xxhash.xxh3_64_intdigest
+    return [digest((head + ln).encode("utf-8", "surrogatepass")) for ln in lines]
+
+
 def _keys(host: str, lines: Iterable[str], n: int) -> np.ndarray:
-    return np.fromiter((line_key(host, ln) for ln in lines), dtype=np.uint64, count=n)
+    return np.fromiter(_line_keys(host, lines), dtype=np.uint64, count=n)
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each of `keys`, whether it is in `sorted_keys` (not empty): three array calls, what a page's few lines
+    can afford. A key past the last one is clipped to the last one, which differs from it."""
+    return sorted_keys.take(sorted_keys.searchsorted(keys), mode="clip") == keys
 
 
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -134,7 +146,7 @@ class SiteRepeats:
         """Pass 1: count each distinct line of the page once for its site."""
         self.pages += 1
         before = len(self._buffer)
-        self._buffer.extend(line_key(host, ln) for ln in page_lines(text))
+        self._buffer.extend(_line_keys(host, page_lines(text)))
         self._counts.append(len(self._buffer) - before)
         if len(self._buffer) >= CHUNK_KEYS or len(self._counts) >= CHUNK_KEYS:
             self._flush()
@@ -278,7 +290,7 @@ class SiteRepeats:
         if not len(self._template) or host_key(host) not in self._template_hosts:
             return text, 0
         lines = text.split("\n")
-        drop = _member(self._template, _keys(host, (ln.strip() for ln in lines), len(lines))) >= 0
+        drop = _contains(self._template, _keys(host, [ln.strip() for ln in lines], len(lines)))
         if not drop.any():
             return text, 0
         kept = [ln for ln, d in zip(lines, drop.tolist(), strict=True) if not d]

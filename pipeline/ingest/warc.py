@@ -485,7 +485,9 @@ class _ShardReader:
             return Skipped(
                 pos, "empty_extraction", f"{size:.1f} English-equivalent chars of text < {self.opt.min_text_chars}", url
             )
-        if self.opt.normalize == "NFC" and not unicodedata.is_normalized("NFC", text):
+        if self.opt.normalize == "NFC":
+            # normalize() returns a normalized text as it is after the quick check is_normalized() starts with; a
+            # text the check cannot settle is normalized once, not once to compare and again to keep
             text = unicodedata.normalize("NFC", text)
         return Document(
             offset=pos,

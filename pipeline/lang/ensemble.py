@@ -201,8 +201,8 @@ class SecondOpinion(ABC):
 
 @functools.lru_cache(maxsize=4096)
 def _canonical(label: str, script: str | None) -> str:
-    """Memoized: a label the code table does not know (CLD2's ``xx-Qaai``, ...) raises a ValueError whose message
-    `normalize_label` builds with difflib suggestions, ~4 ms per call, for every document CLD2 gives such a label."""
+    """Memoized: a model's label is mapped once per script; one the code table does not know (CLD2's ``xx-Qaai``,
+    ...) is `UND`."""
     try:
         return normalize_label(label, script, strict=False)
     except ValueError:  # CLD2's pseudo-languages (xx-Qaai, ...) and the like
@@ -399,7 +399,13 @@ class Ensemble:
 
     def predict(self, text: str) -> EnsemblePrediction:
         """The language of `text`: fastText's, unless a confusable group's vote says otherwise."""
-        p, lines = self.lid.predict_lines(text)
+        return self._decide(*self.lid.predict_lines(text))
+
+    def predict_many(self, texts: Sequence[str]) -> list[EnsemblePrediction]:
+        """`predict` of each text (fastText's windows prepared for all of them at once: `predict_many`)."""
+        return [self._decide(p, lines) for p, lines in self.lid.predict_many(texts)]
+
+    def _decide(self, p: Prediction, lines: list[str]) -> EnsemblePrediction:
         votes = [("fasttext", p.lang, p.score)]
         if p.lang == UND:
             return EnsemblePrediction(p.lang, p.score, p.top_k, p.script, p.share, None, votes)

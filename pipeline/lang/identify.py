@@ -35,15 +35,17 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.lang.codes import UND, normalize_label
-from pipeline.text.scripts import dominant_script
+from pipeline.text.scripts import SCRIPT_OF_ID, dominant_script, dominant_scripts_of_counts, script_id_table
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -88,6 +90,7 @@ def default_model_path() -> Path:
 # Character classes for normalize_for_lid: 0 keep (letters, marks, ZWNJ/ZWJ, unassigned), 1 punctuation or symbol,
 # 2 separator (whitespace, digits, control, private use, surrogates, zero-width space), 3 invisible, deleted.
 _KEEP, _PUNCT, _SEP, _DROP = 0, 1, 2, 3
+_N_SCRIPTS = len(SCRIPT_OF_ID)
 _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.IGNORECASE)
 # Bounded ASCII parts keep the scan linear even in long unspaced text (CJK, base64) that contains an "@".
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
@@ -112,16 +115,47 @@ def _classes() -> np.ndarray:
     return table
 
 
+@functools.cache
+def _codes() -> tuple[np.ndarray, bool]:
+    """The code point → ``script id << 2 | class`` table (uint16: one lookup gives a character's class and script),
+    and whether every letter of a script is a character the rules keep (true of Unicode as the tables have it: the
+    letters of the windows, counted for their script, are then those of the text before the rules)."""
+    ids = script_id_table().astype(np.uint16)
+    cls = _classes()
+    return ids << 2 | cls, not ((ids > 0) & (cls != _KEEP)).any()
+
+
 def _strip(text: str) -> str:
     """One pass of the character rules of `normalize_for_lid` (URLs and e-mail addresses already removed)."""
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cls = _classes()[cps]
+    return _strip_many([text])[0][0]
+
+
+def _strip_many(texts: Sequence[str], groups: Sequence[int] | None = None) -> tuple[list[str], np.ndarray | None]:
+    """`_strip` of each text, in one numpy pass over all of them (the windows of a batch of pages: numpy's fixed cost
+    per call is paid once for them all, not once a window); with `groups` (each text's group, from 0 on, in order),
+    each group's letters counted per script id (`SCRIPT_OF_ID`), a row a group.
+
+    The texts are joined with a newline, a separator: a text's first character then has a separator before it and
+    its last one after it, which is how the rules treat a text's ends, so each text comes out as it would alone.
+    """
+    joined = "\n".join(texts)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = _codes()[0].take(cps)
+    counts = None
+    if groups is not None and len(texts):
+        group = np.repeat(np.asarray(groups), [len(t) + 1 for t in texts])[: len(cps)]  # a joining newline: no letter
+        n = groups[-1] + 1
+        counts = np.bincount(group * _N_SCRIPTS + (codes >> 2), minlength=n * _N_SCRIPTS).reshape(n, _N_SCRIPTS)
+    cls = codes & 3
+    joints = np.fromiter(itertools.accumulate(len(t) + 1 for t in texts[:-1]), dtype=np.intp, count=len(texts) - 1)
+    joints -= 1  # where the joining newlines are
     top = cls.max(initial=0)
-    if top == _KEEP:
-        return text
-    if top == _DROP:
+    if top == _DROP:  # invisible characters are deleted (a newline never is)
         visible = cls != _DROP
+        joints = np.cumsum(visible).take(joints) - 1
         cps, cls = cps[visible], cls[visible]
+    if top == _KEEP:  # letters only (one text: no joining newline)
+        return list(texts), counts
     punct = cls == _PUNCT
     sep = cls == _SEP
     # A punctuation/symbol character survives only alone and touching a letter: it's, l'homme, e-mail, "word," ...;
@@ -137,8 +171,12 @@ def _strip(text: str) -> str:
     # collapse every run of separators into one space, and drop a leading one
     keep = ~sep
     keep[1:] |= ~sep[:-1]
-    out = np.where(sep, np.uint32(32), cps)[keep]
-    return out.tobytes().decode("utf-32-le").rstrip(" ")
+    out = np.where(sep, np.uint32(32), cps)
+    # The joining newlines come out as newlines (no other separator does), where the output is cut into the texts'.
+    out[joints] = 10
+    keep[joints] = True
+    out = out[keep]
+    return [t.rstrip(" ") for t in out.tobytes().decode("utf-32-le").split("\n")], counts
 
 
 def normalize_for_lid(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
@@ -155,18 +193,45 @@ def normalize_for_lid(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     If the first window keeps less than a quarter of `max_chars` (tables of numbers, menus of symbols) while the text
     goes on, a window 4x as wide is cleaned instead and cut to `max_chars`.
     """
-    out = _clean(text[:max_chars])
-    if len(out) < max_chars // 4 and len(text) > max_chars:
-        out = _clean(text[: 4 * max_chars])[:max_chars].rstrip(" ")
-    return out
+    return _normalize_windows([text], [[0]], max_chars)[0][0][0]
 
 
-def _clean(s: str) -> str:
+def _normalize_windows(
+    texts: Sequence[str], starts: Sequence[list[int]], max_chars: int
+) -> tuple[list[list[str]], list[str | None], list[bool]]:
+    """`normalize_for_lid(text[s:], max_chars)` for each start of each text, all in one pass; each text's dominant
+    script over its windows' results (`dominant_script` of them joined), and whether that script was counted (not
+    when a window had to be widened)."""
+    pieces = [_unlinked(text[s : s + max_chars]) for text, at in zip(texts, starts) for s in at]
+    letters_kept = _codes()[1]
+    text_of = [i for i, at in enumerate(starts) for _ in at]  # window -> text
+    flat, counts = _strip_many(pieces, text_of if letters_kept else None)
+    windows: list[list[str]] = []
+    counted = [letters_kept] * len(texts)
+    k = 0
+    for i, (text, at) in enumerate(zip(texts, starts)):
+        lines = flat[k : k + len(at)]
+        k += len(at)
+        for j, s in enumerate(at):
+            if len(lines[j]) < max_chars // 4 and len(text) - s > max_chars:
+                lines[j] = _clean(text[s : s + 4 * max_chars])[:max_chars].rstrip(" ")
+                counted[i] = False
+        windows.append(lines)
+    scripts = dominant_scripts_of_counts(counts) if counts is not None else [None] * len(texts)
+    return windows, scripts, counted
+
+
+def _unlinked(s: str) -> str:
+    """`s` with URLs and e-mail addresses replaced by a space."""
     if "://" in s or "www." in s or "WWW." in s:
         s = _URL.sub(" ", s)
     if "@" in s:
         s = _EMAIL.sub(" ", s)
-    return _strip(s)
+    return s
+
+
+def _clean(s: str) -> str:
+    return _strip(_unlinked(s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,18 +304,26 @@ class LanguageIdentifier:
 
     def predict_lines(self, text: str) -> tuple[Prediction, list[str]]:
         """`predict`, and the normalized windows the model was shown (for second opinions on the same text)."""
-        starts = window_starts(text, self.max_chars, self.max_windows)
-        if len(starts) == 1:
-            line = normalize_for_lid(text, self.max_chars)
-            return self._predict_line(line), [line] if line else []
-        span = 4 * self.max_chars  # normalize_for_lid looks at no more than this
-        lines = [normalize_for_lid(text[s : s + span], self.max_chars) for s in starts]
-        lines = [ln for ln in lines if ln]
-        if not lines:
+        return self.predict_many([text])[0]
+
+    def predict_many(self, texts: Sequence[str]) -> list[tuple[Prediction, list[str]]]:
+        """`predict_lines` of each text, their windows normalized together (numpy's cost per call paid once for a
+        batch of pages)."""
+        starts = [window_starts(text, self.max_chars, self.max_windows) for text in texts]
+        windows, scripts, counted = _normalize_windows(texts, starts, self.max_chars)
+        return [self._predict_windows(*args) for args in zip(windows, starts, scripts, counted, strict=True)]
+
+    def _predict_windows(
+        self, lines: list[str], starts: list[int], script: str | None, counted: bool
+    ) -> tuple[Prediction, list[str]]:
+        if len(starts) > 1:
+            lines = [ln for ln in lines if ln]
+        if not lines or not lines[0]:
             return Prediction(UND, 0.0, [], None), []
+        if not counted:  # once for the page: it maps script-less labels (sr, zh)
+            script = dominant_script(" ".join(lines))
         if len(lines) == 1:
-            return self._predict_line(lines[0]), lines
-        script = dominant_script(" ".join(lines))  # once for the page: it maps script-less labels (sr, zh)
+            return self._predict_line(lines[0], script), lines
         preds = [self._predict_line(ln, script) for ln in lines]
         total = sum(map(len, lines))
         mass: dict[str, float] = {}

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,6 +38,7 @@ from pipeline.ingest.warc import (
 )
 from pipeline.stages.base import (
     BatchSource,
+    _text_ends,
     BatchStream,
     Progress,
     ShardStats,
@@ -310,28 +312,34 @@ class ExtractStage(Splittable, Stage, BatchSource):
     def _finish_batch(self, batch: pa.RecordBatch, repeats: SiteRepeats | None, stats: ShardStats) -> pa.RecordBatch:
         """A spilled batch without its sites' template lines and the pages they left too short, counted."""
         texts = batch.column("text").to_pylist()
+        payloads = batch.column("payload_bytes").to_pylist()
         keep = []
+        reasons: list[str | None] = []
         dropped = 0
-        for i, (host, payload, fallback, repairs) in enumerate(
-            zip(*(batch.column(c).to_pylist() for c in ("host", "payload_bytes", "full_text_fallback", "repairs")))
+        for i, (host, fallback, repairs) in enumerate(
+            zip(*(batch.column(c).to_pylist() for c in ("host", "full_text_fallback", "repairs")))
         ):
             if repeats is not None:
                 texts[i], n = repeats.strip(host, texts[i])
                 dropped += n
-            stats.seen("und", texts[i], payload)
             if too_short(texts[i], self.options.min_text_chars):  # only site repeats can have shortened it
-                stats.removed_doc("und", "empty_extraction")
+                reasons.append("empty_extraction")
                 keep.append(False)
                 continue
+            reasons.append(None)
             keep.append(True)
-            stats.kept("und", texts[i])
             if fallback:
                 stats.count("full_text_fallback")
             for repair in repairs:
                 stats.count(repair)
         if dropped:
             stats.count("site_repeat_lines", dropped)
-        cols = [pa.array(texts, pa.string()) if f.name == "text" else batch.column(f.name) for f in SCHEMA]
+        text = pa.array(texts, pa.string())
+        chars = [len(t) for t in texts]
+        # the kept texts' UTF-8 sizes from the Arrow array's offsets: no second encoding of each text
+        nbytes = np.diff(_text_ends(text), prepend=0).tolist()
+        stats.count_batch(["und"] * len(texts), reasons, chars, payloads, chars, nbytes)
+        cols = [text if f.name == "text" else batch.column(f.name) for f in SCHEMA]
         return pa.RecordBatch.from_arrays(cols, schema=SCHEMA).filter(pa.array(keep, pa.bool_()))
 
 

@@ -85,16 +85,55 @@ class LangidStage(DocumentStage):
 
     def decide(self, batch: pa.RecordBatch, stats: ShardStats) -> BatchResult:
         lc = self.cfg.langid
-        values: dict[str, list] = {name: [] for name, _ in ADDED}
-        reasons = []
-        for value in batch.column("text"):  # one Python string at a time: a batch's texts as `str` can be 4x its UTF-8
-            p = self.lid.predict(value.as_py())
-            values["lang"].append(p.lang)
-            values["lang_score"].append(p.score)
-            values["lang_script"].append(p.script)
-            values["lang_topk"].append([{"lang": lang, "score": s} for lang, s in p.top_k])
-            values["lang_share"].append(p.share)
-            values["lang_group"].append(p.group)
-            values["lang_models"].append([{"model": m, "lang": lang, "score": sc} for m, lang, sc in p.votes])
-            reasons.append(decide(p.lang, p.score, self.wanted, lc.min_score, lc.min_score_by_lang))
-        return BatchResult(reasons, {name: pa.array(values[name], typ) for name, typ in ADDED})
+        wanted, min_score, by_lang = self.wanted, lc.min_score, lc.min_score_by_lang
+        langs: list[str] = []
+        scores: list[float] = []
+        scripts: list[str | None] = []
+        shares: list[float] = []
+        groups: list[str | None] = []
+        reasons: list[str | None] = []
+        # The list columns as their flat values and offsets: no dict per value to convert.
+        topk_ends, topk_langs, topk_scores = [0], [], []
+        vote_ends, vote_models, vote_langs, vote_scores = [0], [], [], []
+        predict = self.lid.predict_many
+        text = batch.column("text")
+        for start in range(0, len(text), _TEXTS_AT_ONCE):
+            for p in predict(text.slice(start, _TEXTS_AT_ONCE).to_pylist()):
+                langs.append(p.lang)
+                scores.append(p.score)
+                scripts.append(p.script)
+                shares.append(p.share)
+                groups.append(p.group)
+                for lang, score in p.top_k:
+                    topk_langs.append(lang)
+                    topk_scores.append(score)
+                topk_ends.append(len(topk_langs))
+                for model, lang, score in p.votes:
+                    vote_models.append(model)
+                    vote_langs.append(lang)
+                    vote_scores.append(score)
+                vote_ends.append(len(vote_models))
+                reasons.append(decide(p.lang, p.score, wanted, min_score, by_lang))
+        columns = {
+            "lang": pa.array(langs, pa.string()),
+            "lang_score": pa.array(scores, pa.float32()),
+            "lang_script": pa.array(scripts, pa.string()),
+            "lang_topk": _list_array(TOPK_TYPE, topk_ends, [topk_langs, topk_scores]),
+            "lang_share": pa.array(shares, pa.float32()),
+            "lang_group": pa.array(groups, pa.string()),
+            "lang_models": _list_array(MODELS_TYPE, vote_ends, [vote_models, vote_langs, vote_scores]),
+        }
+        return BatchResult(reasons, columns)
+
+
+#: Texts of a batch held as Python strings, and language-identified together, at once (a batch's texts as `str` can
+#: take 4x their UTF-8 bytes).
+_TEXTS_AT_ONCE = 256
+
+
+def _list_array(typ: pa.ListType, ends: list[int], values: list[list]) -> pa.Array:
+    """A list-of-struct column of type `typ` from its rows' ends in the flat values and the struct's fields' values."""
+    struct = typ.value_type
+    fields = [pa.array(v, struct.field(i).type) for i, v in enumerate(values)]
+    flat = pa.StructArray.from_arrays(fields, fields=list(struct))
+    return pa.ListArray.from_arrays(pa.array(ends, pa.int32()), flat, type=typ)

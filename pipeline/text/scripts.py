@@ -32,8 +32,10 @@ __all__ = [
     "SCRIPT_OF_ID",
     "SPACELESS_SCRIPTS",
     "dominant_script",
+    "dominant_scripts_of_counts",
     "han_variant",
     "script_counts",
+    "script_id_table",
     "script_ids",
     "script_of",
 ]
@@ -314,7 +316,7 @@ def script_ids(text: str) -> np.ndarray:
     Lone surrogates (from ``surrogateescape`` decoding) are accepted and read as not-a-letter.
     """
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return _TABLE[cps]
+    return _TABLE.take(cps)  # the same as _TABLE[cps], without fancy indexing's iterator: ~2x cheaper
 
 
 def script_of(char: str) -> str | None:
@@ -350,7 +352,25 @@ def dominant_script(text: str) -> str | None:
     that pool competes with every other script by letter count (a Korean page with more English letters than
     Hangul ones is ``Latn``).
     """
-    c = _counts(text)
+    return _dominant(_counts(text))
+
+
+def script_id_table() -> np.ndarray:
+    """The code point → script id table behind `script_ids` (uint8, read-only; `SCRIPT_OF_ID` maps id → code): for a
+    caller that folds it into a table of its own, to look both up at once."""
+    view = _TABLE.view()
+    view.flags.writeable = False
+    return view
+
+
+def dominant_scripts_of_counts(counts: np.ndarray) -> list[str | None]:
+    """`dominant_script` of texts given as their letters per script id (a row a text, `len(SCRIPT_OF_ID)` columns:
+    ``np.bincount(script_ids(text), minlength=len(SCRIPT_OF_ID))``), for a caller that counted them for many texts at
+    once. The rows are changed."""
+    return [_dominant(c) for c in counts]
+
+
+def _dominant(c: np.ndarray) -> str | None:
     han = int(c[_HANI] + c[_HANS_MARK] + c[_HANT_MARK])
     kana = int(c[_HIRA] + c[_KANA])
     hang = int(c[_HANG])

@@ -150,11 +150,15 @@ def instrument(t: Timers) -> None:
         (ex.ExtractStage, "_finish_batch", "extract: output batch (Arrow <-> Python, counts)"),
         (ft._FastText, "predict", "langid: fastText predict"),
         (ident, "normalize_for_lid", "langid: windows normalized"),
+        (ident, "_normalize_windows", "langid: windows normalized"),
         (ident, "dominant_script", "langid: dominant script"),
+        (ident, "dominant_scripts_of_counts", "langid: dominant script"),
+        (ident.LanguageIdentifier, "predict_many", "langid: windows, labels (rest)"),
         (ident.LanguageIdentifier, "_predict_line", "langid: windows, labels (rest)"),
         (ident.LanguageIdentifier, "predict_lines", "langid: windows, labels (rest)"),
         (ens.Cld2, "top", "langid: CLD2"),
         (ens.Ensemble, "predict", "langid: ensemble vote (rest)"),
+        (ens.Ensemble, "predict_many", "langid: ensemble vote (rest)"),
         (li.LangidStage, "decide", "langid: decide loop (Arrow <-> Python, columns)"),
         (lex.Lexicon, "build", "filter: word lists built (once per language and run)"),
         (q.QualityFilter, "apply_measured", "filter: quality rules (apply_measured)"),
@@ -164,7 +168,8 @@ def instrument(t: Timers) -> None:
         (fi.FilterStage, "finish", "filter: measurements table and spill"),
         (fusion.Chain, "setup", "set-up (models)"),
     ]:
-        t.wrap(obj, attr, name)
+        if hasattr(obj, attr):  # an older checkout (`--code`) may lack a function a newer one has
+            t.wrap(obj, attr, name)
     t.wrap(warc._ShardReader, "run", "extract: WARC iteration (FastWARC)", gen=True)
     t.wrap(ex, "_spill_batches", "extract: spill (Python -> Arrow, write, read back)", gen=True)
     t.wrap(ex, "_spilled_pages", "extract: spill (Python -> Arrow, write, read back)", gen=True)
