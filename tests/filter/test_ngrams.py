@@ -132,12 +132,17 @@ def test_dict_and_sort_grouping_agree(monkeypatch, few):
             assert measured(DocView(text, profile_for(script)), order) == reference(text, script, order), order
 
 
-def test_real_pages():
+def _web_zh_texts(n: int) -> list[str]:
+    """The first `n` real Chinese pages of the shared data (the test is skipped without them)."""
     path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
     if not path.is_file():
         pytest.skip(f"real pages absent: {path} not found")
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        texts = [json.loads(line)["text"] for line in fh][:150]
+        return [json.loads(line)["text"] for line in fh][:n]
+
+
+def test_real_pages():
+    texts = _web_zh_texts(150)
     order = [("top", n) for n in (3, 5, 6)] + [("dup", n) for n in (8, 9, 11, 12, 14, 15)]  # the Han sizes
     for text in texts:
         assert measured(DocView(text, profile_for("Hans")), order) == reference(text, "Hans", order)
@@ -163,11 +168,7 @@ def test_batch_same_as_each_view(monkeypatch):
 
 
 def test_batch_real_pages():
-    path = SHARED / "web-zh" / "zh-web-500.jsonl.gz"
-    if not path.is_file():
-        pytest.skip(f"real pages absent: {path} not found")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        texts = [json.loads(line)["text"] for line in fh][:150]
+    texts = _web_zh_texts(150)
     sizes = (3, 5, 6, 8, 9, 11, 12, 14, 15)
     order = [(k, n) for k in ("top", "count", "dup") for n in sizes]
     views = [DocView(t, profile_for("Hans")) for t in texts]
