@@ -984,8 +984,11 @@ def run_tasks(fn: Any, items: list[Any], *, label: str, num_cpus: float = 1.0, r
     gangs = _take_gangs(num_cpus, window)
     # holders[runner]: the idle 1-CPU workers whose CPUs a multi-CPU task of `runner` uses
     holders: dict[Any, list[Any]] = {runner: rest for runner, rest in gangs}
-    actors = [runner for runner, _ in gangs] or _take_workers(num_cpus, window)
-    actors += [worker_cls.remote() for _ in range(window - len(actors))]
+    if gangs:  # the pool's other workers keep their CPUs: a worker of this size might never be placed
+        actors = [runner for runner, _ in gangs]
+    else:
+        actors = _take_workers(num_cpus, window)
+        actors += [worker_cls.remote() for _ in range(window - len(actors))]
     idle = list(actors)
     results: list[Any] = [None] * len(items)
     todo = deque(range(len(items)))
