@@ -214,6 +214,15 @@ def _random_texts(seed: int, n: int) -> list[str]:
     return out
 
 
+def _measured_in_chunks(monkeypatch, measure, texts: list[str], script: str):
+    """(view, text) pairs after `measure` ran over all the texts' views at once, then in chunks of ~50 characters."""
+    for limit in (10**9, 50):
+        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
+        views = [DocView(t, profile_for(script)) for t in texts]
+        measure(views)
+        yield from zip(views, texts, strict=True)
+
+
 @pytest.mark.parametrize("script", ["Latn", "Hans", "Thai", "Hang"])
 def test_measure_lines_same_as_each_page(monkeypatch, script):
     """`measure_lines` over many pages (in one chunk and in many) gives each page the per-line features it
@@ -221,46 +230,34 @@ def test_measure_lines_same_as_each_page(monkeypatch, script):
     words."""
     texts = _random_texts(len(script), 300)
     names = ("line_units", "line_sentence_ends", "_char_line_table", "foreign_words", "line_sizes", "sentence_total")
-    for limit in (10**9, 50):
-        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
-        pages = [DocView(t, profile_for(script)) for t in texts]
-        view.measure_lines(pages)
-        for v, text in zip(pages, texts, strict=True):
-            alone = DocView(text, profile_for(script))
-            for name in names:
-                if name == "_char_line_table" and not alone.char_units:
-                    continue
-                if name == "line_sentence_ends" and alone.lines:
-                    assert v.line_sentence_ends == [len(segment.SENTENCE_MARK_RE.findall(ln)) for ln in alone.lines]
-                    continue
-                if name == "_char_line_table" and alone.lines:  # measured per line alone below 32 lines
-                    units, gate, chars, runs = v._char_line_table
-                    assert units == segment.line_unit_counts(text, alone.profile)
-                    assert [g > 0 for g in gate] == [bool(view._FOREIGN_CHAR_RE.search(ln)) for ln in alone.lines]
-                    assert (sum(runs), sum(chars)) == alone.foreign_words
-                    continue
-                assert getattr(v, name) == getattr(alone, name), (name, text)
+    for v, text in _measured_in_chunks(monkeypatch, view.measure_lines, texts, script):
+        alone = DocView(text, profile_for(script))
+        for name in names:
+            if name == "_char_line_table" and not alone.char_units:
+                continue
+            if name == "line_sentence_ends" and alone.lines:
+                assert v.line_sentence_ends == [len(segment.SENTENCE_MARK_RE.findall(ln)) for ln in alone.lines]
+                continue
+            if name == "_char_line_table" and alone.lines:  # measured per line alone below 32 lines
+                units, gate, chars, runs = v._char_line_table
+                assert units == segment.line_unit_counts(text, alone.profile)
+                assert [g > 0 for g in gate] == [bool(view._FOREIGN_CHAR_RE.search(ln)) for ln in alone.lines]
+                assert (sum(runs), sum(chars)) == alone.foreign_words
+                continue
+            assert getattr(v, name) == getattr(alone, name), (name, text)
 
 
 def test_measure_letterless_words_same_as_the_regex(monkeypatch):
     texts = _random_texts(7, 400)
-    for limit in (10**9, 50):
-        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
-        views = [DocView(t, profile_for("Latn")) for t in texts]
-        view.measure_letterless_words(views)
-        for v, text in zip(views, texts, strict=True):
-            assert v.letterless_words == segment.count_letterless_words(text.lower()), text
+    for v, text in _measured_in_chunks(monkeypatch, view.measure_letterless_words, texts, "Latn"):
+        assert v.letterless_words == segment.count_letterless_words(text.lower()), text
 
 
 @pytest.mark.parametrize("script", ["Latn", "Hans"])
 def test_measure_units_same_as_each_page(monkeypatch, script):
     """`measure_units` gives each page the words (or character units) and code points it tokenizes alone."""
     texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b"]
-    for limit in (10**9, 50):
-        monkeypatch.setattr(view, "_LINE_BATCH_CHARS", limit)
-        pages = [DocView(t, profile_for(script)) for t in texts]
-        view.measure_units(pages)
-        for v, text in zip(pages, texts, strict=True):
-            alone = DocView(text, profile_for(script))
-            assert (v.words, v.unit_text, v.joined) == (alone.words, alone.unit_text, alone.joined), text
-            assert v._codepoints.tolist() == alone._codepoints.tolist()
+    for v, text in _measured_in_chunks(monkeypatch, view.measure_units, texts, script):
+        alone = DocView(text, profile_for(script))
+        assert (v.words, v.unit_text, v.joined) == (alone.words, alone.unit_text, alone.joined), text
+        assert v._codepoints.tolist() == alone._codepoints.tolist()
