@@ -14,6 +14,9 @@ any language:
   while the visible text holds prose lines it lacks worth more than twice the main text;
 * **the tail** — after the last prose line (a sentence end and at least `PROSE_WORDS` English-equivalent words),
   a tail made only of short lines (fewer than `TAIL_WORDS` each) is sharing, tagging and comment-form furniture;
+* **repeated lines** (`drop_repeated_lines`) — a line that the page's text already holds is a copy the HTML shows
+  twice (a slideshow's captions beside its thumbnails, a photo credit under each picture, a pull quote), not more
+  of the article: later copies are dropped before the quality filter's repetition rules see them;
 * **site repeats** (`pipeline.ingest.site_repeats`, per shard, run by the extract stage) — a line that is not prose
   and repeats on several pages of the same host in the shard is the site's template.
 
@@ -42,6 +45,7 @@ __all__ = [
     "PROSE_WORDS",
     "TAIL_WORDS",
     "anchor_texts",
+    "drop_repeated_lines",
     "is_prose",
     "line_words",
     "text_profile",
@@ -200,6 +204,32 @@ def remove_boilerplate(
     if last >= 0:
         lines = lines[: last + 1]
     return "\n".join(lines).strip()
+
+
+def drop_repeated_lines(text: str) -> tuple[str, int]:
+    """`text` with the later copies of each non-blank line removed (compared stripped), and how many were removed;
+    blank lines that a removal leaves side by side are merged. A page without copies is returned as it is."""
+    lines = text.split("\n")
+    keys = [ln.strip() for ln in lines]
+    filled = [k for k in keys if k]
+    if len(set(filled)) == len(filled):
+        return text, 0
+    seen: set[str] = set()
+    out: list[str] = []
+    dropped = 0
+    after_drop = False
+    for line, key in zip(lines, keys):
+        if not key:
+            if not (after_drop and (not out or not out[-1].strip())):  # a dropped paragraph's blank line goes too
+                out.append(line)
+        elif key in seen:
+            dropped += 1
+            after_drop = True
+        else:
+            seen.add(key)
+            out.append(line)
+            after_drop = False
+    return "\n".join(out).strip(), dropped
 
 
 def _prose_lines(text: str, profile: ScriptProfile) -> list[str]:

@@ -26,6 +26,11 @@ class ExtractSettings(BaseModel):
         description="After main content (Resiliparse), drop link lines and a tail of short lines after the last prose "
         "line (`pipeline.ingest.boilerplate`).",
     )
+    drop_repeated_lines: bool = Field(
+        default=True,
+        description="After main content, drop the later copies of a line the page's text already holds (captions "
+        "and photo credits an HTML page shows twice); counted as the repeated_lines_dropped repair.",
+    )
     site_repeat_pages: int = Field(
         default=3,
         ge=0,

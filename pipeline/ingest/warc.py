@@ -42,7 +42,8 @@ is reported like any other reader failure.
 Text of a kept page (`extract_page`): Resiliparse main content (no comment sections unless ``comments``), then the
 boilerplate pass of `pipeline.ingest.boilerplate` (link lines, a short-line tail); a main text under
 `RECOVER_BELOW_CHARS` is checked for truncation against all visible text, and a truncated one is replaced by the
-article found in the visible text (the ``main_content_recovered`` repair). Repairs are not skips: the document is
+article found in the visible text (the ``main_content_recovered`` repair); last, later copies of a line are dropped
+(``repeated_lines_dropped``). Repairs are not skips: the document is
 kept and the stage counts each repair by name, as it counts ``full_text_fallback``.
 
 The common path costs a few attribute reads, a ``startswith`` for magic numbers, one ``in`` check for NUL bytes and
@@ -65,6 +66,7 @@ from resiliparse.parse.html import HTMLTree
 
 from pipeline.ingest.boilerplate import (
     anchor_texts,
+    drop_repeated_lines,
     looks_truncated,
     recover_article,
     remove_boilerplate,
@@ -137,7 +139,7 @@ class Document:
     text: str
     full_text_fallback: bool = False  # main-content extraction was empty; this is all visible text
     #: What was repaired on the way, counted per name by the stage: ``nul_stripped``, ``main_content_recovered``,
-    #: ``deep_dom_plain_text``.
+    #: ``deep_dom_plain_text``, ``repeated_lines_dropped``.
     repairs: tuple[str, ...] = ()
 
 
@@ -406,11 +408,10 @@ class _ShardReader:
                 url,
             )
         try:
-            text, fallback, repair = extract_page(dec.text, self.opt)
+            text, fallback, made = extract_page(dec.text, self.opt)
         except Exception as e:  # noqa: BLE001 — one page the extractor chokes on is a skipped page
             return Skipped(pos, "empty_extraction", f"extractor failed: {type(e).__name__}: {e}", url)
-        if repair:
-            repairs += (repair,)
+        repairs += made
         doc = self._document(rec, url, "warc", ctype, dec.charset, dec.source, len(payload), text)
         if isinstance(doc, Document):
             doc.full_text_fallback = fallback
@@ -690,9 +691,20 @@ def too_short(text: str, limit: int) -> bool:
     return not text or latin_char_equivalents(text) < limit
 
 
-def extract_page(html: str, opt: ExtractSettings) -> tuple[str, bool, str | None]:
+def extract_page(html: str, opt: ExtractSettings) -> tuple[str, bool, tuple[str, ...]]:
     """A decoded page's text as the extract stage keeps it, and how: (text, fell back to all visible text, the
-    repair made: ``main_content_recovered``, ``deep_dom_plain_text`` or None). May raise what the extractor raises."""
+    repairs made: ``main_content_recovered`` or ``deep_dom_plain_text``, then ``repeated_lines_dropped``). May raise
+    what the extractor raises."""
+    text, fallback, repair = _page_text(html, opt)
+    repairs = (repair,) if repair else ()
+    if opt.main_content and opt.drop_repeated_lines:
+        text, dropped = drop_repeated_lines(text)
+        if dropped:
+            repairs += ("repeated_lines_dropped",)
+    return text, fallback, repairs
+
+
+def _page_text(html: str, opt: ExtractSettings) -> tuple[str, bool, str | None]:
     tree = HTMLTree.parse(html) if opt.extractor == "resiliparse" else None
     kw = {"extractor": opt.extractor, "comments": opt.comments, "tree": tree}
     if tree is not None and opt.main_content and dom_deeper_than(tree, opt.max_dom_depth):

@@ -82,11 +82,10 @@ def run_once(pages: dict[str, str], opt: ExtractSettings) -> tuple[dict[str, str
     out, how = {}, Counter()
     t0 = time.perf_counter()
     for k, html in pages.items():
-        text, fallback, repair = extract_page(html, opt)
+        text, fallback, repairs = extract_page(html, opt)
         out[k] = text
         how["full_text_fallback"] += fallback
-        if repair:
-            how[repair] += 1
+        how.update(repairs)
     return out, len(pages) / (time.perf_counter() - t0), how
 
 

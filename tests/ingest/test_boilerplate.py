@@ -10,6 +10,7 @@ import pytest
 from pipeline.ingest.boilerplate import (
     TAIL_LINES,
     anchor_texts,
+    drop_repeated_lines,
     is_prose,
     line_words,
     looks_truncated,
@@ -129,6 +130,37 @@ def test_truncated_main_content_is_recovered_and_counted(tmp_path: Path) -> None
     (doc,) = list(extract_stream(io.BytesIO(path.read_bytes()), ExtractSettings()))
     assert isinstance(doc, Document) and doc.repairs == ("main_content_recovered",) and METHOD[-1] in doc.text
 
+
+
+# -- repeated lines -----------------------------------------------------------------------------------------------
+
+
+def test_drop_repeated_lines_keeps_first_copies_and_paragraph_breaks() -> None:
+    text = f"Budget approved\n\n{EN}\nPhoto: Jane Doe, AP\n\n{ZH}\nPhoto: Jane Doe, AP\n\n{EN}\n\n{KO}\n  {ZH}  "
+    out, dropped = drop_repeated_lines(text)
+    assert dropped == 3
+    assert out == f"Budget approved\n\n{EN}\nPhoto: Jane Doe, AP\n\n{ZH}\n\n{KO}"
+    plain = f"{EN}\n\n\n{ZH}"  # no copies: the text as it was, blank lines included
+    assert drop_repeated_lines(plain) == (plain, 0)
+
+
+def test_a_slideshow_caption_shown_twice_is_one_line_of_the_article(tmp_path: Path) -> None:
+    caption = "The mayor, left, and the treasurer talk before the vote on the budget in the city hall on Tuesday."
+    slide = f'<div class="slide"><img src="a.jpg"><p>{caption}</p><p>Photo: Jane Doe, AP</p></div>'
+    paragraphs = [EN, "The vote passed with a clear majority after the council agreed on the school funding plan.",
+                  "Opponents said that the new budget leaves too little money for the repair of old roads."]
+    html = article(paragraphs, slide + slide)
+    kept, _, none = extract_page(html, ExtractSettings(drop_repeated_lines=False))
+    assert kept.count(caption) == 2 and not none
+    text, _, repairs = extract_page(html, ExtractSettings())
+    assert text.count(caption) == 1 and text.count("Photo: Jane Doe, AP") == 1
+    assert repairs == ("repeated_lines_dropped",) and all(p in text for p in paragraphs)
+
+    path = tmp_path / "s.warc.gz"
+    with open(path, "wb") as fh:
+        WarcWriter(fh).response("https://ex.com/vote", html.encode(), http_headers=[("Content-Type", "text/html")])
+    (doc,) = list(extract_stream(io.BytesIO(path.read_bytes()), ExtractSettings()))
+    assert isinstance(doc, Document) and doc.repairs == ("repeated_lines_dropped",) and doc.text == text
 
 STEPS = [
     "Preheat the oven to 220 degrees and dust a baking tray with flour.",
