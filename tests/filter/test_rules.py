@@ -152,6 +152,24 @@ def test_an_article_that_mentions_an_error_is_not_an_error_page() -> None:
     assert QF.check(doc, "en") is None
 
 
+EXPIRED_PAGES = {
+    "en": "Jobs | Post a job | Sign in\nSenior accountant, Leeds\nSorry, this job posting has expired.",
+    "de": "Startseite | Anzeigen\nWohnung in Leipzig, 3 Zimmer\nDiese Anzeige ist abgelaufen.",
+    "zh-Hans": "首页 | 招聘信息 | 联系我们\n会计主管（上海）\n该职位信息已过期，请浏览其他职位。",
+    "ko": "홈 | 채용정보 | 고객센터\n회계 담당자 모집\n이 공고는 만료되었습니다.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(EXPIRED_PAGES))
+def test_an_expired_listing_is_a_stub_page(lang: str) -> None:
+    assert QF.check(EXPIRED_PAGES[lang], lang) == "page:error_page"
+
+
+def test_an_article_about_an_expired_deadline_is_kept() -> None:
+    doc = article("en", 3000) + "\n\nThe deadline for comments has expired, and the council will vote next month."
+    assert QF.check(doc, "en") is None
+
+
 def test_notice_phrases_need_a_page_with_almost_no_prose() -> None:
     banner = "Please enable JavaScript to view this site."
     assert QF.check(f"Menu | Home\n{banner}", "en") == "page:error_page"
