@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.filter.quality import REASONS
+
 from tests.conftest import PROJECT_ROOT
 
 
@@ -75,7 +77,9 @@ def test_demo_rerun_skips_everything_and_stats_name_the_rules(demo_run) -> None:
         [sys.executable, "-m", "pipeline.cli", "stats", str(work), "--json"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     report = json.loads(stats.stdout)["stages"]
-    assert "gopher_repetition:dup_para_frac" in report["filter"]["removed"]
+    removed = report["filter"]["removed"]
+    assert {"page:too_little_prose", "c4:too_few_sentences"} <= set(removed), removed  # reasons name family:rule
+    assert set(removed) <= set(REASONS), removed
     assert "near-duplicate" in report["dedup"]["removed"]
     assert report["langid"]["removed"]["low_score"]
 
