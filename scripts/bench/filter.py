@@ -184,7 +184,7 @@ def real_pages(qf: QualityFilter, repeat: int) -> None:
 
 
 def _old_top_chars(v: DocView, n: int) -> int:
-    if v.n_units < n:
+    if v.n_gram_units < n:
         return 0
     _, first, counts = np.unique(v.ngram_keys(n), return_index=True, return_counts=True)
     top = int(counts.max())
@@ -195,7 +195,7 @@ def _old_top_chars(v: DocView, n: int) -> int:
 
 
 def _old_dup_chars(v: DocView, n: int) -> int:
-    total = v.n_units
+    total = v.n_gram_units
     if total < n:
         return 0
     keys = v.ngram_keys(n)
@@ -210,7 +210,8 @@ def _old_dup_chars(v: DocView, n: int) -> int:
         : total + 1
     ]
     covered = np.cumsum(delta[:total]) > 0
-    return int(covered.sum()) if v.char_units else int(v.unit_lengths[covered].sum())
+    # characters: an n-gram unit is a word, or in Chinese and Japanese a character or a whole Latin word or number
+    return int(covered.sum()) if v._char_grams else int(v.unit_lengths[covered].sum())
 
 
 def ngram_rules(qf: QualityFilter, docs: list[tuple[str, str]], repeat: int) -> None:
