@@ -15,7 +15,7 @@ in the same run: passes go round the options in turn and the best pass of each c
 --repeat-slow), single process:
 
   default           what `polyglot extract` does with the default config
-  main-only         Resiliparse main content alone (no boilerplate pass, no truncation recovery)
+  main-only         Resiliparse main content alone (no boilerplate pass, no truncation recovery, repeated lines kept)
   +comments         the default with `extract.comments: true`
   full-text         all visible text (`extract.main_content: false`)
   trafilatura       `extract.extractor: trafilatura` (needs the [trafilatura] extra)
@@ -104,7 +104,8 @@ def main() -> None:
     default = ExtractSettings(min_text_chars=20)
     options = {
         "default": default,
-        "main-only": default.model_copy(update=dict(remove_boilerplate=False, recover_truncated=False)),
+        "main-only": default.model_copy(update=dict(remove_boilerplate=False, recover_truncated=False,
+                                                    drop_repeated_lines=False)),
         "+comments": default.model_copy(update=dict(comments=True)),
         "full-text": default.model_copy(update=dict(main_content=False)),
         "trafilatura": default.model_copy(update=dict(extractor="trafilatura")),
