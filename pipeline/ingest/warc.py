@@ -43,8 +43,8 @@ Text of a kept page (`extract_page`): Resiliparse main content (no comment secti
 boilerplate pass of `pipeline.ingest.boilerplate` (link lines, a short-line tail); a main text under
 `RECOVER_BELOW_CHARS` is checked for truncation against all visible text, and a truncated one is replaced by the
 article found in the visible text (the ``main_content_recovered`` repair); last, later copies of a line are dropped
-(``repeated_lines_dropped``). Repairs are not skips: the document is
-kept and the stage counts each repair by name, as it counts ``full_text_fallback``.
+(``repeated_lines_dropped``). Repairs are not skips: the document is kept and the stage counts each repair by name,
+as it counts ``full_text_fallback``.
 
 The common path costs a few attribute reads, a ``startswith`` for magic numbers, one ``in`` check for NUL bytes and
 the ASCII/UTF-8 fast path of the charset decoder on top of FastWARC and Resiliparse.
