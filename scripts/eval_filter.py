@@ -6,6 +6,8 @@ Dev sets (labels in scripts/devsets/, see its README; the pages themselves are t
 - ``zh``: 500 real Chinese web documents (web-zh/zh-web-500.jsonl.gz, text as extracted by warc2text);
 - ``cc2018``: 100 real CC-MAIN-2018-43 pages in 19 languages (cc/cc-main-2018-43-pages100.jsonl.gz): the raw HTML
   goes through the pipeline's own extraction, as in a real run;
+- ``cc2018-text``: the same 100 pages and labels, as the text warc2text extracted from them (all visible text, as
+  in the ``zh`` set and in WET files): the filter on text inputs, in 19 languages;
 - ``cc2020``: the 16 HTML responses of the real CC-MAIN-2020-34 WARC excerpt (cc/cc-main-2020-34-excerpt.warc.gz);
 - ``articles``: the 181 real article pages of article-extraction/ (mostly English news and blogs), all articles:
   recall only (``--sets zh,cc2018,cc2020,articles``).
@@ -101,6 +103,17 @@ def cc2018_docs() -> Iterator[Doc]:
                   row["confidence"], row["lang"])  # fmt: skip
 
 
+def cc2018_text_docs() -> Iterator[Doc]:
+    """The same 100 pages and labels as ``cc2018``, as text warc2text extracted (the pages' ``t`` field): the kind
+    of text the ``zh`` set is, for pages in 19 languages — what the filter sees on text inputs such as WET files."""
+    with gzip.open(SHARED / "cc" / "cc-main-2018-43-pages100.jsonl.gz", "rb") as fh:
+        pages = [json.loads(raw.decode("utf-8", "surrogateescape")) for raw in fh]
+    for row in _labels("cc2018_pages100.tsv"):
+        p = pages[int(row["idx"])]
+        yield Doc("cc2018-text", int(row["idx"]), p["u"], p.get("t") or None, row["label"], row["reason"],
+                  row["confidence"], row["lang"])  # fmt: skip
+
+
 def cc2020_docs() -> Iterator[Doc]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
@@ -135,7 +148,8 @@ def articles_docs() -> Iterator[Doc]:
         yield Doc("articles", i, url, texts.get(url), "keep", "good", "sure", None)
 
 
-SETS = {"zh": zh_docs, "cc2018": cc2018_docs, "cc2020": cc2020_docs, "articles": articles_docs}
+SETS = {"zh": zh_docs, "cc2018": cc2018_docs, "cc2018-text": cc2018_text_docs, "cc2020": cc2020_docs,
+        "articles": articles_docs}
 
 
 def _url_filter() -> object | None:
