@@ -208,7 +208,8 @@ class TermMatcher:
         # In a space-delimited document: entries as whole words (`segment.words`), phrases as runs of whole words;
         # in Korean, entries in Hangul also as the start of an eojeol (the particles follow the stem).
         self._whole: set[str] = set()
-        self._phrases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
+        #: head word → (words, index of the head, entry, the other words) of the phrases indexed by it
+        self._phrases: dict[str, list[tuple[tuple[str, ...], int, str, tuple[str, ...]]]] = {}
         stems: set[str] = set()
         for term in table:
             toks = segment.words(term)
@@ -219,7 +220,8 @@ class TermMatcher:
             elif toks:
                 # indexed by its longest word (the rare one: "на хуй" by "хуй"), so a page without it costs nothing
                 key = max(range(len(toks)), key=lambda i: (len(toks[i]), i))  # ties: the last word (the noun)
-                self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term))
+                rest = tuple(sorted({t for t in toks if t != toks[key]}))
+                self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term, rest))
         self._whole_keys = frozenset(self._whole)
         self._phrase_heads = frozenset(self._phrases)
         self._stem_re = _alternation(stems)
@@ -258,14 +260,20 @@ class TermMatcher:
         words = v.words
         # Set operations and list searches in C: no Python loop over the page's words.
         out += [(w, words.count(w)) for w in self._whole_keys.intersection(words)]
+        lower = v.lower
         for head in self._phrase_heads.intersection(words):
+            # A phrase can match only if its other words are in the text: one substring search each, in C, instead
+            # of a scan of the word list per occurrence of a head that is a common word ("online", "người").
+            phrases = [p for p in self._phrases[head] if all(t in lower for t in p[3])]
+            if not phrases:
+                continue
             i = -1
             while True:
                 try:
                     i = words.index(head, i + 1)
                 except ValueError:
                     break
-                for toks, key, term in self._phrases[head]:
+                for toks, key, term, _ in phrases:
                     start = i - key
                     if start >= 0 and tuple(words[start : start + len(toks)]) == toks:
                         out.append((term, 1))
