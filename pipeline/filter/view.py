@@ -12,6 +12,7 @@ unit per letter, so "404 Error - Not Found" is 4 words' worth in a Chinese page,
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import compress
@@ -270,6 +271,9 @@ class DocView:
             tail = len(cut("\n".join(raw[b:]).lower()))
             whole = self.__dict__[key]
             view.__dict__[key] = whole[head : len(whole) - tail]
+        at = self.__dict__.get("_letterless_at")
+        if at is not None and lower is not None:  # the page's letterless words inside the main text (none spans a break)
+            view.__dict__["letterless_words"] = bisect_left(at, start + len(text)) - bisect_left(at, start)
         return view
 
     @_lazy
@@ -1027,27 +1031,33 @@ def measure_letterless_words(views: Sequence[DocView]) -> None:
     """`letterless_words` of many word-script views at once, without `segment`'s regex (~70 instructions a
     character): a letterless word starts with a character that is neither a separator nor a letter or mark, after
     a separator that does not join it to a word before (a connector after a word character), and its run of such
-    characters ends at a separator or the text's end (what the regex's look-arounds and backtracking accept)."""
-    for chunk in _chunks([v for v in views if not v.char_units], _LINE_BATCH_CHARS):
+    characters ends at a separator or the text's end (what the regex's look-arounds and backtracking accept).
+    Views that have the count already (a main text's, cut from its page's: `main_view`) are left out."""
+    todo = [v for v in views if not v.char_units and "letterless_words" not in v.__dict__]
+    for chunk in _chunks(todo, _LINE_BATCH_CHARS):
         texts = [v.lower for v in chunk]
-        cps = segment._codepoints("\n".join(texts))
-        size = len(cps)
-        flags = _FLAGS.take(cps)
-        sep = (flags & _F_WORD) == 0  # connectors are separators too
-        bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
-        first = _starts(bare).nonzero()[0]
-        last = _starts(bare[::-1])[::-1].nonzero()[0]
-        after = last + 1
-        ok = np.ones(len(first), dtype=bool)
-        inside = after < size
-        ok[inside] = sep[after[inside]]
-        ok &= (first == 0) | sep[first - 1]
-        joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
-        ok &= ~joined
+        at = _letterless_starts(_FLAGS.take(segment._codepoints("\n".join(texts))))
         starts = np.cumsum([len(t) + 1 for t in texts])  # where each next view starts
-        counts = np.bincount(starts.searchsorted(first[ok], side="right"), minlength=len(chunk)).tolist()
+        counts = np.bincount(starts.searchsorted(at, side="right"), minlength=len(chunk)).tolist()
         for v, n in zip(chunk, counts, strict=True):
             v.__dict__["letterless_words"] = n
+
+
+def _letterless_starts(flags: np.ndarray) -> np.ndarray:
+    """Where each letterless word starts (`measure_letterless_words`), in the text whose `_FLAGS` are `flags`."""
+    size = len(flags)
+    sep = (flags & _F_WORD) == 0  # connectors are separators too
+    bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
+    first = _starts(bare).nonzero()[0]
+    last = _starts(bare[::-1])[::-1].nonzero()[0]
+    after = last + 1
+    ok = np.ones(len(first), dtype=bool)
+    inside = after < size
+    ok[inside] = sep[after[inside]]
+    ok &= (first == 0) | sep[first - 1]
+    joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
+    ok &= ~joined
+    return first[ok]
 
 
 def measure_units(pages: Sequence[DocView]) -> None:
@@ -1078,7 +1088,13 @@ def _measure_units(chunk: list[DocView], char_units: bool) -> None:
         keep[1:] |= word[:-1]
         out = np.where(word, cps, 32)[keep]
     cut = keep.nonzero()[0].searchsorted(bounds).tolist()  # characters of the output before each page's start
-    for v, a, b in zip(chunk, cut[:-1], cut[1:], strict=True):
+    if not char_units:
+        # Letterless words from the same flags, kept per page as offsets in its lower-cased text: `main_view` counts
+        # its main text's from them (`measure_letterless_words` would look up the main text's characters again).
+        letterless = _letterless_starts(flags)
+        split = letterless.searchsorted(bounds).tolist()
+        offsets = (letterless - bounds.take(np.arange(len(chunk)).repeat(np.diff(split)))).tolist()
+    for i, (v, a, b) in enumerate(zip(chunk, cut[:-1], cut[1:], strict=True)):
         piece = out[a:b]
         if char_units:
             v.__dict__["_codepoints"] = piece
@@ -1088,3 +1104,5 @@ def _measure_units(chunk: list[DocView], char_units: bool) -> None:
                 piece = piece[:-1]
             v.__dict__["_codepoints"] = piece
             v.__dict__["joined"] = segment._from_codepoints(piece)
+            v.__dict__["_letterless_at"] = at = offsets[split[i] : split[i + 1]]
+            v.__dict__["letterless_words"] = len(at)
