@@ -208,8 +208,8 @@ class TermMatcher:
         # In a space-delimited document: entries as whole words (`segment.words`), phrases as runs of whole words;
         # in Korean, entries in Hangul also as the start of an eojeol (the particles follow the stem).
         self._whole: set[str] = set()
-        #: head word → (words, index of the head, entry, the other words) of the phrases indexed by it
-        self._phrases: dict[str, list[tuple[tuple[str, ...], int, str, tuple[str, ...]]]] = {}
+        #: head word → (words, index of the head, entry, the words joined by a space) of the phrases indexed by it
+        self._phrases: dict[str, list[tuple[tuple[str, ...], int, str, str]]] = {}
         stems: set[str] = set()
         for term in table:
             toks = segment.words(term)
@@ -220,8 +220,7 @@ class TermMatcher:
             elif toks:
                 # indexed by its longest word (the rare one: "на хуй" by "хуй"), so a page without it costs nothing
                 key = max(range(len(toks)), key=lambda i: (len(toks[i]), i))  # ties: the last word (the noun)
-                rest = tuple(sorted({t for t in toks if t != toks[key]}))
-                self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term, rest))
+                self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term, " ".join(toks)))
         self._whole_keys = frozenset(self._whole)
         self._phrase_heads = frozenset(self._phrases)
         self._stem_re = _alternation(stems)
@@ -260,11 +259,12 @@ class TermMatcher:
         words = v.words
         # Set operations and list searches in C: no Python loop over the page's words.
         out += [(w, words.count(w)) for w in self._whole_keys.intersection(words)]
-        lower = v.lower
+        joined = v.joined
         for head in self._phrase_heads.intersection(words):
-            # A phrase can match only if its other words are in the text: one substring search each, in C, instead
-            # of a scan of the word list per occurrence of a head that is a common word ("online", "người").
-            phrases = [p for p in self._phrases[head] if all(t in lower for t in p[3])]
+            # A phrase can match only where its words, joined by a space, are a substring of the words joined by a
+            # space: one search in C, instead of a scan of the word list per occurrence of a head that is a common
+            # word ("online", "người").
+            phrases = [p for p in self._phrases[head] if p[3] in joined]
             if not phrases:
                 continue
             i = -1
