@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from pipeline.filter.lexicon import Lexicon
 
 __all__ = [
-    "DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams", "measure_units",
+    "DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams", "measure_pages",
+    "measure_units",
 ]
 
 _T = TypeVar("_T")
@@ -972,8 +973,12 @@ def measure_lines(pages: Sequence[DocView]) -> None:
         _measure_lines(chunk)
 
 
-def _measure_lines(pages: list[DocView]) -> None:
-    cps = segment._codepoints("\n".join([v.text for v in pages]))
+def _measure_lines(pages: list[DocView], cps: np.ndarray | None = None, flags: np.ndarray | None = None) -> None:
+    """`cps`, `flags`: the code points of the pages' texts joined by a line break and their `_FLAGS`, when the caller
+    has them (`measure_pages`)."""
+    if cps is None or flags is None:
+        cps = segment._codepoints("\n".join([v.text for v in pages]))
+        flags = _FLAGS.take(cps)
     size = len(cps)
     # A line's count is the number of counted positions before its line break less those before the previous one
     # (a binary search per line, not per position; a cumulative sum over every character cost more than the rest).
@@ -992,7 +997,6 @@ def _measure_lines(pages: list[DocView]) -> None:
         counts = np.diff(before)[keep].tolist()
         return [counts[a:b] for a, b in zip([0, *cut[:-1]], cut, strict=True)]
 
-    flags = _FLAGS.take(cps)
     word_pages = [v for v in pages if not v.char_units]
     if word_pages:
         tokens = per_line(_starts((flags & _F_SPACE) == 0).nonzero()[0])
@@ -1060,6 +1064,29 @@ def _letterless_starts(flags: np.ndarray) -> np.ndarray:
     return first[ok]
 
 
+#: The classes `_measure_lines` looks up on a word-script page: the same for every code point and its lower case
+#: (checked over every code point by tests/filter), so a page's lower-cased text gives them when it is as long.
+_LINE_FLAGS = _F_SPACE | _F_MARK | _F_ALONE | _F_FOLLOW
+
+
+def measure_pages(pages: Sequence[DocView]) -> None:
+    """`measure_lines` and `measure_units` of many pages. Word-script pages whose lower-cased text is as long as
+    the text (no character lower-cased into several) get both from one class lookup over their lower-cased texts:
+    the line features only look up `_LINE_FLAGS`, which lower-casing keeps, at the same offsets. One encoding and one
+    table lookup per character less than the two functions apart."""
+    pages = [v for v in pages if v.lines]
+    shared = [v for v in pages if not v.char_units and len(v.lower) == len(v.text)]
+    if len(shared) < len(pages):
+        rest = [v for v in pages if v.char_units or len(v.lower) != len(v.text)]
+        measure_lines(rest)
+        measure_units(rest)
+    for chunk in _chunks(shared, _LINE_BATCH_CHARS):
+        cps = segment._codepoints("\n".join([v.lower for v in chunk]))
+        flags = _FLAGS.take(cps)
+        _measure_lines(chunk, cps, flags)
+        _measure_units(chunk, False, cps, flags)
+
+
 def measure_units(pages: Sequence[DocView]) -> None:
     """The units of many pages at once: `joined` (words joined by a space: `segment.joined_words`) of word-script
     pages, `unit_text` (`segment.unit_codepoints`) of character-unit ones, with their code points; the same class
@@ -1070,10 +1097,14 @@ def measure_units(pages: Sequence[DocView]) -> None:
             _measure_units(chunk, char_units)
 
 
-def _measure_units(chunk: list[DocView], char_units: bool) -> None:
+def _measure_units(chunk: list[DocView], char_units: bool, cps: np.ndarray | None = None,
+                   flags: np.ndarray | None = None) -> None:
+    """`cps`, `flags`: the code points of the pages' lower-cased texts joined by a line break and their `_FLAGS`, when
+    the caller has them (`measure_pages`)."""
     lowers = [v.lower for v in chunk]
-    cps = segment._codepoints("\n".join(lowers))
-    flags = _FLAGS.take(cps)
+    if cps is None or flags is None:
+        cps = segment._codepoints("\n".join(lowers))
+        flags = _FLAGS.take(cps)
     word = (flags & _F_WORD) != 0
     bounds = np.zeros(len(chunk) + 1, dtype=np.int64)  # where each page starts (its line break goes with it)
     np.cumsum([len(s) + 1 for s in lowers], out=bounds[1:])
