@@ -530,10 +530,8 @@ class DocView:
         if len(lower) != len(cps):  # a character lower-cased into several: the line breaks moved
             line_id = np.cumsum(lower == 10)
         run = _FOREIGN_RUN.take(lower)
-        start = run.copy()
-        start[1:] &= ~run[:-1]
         chars = np.bincount(line_id[run], minlength=n_raw)
-        runs = np.bincount(line_id[start], minlength=n_raw)
+        runs = np.bincount(line_id[_starts(run)], minlength=n_raw)
         keep = np.array(self._nonblank, dtype=bool)
         return units[keep].tolist(), gate[keep].tolist(), chars[keep].tolist(), runs[keep].tolist()
 
@@ -952,9 +950,20 @@ def _chunks(views: Sequence[DocView], limit: int) -> list[list[DocView]]:
 
 
 def _starts(flags: np.ndarray) -> np.ndarray:
-    """Where a run of True begins."""
-    out = flags.copy()
-    out[1:] &= ~flags[:-1]
+    """Where a run of True begins (one comparison, True > False: not a copy, a negation and an and)."""
+    out = np.empty(len(flags), dtype=bool)
+    if len(flags):
+        out[0] = flags[0]
+        np.greater(flags[1:], flags[:-1], out=out[1:])
+    return out
+
+
+def _ends(flags: np.ndarray) -> np.ndarray:
+    """Where a run of True ends (its last position): `_starts` of the reversed flags, without reversed strides."""
+    out = np.empty(len(flags), dtype=bool)
+    if len(flags):
+        out[-1] = flags[-1]
+        np.greater(flags[:-1], flags[1:], out=out[:-1])
     return out
 
 
@@ -1018,7 +1027,7 @@ def _measure_lines(pages: list[DocView], cps: np.ndarray | None = None, flags: n
     if any(v.profile.sentence_punct for v in pages):
         mark = (flags & _F_MARK) != 0
         first = _starts(mark).nonzero()[0]
-        last = _starts(mark[::-1])[::-1].nonzero()[0]  # the last mark of each run
+        last = _ends(mark).nonzero()[0]  # the last mark of each run
         after = last + 1
         follow = np.ones(len(after), dtype=bool)  # the end of the text follows the last run of the last page
         inside = after < size
@@ -1053,7 +1062,7 @@ def _letterless_starts(flags: np.ndarray) -> np.ndarray:
     sep = (flags & _F_WORD) == 0  # connectors are separators too
     bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
     first = _starts(bare).nonzero()[0]
-    last = _starts(bare[::-1])[::-1].nonzero()[0]
+    last = _ends(bare).nonzero()[0]
     after = last + 1
     ok = np.ones(len(first), dtype=bool)
     inside = after < size
