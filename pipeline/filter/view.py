@@ -57,6 +57,7 @@ class _lazy(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.ca
 _M = 0x9E3779B97F4A7C15
 _M_INV = pow(_M, -1, 1 << 64)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
+_SEVEN, _ONE = np.uint64(7), np.uint64(1)
 
 
 def _power_table(base: int, size: int) -> np.ndarray:
@@ -85,6 +86,24 @@ class _Powers:
                 return pw[:n], inv[:n]
             cls.pow, cls.inv, cls.size = pw, inv, size
         return cls.pow[:n], cls.inv[:n]
+
+
+def _hash_prefix(cps: np.ndarray, pw: np.ndarray) -> np.ndarray:
+    """Prefix sums of mix(c[k]) * M^k mod 2^64 over code points `cps` (`pw`: M^k), where mix(c) = (c ^ (c >> 7)) *
+    _MIX + 1 spreads small code points over 64 bits. Computed in the output array: on a batch chunk the four
+    temporaries of the expression were ~1 MB each, and a freed heap top that large is returned to the system and
+    faulted in again by the next chunk."""
+    n = len(cps)
+    out = np.zeros(n + 1, dtype=np.uint64)
+    # Array arithmetic wraps modulo 2^64 without a warning (only numpy scalars warn): no np.errstate needed.
+    mixed = out[1:]
+    mixed[:] = cps
+    mixed ^= mixed >> _SEVEN
+    mixed *= _MIX
+    mixed += _ONE
+    mixed *= pw[:n]
+    np.cumsum(mixed, out=mixed)
+    return out
 
 
 def find_duplicates(items: list[str]) -> tuple[int, int]:
@@ -350,7 +369,14 @@ class DocView:
                 return starts, starts + 1
             return starts, np.append(starts[1:], len(cps))
         spaces = (cps == 32).nonzero()[0]
-        return np.concatenate(([0], spaces + 1)), np.concatenate((spaces, [len(cps)]))
+        # filled in place: np.concatenate with Python lists converts them to arrays first (~2 µs each)
+        starts = np.empty(len(spaces) + 1, dtype=np.int64)
+        starts[0] = 0
+        np.add(spaces, 1, out=starts[1:])
+        ends = np.empty(len(spaces) + 1, dtype=np.int64)
+        ends[:-1] = spaces
+        ends[-1] = len(cps)
+        return starts, ends
 
     @_lazy
     def _codepoints(self) -> np.ndarray:
@@ -364,14 +390,8 @@ class DocView:
     @_lazy
     def _prefix(self) -> tuple[np.ndarray, np.ndarray]:
         """(prefix sums of c[k] * M^k mod 2^64 over the characters of `joined`, M^-k per character)."""
-        cps = self._codepoints.astype(np.uint64)
-        n = len(cps)
-        pw, inv = _Powers.get(n + 1)
-        out = np.zeros(n + 1, dtype=np.uint64)
-        # Array arithmetic wraps modulo 2^64 without a warning (only numpy scalars warn): no np.errstate needed.
-        mixed = (cps ^ (cps >> np.uint64(7))) * _MIX + np.uint64(1)  # spread small code points over 64 bits
-        np.cumsum(mixed * pw[:n], out=out[1:])
-        return out, inv
+        pw, inv = _Powers.get(len(self._codepoints) + 1)
+        return _hash_prefix(self._codepoints, pw), inv
 
     @_lazy
     def _unit_hash(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -849,11 +869,10 @@ def _measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
     view_of = np.arange(k).repeat(units)  # the view of each unit
     total = len(starts)
     room = units.cumsum()[view_of] - np.arange(total)  # units from each one to its view's end
-    c = cps.astype(np.uint64)
-    pw, inv = _Powers.get(len(c) + 1)
-    prefix = np.zeros(len(c) + 1, dtype=np.uint64)
-    np.cumsum(((c ^ (c >> np.uint64(7))) * _MIX + np.uint64(1)) * pw[: len(c)], out=prefix[1:])
+    pw, inv = _Powers.get(len(cps) + 1)
+    prefix = _hash_prefix(cps, pw)
     at_start, at_end, at_inv = prefix[starts], prefix[ends], inv[starts]
+    del cps, prefix  # the chunk's largest arrays: freed before the sizes' work, not after it
     cum = np.zeros(total + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=cum[1:])
     found: list[dict[tuple[str, int], int]] = [v.__dict__.setdefault("_ngram_chars", {}) for v in views]
