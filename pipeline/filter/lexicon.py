@@ -223,6 +223,7 @@ class TermMatcher:
                 self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term, " ".join(toks)))
         self._whole_keys = frozenset(self._whole)
         self._phrase_heads = frozenset(self._phrases)
+        self._keys = self._whole_keys | self._phrase_heads
         self._stem_re = _alternation(stems)
 
     def __bool__(self) -> bool:
@@ -257,14 +258,16 @@ class TermMatcher:
                         out.append((m.group(), 1))
             return out
         words = v.words
-        # Set operations and list searches in C: no Python loop over the page's words.
-        out += [(w, words.count(w)) for w in self._whole_keys.intersection(words)]
-        joined = v.joined
-        for head in self._phrase_heads.intersection(words):
+        # Set operations and list searches in C: no Python loop over the page's words, and one pass over them for
+        # the entries and the phrases' heads. (The hits come in set order, which str hashing randomizes per
+        # process: the order they are summed in was never fixed; the shipped weights, 1 and 0.25, sum exactly.)
+        present = self._keys.intersection(words)
+        out += [(w, words.count(w)) for w in present.intersection(self._whole_keys)]
+        for head in present.intersection(self._phrase_heads):
             # A phrase can match only where its words, joined by a space, are a substring of the words joined by a
             # space: one search in C, instead of a scan of the word list per occurrence of a head that is a common
             # word ("online", "người").
-            phrases = [p for p in self._phrases[head] if p[3] in joined]
+            phrases = [p for p in self._phrases[head] if p[3] in v.joined]
             if not phrases:
                 continue
             i = -1
