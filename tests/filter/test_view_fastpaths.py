@@ -97,3 +97,23 @@ def test_views_cut_lower_from_the_page(text: str) -> None:
         index = list(range(0, len(page.lines), 2))
         kept = DocView.of_lines([page.lines[i] for i in index], page, page, index)
         assert kept.lower == kept.text.lower()
+
+
+def test_substring_entries_found_as_the_pattern_finds_them() -> None:
+    """`TermMatcher`'s pair filter gives what the entries' pattern's findall gives: one-character entries, entries
+    that start or continue past the BMP, overlapping entries, an entry at the text's end."""
+    import random
+
+    from pipeline.filter.lexicon import TermMatcher
+
+    rng = random.Random(5)
+    han = [chr(c) for c in range(0x4E00, 0x4E40)] + ["𡳞", "𨳊", "\uffff"]
+    terms = {"屄", "𡳞", "𨳊中", "中𨳊", "一二", "一二三", "二三"}
+    while len(terms) < 150:
+        terms.add("".join(rng.choice(han) for _ in range(rng.randint(2, 4))))
+    m = TermMatcher(dict.fromkeys(terms, 1.0))
+    assert m._pairs is not None and m._substring is not None
+    pieces = [*terms, *han, "，", "。", "a", " ", "😀"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(100, 400)))
+        assert m._substring_matches(text) == m._substring.findall(text)
