@@ -229,6 +229,7 @@ class TermMatcher:
         self._phrase_heads = frozenset(self._phrases)
         self._keys = self._whole_keys | self._phrase_heads
         self._stem_re = _alternation(stems)
+        self._stem_pairs = _pair_filter(stems) if len(stems) >= _PAIR_FILTER_MIN_TERMS else None
 
     def __bool__(self) -> bool:
         return bool(self.weights)
@@ -247,26 +248,9 @@ class TermMatcher:
         return self.count_all(v).get(category, 0.0)
 
     def _substring_matches(self, lower: str) -> list[str]:
-        """``self._substring.findall(lower)``. With many entries (Chinese: ~400) the pattern is tried wherever a
-        character can start one, ~55 ns a character; `_PairFilter` finds the few positions where an entry's first two
-        characters stand, and the pattern is matched there alone, left to right as findall does."""
-        pattern, pairs = self._substring, self._pairs
-        assert pattern is not None
-        if pairs is None or len(lower) < segment._SHORT:
-            return pattern.findall(lower)  # type: ignore[no-any-return]
-        cps = segment._codepoints(lower)
-        key = pairs.first.take(cps, mode="clip")  # clip: any character past the BMP is 0xFFFF (`_pair_filter`)
-        key[:-1] += pairs.second.take(cps[1:], mode="clip")
-        out: list[str] = []
-        end = 0
-        match = pattern.match
-        for at in pairs.table.take(key).nonzero()[0].tolist():
-            if at >= end:
-                m = match(lower, at)
-                if m is not None:
-                    out.append(m.group())
-                    end = m.end()
-        return out
+        """``self._substring.findall(lower)`` (`_matches`)."""
+        assert self._substring is not None
+        return [m.group() for m in _matches(self._substring, self._pairs, lower)]
 
     def _found(self, v: DocView) -> list[tuple[str, int]]:
         """(entry, occurrences) pairs found in the document."""
@@ -309,7 +293,7 @@ class TermMatcher:
         if self._stem_re is not None and v.profile.script == "Hang":
             # an entry in Hangul at the start of an eojeol (not inside one; a whole-word hit is counted above)
             lower = v.lower
-            for m in self._stem_re.finditer(lower):
+            for m in _matches(self._stem_re, self._stem_pairs, lower):
                 start, end = m.span()
                 if (start == 0 or not _HANGUL_RE.match(lower[start - 1])) and end < len(lower) and _HANGUL_RE.match(
                     lower[end]
@@ -333,6 +317,28 @@ class _PairFilter(NamedTuple):
     #: Code point → its column in `table` (0: no entry has it second, or the text ends).
     second: np.ndarray
     table: np.ndarray
+
+
+def _matches(pattern: re.Pattern[str], pairs: _PairFilter | None, text: str) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` for a pattern of literal entries (`_alternation`). With many entries (Chinese:
+    ~400) the pattern is tried wherever a character can start one, ~55 ns a character; `pairs` finds the few
+    positions where an entry's first two characters stand, and the pattern is matched there alone, left to right
+    as finditer does (a match's end is where the next may start)."""
+    if pairs is None or len(text) < segment._SHORT:
+        return list(pattern.finditer(text))
+    cps = segment._codepoints(text)
+    key = pairs.first.take(cps, mode="clip")  # clip: any character past the BMP is 0xFFFF (`_pair_filter`)
+    key[:-1] += pairs.second.take(cps[1:], mode="clip")
+    out: list[re.Match[str]] = []
+    end = 0
+    match = pattern.match
+    for at in pairs.table.take(key).nonzero()[0].tolist():
+        if at >= end:
+            m = match(text, at)
+            if m is not None:
+                out.append(m)
+                end = m.end()
+    return out
 
 
 def _pair_filter(terms: Iterable[str]) -> _PairFilter:

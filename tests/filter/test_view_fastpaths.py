@@ -117,3 +117,23 @@ def test_substring_entries_found_as_the_pattern_finds_them() -> None:
     for _ in range(300):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(100, 400)))
         assert m._substring_matches(text) == m._substring.findall(text)
+
+
+def test_hangul_stems_found_as_the_pattern_finds_them() -> None:
+    """The same for the Korean entries matched at the start of an eojeol (`TermMatcher._stem_re`)."""
+    import random
+
+    from pipeline.filter import lexicon
+
+    rng = random.Random(6)
+    syllables = [chr(c) for c in range(0xAC00, 0xAC30)]
+    terms = {"좆", "19금", "av배우"}
+    while len(terms) < 120:
+        terms.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))))
+    m = lexicon.TermMatcher(dict.fromkeys(terms, 1.0))
+    assert m._stem_pairs is not None and m._stem_re is not None
+    pieces = [*terms, *syllables, " ", "을", "는", ".", "a", "1"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(100, 400)))
+        found = lexicon._matches(m._stem_re, m._stem_pairs, text)
+        assert [x.span() for x in found] == [x.span() for x in m._stem_re.finditer(text)]
