@@ -531,7 +531,11 @@ class DocView:
             if table is not None:
                 return table[0]
             return segment.line_unit_counts(self.text, self.profile)
-        return [len(line.split()) for line in self.lines]  # `lines` is `split_lines(text)`: not split again
+        # `lines` are stripped and not empty: a line whose only whitespace is single spaces (every other whitespace
+        # character is unprintable) has one token more than spaces, counted without building the tokens.
+        return [
+            line.count(" ") + 1 if line.isprintable() and "  " not in line else len(line.split()) for line in self.lines
+        ]
 
     @_lazy
     def _char_line_table(self) -> tuple[list[int], list[int], list[int], list[int]] | None:

@@ -137,3 +137,17 @@ def test_hangul_stems_found_as_the_pattern_finds_them() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(100, 400)))
         found = lexicon._matches(m._stem_re, m._stem_pairs, text)
         assert [x.span() for x in found] == [x.span() for x in m._stem_re.finditer(text)]
+
+
+def test_line_units_count_tokens_as_split() -> None:
+    """`DocView.line_units` counts a line's whitespace tokens without splitting it when it can: what split() gives,
+    whatever whitespace the line holds."""
+    spaces = [" ", "  ", "\t", "\xa0", "\u3000", "\u2009", "\u2028", "\x85", "\x1f", "\u200b", "\x0b"]
+    words = ["a", "bc", "Straße", "中文", "x.y", "—", "\u00ad", "😀"]
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        text = "".join(rng.choice(words + spaces + ["\n"]) for _ in range(rng.randint(1, 60)))
+        v = DocView(text, profile_for("Latn"))
+        assert v.line_units == [len(line.split()) for line in v.lines], repr(text)
