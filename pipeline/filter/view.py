@@ -1150,9 +1150,7 @@ def _measure_units(chunk: list[DocView], char_units: bool, cps: np.ndarray | Non
         keep = word.copy()
         keep[1:] |= word[:-1]
         out = np.where(word, cps, 32)[keep]
-    # characters of the output before each page's start: kept characters counted per page (every page holds at
-    # least its line break), not the positions of all of them (8 bytes per character of the chunk)
-    cut = [0, *np.add.reduceat(keep, bounds[:-1]).cumsum().tolist()]
+    cut = keep.nonzero()[0].searchsorted(bounds).tolist()  # characters of the output before each page's start
     if not char_units:
         # Letterless words from the same flags, kept per page as offsets in its lower-cased text: `main_view` counts
         # its main text's from them (`measure_letterless_words` would look up the main text's characters again).
