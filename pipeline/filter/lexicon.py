@@ -7,7 +7,8 @@ Matching is script-aware:
 
 - **Chinese, Japanese, Thai and the other character-unit scripts**: substrings of the lower-cased text (one compiled
   regex alternation, longest entries first; measured as fast as an Aho-Corasick automaton here: ~45 ns a character
-  for 300 Chinese entries).
+  for 300 Chinese entries; with 100+ entries it is only tried where an entry's first two characters stand,
+  `_matches`).
 - **Korean**: an entry matches at the start of an eojeol (particles attach at the end: ``야동을`` is ``야동`` +
   ``을``), never inside one — Korean bad-word stems are often also the middle of ordinary words.
 - **Everything else**: whole words (`pipeline.text.segment.words`), and multi-word entries as whole-word phrases, so
@@ -302,8 +303,8 @@ class TermMatcher:
         return out
 
 
-#: Entries matched as substrings from which `TermMatcher` looks for their first two characters before the pattern:
-#: with fewer (Thai's ~50) the pattern alone is as cheap.
+#: From this many entries on, `TermMatcher` finds where their first two characters stand (`_PairFilter`) before it
+#: tries their pattern: with fewer (Thai's ~50) the pattern alone is as cheap.
 _PAIR_FILTER_MIN_TERMS = 100
 
 
@@ -342,6 +343,8 @@ def _matches(pattern: re.Pattern[str], pairs: _PairFilter | None, text: str) -> 
 
 
 def _pair_filter(terms: Iterable[str]) -> _PairFilter:
+    """The `_PairFilter` of some entries (two 256 KB tables and one of first × second characters, built once per
+    matcher)."""
     terms = [t for t in terms if t]
     bmp = lambda ch: min(ord(ch), 0xFFFF)  # noqa: E731
     firsts = sorted({bmp(t[0]) for t in terms})

@@ -292,7 +292,7 @@ class DocView:
             whole = self.__dict__[key]
             view.__dict__[key] = whole[head : len(whole) - tail]
         at = self.__dict__.get("_letterless_at")
-        if at is not None and lower is not None:  # the page's letterless words inside the main text (none spans a break)
+        if at is not None and lower is not None:  # the page's letterless words in the main text (none spans a break)
             view.__dict__["letterless_words"] = bisect_left(at, start + len(text)) - bisect_left(at, start)
         return view
 

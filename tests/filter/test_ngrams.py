@@ -256,7 +256,7 @@ def test_measure_letterless_words_same_as_the_regex(monkeypatch):
 @pytest.mark.parametrize("script", ["Latn", "Hans"])
 def test_measure_units_same_as_each_page(monkeypatch, script):
     """`measure_units` gives each page the words (or character units) and code points it tokenizes alone."""
-    texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b"]
+    texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b", "", ""]
     for v, text in _measured_in_chunks(monkeypatch, view.measure_units, texts, script):
         alone = DocView(text, profile_for(script))
         assert (v.words, v.unit_text, v.joined) == (alone.words, alone.unit_text, alone.joined), text
