@@ -251,6 +251,8 @@ class TermMatcher:
     def _substring_matches(self, lower: str) -> list[str]:
         """``self._substring.findall(lower)`` (`_matches`)."""
         assert self._substring is not None
+        if self._pairs is None:
+            return self._substring.findall(lower)  # type: ignore[no-any-return]  # no match objects
         return [m.group() for m in _matches(self._substring, self._pairs, lower)]
 
     def _found(self, v: DocView) -> list[tuple[str, int]]:
