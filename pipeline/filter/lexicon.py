@@ -7,7 +7,8 @@ Matching is script-aware:
 
 - **Chinese, Japanese, Thai and the other character-unit scripts**: substrings of the lower-cased text (one compiled
   regex alternation, longest entries first; measured as fast as an Aho-Corasick automaton here: ~45 ns a character
-  for 300 Chinese entries).
+  for 300 Chinese entries; with 100+ entries it is only tried where an entry's first two characters stand,
+  `_matches`).
 - **Korean**: an entry matches at the start of an eojeol (particles attach at the end: ``야동을`` is ``야동`` +
   ``을``), never inside one — Korean bad-word stems are often also the middle of ordinary words.
 - **Everything else**: whole words (`pipeline.text.segment.words`), and multi-word entries as whole-word phrases, so
@@ -29,7 +30,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from pipeline.text import segment
 from pipeline.text.scripts import SPACELESS_SCRIPTS, script_counts
@@ -203,12 +206,15 @@ class TermMatcher:
         self.categories = tuple(sorted({c for w in table.values() for c in w}))
         # In a character-unit document: its own script's entries as substrings, the others (English porn and casino
         # words in a Chinese page) as whole ASCII words, so "sussex" or "java" never count as "sex" or "av".
-        self._substring = _alternation(t for t in table if _spaceless(t))
+        spaceless = sorted(t for t in table if _spaceless(t))
+        self._substring = _alternation(spaceless)
+        self._pairs = _pair_filter(spaceless) if len(spaceless) >= _PAIR_FILTER_MIN_TERMS else None
         self._ascii_words = _alternation(t for t in table if not _spaceless(t))
         # In a space-delimited document: entries as whole words (`segment.words`), phrases as runs of whole words;
         # in Korean, entries in Hangul also as the start of an eojeol (the particles follow the stem).
         self._whole: set[str] = set()
-        self._phrases: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
+        #: head word → (words, index of the head, entry, the words joined by a space) of the phrases indexed by it
+        self._phrases: dict[str, list[tuple[tuple[str, ...], int, str, str]]] = {}
         stems: set[str] = set()
         for term in table:
             toks = segment.words(term)
@@ -219,10 +225,12 @@ class TermMatcher:
             elif toks:
                 # indexed by its longest word (the rare one: "на хуй" by "хуй"), so a page without it costs nothing
                 key = max(range(len(toks)), key=lambda i: (len(toks[i]), i))  # ties: the last word (the noun)
-                self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term))
+                self._phrases.setdefault(toks[key], []).append((tuple(toks), key, term, " ".join(toks)))
         self._whole_keys = frozenset(self._whole)
         self._phrase_heads = frozenset(self._phrases)
+        self._keys = self._whole_keys | self._phrase_heads
         self._stem_re = _alternation(stems)
+        self._stem_pairs = _pair_filter(stems) if len(stems) >= _PAIR_FILTER_MIN_TERMS else None
 
     def __bool__(self) -> bool:
         return bool(self.weights)
@@ -240,13 +248,20 @@ class TermMatcher:
     def count(self, v: DocView, category: str = "hits") -> float:
         return self.count_all(v).get(category, 0.0)
 
+    def _substring_matches(self, lower: str) -> list[str]:
+        """``self._substring.findall(lower)`` (`_matches`)."""
+        assert self._substring is not None
+        if self._pairs is None:
+            return self._substring.findall(lower)  # type: ignore[no-any-return]  # no match objects
+        return [m.group() for m in _matches(self._substring, self._pairs, lower)]
+
     def _found(self, v: DocView) -> list[tuple[str, int]]:
         """(entry, occurrences) pairs found in the document."""
         out: list[tuple[str, int]] = []
         if v.char_units:
             lower = v.lower
             if self._substring is not None:
-                out += [(m, 1) for m in self._substring.findall(lower)]
+                out += [(m, 1) for m in self._substring_matches(lower)]
             if self._ascii_words is not None:
                 for m in self._ascii_words.finditer(lower):  # whole ASCII words: no letter or digit around
                     start, end = m.span()
@@ -256,29 +271,99 @@ class TermMatcher:
                         out.append((m.group(), 1))
             return out
         words = v.words
-        # Set operations and list searches in C: no Python loop over the page's words.
-        out += [(w, words.count(w)) for w in self._whole_keys.intersection(words)]
-        for head in self._phrase_heads.intersection(words):
+        # Set operations and list searches in C: no Python loop over the page's words, and one pass over them for
+        # the entries and the phrases' heads. (The hits come in set order, which str hashing randomizes per
+        # process: the order they are summed in was never fixed; the shipped weights, 1 and 0.25, sum exactly.)
+        present = self._keys.intersection(words)
+        out += [(w, words.count(w)) for w in present.intersection(self._whole_keys)]
+        for head in present.intersection(self._phrase_heads):
+            # A phrase can match only where its words, joined by a space, are a substring of the words joined by a
+            # space: one search in C, instead of a scan of the word list per occurrence of a head that is a common
+            # word ("online", "người").
+            phrases = [p for p in self._phrases[head] if p[3] in v.joined]
+            if not phrases:
+                continue
             i = -1
             while True:
                 try:
                     i = words.index(head, i + 1)
                 except ValueError:
                     break
-                for toks, key, term in self._phrases[head]:
+                for toks, key, term, _ in phrases:
                     start = i - key
                     if start >= 0 and tuple(words[start : start + len(toks)]) == toks:
                         out.append((term, 1))
         if self._stem_re is not None and v.profile.script == "Hang":
             # an entry in Hangul at the start of an eojeol (not inside one; a whole-word hit is counted above)
             lower = v.lower
-            for m in self._stem_re.finditer(lower):
+            for m in _matches(self._stem_re, self._stem_pairs, lower):
                 start, end = m.span()
                 if (start == 0 or not _HANGUL_RE.match(lower[start - 1])) and end < len(lower) and _HANGUL_RE.match(
                     lower[end]
                 ):
                     out.append((m.group(), 1))
         return out
+
+
+#: From this many entries on, `TermMatcher` finds where their first two characters stand (`_PairFilter`) before it
+#: tries their pattern: with fewer (Thai's ~50) the pattern alone is as cheap.
+_PAIR_FILTER_MIN_TERMS = 100
+
+
+class _PairFilter(NamedTuple):
+    """Where an entry can start in a text: ``table[first[c0] + second[c1]]`` for each pair of adjacent characters
+    (c0, c1), over the BMP (a character past it counts as U+FFFF: it shares a row or column with the others past it,
+    so a position may be looked at in vain, never missed)."""
+
+    #: Code point → its row offset in `table` (0: no entry starts with it).
+    first: np.ndarray
+    #: Code point → its column in `table` (0: no entry has it second, or the text ends).
+    second: np.ndarray
+    table: np.ndarray
+
+
+def _matches(pattern: re.Pattern[str], pairs: _PairFilter | None, text: str) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` for a pattern of literal entries (`_alternation`). With many entries (Chinese:
+    ~400) the pattern is tried wherever a character can start one, ~55 ns a character; `pairs` finds the few
+    positions where an entry's first two characters stand, and the pattern is matched there alone, left to right
+    as finditer does (a match's end is where the next may start)."""
+    if pairs is None or len(text) < segment._SHORT:
+        return list(pattern.finditer(text))
+    cps = segment._codepoints(text)
+    key = pairs.first.take(cps, mode="clip")  # clip: any character past the BMP is 0xFFFF (`_pair_filter`)
+    key[:-1] += pairs.second.take(cps[1:], mode="clip")
+    out: list[re.Match[str]] = []
+    end = 0
+    match = pattern.match
+    for at in pairs.table.take(key).nonzero()[0].tolist():
+        if at >= end:
+            m = match(text, at)
+            if m is not None:
+                out.append(m)
+                end = m.end()
+    return out
+
+
+def _pair_filter(terms: Iterable[str]) -> _PairFilter:
+    """The `_PairFilter` of some entries (two 256 KB tables and one of first × second characters, built once per
+    matcher)."""
+    terms = [t for t in terms if t]
+    bmp = lambda ch: min(ord(ch), 0xFFFF)  # noqa: E731
+    firsts = sorted({bmp(t[0]) for t in terms})
+    seconds = sorted({bmp(t[1]) for t in terms if len(t) > 1})
+    width = len(seconds) + 1
+    first = np.zeros(0x10000, dtype=np.int32)
+    first[firsts] = np.arange(1, len(firsts) + 1, dtype=np.int32) * width
+    second = np.zeros(0x10000, dtype=np.int32)
+    second[seconds] = np.arange(1, len(seconds) + 1, dtype=np.int32)
+    table = np.zeros((len(firsts) + 1) * width, dtype=bool)
+    for t in terms:
+        row = int(first[bmp(t[0])])
+        if len(t) == 1:
+            table[row : row + width] = True  # a one-character entry: whatever follows
+        else:
+            table[row + int(second[bmp(t[1])])] = True
+    return _PairFilter(first, second, table)
 
 
 @lru_cache(maxsize=256)

@@ -39,8 +39,9 @@ Speed: `DocView` computes shared features once and lazily; the n-gram rules hash
 key with one numpy expression, and each size sorts only the positions where the largest smaller size measured found a
 repeat (an n-gram occurring twice starts with an (n-1)-gram occurring twice); in check mode a rule's `settled` test (n-gram count bounds) skips work that cannot
 change the decision. `apply_measured_many` (the filter stage's call per batch) measures the features that are numpy
-or regex work over the whole text for many documents at once (`view.measure_units`, `measure_lines`,
-`measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call was most of their cost.
+or regex work over the whole text for many documents at once (`view.measure_pages`: `measure_lines` and
+`measure_units`; `measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call was most
+of their cost.
 Measured with scripts/bench/filter.py (docs/s per core, per script group).
 """
 
@@ -55,7 +56,7 @@ from typing import Any
 from pipeline.filter.lexicon import Lexicon, anchor_groups
 from pipeline.filter.rules import FAMILIES, Family, Rule
 from pipeline.filter.settings import C4Settings, QualityRules, QualitySettings
-from pipeline.filter.view import DocView, measure_letterless_words, measure_lines, measure_ngrams, measure_units
+from pipeline.filter.view import DocView, measure_letterless_words, measure_ngrams, measure_pages
 from pipeline.text import segment
 from pipeline.text.scripts import dominant_script, script_counts
 from pipeline.text.segment import profile_for
@@ -353,9 +354,9 @@ class QualityFilter:
     ) -> list[tuple[QualityResult, dict[str, float]]]:
         """`apply_measured` of each document (what the filter stage runs on a batch), the same results: the
         features that are numpy or regex work over the whole text are measured for the batch together (the pages'
-        per-line counts and units, `measure_lines`, `measure_units`; the main texts' n-grams and letterless words,
-        `measure_ngrams`, `measure_letterless_words`): per document, numpy's fixed cost per call is most of their
-        cost."""
+        per-line counts, units and letterless words, `measure_pages`; the main texts' n-grams, `measure_ngrams`, and
+        letterless words when not cut from their page's, `measure_letterless_words`): per document, numpy's fixed
+        cost per call is most of their cost."""
         out: list[tuple[QualityResult, dict[str, float]]] = []
         for lo in range(0, len(texts), _BATCH_DOCS):
             hi = lo + _BATCH_DOCS
@@ -365,8 +366,7 @@ class QualityFilter:
                                               [None] * len(texts[lo:hi]), strict=True)
             ]  # fmt: skip
             pages = [views["page"] for _, views in prepared]
-            measure_lines(pages)
-            measure_units([v for v in pages if v.lines])
+            measure_pages(pages)
             groups: dict[tuple[tuple[int, ...], bool], list[DocView]] = {}
             for plan, views in prepared:
                 v = views["page"]

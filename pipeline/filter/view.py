@@ -12,6 +12,7 @@ unit per letter, so "404 Error - Not Found" is 4 words' worth in a Chinese page,
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import compress
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from pipeline.filter.lexicon import Lexicon
 
 __all__ = [
-    "DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams", "measure_units",
+    "DocView", "find_duplicates", "measure_letterless_words", "measure_lines", "measure_ngrams", "measure_pages",
+    "measure_units",
 ]
 
 _T = TypeVar("_T")
@@ -55,6 +57,7 @@ class _lazy(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.ca
 _M = 0x9E3779B97F4A7C15
 _M_INV = pow(_M, -1, 1 << 64)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
+_SEVEN, _ONE = np.uint64(7), np.uint64(1)
 
 
 def _power_table(base: int, size: int) -> np.ndarray:
@@ -83,6 +86,24 @@ class _Powers:
                 return pw[:n], inv[:n]
             cls.pow, cls.inv, cls.size = pw, inv, size
         return cls.pow[:n], cls.inv[:n]
+
+
+def _hash_prefix(cps: np.ndarray, pw: np.ndarray) -> np.ndarray:
+    """Prefix sums of mix(c[k]) * M^k mod 2^64 over code points `cps` (`pw`: M^k), where mix(c) = (c ^ (c >> 7)) *
+    _MIX + 1 spreads small code points over 64 bits. Computed in the output array: on a batch chunk the four
+    temporaries of the expression were ~1 MB each, and a freed heap top that large is returned to the system and
+    faulted in again by the next chunk."""
+    n = len(cps)
+    out = np.zeros(n + 1, dtype=np.uint64)
+    # Array arithmetic wraps modulo 2^64 without a warning (only numpy scalars warn): no np.errstate needed.
+    mixed = out[1:]
+    mixed[:] = cps
+    mixed ^= mixed >> _SEVEN
+    mixed *= _MIX
+    mixed += _ONE
+    mixed *= pw[:n]
+    np.cumsum(mixed, out=mixed)
+    return out
 
 
 def find_duplicates(items: list[str]) -> tuple[int, int]:
@@ -270,6 +291,9 @@ class DocView:
             tail = len(cut("\n".join(raw[b:]).lower()))
             whole = self.__dict__[key]
             view.__dict__[key] = whole[head : len(whole) - tail]
+        at = self.__dict__.get("_letterless_at")
+        if at is not None and lower is not None:  # the page's letterless words in the main text (none spans a break)
+            view.__dict__["letterless_words"] = bisect_left(at, start + len(text)) - bisect_left(at, start)
         return view
 
     @_lazy
@@ -345,7 +369,14 @@ class DocView:
                 return starts, starts + 1
             return starts, np.append(starts[1:], len(cps))
         spaces = (cps == 32).nonzero()[0]
-        return np.concatenate(([0], spaces + 1)), np.concatenate((spaces, [len(cps)]))
+        # filled in place: np.concatenate with Python lists converts them to arrays first (~2 µs each)
+        starts = np.empty(len(spaces) + 1, dtype=np.int64)
+        starts[0] = 0
+        np.add(spaces, 1, out=starts[1:])
+        ends = np.empty(len(spaces) + 1, dtype=np.int64)
+        ends[:-1] = spaces
+        ends[-1] = len(cps)
+        return starts, ends
 
     @_lazy
     def _codepoints(self) -> np.ndarray:
@@ -359,14 +390,8 @@ class DocView:
     @_lazy
     def _prefix(self) -> tuple[np.ndarray, np.ndarray]:
         """(prefix sums of c[k] * M^k mod 2^64 over the characters of `joined`, M^-k per character)."""
-        cps = self._codepoints.astype(np.uint64)
-        n = len(cps)
-        pw, inv = _Powers.get(n + 1)
-        out = np.zeros(n + 1, dtype=np.uint64)
-        # Array arithmetic wraps modulo 2^64 without a warning (only numpy scalars warn): no np.errstate needed.
-        mixed = (cps ^ (cps >> np.uint64(7))) * _MIX + np.uint64(1)  # spread small code points over 64 bits
-        np.cumsum(mixed * pw[:n], out=out[1:])
-        return out, inv
+        pw, inv = _Powers.get(len(self._codepoints) + 1)
+        return _hash_prefix(self._codepoints, pw), inv
 
     @_lazy
     def _unit_hash(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -506,7 +531,11 @@ class DocView:
             if table is not None:
                 return table[0]
             return segment.line_unit_counts(self.text, self.profile)
-        return [len(line.split()) for line in self.lines]  # `lines` is `split_lines(text)`: not split again
+        # `lines` are stripped and not empty: a line whose only whitespace is single spaces (every other whitespace
+        # character is unprintable) has one token more than spaces, counted without building the tokens.
+        return [
+            line.count(" ") + 1 if line.isprintable() and "  " not in line else len(line.split()) for line in self.lines
+        ]
 
     @_lazy
     def _char_line_table(self) -> tuple[list[int], list[int], list[int], list[int]] | None:
@@ -525,10 +554,8 @@ class DocView:
         if len(lower) != len(cps):  # a character lower-cased into several: the line breaks moved
             line_id = np.cumsum(lower == 10)
         run = _FOREIGN_RUN.take(lower)
-        start = run.copy()
-        start[1:] &= ~run[:-1]
         chars = np.bincount(line_id[run], minlength=n_raw)
-        runs = np.bincount(line_id[start], minlength=n_raw)
+        runs = np.bincount(line_id[_starts(run)], minlength=n_raw)
         keep = np.array(self._nonblank, dtype=bool)
         return units[keep].tolist(), gate[keep].tolist(), chars[keep].tolist(), runs[keep].tolist()
 
@@ -846,11 +873,10 @@ def _measure_ngrams(views: Sequence[DocView], sizes: Sequence[int]) -> None:
     view_of = np.arange(k).repeat(units)  # the view of each unit
     total = len(starts)
     room = units.cumsum()[view_of] - np.arange(total)  # units from each one to its view's end
-    c = cps.astype(np.uint64)
-    pw, inv = _Powers.get(len(c) + 1)
-    prefix = np.zeros(len(c) + 1, dtype=np.uint64)
-    np.cumsum(((c ^ (c >> np.uint64(7))) * _MIX + np.uint64(1)) * pw[: len(c)], out=prefix[1:])
+    pw, inv = _Powers.get(len(cps) + 1)
+    prefix = _hash_prefix(cps, pw)
     at_start, at_end, at_inv = prefix[starts], prefix[ends], inv[starts]
+    del cps, prefix  # the chunk's largest arrays: freed before the sizes' work, not after it
     cum = np.zeros(total + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=cum[1:])
     found: list[dict[tuple[str, int], int]] = [v.__dict__.setdefault("_ngram_chars", {}) for v in views]
@@ -947,9 +973,20 @@ def _chunks(views: Sequence[DocView], limit: int) -> list[list[DocView]]:
 
 
 def _starts(flags: np.ndarray) -> np.ndarray:
-    """Where a run of True begins."""
-    out = flags.copy()
-    out[1:] &= ~flags[:-1]
+    """Where a run of True begins (one comparison, True > False: not a copy, a negation and an and)."""
+    out = np.empty(len(flags), dtype=bool)
+    if len(flags):
+        out[0] = flags[0]
+        np.greater(flags[1:], flags[:-1], out=out[1:])
+    return out
+
+
+def _ends(flags: np.ndarray) -> np.ndarray:
+    """Where a run of True ends (its last position): `_starts` of the reversed flags, without reversed strides."""
+    out = np.empty(len(flags), dtype=bool)
+    if len(flags):
+        out[-1] = flags[-1]
+        np.greater(flags[:-1], flags[1:], out=out[:-1])
     return out
 
 
@@ -968,8 +1005,12 @@ def measure_lines(pages: Sequence[DocView]) -> None:
         _measure_lines(chunk)
 
 
-def _measure_lines(pages: list[DocView]) -> None:
-    cps = segment._codepoints("\n".join([v.text for v in pages]))
+def _measure_lines(pages: list[DocView], cps: np.ndarray | None = None, flags: np.ndarray | None = None) -> None:
+    """`cps`, `flags`: the code points of the pages' texts joined by a line break and their `_FLAGS`, when the caller
+    has them (`measure_pages`)."""
+    if cps is None or flags is None:
+        cps = segment._codepoints("\n".join([v.text for v in pages]))
+        flags = _FLAGS.take(cps)
     size = len(cps)
     # A line's count is the number of counted positions before its line break less those before the previous one
     # (a binary search per line, not per position; a cumulative sum over every character cost more than the rest).
@@ -988,7 +1029,6 @@ def _measure_lines(pages: list[DocView]) -> None:
         counts = np.diff(before)[keep].tolist()
         return [counts[a:b] for a, b in zip([0, *cut[:-1]], cut, strict=True)]
 
-    flags = _FLAGS.take(cps)
     word_pages = [v for v in pages if not v.char_units]
     if word_pages:
         tokens = per_line(_starts((flags & _F_SPACE) == 0).nonzero()[0])
@@ -1010,7 +1050,7 @@ def _measure_lines(pages: list[DocView]) -> None:
     if any(v.profile.sentence_punct for v in pages):
         mark = (flags & _F_MARK) != 0
         first = _starts(mark).nonzero()[0]
-        last = _starts(mark[::-1])[::-1].nonzero()[0]  # the last mark of each run
+        last = _ends(mark).nonzero()[0]  # the last mark of each run
         after = last + 1
         follow = np.ones(len(after), dtype=bool)  # the end of the text follows the last run of the last page
         inside = after < size
@@ -1027,27 +1067,56 @@ def measure_letterless_words(views: Sequence[DocView]) -> None:
     """`letterless_words` of many word-script views at once, without `segment`'s regex (~70 instructions a
     character): a letterless word starts with a character that is neither a separator nor a letter or mark, after
     a separator that does not join it to a word before (a connector after a word character), and its run of such
-    characters ends at a separator or the text's end (what the regex's look-arounds and backtracking accept)."""
-    for chunk in _chunks([v for v in views if not v.char_units], _LINE_BATCH_CHARS):
+    characters ends at a separator or the text's end (what the regex's look-arounds and backtracking accept).
+    Views that have the count already (a main text's, cut from its page's: `main_view`) are left out."""
+    todo = [v for v in views if not v.char_units and "letterless_words" not in v.__dict__]
+    for chunk in _chunks(todo, _LINE_BATCH_CHARS):
         texts = [v.lower for v in chunk]
-        cps = segment._codepoints("\n".join(texts))
-        size = len(cps)
-        flags = _FLAGS.take(cps)
-        sep = (flags & _F_WORD) == 0  # connectors are separators too
-        bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
-        first = _starts(bare).nonzero()[0]
-        last = _starts(bare[::-1])[::-1].nonzero()[0]
-        after = last + 1
-        ok = np.ones(len(first), dtype=bool)
-        inside = after < size
-        ok[inside] = sep[after[inside]]
-        ok &= (first == 0) | sep[first - 1]
-        joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
-        ok &= ~joined
+        at = _letterless_starts(_FLAGS.take(segment._codepoints("\n".join(texts))))
         starts = np.cumsum([len(t) + 1 for t in texts])  # where each next view starts
-        counts = np.bincount(starts.searchsorted(first[ok], side="right"), minlength=len(chunk)).tolist()
+        counts = np.bincount(starts.searchsorted(at, side="right"), minlength=len(chunk)).tolist()
         for v, n in zip(chunk, counts, strict=True):
             v.__dict__["letterless_words"] = n
+
+
+def _letterless_starts(flags: np.ndarray) -> np.ndarray:
+    """Where each letterless word starts (`measure_letterless_words`), in the text whose `_FLAGS` are `flags`."""
+    size = len(flags)
+    sep = (flags & _F_WORD) == 0  # connectors are separators too
+    bare = (flags & (_F_WORD | _F_LETTER)) == _F_WORD
+    first = _starts(bare).nonzero()[0]
+    last = _ends(bare).nonzero()[0]
+    after = last + 1
+    ok = np.ones(len(first), dtype=bool)
+    inside = after < size
+    ok[inside] = sep[after[inside]]
+    ok &= (first == 0) | sep[first - 1]
+    joined = (first >= 2) & ((flags[first - 1] & _F_CONNECTOR) != 0) & ~sep[first - 2]
+    ok &= ~joined
+    return first[ok]
+
+
+#: The classes `_measure_lines` looks up on a word-script page: the same for every code point and its lower case
+#: (checked over every code point by tests/filter), so a page's lower-cased text gives them when it is as long.
+_LINE_FLAGS = _F_SPACE | _F_MARK | _F_ALONE | _F_FOLLOW
+
+
+def measure_pages(pages: Sequence[DocView]) -> None:
+    """`measure_lines` and `measure_units` of many pages. Word-script pages whose lower-cased text is as long as
+    the text (no character lower-cased into several) get both from one class lookup over their lower-cased texts:
+    the line features only look up `_LINE_FLAGS`, which lower-casing keeps, at the same offsets. One encoding and one
+    table lookup per character less than the two functions apart."""
+    pages = [v for v in pages if v.lines]
+    shared = [v for v in pages if not v.char_units and len(v.lower) == len(v.text)]
+    if len(shared) < len(pages):
+        rest = [v for v in pages if v.char_units or len(v.lower) != len(v.text)]
+        measure_lines(rest)
+        measure_units(rest)
+    for chunk in _chunks(shared, _LINE_BATCH_CHARS):
+        cps = segment._codepoints("\n".join([v.lower for v in chunk]))
+        flags = _FLAGS.take(cps)
+        _measure_lines(chunk, cps, flags)
+        _measure_units(chunk, False, cps, flags)
 
 
 def measure_units(pages: Sequence[DocView]) -> None:
@@ -1060,10 +1129,14 @@ def measure_units(pages: Sequence[DocView]) -> None:
             _measure_units(chunk, char_units)
 
 
-def _measure_units(chunk: list[DocView], char_units: bool) -> None:
+def _measure_units(chunk: list[DocView], char_units: bool, cps: np.ndarray | None = None,
+                   flags: np.ndarray | None = None) -> None:
+    """`cps`, `flags`: the code points of the pages' lower-cased texts joined by a line break and their `_FLAGS`, when
+    the caller has them (`measure_pages`)."""
     lowers = [v.lower for v in chunk]
-    cps = segment._codepoints("\n".join(lowers))
-    flags = _FLAGS.take(cps)
+    if cps is None or flags is None:
+        cps = segment._codepoints("\n".join(lowers))
+        flags = _FLAGS.take(cps)
     word = (flags & _F_WORD) != 0
     bounds = np.zeros(len(chunk) + 1, dtype=np.int64)  # where each page starts (its line break goes with it)
     np.cumsum([len(s) + 1 for s in lowers], out=bounds[1:])
@@ -1078,7 +1151,13 @@ def _measure_units(chunk: list[DocView], char_units: bool) -> None:
         keep[1:] |= word[:-1]
         out = np.where(word, cps, 32)[keep]
     cut = keep.nonzero()[0].searchsorted(bounds).tolist()  # characters of the output before each page's start
-    for v, a, b in zip(chunk, cut[:-1], cut[1:], strict=True):
+    if not char_units:
+        # Letterless words from the same flags, kept per page as offsets in its lower-cased text: `main_view` counts
+        # its main text's from them (`measure_letterless_words` would look up the main text's characters again).
+        letterless = _letterless_starts(flags)
+        split = letterless.searchsorted(bounds).tolist()
+        offsets = (letterless - bounds.take(np.arange(len(chunk)).repeat(np.diff(split)))).tolist()
+    for i, (v, a, b) in enumerate(zip(chunk, cut[:-1], cut[1:], strict=True)):
         piece = out[a:b]
         if char_units:
             v.__dict__["_codepoints"] = piece
@@ -1088,3 +1167,5 @@ def _measure_units(chunk: list[DocView], char_units: bool) -> None:
                 piece = piece[:-1]
             v.__dict__["_codepoints"] = piece
             v.__dict__["joined"] = segment._from_codepoints(piece)
+            v.__dict__["_letterless_at"] = at = offsets[split[i] : split[i + 1]]
+            v.__dict__["letterless_words"] = len(at)

@@ -256,8 +256,38 @@ def test_measure_letterless_words_same_as_the_regex(monkeypatch):
 @pytest.mark.parametrize("script", ["Latn", "Hans"])
 def test_measure_units_same_as_each_page(monkeypatch, script):
     """`measure_units` gives each page the words (or character units) and code points it tokenizes alone."""
-    texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b"]
+    texts = _random_texts(3, 300) + ["a-", "-a", "a-b-c", "'a'", "x.\ny", "a.\n.b", "", ""]
     for v, text in _measured_in_chunks(monkeypatch, view.measure_units, texts, script):
         alone = DocView(text, profile_for(script))
         assert (v.words, v.unit_text, v.joined) == (alone.words, alone.unit_text, alone.joined), text
         assert v._codepoints.tolist() == alone._codepoints.tolist()
+
+
+def test_line_flags_kept_by_lower_case():
+    """`measure_pages` looks the line classes up in the lower-cased text: every code point whose lower case is one
+    character has the same `_LINE_FLAGS` as it (the one lower-cased into several, İ, makes the page fall back)."""
+    cps = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000 and len(chr(c).lower()) == 1]
+    lower = [ord(chr(c).lower()) for c in cps]
+    flags = view._FLAGS
+    assert not ((flags[cps] ^ flags[lower]) & view._LINE_FLAGS).any()
+
+
+@pytest.mark.parametrize("script", ["Latn", "Hans", "Hang"])
+def test_measure_pages_same_as_each_page(monkeypatch, script):
+    """`measure_pages` gives each page the per-line features and units it measures alone, and the letterless words
+    (a main text's cut from its page's)."""
+    texts = _random_texts(11, 300) + ["İ.\nA b.", "ΣΑΣ. b\nc d."]
+    names = ("line_units", "line_sentence_ends", "line_sizes", "sentence_total", "words", "unit_text", "joined",
+             "letterless_words")
+    for v, text in _measured_in_chunks(monkeypatch, view.measure_pages, texts, script):
+        alone = DocView(text, profile_for(script))
+        for name in names:
+            if name == "letterless_words" and alone.char_units:
+                continue
+            if name == "line_sentence_ends" and alone.lines:
+                assert v.line_sentence_ends == [len(segment.SENTENCE_MARK_RE.findall(ln)) for ln in alone.lines]
+                continue
+            assert getattr(v, name) == getattr(alone, name), (name, text)
+        if v.lines and not v.char_units:
+            main = v.main_view(1)
+            assert main.letterless_words == segment.count_letterless_words(main.lower), text

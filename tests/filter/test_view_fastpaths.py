@@ -97,3 +97,57 @@ def test_views_cut_lower_from_the_page(text: str) -> None:
         index = list(range(0, len(page.lines), 2))
         kept = DocView.of_lines([page.lines[i] for i in index], page, page, index)
         assert kept.lower == kept.text.lower()
+
+
+def test_substring_entries_found_as_the_pattern_finds_them() -> None:
+    """`TermMatcher`'s pair filter gives what the entries' pattern's findall gives: one-character entries, entries
+    that start or continue past the BMP, overlapping entries, an entry at the text's end."""
+    import random
+
+    from pipeline.filter.lexicon import TermMatcher
+
+    rng = random.Random(5)
+    han = [chr(c) for c in range(0x4E00, 0x4E40)] + ["𡳞", "𨳊", "\uffff"]
+    terms = {"屄", "𡳞", "𨳊中", "中𨳊", "一二", "一二三", "二三"}
+    while len(terms) < 150:
+        terms.add("".join(rng.choice(han) for _ in range(rng.randint(2, 4))))
+    m = TermMatcher(dict.fromkeys(terms, 1.0))
+    assert m._pairs is not None and m._substring is not None
+    pieces = [*terms, *han, "，", "。", "a", " ", "😀"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(100, 400)))
+        assert m._substring_matches(text) == m._substring.findall(text)
+
+
+def test_hangul_stems_found_as_the_pattern_finds_them() -> None:
+    """The same for the Korean entries matched at the start of an eojeol (`TermMatcher._stem_re`)."""
+    import random
+
+    from pipeline.filter import lexicon
+
+    rng = random.Random(6)
+    syllables = [chr(c) for c in range(0xAC00, 0xAC30)]
+    terms = {"좆", "19금", "av배우"}
+    while len(terms) < 120:
+        terms.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))))
+    m = lexicon.TermMatcher(dict.fromkeys(terms, 1.0))
+    assert m._stem_pairs is not None and m._stem_re is not None
+    pieces = [*terms, *syllables, " ", "을", "는", ".", "a", "1"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(100, 400)))
+        found = lexicon._matches(m._stem_re, m._stem_pairs, text)
+        assert [x.span() for x in found] == [x.span() for x in m._stem_re.finditer(text)]
+
+
+def test_line_units_count_tokens_as_split() -> None:
+    """`DocView.line_units` counts a line's whitespace tokens without splitting it when it can: what split() gives,
+    whatever whitespace the line holds."""
+    spaces = [" ", "  ", "\t", "\xa0", "\u3000", "\u2009", "\u2028", "\x85", "\x1f", "\u200b", "\x0b"]
+    words = ["a", "bc", "Straße", "中文", "x.y", "—", "\u00ad", "😀"]
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        text = "".join(rng.choice(words + spaces + ["\n"]) for _ in range(rng.randint(1, 60)))
+        v = DocView(text, profile_for("Latn"))
+        assert v.line_units == [len(line.split()) for line in v.lines], repr(text)
